@@ -1,0 +1,3 @@
+module github.com/hitl-mlops/interrupt-agent
+
+go 1.26.8
