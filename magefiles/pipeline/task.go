@@ -1,0 +1,128 @@
+// Package pipeline runs a graph of named tasks (the checks behind `mage ci`)
+// in parallel on a bounded pool, buffers each task's output and prints it in
+// one piece, caches passes by the content hash of their inputs, and reports
+// every result in a summary table, a JSON report and GitHub Actions markup.
+//
+// It replaces mg.Deps for this graph on purpose: mg.Deps loses which
+// dependency failed, has no parallelism bound, no output buffering and no
+// cache.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Task is one node of the graph.
+type Task struct {
+	// Name identifies the task in output, dependencies and the cache.
+	Name string
+	// Deps names tasks that must pass (or be cached or skipped) first.
+	Deps []string
+	// Inputs decide when a previous pass can be reused. A task without
+	// input files is never cached.
+	Inputs Inputs
+	// Run does the work. Output goes to t.Out(); findings to t.Finding.
+	// Return Skip(reason) when the task cannot run here.
+	Run func(ctx context.Context, t *T) error
+}
+
+// Inputs are everything a task's result depends on.
+type Inputs struct {
+	// Files are glob patterns relative to the root; `**` matches any number
+	// of directories ("**/*.py", "src/**", "go.sum").
+	Files []string
+	// Config holds settings that change the result (flags, thresholds).
+	Config []string
+	// Env names environment variables whose values matter.
+	Env []string
+	// Version reports the versions of the tools the task runs. An error
+	// makes this run uncacheable rather than failing it.
+	Version func(ctx context.Context) (string, error)
+}
+
+// SkipError marks a task that did not run, with the reason shown to the user.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
+
+// Skip returns the error a task returns when it cannot run here. A skip is
+// never a pass: the summary shows it with its reason.
+func Skip(format string, args ...any) error {
+	return &SkipError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// IsSkip reports whether err is a skip and returns its reason.
+func IsSkip(err error) (string, bool) {
+	var s *SkipError
+	if errors.As(err, &s) {
+		return s.Reason, true
+	}
+	return "", false
+}
+
+// Finding is one problem a check reports at a location.
+type Finding struct {
+	File     string `json:"file,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Col      int    `json:"col,omitempty"`
+	Rule     string `json:"rule,omitempty"`
+	Severity string `json:"severity,omitempty"` // error (default), warning, notice
+	Message  string `json:"message"`
+}
+
+// T is a running task's handle: its output and its findings.
+type T struct {
+	name      string
+	root      string
+	artifacts string
+	out       io.Writer
+
+	mu       sync.Mutex
+	findings []Finding
+	summary  string
+}
+
+// Name returns the task's name.
+func (t *T) Name() string { return t.name }
+
+// Root returns the repository root the task works on.
+func (t *T) Root() string { return t.root }
+
+// Artifacts returns the directory reports are written under.
+func (t *T) Artifacts() string { return t.artifacts }
+
+// Out is where the task writes its log; the runner buffers or streams it.
+func (t *T) Out() io.Writer { return t.out }
+
+// Printf writes a line of log.
+func (t *T) Printf(format string, args ...any) {
+	fmt.Fprintf(t.out, format+"\n", args...)
+}
+
+// Finding records a problem at a location.
+func (t *T) Finding(f Finding) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if f.Severity == "" {
+		f.Severity = "error"
+	}
+	t.findings = append(t.findings, f)
+}
+
+// Summary sets the one-line result shown in the summary table, such as
+// "2 files need formatting" or "41 passed, coverage 93%".
+func (t *T) Summary(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.summary = fmt.Sprintf(format, args...)
+}
+
+func (t *T) snapshot() ([]Finding, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]Finding(nil), t.findings...), t.summary
+}
