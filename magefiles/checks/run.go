@@ -1,0 +1,63 @@
+package checks
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
+)
+
+// RunOptions are a `mage ci` invocation's choices. Flags win over the
+// environment (CI_JOBS, CI_FAIL_FAST, CI_NO_CACHE, CI_STRICT).
+type RunOptions struct {
+	Only     []string // check names; empty = all
+	Jobs     *int
+	FailFast *bool
+	NoCache  *bool
+	Strict   *bool
+	Verbose  bool
+}
+
+// ReportPath is where every run writes its JSON report.
+func ReportPath(root string) string {
+	return filepath.Join(root, "artifacts", "ci-report.json")
+}
+
+// Run runs the selected checks through the pipeline runner, prints the
+// summary and writes artifacts/ci-report.json.
+func Run(ctx context.Context, root string, ro RunOptions) (*pipeline.Report, error) {
+	cfg := Config{Root: root, Strict: flagOrEnv(ro.Strict, "CI_STRICT")}
+	tasks := All(cfg)
+	if len(ro.Only) > 0 {
+		var err error
+		if tasks, err = pipeline.Select(tasks, ro.Only...); err != nil {
+			return nil, err
+		}
+	}
+	opts := pipeline.OptionsFromEnv(root)
+	opts.Verbose = ro.Verbose
+	opts.FailFast = flagOrEnv(ro.FailFast, "CI_FAIL_FAST")
+	opts.NoCache = flagOrEnv(ro.NoCache, "CI_NO_CACHE")
+	if ro.Jobs != nil {
+		opts.Jobs = *ro.Jobs
+	} else if n, err := strconv.Atoi(os.Getenv("CI_JOBS")); err == nil {
+		opts.Jobs = n
+	}
+	rep, err := pipeline.Run(ctx, tasks, opts)
+	if rep != nil {
+		if werr := rep.WriteJSON(ReportPath(root)); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return rep, err
+}
+
+func flagOrEnv(flag *bool, env string) bool {
+	if flag != nil {
+		return *flag
+	}
+	v, err := strconv.ParseBool(os.Getenv(env))
+	return err == nil && v
+}
