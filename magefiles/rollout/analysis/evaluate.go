@@ -207,7 +207,7 @@ func (r Result) verdict(p Phase, reason string) Result {
 }
 
 // exceeds is x > limit, with a relative tolerance so that a value exactly at
-// the limit passes despite float rounding (0.03+0.01 is 0.039999...).
+// the limit passes despite float rounding (0.01+0.06 is 0.0699999...).
 func exceeds(x, limit float64) bool {
 	return x > limit+1e-9*math.Max(math.Abs(limit), 1e-9)
 }
