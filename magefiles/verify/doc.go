@@ -1,0 +1,51 @@
+// Package verify checks a deployed serving endpoint: the integration suite
+// (or its smoke subset) from tests/integration/cases.json, a bounded load
+// test against latency, error-rate and throughput thresholds, and the
+// endpoint's metrics export. It talks to the endpoint only through the SDK's
+// serving API (Querier, MetricsExporter; w.ServingEndpoints satisfies both)
+// and reports as JUnit XML, a JSON summary and a rendering for a terminal.
+//
+// A verify target needs three calls:
+//
+//	cases, err := verify.LoadCases(filepath.Join(root, verify.DefaultCasesPath))
+//	rep, err := verify.Run(ctx, w.ServingEndpoints, verify.Options{
+//		Env: "staging", Endpoint: name, Cases: cases,
+//		Load:    &verify.LoadConfig{Concurrency: 4, Duration: 30 * time.Second, MaxRequests: 500, Thresholds: th},
+//		Metrics: &verify.MetricsConfig{Settle: time.Minute},
+//		ArtifactsDir: "artifacts",
+//	})
+//	rep.Render(os.Stdout, useColor) // rep is nil only when the options were invalid
+//
+// The error wraps ErrFailed when the endpoint failed verification and names
+// what failed; it wraps context.Canceled when the run was stopped.
+//
+// # Cases
+//
+// Each case sends one dataframe record and checks the single prediction:
+// status, tool and risk when given, and whether an interrupt awaits
+// approval. The contract's promises are checked on every answer: the
+// thread_id is echoed, completed and error answers carry a result, an
+// interrupt has a question and a checkpoint. A case with a resume step then
+// sends {thread_id, resume, checkpoint[, edited_args]} with the checkpoint
+// the interrupt returned and checks the resulting status. Cases run one
+// after another and a failure does not stop the rest.
+//
+// # Load
+//
+// The load test cycles over the cases' first requests with a fixed number of
+// workers until the duration ends, the request cap is reached or the
+// context is cancelled, whichever comes first. Latency percentiles are
+// nearest-rank over successful requests; throughput counts successful
+// requests per second; the error rate counts HTTP errors, timeouts,
+// transport errors and malformed answers. The SDK client throttles itself
+// to 15 requests/s unless databricks.Config.RateLimitPerSecond is raised,
+// so a client meant for load must raise it.
+//
+// # Metrics
+//
+// The export is read before any traffic and again after it; between the
+// two, requests counted (over every served entity) must have grown by at
+// least the number of requests the endpoint answered, and no 5xx may have
+// appeared. Parsing and interval arithmetic are the canary analysis'
+// (rollout/analysis), so both read the export the same way.
+package verify
