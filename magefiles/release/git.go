@@ -1,0 +1,92 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
+)
+
+// Git reads facts from the repository at Dir with the git command line.
+type Git struct {
+	Dir string
+}
+
+// GitFacts is what a release records about the checkout it was made from.
+type GitFacts struct {
+	SHA    string   `json:"sha"`
+	Branch string   `json:"branch,omitempty"` // empty on a detached HEAD (CI tag checkouts)
+	Tags   []string `json:"tags,omitempty"`   // every tag pointing at HEAD
+	Dirty  bool     `json:"dirty,omitempty"`
+}
+
+// ShortSHA is the first 12 characters of a commit id, for messages.
+func ShortSHA(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+func (g Git) run(ctx context.Context, args ...string) (string, error) {
+	out, err := toolchain.Output(ctx, toolchain.Cmd{Name: "git", Args: args, Dir: g.Dir})
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// Facts collects SHA, branch, tags at HEAD and whether the tree is dirty.
+func (g Git) Facts(ctx context.Context) (GitFacts, error) {
+	sha, err := g.Resolve(ctx, "HEAD")
+	if err != nil {
+		return GitFacts{}, err
+	}
+	tags, err := g.TagsAt(ctx, "HEAD")
+	if err != nil {
+		return GitFacts{}, err
+	}
+	// symbolic-ref fails on a detached HEAD, which is normal in CI.
+	branch, _ := g.run(ctx, "symbolic-ref", "--quiet", "--short", "HEAD")
+	status, err := g.run(ctx, "status", "--porcelain", "--untracked-files=no")
+	if err != nil {
+		return GitFacts{}, err
+	}
+	return GitFacts{SHA: sha, Branch: branch, Tags: tags, Dirty: status != ""}, nil
+}
+
+// Resolve returns the commit id rev names.
+func (g Git) Resolve(ctx context.Context, rev string) (string, error) {
+	out, err := g.run(ctx, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("resolve %s in %s: not a commit (%w)", rev, g.Dir, err)
+	}
+	return out, nil
+}
+
+// TagsAt lists the tags pointing at rev (annotated or lightweight).
+func (g Git) TagsAt(ctx context.Context, rev string) ([]string, error) {
+	out, err := g.run(ctx, "tag", "--points-at", rev)
+	if err != nil {
+		return nil, err
+	}
+	if out == "" {
+		return nil, nil
+	}
+	return strings.Split(out, "\n"), nil
+}
+
+// IsAncestor reports whether commit is reachable from ref (is "on" ref).
+func (g Git) IsAncestor(ctx context.Context, commit, ref string) (bool, error) {
+	_, err := toolchain.Output(ctx, toolchain.Cmd{
+		Name: "git", Args: []string{"merge-base", "--is-ancestor", commit, ref}, Dir: g.Dir,
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case toolchain.ExitCode(err) == 1:
+		return false, nil
+	}
+	return false, fmt.Errorf("git merge-base --is-ancestor %s %s: %w", ShortSHA(commit), ref, err)
+}
