@@ -220,7 +220,7 @@ func TestEvaluate(t *testing.T) {
 		},
 		{
 			name: "rates are recomputed from the counts",
-			m: Measurement{Side{Entity: "v2", Requests: 1000, Errors5xx: 200, ErrorRate: 0, Rate5xx: 0, P95Ms: 100}, base},
+			m:    Measurement{Side{Entity: "v2", Requests: 1000, Errors5xx: 200, ErrorRate: 0, Rate5xx: 0, P95Ms: 100}, base},
 			want: PhaseFailed, errLimit: 0.05, p95LimitMs: 150,
 		},
 		{

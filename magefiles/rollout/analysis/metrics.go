@@ -273,9 +273,23 @@ func (a *accumulator) snapshot() (Snapshot, error) {
 			series = append(series, h)
 		}
 		c.Latency = mergeHistograms(series)
+		if err := c.checkSums(); err != nil {
+			return Snapshot{}, fmt.Errorf("parse metrics export: entity %q: %w", ent, err)
+		}
 		s.Entities[ent] = *c
 	}
 	return s, nil
+}
+
+// checkSums rejects totals that overflowed while adding series up.
+func (c *Counters) checkSums() error {
+	vals := append([]float64{c.Requests, c.Errors4xx, c.Errors5xx, c.Latency.Total, c.Latency.Sum}, c.Latency.Counts...)
+	for _, v := range vals {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return fmt.Errorf("series add up to %v", v)
+		}
+	}
+	return nil
 }
 
 // scalar reads a counter-like sample. Untyped and gauge samples are accepted

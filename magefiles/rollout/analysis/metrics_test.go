@@ -295,6 +295,15 @@ request_latency_ms_count{served_entity_name="v1"} 4
 request_latency_ms_bucket{served_entity_name="v1",le="+Inf"} 1
 request_latency_ms_sum{served_entity_name="v1"} +Inf
 `, "_sum"},
+		{"counters overflow when summed", `request_count_total{served_entity_name="v1",replica="0"} 1e308
+request_count_total{served_entity_name="v1",replica="1"} 1e308
+`, "add up to +Inf"},
+		{"histogram sums overflow when merged", `# TYPE request_latency_ms histogram
+request_latency_ms_bucket{served_entity_name="v1",replica="0",le="+Inf"} 1
+request_latency_ms_sum{served_entity_name="v1",replica="0"} 1e308
+request_latency_ms_bucket{served_entity_name="v1",replica="1",le="+Inf"} 1
+request_latency_ms_sum{served_entity_name="v1",replica="1"} 1e308
+`, "add up to +Inf"},
 		{"loose bucket without le", `request_latency_ms_bucket{served_entity_name="v1"} 5` + "\n", "without an le label"},
 		{"loose bucket with a bad le", `request_latency_ms_bucket{served_entity_name="v1",le="fast"} 5` + "\n", `le="fast"`},
 		{"loose bucket with a NaN le", `request_latency_ms_bucket{served_entity_name="v1",le="NaN"} 5` + "\n", "NaN"},
