@@ -172,27 +172,32 @@ type Notifier struct {
 	// Now stamps events without a time; nil means time.Now.
 	Now func() time.Time
 
-	redact *redactor
+	extraSecrets []string
 }
 
 // New returns a Notifier for the given channels.
 func New(channels ...Channel) *Notifier {
-	n := &Notifier{Channels: channels, redact: &redactor{}}
-	for _, c := range channels {
-		if h, ok := c.(secretHolder); ok {
-			n.redact.add(h.secrets()...)
-		}
-	}
-	return n
+	return &Notifier{Channels: channels}
 }
 
 // AddSecrets registers more values to mask in reports, such as credentials
-// of a custom Channel.
+// of a custom Channel. The credentials of this package's channels are
+// always masked.
 func (n *Notifier) AddSecrets(secrets ...string) {
-	if n.redact == nil {
-		n.redact = &redactor{}
+	n.extraSecrets = append(n.extraSecrets, secrets...)
+}
+
+// redactor masks the extra secrets and every channel's credentials, read
+// at send time so channels added or changed after New are covered too.
+func (n *Notifier) redactor() *redactor {
+	r := &redactor{}
+	r.add(n.extraSecrets...)
+	for _, c := range n.Channels {
+		if h, ok := c.(secretHolder); ok {
+			r.add(h.secrets()...)
+		}
 	}
-	n.redact.add(secrets...)
+	return r
 }
 
 // Send delivers e to every channel and reports what happened to each, in
@@ -208,17 +213,18 @@ func (n *Notifier) Send(ctx context.Context, e Event) Report {
 	e.Time = e.Time.UTC()
 	report := Report{Event: e, Results: make([]Result, len(n.Channels))}
 	invalid := e.validate()
+	mask := n.redactor()
 
 	var wg sync.WaitGroup
 	for i, c := range n.Channels {
 		report.Results[i].Channel = safeName(c)
 		if invalid != nil {
-			report.Results[i] = n.result(report.Results[i].Channel, "", invalid)
+			report.Results[i] = result(mask, report.Results[i].Channel, "", invalid)
 			continue
 		}
 		wg.Go(func() {
 			detail, err := n.sendOne(ctx, c, e)
-			report.Results[i] = n.result(report.Results[i].Channel, detail, err)
+			report.Results[i] = result(mask, report.Results[i].Channel, detail, err)
 		})
 	}
 	wg.Wait()
@@ -270,15 +276,15 @@ func (n *Notifier) sendOne(parent context.Context, c Channel, e Event) (string, 
 	return "", fmt.Errorf("timed out after %s: %w", n.timeout(), o.err)
 }
 
-func (n *Notifier) result(channel, detail string, err error) Result {
-	r := Result{Channel: channel, Status: Sent, Detail: n.redact.string(detail)}
+func result(mask *redactor, channel, detail string, err error) Result {
+	r := Result{Channel: channel, Status: Sent, Detail: mask.string(detail)}
 	var skip *SkipError
 	switch {
 	case errors.As(err, &skip):
-		r.Status, r.Detail = Skipped, n.redact.string(skip.Reason)
+		r.Status, r.Detail = Skipped, mask.string(skip.Reason)
 	case err != nil:
 		// Keep only the masked text: the original chain may hold a URL.
-		r.Status, r.Detail = Failed, n.redact.string(err.Error())
+		r.Status, r.Detail = Failed, mask.string(err.Error())
 	}
 	return r
 }

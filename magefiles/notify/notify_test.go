@@ -255,3 +255,14 @@ func TestWebhookSecrets(t *testing.T) {
 	assert.Equal(t, "(url)", safeURL("::"))
 	assert.False(t, strings.Contains(safeURL("http://h/p?q=1"), "q=1"))
 }
+
+func TestNotifierLiteralStillMasksChannelSecrets(t *testing.T) {
+	echo := startHookFunc(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintf(w, "no such hook %s", r.URL.Path)
+	})
+	n := &Notifier{Channels: []Channel{&Slack{WebhookURL: echo.URL + "/hooks/PLANTED-token-77", Backoff: time.Millisecond}}}
+	r := n.Send(context.Background(), sampleEvent(DeployStarted, "dev"))
+	assert.Equal(t, Failed, r.Results[0].Status)
+	assert.Equal(t, "slack webhook: HTTP 403 Forbidden: no such hook /***", r.Results[0].Detail)
+}
