@@ -18,7 +18,8 @@
 // Every event goes to Slack and e-mail. PagerDuty only hears about
 // production: DeployFailed, CanaryAborted and RollbackFailed trigger an
 // incident keyed by environment and release; RollbackDone and
-// DeploySucceeded resolve it.
+// DeploySucceeded resolve it. Set Event.Resolves on a rollback (or a
+// fix-forward deploy) to the release whose incident it closes.
 //
 // Send never panics and never blocks longer than Notifier.Timeout per
 // channel. Its Report lists every channel as sent, skipped or failed. A
