@@ -1,0 +1,64 @@
+package releasenotes
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestWriteAndPublish(t *testing.T) {
+	repo := releaseHistory(t)
+	gh := startGitHub(t, "")
+
+	tests := []struct {
+		name      string
+		opts      WriteOptions
+		wantLog   []string
+		published bool
+	}{
+		{
+			name:    "tag on HEAD, written locally only",
+			opts:    WriteOptions{},
+			wantLog: []string{"release notes for v1.2.1 (0 commits since v1.2.0)", "written locally only: set GITHUB_TOKEN and GITHUB_REPOSITORY"},
+		},
+		{
+			name:      "named tag, published to GitHub",
+			opts:      WriteOptions{Tag: "v1.1.0", GitHubToken: plantedToken, GitHubRepo: "hitl-mlops/interrupt-agent", GitHubAPI: gh.URL},
+			wantLog:   []string{"release notes for v1.1.0", "updated the GitHub release v1.1.0 of hitl-mlops/interrupt-agent"},
+			published: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			o := tt.opts
+			o.RepoDir, o.Log = repo, &log
+			o.OutPath = filepath.Join(t.TempDir(), "artifacts", "release-notes.md")
+			notes, err := WriteAndPublish(context.Background(), o)
+			require.NoError(t, err)
+			b, err := os.ReadFile(o.OutPath)
+			require.NoError(t, err)
+			assert.Equal(t, notes.Markdown(), string(b))
+			for _, w := range tt.wantLog {
+				assert.Contains(t, log.String(), w)
+			}
+			assert.NotContains(t, log.String(), plantedToken)
+			if tt.published {
+				assert.Contains(t, gh.calls, "GET /repos/hitl-mlops/interrupt-agent/releases/tags/v1.1.0")
+			}
+		})
+	}
+}
+
+func TestHeadTagWithoutRelease(t *testing.T) {
+	r := newGitRepo(t)
+	r.commit(ada, "chore: start")
+	_, err := HeadTag(context.Background(), r.dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "pass -tag=vX.Y.Z")
+}
