@@ -1,0 +1,83 @@
+// Package emulator is a local Databricks workspace: a real HTTP server on
+// 127.0.0.1 that speaks the REST paths databricks-sdk-go calls, decodes and
+// encodes the SDK's own structs, and runs the service's state machines with
+// their timing, so the real SDK client (its waiters, retries and error
+// mapping) is exercised end to end without a workspace. The CD stages are
+// tested against it and `mage demo` runs on it.
+//
+// Start one in-process and point the SDK at it:
+//
+//	srv, err := emulator.Start(emulator.Options{})
+//	defer srv.Close()
+//	w, err := databricks.NewWorkspaceClient(srv.Config()) // PAT: srv.URL(), srv.Token()
+//
+// or run `mage emulator:serve` and paste the DATABRICKS_HOST and
+// DATABRICKS_TOKEN it prints.
+//
+// # What it serves
+//
+//   - Identity: SCIM Me. Every route wants "Authorization: Bearer <token>":
+//     none is 401 UNAUTHENTICATED, a wrong one 403 PERMISSION_DENIED.
+//   - Workspace files: mkdirs, import (JSON and multipart upload, SOURCE,
+//     AUTO, RAW), export (JSON or direct download), get-status, list, delete.
+//     Import needs the parent folder, as on the real workspace.
+//   - Jobs 2.2: create, reset, update, get, list (name filter, pages),
+//     delete, run-now (idempotency token, max_concurrent_runs skips or
+//     queues), runs/get, runs/get-output (per task run), runs/list,
+//     runs/cancel. Runs go PENDING -> RUNNING -> TERMINATED (SUCCESS, FAILED
+//     or CANCELED). A successful run simulates the project's training entry
+//     point (see training.go and ModelArtifactPath): it logs an MLflow run
+//     with the model at runs:/<run_id>/agent, registers a version under
+//     --model-name and prints the training report, whose "run_id" the deploy
+//     stage reads from jobs/runs/get-output of the training task's run.
+//   - MLflow: experiments (create, get, get-by-name), runs (create, get,
+//     search, set-tag, update), artifacts/list.
+//   - Workspace model registry: registered models (create, get, search,
+//     list, set/delete tag, update, delete, get-latest-versions) and model
+//     versions (create, get, search, update, set/delete tag, delete,
+//     transition-stage, get-download-uri). Versions go PENDING_REGISTRATION
+//     -> READY, or FAILED_REGISTRATION when the source run logged no model or
+//     a failure is scripted. Searches take MLflow filters such as
+//     name='agent' AND run_id='...'. Unity Catalog models and aliases are not
+//     emulated: the pipeline uses the workspace registry.
+//   - Model serving: endpoints create, get, list, delete, update-config,
+//     build-logs, server logs and the metrics export; invocations. See
+//     serving.go for the config update state machine and validations
+//     (routes name served entities and sum to 100; one update at a time).
+//     Invocations are routed by the traffic percentages, answered by the
+//     served version's Behavior and carry the served-model-name header;
+//     GET /api/2.0/serving-endpoints/{name}/metrics exports Prometheus
+//     text (request_count_total, request_4xx_count_total,
+//     request_5xx_count_total, request_latency_ms histogram) per served
+//     entity, counted from the traffic actually served.
+//
+// Request bodies are checked against the SDK structs: an unknown field is
+// 400 INVALID_PARAMETER_VALUE, so a client-side typo fails here as it does
+// on the service. Errors are the Databricks JSON body
+// {"error_code": "...", "message": "..."} with the status the SDK maps
+// (RESOURCE_DOES_NOT_EXIST 404, RESOURCE_ALREADY_EXISTS 409,
+// RESOURCE_CONFLICT 409, INVALID_PARAMETER_VALUE 400, ...).
+//
+// # Model behaviour
+//
+// By default every model version answers like the served Python model: the
+// Go stand-in in package agentmodel implements its decision rules and
+// response contract, and the shared cases in tests/integration/cases.json
+// run against both, which keeps them in agreement. SetVersionBehavior makes
+// a version slow (a latency distribution), flaky (5xx and 4xx rates), wrong
+// (fixed responses) or undeployable (BuildFailure), so a bad canary can be
+// rolled out and caught.
+//
+// # Scripting, faults, time and state
+//
+// ScriptNextRun, FailNextEndpointUpdate and FailNextRegistration script
+// failures of the state machines. InjectFaults and AddFaultRule inject
+// bounded gateway faults (429, 503, 500, slow responses, reset connections)
+// per route or globally. Options.TimeScale sets the clock scale: 0 settles
+// every state machine by the next read (tests), 0.01 turns a 5-minute
+// update into 3 seconds (the demo), 1 is real time; a ManualClock steps time
+// explicitly. Options.StateFile persists the workspace as JSON so separate
+// mage invocations share it. Requests and MutatingRequests return the
+// request log (method, path, operation, status) for assertions such as "no
+// mutating request happened".
+package emulator

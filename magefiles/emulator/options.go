@@ -1,0 +1,128 @@
+package emulator
+
+import (
+	"sync"
+	"time"
+)
+
+// Options configure a Server. The zero value is ready for tests: a free port
+// on 127.0.0.1, a random token, instant state machines, no persistence.
+type Options struct {
+	// Addr is the listen address; its host must be a loopback address.
+	// Default "127.0.0.1:0", a free port.
+	Addr string
+	// Token is the personal access token the server accepts; empty generates
+	// a random one (see Server.Token).
+	Token string
+	// ExtraTokens are accepted as well, for tests with several credentials.
+	ExtraTokens []string
+	// UserName is the identity behind the tokens (SCIM Me, creators, owners).
+	// Default "emulator@localhost".
+	UserName string
+
+	// TimeScale is real time per unit of service time: 1 keeps the durations
+	// of the real service (a 5-minute endpoint update takes 5 minutes), 0.01
+	// makes it take 3 seconds (the demo), and 0 makes every timed transition
+	// complete by the next read (tests). Injected model latency is slept for
+	// latency x TimeScale, while metrics report the unscaled latency.
+	TimeScale float64
+	// Clock replaces the wall clock, for tests that step time with a
+	// ManualClock (use TimeScale 1 then, and Advance by service durations).
+	// With a custom clock, invocations never sleep.
+	Clock Clock
+	// Durations of the state machines in service time; zero fields take the
+	// defaults (DefaultDurations).
+	Durations Durations
+
+	// StateFile, when set, loads the workspace from this JSON file at Start
+	// and writes it back after every change, so separate processes (mage
+	// invocations) share one workspace. One server per file at a time.
+	StateFile string
+	// Seed makes traffic routing and behaviour draws reproducible; 0 uses a
+	// fixed default seed.
+	Seed uint64
+	// DefaultBehavior answers invocations of model versions that have no
+	// behaviour of their own; nil means the contract stand-in with no latency
+	// and no errors.
+	DefaultBehavior *Behavior
+	// MaxRequestLog bounds the request log; the oldest entries are dropped.
+	// Default 200,000.
+	MaxRequestLog int
+}
+
+// Durations of the service's state machines, in service time.
+type Durations struct {
+	// EndpointUpdate is how long a config update that deploys new served
+	// entities stays IN_PROGRESS (default 5m).
+	EndpointUpdate time.Duration `json:"endpoint_update"`
+	// TrafficUpdate is how long a traffic-only config update takes (default 10s).
+	TrafficUpdate time.Duration `json:"traffic_update"`
+	// RunPending is how long a job run stays PENDING (default 20s).
+	RunPending time.Duration `json:"run_pending"`
+	// RunDuration is how long a job run stays RUNNING unless scripted (default 2m).
+	RunDuration time.Duration `json:"run_duration"`
+	// ModelRegistration is how long a model version stays
+	// PENDING_REGISTRATION (default 30s).
+	ModelRegistration time.Duration `json:"model_registration"`
+}
+
+// DefaultDurations are the service-time durations used for zero fields.
+var DefaultDurations = Durations{
+	EndpointUpdate:    5 * time.Minute,
+	TrafficUpdate:     10 * time.Second,
+	RunPending:        20 * time.Second,
+	RunDuration:       2 * time.Minute,
+	ModelRegistration: 30 * time.Second,
+}
+
+func (d Durations) withDefaults() Durations {
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return Durations{
+		EndpointUpdate:    pick(d.EndpointUpdate, DefaultDurations.EndpointUpdate),
+		TrafficUpdate:     pick(d.TrafficUpdate, DefaultDurations.TrafficUpdate),
+		RunPending:        pick(d.RunPending, DefaultDurations.RunPending),
+		RunDuration:       pick(d.RunDuration, DefaultDurations.RunDuration),
+		ModelRegistration: pick(d.ModelRegistration, DefaultDurations.ModelRegistration),
+	}
+}
+
+// Clock tells the emulator what time it is.
+type Clock interface {
+	Now() time.Time
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// ManualClock is a Clock that moves only when told to.
+type ManualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManualClock returns a clock stopped at start.
+func NewManualClock(start time.Time) *ManualClock { return &ManualClock{now: start} }
+
+// Now returns the clock's current time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func scaled(d time.Duration, scale float64) time.Duration {
+	return time.Duration(float64(d) * scale).Round(time.Millisecond)
+}

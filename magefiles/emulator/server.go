@@ -1,0 +1,444 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/config"
+)
+
+// Server is a running emulator.
+type Server struct {
+	opts     Options
+	dur      Durations
+	scale    float64
+	clock    Clock
+	realTime bool
+	user     string
+	token    string
+	tokens   map[string]bool
+	url      string
+
+	listener net.Listener
+	httpSrv  *http.Server
+	mux      *http.ServeMux
+	routes   map[string]route // mux pattern -> route
+
+	mu  sync.Mutex // guards st and rng
+	st  *state
+	rng *mrand.Rand
+	// predictors holds Behavior.Predict functions, which cannot be persisted.
+	predictors map[string]func([]any) []any
+
+	logMu  sync.Mutex
+	log    []RequestRecord
+	maxLog int
+
+	faultMu  sync.Mutex // guards faults and faultRng
+	faults   []*FaultRule
+	faultRng *mrand.Rand
+
+	saveMu  sync.Mutex
+	saveErr error
+	dirty   atomic.Bool
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+}
+
+type route struct {
+	op       string
+	mutating bool
+}
+
+// Start starts an emulator on a loopback address and returns once it accepts
+// connections.
+func Start(opts Options) (*Server, error) {
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("emulator address %q: the emulator binds to loopback only (use 127.0.0.1)", addr)
+	}
+	if opts.TimeScale < 0 {
+		return nil, fmt.Errorf("emulator time scale %v: must be 0 or more", opts.TimeScale)
+	}
+
+	s := &Server{
+		opts:       opts,
+		dur:        opts.Durations.withDefaults(),
+		scale:      opts.TimeScale,
+		clock:      opts.Clock,
+		user:       opts.UserName,
+		token:      opts.Token,
+		tokens:     map[string]bool{},
+		maxLog:     opts.MaxRequestLog,
+		predictors: map[string]func([]any) []any{},
+		done:       make(chan struct{}),
+	}
+	if s.clock == nil {
+		s.clock, s.realTime = wallClock{}, true
+	}
+	if s.user == "" {
+		s.user = "emulator@localhost"
+	}
+	if s.token == "" {
+		s.token = "emu-" + randomHex(16)
+	}
+	s.tokens[s.token] = true
+	for _, t := range opts.ExtraTokens {
+		s.tokens[t] = true
+	}
+	if s.maxLog <= 0 {
+		s.maxLog = 200_000
+	}
+	seed := opts.Seed
+	if seed == 0 {
+		seed = 0x5eed
+	}
+	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed))
+
+	if opts.StateFile != "" {
+		if s.st, err = load(opts.StateFile); err != nil {
+			return nil, err
+		}
+	} else {
+		s.st = newState()
+	}
+	s.mu.Lock()
+	s.seedWorkspace()
+	s.mu.Unlock()
+
+	s.mux = http.NewServeMux()
+	s.routes = map[string]route{}
+	s.registerIdentity()
+	s.registerWorkspace()
+	s.registerJobs()
+	s.registerMLflow()
+	s.registerRegistry()
+	s.registerServing()
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator listen on %s: %w", addr, err)
+	}
+	s.listener = ln
+	s.url = "http://" + ln.Addr().String()
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.httpSrv.Serve(ln) // returns http.ErrServerClosed on Close
+	}()
+	if opts.StateFile != "" {
+		if err := s.save(); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+		s.wg.Add(1)
+		go s.flushLoop()
+	}
+	return s, nil
+}
+
+// URL is the workspace host, e.g. http://127.0.0.1:41234.
+func (s *Server) URL() string { return s.url }
+
+// Token is the personal access token the server accepts.
+func (s *Server) Token() string { return s.token }
+
+// UserName is the identity behind the token.
+func (s *Server) UserName() string { return s.user }
+
+// Config returns a fresh SDK config for this server: PAT auth with Host and
+// Token, and nothing read from the environment or ~/.databrickscfg, so a
+// developer's own credentials never leak into a test.
+func (s *Server) Config() *databricks.Config {
+	return &databricks.Config{
+		Host:        s.url,
+		Token:       s.token,
+		AuthType:    "pat",
+		Credentials: config.PatCredentials{},
+		Loaders:     []config.Loader{noLoader{}},
+	}
+}
+
+// WorkspaceClient returns an SDK client for this server (see Config).
+func (s *Server) WorkspaceClient() (*databricks.WorkspaceClient, error) {
+	w, err := databricks.NewWorkspaceClient(s.Config())
+	if err != nil {
+		return nil, fmt.Errorf("emulator workspace client: %w", err)
+	}
+	return w, nil
+}
+
+// noLoader keeps the SDK from reading environment variables and config files.
+type noLoader struct{}
+
+func (noLoader) Name() string                   { return "emulator" }
+func (noLoader) Configure(*config.Config) error { return nil }
+
+// Close stops the server and, with a state file, writes the final state.
+func (s *Server) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(s.done)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.httpSrv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = s.httpSrv.Close()
+	}
+	s.wg.Wait()
+	if s.opts.StateFile != "" {
+		if serr := s.save(); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	return err
+}
+
+// SaveError reports the last failure to write the state file, if any.
+func (s *Server) SaveError() error {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	return s.saveErr
+}
+
+// save writes the state file now.
+func (s *Server) save() error {
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.mu.Lock()
+	raw, err := json.MarshalIndent(s.st, "", " ")
+	s.mu.Unlock()
+	s.dirty.Store(false)
+	if err == nil {
+		err = write(s.opts.StateFile, raw)
+	}
+	s.saveErr = err
+	return err
+}
+
+// changed records a change made outside a mutating request (scripting).
+func (s *Server) changed() {
+	if s.opts.StateFile != "" {
+		_ = s.save()
+	}
+}
+
+// flushLoop writes invocation metrics, which change too often to write on
+// every request.
+func (s *Server) flushLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+			if s.dirty.Load() {
+				_ = s.save()
+			}
+		}
+	}
+}
+
+// now is the emulator's clock.
+func (s *Server) now() time.Time { return s.clock.Now() }
+
+// after is the real time at which a service-time duration d from now ends.
+func (s *Server) after(d time.Duration) time.Time {
+	return s.now().Add(time.Duration(float64(d) * s.scale))
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("emulator: no randomness: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+// newUUID returns a 32-hex-digit id from the seeded generator (MLflow run ids,
+// endpoint ids), so seeded runs are reproducible. Call with s.mu held.
+func (s *Server) newUUID() string {
+	return fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64())
+}
+
+// handle registers a route. Patterns use net/http's syntax
+// ("GET /api/2.0/serving-endpoints/{name}").
+func (s *Server) handle(pattern, op string, mutating bool, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	s.routes[pattern] = route{op: op, mutating: mutating}
+}
+
+// handleJSON registers a route whose handler returns a JSON body or an error.
+func (s *Server) handleJSON(pattern, op string, mutating bool, fn func(r *http.Request) (any, *apiError)) {
+	s.handle(pattern, op, mutating, func(w http.ResponseWriter, r *http.Request) {
+		body, aerr := fn(r)
+		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// ServeHTTP applies faults, authentication and the request log around the
+// routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	h, pattern := s.mux.Handler(r)
+	rt, known := s.routes[pattern]
+	rec := RequestRecord{
+		Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Op: rt.op, Mutating: rt.mutating || (!known && r.Method != http.MethodGet && r.Method != http.MethodHead),
+	}
+	defer func() {
+		rec.Duration = time.Since(start)
+		s.record(rec)
+	}()
+
+	if f, ok := s.nextFault(r.Method, r.URL.Path); ok {
+		rec.Fault = f.String()
+		rec.Status = s.applyFault(w, r, f)
+		if rec.Status != 0 {
+			return
+		}
+	}
+	if aerr := s.authenticate(r); aerr != nil {
+		rec.Status = aerr.Status
+		writeError(w, aerr)
+		return
+	}
+	if !known {
+		aerr := newError(http.StatusNotFound, codeNotFound, "No API found for '%s %s'", r.Method, r.URL.Path)
+		rec.Status = aerr.Status
+		writeError(w, aerr)
+		return
+	}
+	sr := &statusRecorder{ResponseWriter: w}
+	h.ServeHTTP(sr, r)
+	rec.Status = sr.status
+	if rt.mutating && sr.status < 400 {
+		if err := s.save(); err != nil {
+			rec.Fault = "state file: " + err.Error()
+		}
+	}
+}
+
+// applyFault carries out a fault; it returns the status answered, or 0 when
+// the request should proceed (a pure delay).
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) int {
+	if f.Delay > 0 {
+		t := time.NewTimer(f.Delay)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return 499 // the client gave up
+		}
+	}
+	if f.Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tcp, ok := conn.(*net.TCPConn); ok {
+					_ = tcp.SetLinger(0) // close with a reset, as a failing proxy does
+				}
+				_ = conn.Close()
+				return -1
+			}
+		}
+		f.Status = http.StatusBadGateway
+	}
+	if f.Status == 0 {
+		return 0
+	}
+	aerr := statusError(f.Status, "injected fault: "+http.StatusText(f.Status))
+	if f.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeError(w, aerr)
+	return f.Status
+}
+
+// authenticate checks the bearer token: none is 401, a wrong one 403, with
+// the Databricks error body either way.
+func (s *Server) authenticate(r *http.Request) *apiError {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if h == "" || !ok {
+		return newError(http.StatusUnauthorized, codeUnauthenticated, "Credential was not sent or was of an unsupported type for this API.")
+	}
+	if !s.tokens[strings.TrimSpace(token)] {
+		return newError(http.StatusForbidden, codePermissionDenied, "Invalid access token.")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	if v == nil {
+		v = struct{}{}
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, newError(http.StatusInternalServerError, codeInternal, "encode response: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(raw)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	raw, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(raw)
+}

@@ -1,0 +1,467 @@
+package emulator
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/ml"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+)
+
+// Model serving. A config update (create or update-config) is IN_PROGRESS
+// for Durations.EndpointUpdate when it deploys new served entities, or
+// Durations.TrafficUpdate when it only moves traffic; meanwhile the previous
+// config keeps serving. It then becomes the served config (NOT_UPDATING,
+// READY), or, when scripted (FailNextEndpointUpdate) or when a new entity's
+// version has a Behavior.BuildFailure, the update ends UPDATE_FAILED: the
+// previous config keeps serving, the failed entities show
+// DEPLOYMENT_FAILED in pending_config and their build logs hold the failure.
+
+func (s *Server) registerServing() {
+	s.handleJSON("POST /api/2.0/serving-endpoints", "serving-endpoints.create", true, s.endpointsCreate)
+	s.handleJSON("GET /api/2.0/serving-endpoints", "serving-endpoints.list", false, s.endpointsList)
+	s.handleJSON("GET /api/2.0/serving-endpoints/{name}", "serving-endpoints.get", false, s.endpointsGet)
+	s.handleJSON("DELETE /api/2.0/serving-endpoints/{name}", "serving-endpoints.delete", true, s.endpointsDelete)
+	s.handleJSON("PUT /api/2.0/serving-endpoints/{name}/config", "serving-endpoints.update-config", true, s.endpointsUpdateConfig)
+	s.handle("GET /api/2.0/serving-endpoints/{name}/metrics", "serving-endpoints.metrics", false, s.endpointsMetrics)
+	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs", "serving-endpoints.build-logs", false, s.endpointsBuildLogs)
+	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/logs", "serving-endpoints.logs", false, s.endpointsServerLogs)
+	s.handle("POST /serving-endpoints/{name}/invocations", "serving-endpoints.query", false, s.invoke)
+}
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+
+var workloadSizes = map[string]bool{"Small": true, "Medium": true, "Large": true}
+
+func endpointMissing(name string) *apiError {
+	return notFound("Endpoint with name '%s' does not exist.", name)
+}
+
+func (s *Server) endpoint(name string) (*endpointRec, *apiError) {
+	ep, ok := s.st.Endpoints[name]
+	if !ok {
+		return nil, endpointMissing(name)
+	}
+	return ep, nil
+}
+
+// buildConfig validates a config input the way the service does and turns it
+// into the served form. Call with s.mu held.
+func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *configRec) (*configRec, *apiError) {
+	if in == nil {
+		return nil, invalidParam("config is required.")
+	}
+	if len(in.ServedEntities) > 0 && len(in.ServedModels) > 0 {
+		return nil, invalidParam("Only one of served_entities and served_models can be specified.")
+	}
+	inputs := in.ServedEntities
+	for _, m := range in.ServedModels {
+		inputs = append(inputs, serving.ServedEntityInput{
+			EntityName: m.ModelName, EntityVersion: m.ModelVersion, Name: m.Name,
+			WorkloadSize: m.WorkloadSize, WorkloadType: serving.ServingModelWorkloadType(m.WorkloadType),
+			ScaleToZeroEnabled: m.ScaleToZeroEnabled, EnvironmentVars: m.EnvironmentVars,
+		})
+	}
+	if len(inputs) == 0 {
+		return nil, invalidParam("The config must serve at least one entity (served_entities).")
+	}
+	now := ms(s.now())
+	cfg := &configRec{StartTime: now, Deploying: map[string]bool{}}
+	seen := map[string]bool{}
+	for i, e := range inputs {
+		if e.ExternalModel != nil {
+			return nil, invalidParam("served_entities[%d]: external models are not supported by the emulator; serve a registered model.", i)
+		}
+		if e.EntityName == "" || e.EntityVersion == "" {
+			return nil, invalidParam("served_entities[%d]: entity_name and entity_version are required.", i)
+		}
+		name := e.Name
+		if name == "" {
+			name = strings.NewReplacer(".", "-", ":", "-").Replace(e.EntityName + "-" + e.EntityVersion)
+		}
+		if !nameRe.MatchString(name) {
+			return nil, invalidParam("Served entity name '%s' may only contain alphanumeric characters, dashes and underscores.", name)
+		}
+		if seen[name] {
+			return nil, invalidParam("Served entity name '%s' is used more than once; names must be unique within an endpoint.", name)
+		}
+		seen[name] = true
+		size := e.WorkloadSize
+		if size == "" && e.MinProvisionedConcurrency == 0 && e.MaxProvisionedConcurrency == 0 {
+			size = "Small"
+		}
+		if size != "" && !workloadSizes[size] {
+			return nil, invalidParam("Invalid workload_size '%s' for served entity '%s': use Small, Medium or Large.", size, name)
+		}
+		wt := e.WorkloadType
+		if wt == "" {
+			wt = serving.ServingModelWorkloadTypeCpu
+		}
+		_, v, aerr := s.version(e.EntityName, e.EntityVersion)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if v.MV.Status != ml.ModelVersionStatusReady {
+			return nil, invalidParam("Model version %s of %s is not ready to serve (status %s).", e.EntityVersion, e.EntityName, v.MV.Status)
+		}
+		out := serving.ServedEntityOutput{
+			Name: name, EntityName: e.EntityName, EntityVersion: e.EntityVersion,
+			WorkloadSize: size, WorkloadType: wt, ScaleToZeroEnabled: e.ScaleToZeroEnabled,
+			MinProvisionedConcurrency: e.MinProvisionedConcurrency, MaxProvisionedConcurrency: e.MaxProvisionedConcurrency,
+			EnvironmentVars: e.EnvironmentVars, Creator: s.user, CreationTimestamp: now,
+			ForceSendFields: []string{"ScaleToZeroEnabled"},
+		}
+		if prev := current.entity(name); prev != nil && sameDeployment(*prev, out) {
+			out.Creator, out.CreationTimestamp = prev.Creator, prev.CreationTimestamp
+		} else {
+			cfg.Deploying[name] = true
+		}
+		cfg.Entities = append(cfg.Entities, out)
+	}
+	routes, aerr := buildRoutes(in.TrafficConfig, cfg.Entities)
+	if aerr != nil {
+		return nil, aerr
+	}
+	cfg.Routes = routes
+	return cfg, nil
+}
+
+func sameDeployment(a, b serving.ServedEntityOutput) bool {
+	return a.EntityName == b.EntityName && a.EntityVersion == b.EntityVersion &&
+		a.WorkloadSize == b.WorkloadSize && a.WorkloadType == b.WorkloadType &&
+		a.ScaleToZeroEnabled == b.ScaleToZeroEnabled
+}
+
+func (c *configRec) entity(name string) *serving.ServedEntityOutput {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Entities {
+		if c.Entities[i].Name == name {
+			return &c.Entities[i]
+		}
+	}
+	return nil
+}
+
+// buildRoutes validates traffic: every route names a served entity, each
+// share is 0-100 and the shares sum to 100. One entity without routes gets
+// all the traffic.
+func buildRoutes(tc *serving.TrafficConfig, entities []serving.ServedEntityOutput) ([]serving.Route, *apiError) {
+	if tc == nil || len(tc.Routes) == 0 {
+		if len(entities) > 1 {
+			return nil, invalidParam("traffic_config is required when the config serves more than one entity.")
+		}
+		return []serving.Route{{ServedEntityName: entities[0].Name, ServedModelName: entities[0].Name, TrafficPercentage: 100}}, nil
+	}
+	names := map[string]bool{}
+	for _, e := range entities {
+		names[e.Name] = true
+	}
+	sum := 0
+	routed := map[string]bool{}
+	var out []serving.Route
+	for _, r := range tc.Routes {
+		name := r.ServedEntityName
+		if name == "" {
+			name = r.ServedModelName
+		}
+		if !names[name] {
+			return nil, invalidParam("The traffic config routes to served entity '%s', which is not in the config.", name)
+		}
+		if routed[name] {
+			return nil, invalidParam("The traffic config has more than one route to served entity '%s'.", name)
+		}
+		routed[name] = true
+		if r.TrafficPercentage < 0 || r.TrafficPercentage > 100 {
+			return nil, invalidParam("Traffic percentage %d for served entity '%s' must be between 0 and 100.", r.TrafficPercentage, name)
+		}
+		sum += r.TrafficPercentage
+		out = append(out, serving.Route{ServedEntityName: name, ServedModelName: name, TrafficPercentage: r.TrafficPercentage})
+	}
+	if sum != 100 {
+		return nil, invalidParam("The traffic percentages of the routes must sum to 100, got %d.", sum)
+	}
+	return out, nil
+}
+
+// startUpdate makes cfg the pending config. Call with s.mu held.
+func (s *Server) startUpdate(ep *endpointRec, cfg *configRec) {
+	ep.NextConfig++
+	cfg.Version = ep.NextConfig
+	d := s.dur.TrafficUpdate
+	if len(cfg.Deploying) > 0 {
+		d = s.dur.EndpointUpdate
+	}
+	failLogs := ""
+	if q := s.st.EndpointFailures[ep.Name]; len(q) > 0 {
+		failLogs, s.st.EndpointFailures[ep.Name] = q[0], q[1:]
+		if len(s.st.EndpointFailures[ep.Name]) == 0 {
+			delete(s.st.EndpointFailures, ep.Name)
+		}
+		if failLogs == "" {
+			failLogs = "Container build failed (scripted failure)."
+		}
+	}
+	cfg.Failed = map[string]bool{}
+	for _, e := range cfg.Entities {
+		if !cfg.Deploying[e.Name] {
+			continue
+		}
+		if b, ok := s.st.Behaviors[behaviorKey(e.EntityName, e.EntityVersion)]; ok && b.BuildFailure != "" {
+			cfg.Failed[e.Name] = true
+			if ep.BuildLogs == nil {
+				ep.BuildLogs = map[string]string{}
+			}
+			ep.BuildLogs[e.Name] = b.BuildFailure
+		} else if failLogs != "" {
+			cfg.Failed[e.Name] = true
+			if ep.BuildLogs == nil {
+				ep.BuildLogs = map[string]string{}
+			}
+			ep.BuildLogs[e.Name] = failLogs
+		}
+	}
+	ep.Pending = cfg
+	ep.UpdateState = serving.EndpointStateConfigUpdateInProgress
+	ep.UpdateDoneAt = s.after(d)
+	ep.UpdateFails = failLogs != "" || len(cfg.Failed) > 0
+	ep.Updated = ms(s.now())
+}
+
+// advanceEndpoint finishes an update whose time is up. Call with s.mu held.
+func (s *Server) advanceEndpoint(ep *endpointRec, now time.Time) {
+	if ep.UpdateState != serving.EndpointStateConfigUpdateInProgress || now.Before(ep.UpdateDoneAt) {
+		return
+	}
+	if ep.UpdateFails {
+		ep.UpdateState = serving.EndpointStateConfigUpdateUpdateFailed
+		return
+	}
+	if ep.BuildLogs == nil {
+		ep.BuildLogs = map[string]string{}
+	}
+	for _, e := range ep.Pending.Entities {
+		if ep.Pending.Deploying[e.Name] {
+			ep.BuildLogs[e.Name] = fmt.Sprintf("Building the serving environment for %s version %s\nInstalling requirements\nContainer image built successfully\n", e.EntityName, e.EntityVersion)
+		}
+	}
+	ep.Current, ep.Pending = ep.Pending, nil
+	ep.UpdateState = serving.EndpointStateConfigUpdateNotUpdating
+	for _, e := range ep.Current.Entities {
+		ep.metrics(e)
+	}
+}
+
+// entityState is the deployment state shown for a served entity.
+func entityState(cfg *configRec, name string, pending bool, failed bool) *serving.ServedModelState {
+	switch {
+	case !pending || !cfg.Deploying[name]:
+		return &serving.ServedModelState{Deployment: serving.ServedModelStateDeploymentDeploymentReady, DeploymentStateMessage: "Served entity is ready"}
+	case failed && cfg.Failed[name]:
+		return &serving.ServedModelState{Deployment: serving.ServedModelStateDeploymentDeploymentFailed, DeploymentStateMessage: "Served entity deployment failed: the container image build failed. See the build logs for details."}
+	case failed:
+		return &serving.ServedModelState{Deployment: serving.ServedModelStateDeploymentDeploymentAborted, DeploymentStateMessage: "Served entity deployment aborted because another entity in the update failed."}
+	default:
+		return &serving.ServedModelState{Deployment: serving.ServedModelStateDeploymentDeploymentCreating, DeploymentStateMessage: "Creating the serving environment"}
+	}
+}
+
+func renderEntities(cfg *configRec, pending, failed bool) ([]serving.ServedEntityOutput, []serving.ServedModelOutput) {
+	var ents []serving.ServedEntityOutput
+	var models []serving.ServedModelOutput
+	for _, e := range cfg.Entities {
+		e.State = entityState(cfg, e.Name, pending, failed)
+		ents = append(ents, e)
+		models = append(models, serving.ServedModelOutput{
+			Name: e.Name, ModelName: e.EntityName, ModelVersion: e.EntityVersion,
+			WorkloadSize: e.WorkloadSize, WorkloadType: e.WorkloadType, ScaleToZeroEnabled: e.ScaleToZeroEnabled,
+			Creator: e.Creator, CreationTimestamp: e.CreationTimestamp, State: e.State,
+			ForceSendFields: []string{"ScaleToZeroEnabled"},
+		})
+	}
+	return ents, models
+}
+
+// render builds the SDK view of an endpoint.
+func (ep *endpointRec) render() serving.ServingEndpointDetailed {
+	out := serving.ServingEndpointDetailed{
+		Name: ep.Name, Id: ep.ID, Creator: ep.Creator, CreationTimestamp: ep.Created,
+		LastUpdatedTimestamp: ep.Updated, Description: ep.Description, Tags: ep.Tags,
+		RouteOptimized: ep.RouteOptimized, PermissionLevel: serving.ServingEndpointDetailedPermissionLevelCanManage,
+		State: &serving.EndpointState{ConfigUpdate: ep.UpdateState, Ready: serving.EndpointStateReadyNotReady},
+	}
+	if ep.Current != nil {
+		out.State.Ready = serving.EndpointStateReadyReady
+		ents, models := renderEntities(ep.Current, false, false)
+		out.Config = &serving.EndpointCoreConfigOutput{
+			ConfigVersion: ep.Current.Version, ServedEntities: ents, ServedModels: models,
+			TrafficConfig: &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Current.Routes...)},
+		}
+	}
+	if ep.Pending != nil {
+		failed := ep.UpdateState == serving.EndpointStateConfigUpdateUpdateFailed
+		ents, models := renderEntities(ep.Pending, true, failed)
+		out.PendingConfig = &serving.EndpointPendingConfig{
+			ConfigVersion: int(ep.Pending.Version), ServedEntities: ents, ServedModels: models,
+			StartTime:     ep.Pending.StartTime,
+			TrafficConfig: &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Pending.Routes...)},
+		}
+	}
+	return out
+}
+
+func (ep *endpointRec) summary() serving.ServingEndpoint {
+	d := ep.render()
+	out := serving.ServingEndpoint{
+		Name: d.Name, Id: d.Id, Creator: d.Creator, CreationTimestamp: d.CreationTimestamp,
+		LastUpdatedTimestamp: d.LastUpdatedTimestamp, Description: d.Description, Tags: d.Tags, State: d.State,
+	}
+	if d.Config != nil {
+		out.Config = &serving.EndpointCoreConfigSummary{}
+		for _, e := range d.Config.ServedEntities {
+			out.Config.ServedEntities = append(out.Config.ServedEntities, serving.ServedEntitySpec{Name: e.Name, EntityName: e.EntityName, EntityVersion: e.EntityVersion})
+			out.Config.ServedModels = append(out.Config.ServedModels, serving.ServedModelSpec{Name: e.Name, ModelName: e.EntityName, ModelVersion: e.EntityVersion})
+		}
+	}
+	return out
+}
+
+func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
+	var req serving.CreateServingEndpoint
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	if !nameRe.MatchString(req.Name) {
+		return nil, invalidParam("Endpoint name '%s' must be 1-63 alphanumeric characters, dashes or underscores.", req.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
+	if _, ok := s.st.Endpoints[req.Name]; ok {
+		return nil, alreadyExists("Endpoint with name '%s' already exists.", req.Name)
+	}
+	cfg, aerr := s.buildConfig(req.Config, nil)
+	if aerr != nil {
+		return nil, aerr
+	}
+	now := ms(s.now())
+	ep := &endpointRec{
+		Name: req.Name, ID: s.newUUID(), Creator: s.user, Created: now,
+		Description: req.Description, Tags: req.Tags, RouteOptimized: req.RouteOptimized,
+	}
+	s.startUpdate(ep, cfg)
+	s.st.Endpoints[req.Name] = ep
+	return ep.render(), nil
+}
+
+func (s *Server) endpointsList(*http.Request) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
+	names := make([]string, 0, len(s.st.Endpoints))
+	for n := range s.st.Endpoints {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	resp := serving.ListEndpointsResponse{Endpoints: []serving.ServingEndpoint{}}
+	for _, n := range names {
+		resp.Endpoints = append(resp.Endpoints, s.st.Endpoints[n].summary())
+	}
+	return resp, nil
+}
+
+func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
+	var req serving.GetServingEndpointRequest
+	if err := decodeQuery(r, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
+	ep, aerr := s.endpoint(r.PathValue("name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return ep.render(), nil
+}
+
+func (s *Server) endpointsDelete(r *http.Request) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := r.PathValue("name")
+	if _, aerr := s.endpoint(name); aerr != nil {
+		return nil, aerr
+	}
+	delete(s.st.Endpoints, name)
+	return nil, nil
+}
+
+func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
+	var req serving.EndpointCoreConfigInput
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
+	ep, aerr := s.endpoint(r.PathValue("name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if ep.UpdateState == serving.EndpointStateConfigUpdateInProgress {
+		return nil, conflict("Endpoint '%s' is currently updating (config version %d); wait until config_update is NOT_UPDATING.", ep.Name, ep.Pending.Version)
+	}
+	cfg, aerr := s.buildConfig(&req, ep.Current)
+	if aerr != nil {
+		return nil, aerr
+	}
+	s.startUpdate(ep, cfg)
+	return ep.render(), nil
+}
+
+func (s *Server) endpointsBuildLogs(r *http.Request) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
+	ep, aerr := s.endpoint(r.PathValue("name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	served := r.PathValue("served")
+	if logs, ok := ep.BuildLogs[served]; ok && (ep.UpdateState != serving.EndpointStateConfigUpdateInProgress || !ep.Pending.Deploying[served] || ep.Pending.Failed[served]) {
+		return serving.BuildLogsResponse{Logs: logs}, nil
+	}
+	if e := ep.Pending.entity(served); e != nil {
+		return serving.BuildLogsResponse{Logs: fmt.Sprintf("Building the serving environment for %s version %s\n", e.EntityName, e.EntityVersion)}, nil
+	}
+	if ep.Current.entity(served) != nil {
+		return serving.BuildLogsResponse{Logs: ""}, nil
+	}
+	return nil, notFound("Served model '%s' does not exist in endpoint '%s'.", served, ep.Name)
+}
+
+func (s *Server) endpointsServerLogs(r *http.Request) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
+	ep, aerr := s.endpoint(r.PathValue("name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	served := r.PathValue("served")
+	m, ok := ep.Metrics[served]
+	if !ok {
+		if ep.Current.entity(served) == nil && ep.Pending.entity(served) == nil {
+			return nil, notFound("Served model '%s' does not exist in endpoint '%s'.", served, ep.Name)
+		}
+		return serving.ServerLogsResponse{Logs: ""}, nil
+	}
+	return serving.ServerLogsResponse{Logs: fmt.Sprintf(
+		"Model server for %s (model %s version %s) is running\nrequests=%d 4xx=%d 5xx=%d\n",
+		served, m.EntityName, m.EntityVersion, m.Requests, m.Status4xx, m.Status5xx)}, nil
+}

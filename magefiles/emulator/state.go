@@ -1,0 +1,235 @@
+package emulator
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/databricks/databricks-sdk-go/service/workspace"
+)
+
+// stateVersion changes when the file layout does; an older file is refused
+// with a message rather than misread.
+const stateVersion = 1
+
+// state is the whole workspace. It is guarded by Server.mu and is exactly
+// what the state file holds.
+type state struct {
+	Version int   `json:"version"`
+	NextID  int64 `json:"next_id"`
+
+	Objects map[string]*wsObject `json:"workspace_objects"`
+
+	Jobs        map[int64]*jobs.Job `json:"jobs"`
+	Runs        map[int64]*runRec   `json:"job_runs"`
+	TaskRuns    map[int64]int64     `json:"task_runs"` // task run id -> job run id
+	Idempotency map[string]int64    `json:"idempotency_tokens"`
+
+	Experiments map[string]*ml.Experiment `json:"experiments"`
+	MLRuns      map[string]*mlRunRec      `json:"mlflow_runs"`
+	Models      map[string]*modelRec      `json:"registered_models"`
+
+	Endpoints map[string]*endpointRec `json:"serving_endpoints"`
+
+	Behaviors            map[string]Behavior     `json:"version_behaviors"`
+	RunScripts           map[string][]RunOutcome `json:"run_scripts"`
+	EndpointFailures     map[string][]string     `json:"endpoint_failures"`
+	RegistrationFailures map[string][]string     `json:"registration_failures"`
+}
+
+func newState() *state {
+	st := &state{Version: stateVersion, NextID: 1000}
+	st.init()
+	return st
+}
+
+// init makes every map non-nil (a loaded file may omit empty ones).
+func (st *state) init() {
+	if st.Objects == nil {
+		st.Objects = map[string]*wsObject{}
+	}
+	if st.Jobs == nil {
+		st.Jobs = map[int64]*jobs.Job{}
+	}
+	if st.Runs == nil {
+		st.Runs = map[int64]*runRec{}
+	}
+	if st.TaskRuns == nil {
+		st.TaskRuns = map[int64]int64{}
+	}
+	if st.Idempotency == nil {
+		st.Idempotency = map[string]int64{}
+	}
+	if st.Experiments == nil {
+		st.Experiments = map[string]*ml.Experiment{}
+	}
+	if st.MLRuns == nil {
+		st.MLRuns = map[string]*mlRunRec{}
+	}
+	if st.Models == nil {
+		st.Models = map[string]*modelRec{}
+	}
+	if st.Endpoints == nil {
+		st.Endpoints = map[string]*endpointRec{}
+	}
+	if st.Behaviors == nil {
+		st.Behaviors = map[string]Behavior{}
+	}
+	if st.RunScripts == nil {
+		st.RunScripts = map[string][]RunOutcome{}
+	}
+	if st.EndpointFailures == nil {
+		st.EndpointFailures = map[string][]string{}
+	}
+	if st.RegistrationFailures == nil {
+		st.RegistrationFailures = map[string][]string{}
+	}
+}
+
+func (st *state) nextID() int64 {
+	st.NextID++
+	return st.NextID
+}
+
+// wsObject is a workspace file, notebook or directory.
+type wsObject struct {
+	Path     string               `json:"path"`
+	Type     workspace.ObjectType `json:"type"`
+	Language workspace.Language   `json:"language,omitempty"`
+	Content  []byte               `json:"content,omitempty"`
+	ID       int64                `json:"id"`
+	Created  int64                `json:"created"`
+	Modified int64                `json:"modified"`
+}
+
+// runRec is a job run; its phase follows from the clock (see jobs.go).
+type runRec struct {
+	RunID       int64             `json:"run_id"`
+	JobID       int64             `json:"job_id"`
+	RunName     string            `json:"run_name"`
+	Settings    jobs.JobSettings  `json:"settings"`
+	Params      map[string]string `json:"params,omitempty"`
+	Overrides   *jobs.RunNow      `json:"overrides,omitempty"`
+	Created     time.Time         `json:"created"`
+	StartAt     time.Time         `json:"start_at"`
+	EndAt       time.Time         `json:"end_at"`
+	Outcome     RunOutcome        `json:"outcome"`
+	Tasks       []*taskRec        `json:"tasks"`
+	Skipped     string            `json:"skipped,omitempty"`
+	CanceledAt  time.Time         `json:"canceled_at"`
+	Started     bool              `json:"started"`
+	Finished    bool              `json:"finished"`
+	MLflowRunID string            `json:"mlflow_run_id,omitempty"`
+	Creator     string            `json:"creator"`
+}
+
+type taskRec struct {
+	TaskKey string              `json:"task_key"`
+	RunID   int64               `json:"run_id"`
+	Trains  bool                `json:"trains"`
+	Result  jobs.RunResultState `json:"result,omitempty"`
+	Message string              `json:"message,omitempty"`
+	Output  *jobs.RunOutput     `json:"output,omitempty"`
+}
+
+// mlRunRec is an MLflow run and the artifact files it logged.
+type mlRunRec struct {
+	Run       ml.Run           `json:"run"`
+	Artifacts map[string]int64 `json:"artifacts,omitempty"` // relative path -> size
+}
+
+// modelRec is a registered model of the workspace model registry.
+type modelRec struct {
+	Model       ml.Model      `json:"model"`
+	ID          string        `json:"id"`
+	Versions    []*versionRec `json:"versions"`
+	NextVersion int           `json:"next_version"`
+}
+
+type versionRec struct {
+	MV          ml.ModelVersion       `json:"model_version"`
+	ReadyAt     time.Time             `json:"ready_at"`
+	FinalStatus ml.ModelVersionStatus `json:"final_status"`
+	FinalMsg    string                `json:"final_message,omitempty"`
+}
+
+// endpointRec is a serving endpoint with its served and pending configs.
+type endpointRec struct {
+	Name           string                            `json:"name"`
+	ID             string                            `json:"id"`
+	Creator        string                            `json:"creator"`
+	Created        int64                             `json:"created"`
+	Updated        int64                             `json:"updated"`
+	Description    string                            `json:"description,omitempty"`
+	Tags           []serving.EndpointTag             `json:"tags,omitempty"`
+	RouteOptimized bool                              `json:"route_optimized,omitempty"`
+	Current        *configRec                        `json:"current,omitempty"`
+	Pending        *configRec                        `json:"pending,omitempty"`
+	UpdateState    serving.EndpointStateConfigUpdate `json:"update_state"`
+	UpdateDoneAt   time.Time                         `json:"update_done_at"`
+	UpdateFails    bool                              `json:"update_fails,omitempty"`
+	NextConfig     int64                             `json:"next_config"`
+	BuildLogs      map[string]string                 `json:"build_logs,omitempty"`
+	Metrics        map[string]*entityMetrics         `json:"metrics,omitempty"`
+}
+
+type configRec struct {
+	Version   int64                        `json:"version"`
+	Entities  []serving.ServedEntityOutput `json:"entities"`
+	Routes    []serving.Route              `json:"routes"`
+	StartTime int64                        `json:"start_time"`
+	Deploying map[string]bool              `json:"deploying,omitempty"` // entities built by this update
+	Failed    map[string]bool              `json:"failed,omitempty"`
+}
+
+// load reads a state file; a missing file is an empty workspace.
+func load(path string) (*state, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newState(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read emulator state %s: %w", path, err)
+	}
+	st := &state{}
+	if err := json.Unmarshal(raw, st); err != nil {
+		return nil, fmt.Errorf("parse emulator state %s: %w (delete the file to start a fresh workspace)", path, err)
+	}
+	if st.Version != stateVersion {
+		return nil, fmt.Errorf("emulator state %s has layout version %d, this build reads %d (delete the file to start a fresh workspace)", path, st.Version, stateVersion)
+	}
+	st.init()
+	return st, nil
+}
+
+// write replaces the state file atomically (temp file and rename), so a
+// reader never sees half a workspace.
+func write(path string, raw []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".emulator-state-*")
+	if err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+)
+
+// A job run simulates the project's training entry point
+// (python -m human_interrupt_agent.train). The task that trains is the first
+// task whose key, file, notebook or entry point mentions "train", or that
+// passes --model-name. Its arguments (task parameters, run-now overrides and
+// job parameters, with {{job.parameters.*}} references resolved) are read as
+// train.py reads them: --model-name, --experiment, --git-sha, --release,
+// --threshold, --min-accuracy, --dry-run. A successful run then, like
+// train.py with mlflow present:
+//
+//   - creates an MLflow run (named train-<release>) in the experiment, with
+//     params, metrics, tags (git_sha, release, mlflow.databricks.jobID,
+//     mlflow.databricks.jobRunID) and the model artifact under
+//     ModelArtifactPath, so the model is at runs:/<run_id>/agent;
+//   - registers it under --model-name as a new workspace-registry version
+//     (READY by the end of the run, as mlflow's log_model waits for it);
+//   - prints the report JSON as the last line of the task's logs (notebook
+//     tasks: as the notebook exit value). Its "run_id" is the MLflow run id
+//     and "model_version" the registered version:
+//     {"accuracy": 1.0, ..., "model_name": "m", "model_version": "3", "run_id": "<32 hex>", ...}
+//
+// The deploy stage finds the run id from jobs/runs/get-output of the
+// training task's run id (Run.Tasks[i].RunId): the last line of Logs, or
+// NotebookOutput.Result.
+
+// ModelArtifactPath is where the training task logs the model in its MLflow
+// run (train.py's log_model default).
+const ModelArtifactPath = "agent"
+
+type trainArgs struct {
+	ModelName, Experiment, GitSHA, Release string
+	Threshold, MinAccuracy                 float64
+	DryRun                                 bool
+}
+
+// trains reports whether a task is the training entry point.
+func trains(t jobs.Task) bool {
+	hay := []string{t.TaskKey}
+	if t.SparkPythonTask != nil {
+		hay = append(hay, t.SparkPythonTask.PythonFile)
+		hay = append(hay, t.SparkPythonTask.Parameters...)
+	}
+	if t.PythonWheelTask != nil {
+		hay = append(hay, t.PythonWheelTask.EntryPoint, t.PythonWheelTask.PackageName)
+		hay = append(hay, t.PythonWheelTask.Parameters...)
+		for k := range t.PythonWheelTask.NamedParameters {
+			hay = append(hay, "--"+k)
+		}
+	}
+	if t.NotebookTask != nil {
+		hay = append(hay, t.NotebookTask.NotebookPath)
+		for k := range t.NotebookTask.BaseParameters {
+			hay = append(hay, "--"+k)
+		}
+	}
+	for _, h := range hay {
+		h = strings.ToLower(h)
+		if strings.Contains(h, "train") || strings.HasPrefix(h, "--model-name") || strings.HasPrefix(h, "--model_name") {
+			return true
+		}
+	}
+	return false
+}
+
+var paramRef = regexp.MustCompile(`\{\{\s*([a-z_.]+?)\s*\}\}`)
+
+// resolveRefs replaces the dynamic value references a task may use.
+func resolveRefs(v string, run *runRec, taskKey string) string {
+	return paramRef.ReplaceAllStringFunc(v, func(m string) string {
+		ref := paramRef.FindStringSubmatch(m)[1]
+		switch {
+		case strings.HasPrefix(ref, "job.parameters."):
+			if val, ok := run.Params[strings.TrimPrefix(ref, "job.parameters.")]; ok {
+				return val
+			}
+		case ref == "job.id":
+			return strconv.FormatInt(run.JobID, 10)
+		case ref == "job.run_id":
+			return strconv.FormatInt(run.RunID, 10)
+		case ref == "task.name":
+			return taskKey
+		}
+		return m
+	})
+}
+
+// trainingArgs reads the training arguments of a task run.
+func trainingArgs(run *runRec, t *taskRec) trainArgs {
+	named := map[string]string{}
+	for k, v := range run.Params {
+		named[k] = v
+	}
+	var list []string
+	if task := findTask(run.Settings, t.TaskKey); task != nil {
+		ov := run.Overrides
+		if ov == nil {
+			ov = &jobs.RunNow{}
+		}
+		switch {
+		case task.SparkPythonTask != nil:
+			list = task.SparkPythonTask.Parameters
+			if len(ov.PythonParams) > 0 {
+				list = ov.PythonParams
+			}
+		case task.PythonWheelTask != nil:
+			list = task.PythonWheelTask.Parameters
+			if len(ov.PythonParams) > 0 {
+				list = ov.PythonParams
+			}
+			for k, v := range task.PythonWheelTask.NamedParameters {
+				named[k] = v
+			}
+			for k, v := range ov.PythonNamedParams {
+				named[k] = v
+			}
+		case task.NotebookTask != nil:
+			for k, v := range task.NotebookTask.BaseParameters {
+				named[k] = v
+			}
+			for k, v := range ov.NotebookParams {
+				named[k] = v
+			}
+		}
+	}
+	args := map[string]string{}
+	for k, v := range named {
+		args[normalizeArg(k)] = resolveRefs(v, run, t.TaskKey)
+	}
+	for i := 0; i < len(list); i++ {
+		a := list[i]
+		if !strings.HasPrefix(a, "--") {
+			continue
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		if !hasVal {
+			if name == "--dry-run" || i+1 >= len(list) || strings.HasPrefix(list[i+1], "--") {
+				val = "true"
+			} else {
+				i++
+				val = list[i]
+			}
+		}
+		args[normalizeArg(name)] = resolveRefs(val, run, t.TaskKey)
+	}
+	ta := trainArgs{
+		ModelName: args["model_name"], Experiment: args["experiment"],
+		GitSHA: args["git_sha"], Release: args["release"],
+		Threshold: 0.5, MinAccuracy: 0.9,
+	}
+	if f, err := strconv.ParseFloat(args["threshold"], 64); err == nil {
+		ta.Threshold = f
+	}
+	if f, err := strconv.ParseFloat(args["min_accuracy"], 64); err == nil {
+		ta.MinAccuracy = f
+	}
+	ta.DryRun, _ = strconv.ParseBool(args["dry_run"])
+	return ta
+}
+
+func normalizeArg(k string) string {
+	return strings.ReplaceAll(strings.TrimLeft(k, "-"), "-", "_")
+}
+
+func (s *Server) trainer(run *runRec) *taskRec {
+	for _, t := range run.Tasks {
+		if t.Trains {
+			return t
+		}
+	}
+	return nil
+}
+
+// trainingMetrics are the evaluation results: perfect on the labelled
+// examples unless the outcome scripts others.
+func trainingMetrics(run *runRec) map[string]float64 {
+	m := map[string]float64{"accuracy": 1, "tool_accuracy": 1, "risk_accuracy": 1}
+	for k, v := range run.Outcome.Metrics {
+		m[k] = v
+	}
+	return m
+}
+
+// startTraining opens the MLflow run when the training task starts running
+// and will log (train.py evaluates before it opens a run). Call with s.mu held.
+func (s *Server) startTraining(run *runRec) {
+	t := s.trainer(run)
+	if t == nil || run.Outcome.Result == jobs.RunResultStateFailed && run.Outcome.FailTask != "" && run.Outcome.FailTask != t.TaskKey {
+		return
+	}
+	ta := trainingArgs(run, t)
+	if ta.DryRun || trainingMetrics(run)["accuracy"] < ta.MinAccuracy {
+		return
+	}
+	expName := ta.Experiment
+	if expName == "" {
+		expName = "/Users/" + s.user + "/" + run.Settings.Name
+	}
+	exp := s.experimentByName(expName, true)
+	runName := "train"
+	if ta.Release != "" {
+		runName = "train-" + ta.Release
+	}
+	mr := s.createMLRun(exp.ExperimentId, runName, run.StartAt, []ml.RunTag{
+		{Key: "mlflow.source.type", Value: "JOB"},
+		{Key: "mlflow.databricks.jobID", Value: strconv.FormatInt(run.JobID, 10)},
+		{Key: "mlflow.databricks.jobRunID", Value: strconv.FormatInt(run.RunID, 10)},
+		{Key: "mlflow.databricks.taskRunID", Value: strconv.FormatInt(t.RunID, 10)},
+	})
+	run.MLflowRunID = mr.Run.Info.RunId
+}
+
+// completeTraining logs what a successful training run logs and returns its
+// report; an error fails the run. Call with s.mu held.
+func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
+	t := s.trainer(run)
+	if t == nil {
+		return nil, nil
+	}
+	ta := trainingArgs(run, t)
+	metrics := trainingMetrics(run)
+	report := map[string]any{
+		"examples": 11, "high_risk_tools": []string{"delete_records", "issue_refund", "send_email"},
+		"model_name": ta.ModelName, "release": ta.Release, "git_sha": ta.GitSHA,
+	}
+	for k, v := range metrics {
+		report[k] = v
+	}
+	if metrics["accuracy"] < ta.MinAccuracy {
+		return nil, fmt.Errorf("error: accuracy %.3f is below --min-accuracy %v; nothing was logged", metrics["accuracy"], ta.MinAccuracy)
+	}
+	if ta.DryRun || run.MLflowRunID == "" {
+		report["logged"] = false
+		return report, nil
+	}
+	mr := s.st.MLRuns[run.MLflowRunID]
+	if mr == nil {
+		return nil, fmt.Errorf("the MLflow run %s of this training run was deleted", run.MLflowRunID)
+	}
+	data := mr.Run.Data
+	for k, v := range map[string]string{"git_sha": ta.GitSHA, "release": ta.Release} {
+		if v != "" {
+			data.Tags = append(data.Tags, ml.RunTag{Key: k, Value: v})
+		}
+	}
+	history, _ := json.Marshal([]map[string]any{{
+		"run_id": run.MLflowRunID, "artifact_path": ModelArtifactPath,
+		"flavors": map[string]any{"python_function": map[string]any{"loader_module": "mlflow.pyfunc.model"}},
+	}})
+	data.Tags = append(data.Tags, ml.RunTag{Key: "mlflow.log-model.history", Value: string(history)})
+	data.Params = append(data.Params,
+		ml.Param{Key: "threshold", Value: strconv.FormatFloat(ta.Threshold, 'f', -1, 64)},
+		ml.Param{Key: "high_risk_tools", Value: "delete_records,issue_refund,send_email"},
+		ml.Param{Key: "rules", Value: "3"},
+		ml.Param{Key: "examples", Value: "11"},
+	)
+	keys := make([]string, 0, len(metrics))
+	for k := range metrics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		data.Metrics = append(data.Metrics, ml.Metric{Key: k, Value: metrics[k], Timestamp: ms(run.EndAt), Step: 0, ForceSendFields: []string{"Value"}})
+	}
+	s.logModelArtifacts(mr, ModelArtifactPath)
+	report["run_id"] = run.MLflowRunID
+	report["model_version"] = nil
+	if ta.ModelName != "" {
+		mv, aerr := s.registerVersion(ta.ModelName, mr.Run.Info.ArtifactUri+"/"+ModelArtifactPath, run.MLflowRunID, "", nil, true)
+		if aerr != nil {
+			return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, aerr.Message)
+		}
+		if mv.FinalStatus != ml.ModelVersionStatusReady {
+			return nil, fmt.Errorf("model version %s of %s failed registration: %s", mv.MV.Version, ta.ModelName, mv.FinalMsg)
+		}
+		report["model_version"] = mv.MV.Version
+	}
+	report["logged"] = true
+	s.endTraining(run, ml.RunInfoStatusFinished)
+	return report, nil
+}
+
+// endTraining closes the training run's MLflow run unless it is closed.
+func (s *Server) endTraining(run *runRec, status ml.RunInfoStatus) {
+	mr := s.st.MLRuns[run.MLflowRunID]
+	if mr == nil || mr.Run.Info.Status != ml.RunInfoStatusRunning {
+		return
+	}
+	end := run.EndAt
+	if !run.CanceledAt.IsZero() {
+		end = run.CanceledAt
+	}
+	mr.Run.Info.Status, mr.Run.Info.EndTime = status, ms(end)
+}
+
+// pythonJSON renders a flat report like Python's json.dumps(sort_keys=True).
+func pythonJSON(m map[string]any) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, jsonString(k)+": "+pythonValue(m[k]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+func pythonValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		s := strconv.FormatFloat(x, 'f', -1, 64)
+		if !strings.ContainsAny(s, ".e") {
+			s += ".0"
+		}
+		return s
+	case string:
+		return jsonString(x)
+	case []string:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = jsonString(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	default:
+		raw, _ := json.Marshal(x)
+		return string(raw)
+	}
+}
+
+func jsonString(s string) string {
+	raw, _ := json.Marshal(s)
+	return string(raw)
+}
