@@ -1,0 +1,381 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/diag"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/dyn"
+)
+
+// rootFileNames are the names a bundle's root file may have, in the order
+// the CLI looks for them.
+var rootFileNames = []string{"databricks.yml", "databricks.yaml", "bundle.yml", "bundle.yaml"}
+
+const defaultTargetName = "default"
+
+// loader carries one Load through its steps. Each step reads and changes
+// the tree and appends diagnostics; run stops at the end of a phase that
+// found an error, so later steps never work on a broken tree.
+type loader struct {
+	root string
+	opts LoadOptions
+	fsys fs.FS
+
+	diags diag.Diagnostics
+
+	// files are the parsed configuration files, the root file first.
+	files []parsedFile
+	// tree is the configuration: all files merged, then the target merged
+	// over it, then resolved step by step.
+	tree dyn.Value
+	// targets is the targets section, kept when the tree drops it.
+	targets dyn.Value
+
+	target string
+	// targetVars names the variables the target overrides.
+	targetVars map[string]bool
+	// targetRootPath is true when the target itself sets
+	// workspace.root_path (what production mode asks for).
+	targetRootPath bool
+
+	user      User
+	shortName string
+	userKnown bool
+
+	b *Bundle
+}
+
+type parsedFile struct {
+	name  string
+	value dyn.Value
+}
+
+func newLoader(root string, opts LoadOptions) *loader {
+	fsys := opts.FS
+	if fsys == nil {
+		fsys = dirFS(root)
+	}
+	return &loader{root: root, opts: opts, fsys: fsys, targetVars: map[string]bool{}}
+}
+
+func (l *loader) run() *Bundle {
+	l.b = &Bundle{Root: l.root, Variables: map[string]*Variable{}}
+	phases := [][]func(){
+		// Read databricks.yml and its include globs; one tree, every value
+		// with its file:line:col.
+		{l.loadFiles},
+		// Unknown fields and wrong shapes anywhere, all targets included.
+		{l.checkSchema},
+		// Pick the target and merge its overrides over the top level.
+		{l.selectTarget, l.mergeTarget},
+		// Default workspace paths, the current user, variable values.
+		{l.defineWorkspaceDefaults, l.resolveUser, l.defineVariables},
+		// ${var.*}, ${bundle.*}, ${workspace.*} (resources come later).
+		{l.interpolate},
+		// Typed bundle, workspace and preset settings; mode semantics.
+		{l.decodeSettings, l.applyMode, l.checkMode},
+		// Local paths to workspace paths; presets and run_as on resources;
+		// ${resources.*} references, now that names are final.
+		{l.translatePaths, l.applyPresets, l.applyRunAs, l.resolveResourceRefs},
+		// Resources into the SDK's types, their cross-checks, the rollout
+		// and load policies, the host the caller will use.
+		{l.decodeResources, l.validateResources, l.readPolicies, l.checkHost},
+	}
+	for _, phase := range phases {
+		for _, step := range phase {
+			step()
+		}
+		if l.diags.HasError() {
+			return nil
+		}
+	}
+	l.b.config = l.tree
+	return l.b
+}
+
+func (l *loader) errorAt(v dyn.Value, p dyn.Path, format string, args ...any) {
+	d := diag.Diagnostic{Severity: diag.Error, Summary: fmt.Sprintf(format, args...)}
+	if loc := v.Location(); !loc.IsZero() {
+		d.Locations = []diag.Location{loc}
+	}
+	if p != nil {
+		d.Paths = []string{p.String()}
+	}
+	l.diags = l.diags.Append(d)
+}
+
+func (l *loader) add(d diag.Diagnostic) { l.diags = l.diags.Append(d) }
+
+// loadFiles reads the root file and every included file, checks that no
+// resource key is defined twice and merges the files into one tree.
+func (l *loader) loadFiles() {
+	var rootName string
+	for _, name := range rootFileNames {
+		if _, err := fs.Stat(l.fsys, name); err == nil {
+			if rootName != "" {
+				l.diags = l.diags.Extend(diag.Errorf("both %s and %s exist in %s; keep one bundle root file", rootName, name, l.root))
+				return
+			}
+			rootName = name
+		}
+	}
+	if rootName == "" {
+		l.add(diag.Diagnostic{
+			Severity: diag.Error,
+			Summary:  fmt.Sprintf("no databricks.yml in %s", l.root),
+			Detail:   "A bundle starts at a directory holding databricks.yml; run from the repository root or pass its path.",
+		})
+		return
+	}
+	rootValue, ok := l.parseFile(rootName)
+	if !ok {
+		return
+	}
+	l.files = append(l.files, parsedFile{name: rootName, value: rootValue})
+	for _, name := range l.includes(rootValue) {
+		v, ok := l.parseFile(name)
+		if !ok {
+			continue
+		}
+		if inc := v.Get("include"); inc.IsValid() {
+			l.errorAt(inc, dyn.NewPath("include"), "include is only allowed in %s, not in included file %s", rootName, name)
+			m, _ := v.AsMap()
+			m = m.Clone()
+			m.Delete("include")
+			v = dyn.Map(m, v.Location())
+		}
+		l.files = append(l.files, parsedFile{name: name, value: v})
+	}
+	l.checkUniqueResourceKeys()
+	tree := l.files[0].value
+	for _, f := range l.files[1:] {
+		merged, ds := dyn.Merge(tree, f.value, nil)
+		l.diags = l.diags.Extend(ds)
+		tree = merged
+	}
+	l.tree = tree
+}
+
+// parseFile reads one YAML file whose top level must be a mapping; an
+// empty file is an empty mapping.
+func (l *loader) parseFile(name string) (dyn.Value, bool) {
+	data, err := fs.ReadFile(l.fsys, name)
+	if err != nil {
+		l.add(diag.Diagnostic{Severity: diag.Error, Summary: fmt.Sprintf("cannot read %s: %v", name, unwrapPathError(err))})
+		return dyn.InvalidValue, false
+	}
+	v, ds := dyn.FromYAML(name, data)
+	l.diags = l.diags.Extend(ds)
+	if !v.IsValid() {
+		return v, false
+	}
+	switch v.Kind() {
+	case dyn.KindNil:
+		return dyn.Map(nil, v.Location()), true
+	case dyn.KindMap:
+		return v, true
+	}
+	l.errorAt(v, nil, "expected a mapping at the top of %s, found %s", name, describeKind(v))
+	return dyn.InvalidValue, false
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func describeKind(v dyn.Value) string {
+	if s, ok := v.AsString(); ok {
+		if len(s) > 30 {
+			s = s[:30] + "..."
+		}
+		return fmt.Sprintf("string %q", s)
+	}
+	return v.Kind().String()
+}
+
+// includes expands the include: entries of the root file into file names,
+// sorted within each entry, each file once. A glob that matches nothing is
+// a warning (a new project may have no resources yet); a plain path that
+// does not exist is an error.
+func (l *loader) includes(rootValue dyn.Value) []string {
+	inc := rootValue.Get("include")
+	if !inc.IsValid() || inc.Kind() == dyn.KindNil {
+		return nil
+	}
+	items, ok := inc.AsSeq()
+	if !ok {
+		l.errorAt(inc, dyn.NewPath("include"), "include must be a list of paths or globs, found %s", describeKind(inc))
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, f := range rootFileNames {
+		seen[f] = true
+	}
+	var out []string
+	for i, item := range items {
+		at := dyn.NewPath("include").Index(i)
+		pattern, ok := item.AsString()
+		if !ok {
+			l.errorAt(item, at, "include entries must be strings, found %s", describeKind(item))
+			continue
+		}
+		clean := path.Clean(strings.TrimPrefix(pattern, "./"))
+		if !fs.ValidPath(clean) || clean == "." {
+			l.errorAt(item, at, "include path %q must be relative to the bundle root and stay inside it", pattern)
+			continue
+		}
+		var matches []string
+		if strings.ContainsAny(clean, "*?[") {
+			m, err := fs.Glob(l.fsys, clean)
+			if err != nil {
+				l.errorAt(item, at, "invalid include pattern %q: %v", pattern, err)
+				continue
+			}
+			if len(m) == 0 {
+				l.add(diag.Diagnostic{
+					Severity:  diag.Warning,
+					Summary:   fmt.Sprintf("include pattern %q matches no files", pattern),
+					Locations: []diag.Location{item.Location()},
+					Paths:     []string{at.String()},
+				})
+				continue
+			}
+			sort.Strings(m)
+			matches = m
+		} else {
+			if _, err := fs.Stat(l.fsys, clean); err != nil {
+				l.errorAt(item, at, "included file %s does not exist", clean)
+				continue
+			}
+			matches = []string{clean}
+		}
+		for _, m := range matches {
+			if seen[m] {
+				continue
+			}
+			seen[m] = true
+			if ext := path.Ext(m); ext != ".yml" && ext != ".yaml" {
+				l.errorAt(item, at, "included file %s is not a YAML file (.yml or .yaml)", m)
+				continue
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// checkUniqueResourceKeys reports a resource key used twice, within a kind
+// across files or across kinds: `bundle run <key>` must be unambiguous.
+func (l *loader) checkUniqueResourceKeys() {
+	type seenAt struct {
+		kind string
+		key  dyn.Value
+	}
+	first := map[string]seenAt{}
+	for _, f := range l.files {
+		res, ok := f.value.Get("resources").AsMap()
+		if !ok {
+			continue
+		}
+		for _, kp := range res.Pairs() {
+			kind := kp.Key.MustString()
+			items, ok := kp.Value.AsMap()
+			if !ok {
+				continue
+			}
+			for _, rp := range items.Pairs() {
+				key := rp.Key.MustString()
+				prev, dup := first[key]
+				if !dup {
+					first[key] = seenAt{kind: kind, key: rp.Key}
+					continue
+				}
+				l.add(diag.Diagnostic{
+					Severity: diag.Error,
+					Summary:  fmt.Sprintf("multiple resources are defined with the key %q", key),
+					Detail:   "Resource keys must be unique across all files and resource types of a bundle.",
+					Locations: []diag.Location{
+						rp.Key.Location(), prev.key.Location(),
+					},
+					Paths: []string{
+						dyn.NewPath("resources", kind, key).String(),
+						dyn.NewPath("resources", prev.kind, key).String(),
+					},
+				})
+			}
+		}
+	}
+}
+
+// checkSchema decodes the whole tree against the schema without requiring
+// anything, and with references allowed anywhere, to find unknown fields
+// and wrong shapes in every target before one is picked.
+func (l *loader) checkSchema() {
+	tree := l.tree
+	tree = l.dropCLIOnlyKinds(tree, dyn.NewPath("resources"))
+	if targets, ok := tree.Get("targets").AsMap(); ok {
+		for _, name := range targets.Keys() {
+			tree = l.dropCLIOnlyKinds(tree, dyn.NewPath("targets", name, "resources"))
+		}
+	}
+	var schema rootSchema
+	_, ds := dyn.DecodeWith(tree, &schema, nil, dyn.DecodeOptions{AllowReferences: true, Partial: true})
+	l.diags = l.diags.Extend(ds)
+}
+
+// dropCLIOnlyKinds reports resource kinds the CLI has and this loader
+// does not model, and removes them so the schema check does not also call
+// them unknown.
+func (l *loader) dropCLIOnlyKinds(tree dyn.Value, at dyn.Path) dyn.Value {
+	res := dyn.GetPath(tree, at)
+	m, ok := res.AsMap()
+	if !ok {
+		return tree
+	}
+	var drop []string
+	for _, p := range m.Pairs() {
+		kind := p.Key.MustString()
+		if cliOnlyKinds[kind] {
+			l.add(diag.Diagnostic{
+				Severity:  diag.Error,
+				Summary:   fmt.Sprintf("resource type %q is not supported by this project's bundle loader", kind),
+				Detail:    "Supported resource types: " + strings.Join(resourceKinds, ", ") + ".",
+				Locations: []diag.Location{p.Key.Location()},
+				Paths:     []string{at.Key(kind).String()},
+			})
+			drop = append(drop, kind)
+		}
+	}
+	if len(drop) == 0 {
+		return tree
+	}
+	m = m.Clone()
+	for _, k := range drop {
+		m.Delete(k)
+	}
+	out, err := dyn.SetPath(tree, at, dyn.Map(m, res.Location()))
+	if err != nil {
+		return tree
+	}
+	return out
+}
+
+// targetNames lists the defined targets, sorted.
+func (l *loader) targetNames() []string {
+	m, ok := l.tree.Get("targets").AsMap()
+	if !ok {
+		return nil
+	}
+	names := m.Keys()
+	sort.Strings(names)
+	return names
+}
