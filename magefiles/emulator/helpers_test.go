@@ -1,0 +1,74 @@
+package emulator
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/stretchr/testify/require"
+)
+
+// start runs an emulator for one test and returns it with an SDK client.
+func start(t testing.TB, opts Options) (*Server, *databricks.WorkspaceClient) {
+	t.Helper()
+	srv, err := Start(opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	w, err := srv.WorkspaceClient()
+	require.NoError(t, err)
+	return srv, w
+}
+
+func ctx(t testing.TB) context.Context {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// trainJob is a job shaped like the bundle's training job.
+func trainJob(name, model string) jobs.CreateJob {
+	return jobs.CreateJob{
+		Name:       name,
+		Parameters: []jobs.JobParameterDefinition{{Name: "release", Default: "v0.0.0"}},
+		Tasks: []jobs.Task{{
+			TaskKey: "train",
+			SparkPythonTask: &jobs.SparkPythonTask{
+				PythonFile: "/Workspace/Users/me/.bundle/files/src/train_entry.py",
+				Parameters: []string{"--model-name", model, "--experiment", "/Shared/agent", "--git-sha", "abc1234", "--release", "{{job.parameters.release}}"},
+			},
+		}},
+	}
+}
+
+// served is an endpoint config serving model versions with traffic shares
+// (name-version pairs and percentages, in order).
+func served(endpoint, model string, versions []string, shares []int) serving.EndpointCoreConfigInput {
+	in := serving.EndpointCoreConfigInput{Name: endpoint}
+	var routes []serving.Route
+	for i, v := range versions {
+		in.ServedEntities = append(in.ServedEntities, serving.ServedEntityInput{EntityName: model, EntityVersion: v, WorkloadSize: "Small", ScaleToZeroEnabled: true})
+		if shares != nil {
+			routes = append(routes, serving.Route{ServedEntityName: model + "-" + v, TrafficPercentage: shares[i]})
+		}
+	}
+	if routes != nil {
+		in.TrafficConfig = &serving.TrafficConfig{Routes: routes}
+	}
+	return in
+}
+
+// seed registers n READY versions of model.
+func seed(t testing.TB, srv *Server, model string, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		v, _, err := srv.SeedModelVersion(model)
+		require.NoError(t, err)
+		out = append(out, v)
+	}
+	return out
+}
