@@ -18,6 +18,11 @@ type Lock struct {
 	Release string    `json:"release"`
 	Started time.Time `json:"started"`
 	Expiry  time.Time `json:"expiry"`
+	// Machine, PID and CIRun identify the process, so a re-run can tell its
+	// own interrupted attempt from a live deploy (see Locker.TakeOver).
+	Machine string `json:"machine,omitempty"`
+	PID     int    `json:"pid,omitempty"`
+	CIRun   string `json:"ci_run,omitempty"`
 }
 
 // ErrLocked is wrapped by *LockedError.
@@ -51,6 +56,9 @@ type Locker struct {
 	Now func() time.Time
 	// Logf, when set, hears about stale locks being taken over.
 	Logf func(format string, args ...any)
+	// TakeOver, when set, may declare a live lock dead (its process is
+	// gone): it returns why, and true to replace the lock.
+	TakeOver func(current Lock) (reason string, ok bool)
 }
 
 func (l *Locker) now() time.Time {
@@ -79,12 +87,14 @@ type Held struct {
 	locker *Locker
 }
 
-// Acquire takes the lock atomically (create-if-absent in the store). A
-// lock past its expiry is stale: it is replaced, and said so. A live lock
-// held by someone else is a *LockedError.
-func (l *Locker) Acquire(ctx context.Context, holder, release string) (*Held, error) {
+// Acquire takes the lock atomically (create-if-absent in the store) for
+// who (Holder, Release and the process fields; the rest is filled in). A
+// lock past its expiry is stale, and one TakeOver declares dead is treated
+// the same: it is replaced, and said so. A live lock is a *LockedError.
+func (l *Locker) Acquire(ctx context.Context, who Lock) (*Held, error) {
 	now := l.now()
-	lk := Lock{ID: randomID(), Env: l.Env, Holder: holder, Release: release, Started: now, Expiry: now.Add(l.ttl())}
+	lk := who
+	lk.ID, lk.Env, lk.Started, lk.Expiry = randomID(), l.Env, now, now.Add(l.ttl())
 	raw, err := json.MarshalIndent(lk, "", "  ")
 	if err != nil {
 		return nil, err
@@ -105,11 +115,19 @@ func (l *Locker) Acquire(ctx context.Context, holder, release string) (*Held, er
 		if cur == nil {
 			continue // released between our write and read: try again
 		}
+		reason := "expired " + cur.Expiry.Format(time.RFC3339)
 		if now.Before(cur.Expiry) {
-			return nil, &LockedError{Current: *cur, Now: now}
+			why, ok := "", false
+			if l.TakeOver != nil {
+				why, ok = l.TakeOver(*cur)
+			}
+			if !ok {
+				return nil, &LockedError{Current: *cur, Now: now}
+			}
+			reason = why
 		}
-		l.logf("lock %s: taking over a stale lock held by %s (release %s) since %s, expired %s",
-			l.Env, cur.Holder, cur.Release, cur.Started.Format(time.RFC3339), cur.Expiry.Format(time.RFC3339))
+		l.logf("lock %s: taking over the lock held by %s (release %s) since %s: %s",
+			l.Env, cur.Holder, cur.Release, cur.Started.Format(time.RFC3339), reason)
 		if err := l.deleteIf(ctx, cur.ID); err != nil {
 			return nil, err
 		}

@@ -36,11 +36,11 @@ func TestLockAcquireRelease(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, cur)
 
-	h, err := l.Acquire(ctx, "alice@laptop", "v1.0.0")
+	h, err := l.Acquire(ctx, Lock{Holder: "alice@laptop", Release: "v1.0.0"})
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(time.Hour), h.Expiry)
 
-	_, err = l.Acquire(ctx, "bob@ci", "v1.1.0")
+	_, err = l.Acquire(ctx, Lock{Holder: "bob@ci", Release: "v1.1.0"})
 	var le *LockedError
 	require.ErrorAs(t, err, &le)
 	assert.ErrorIs(t, err, ErrLocked)
@@ -53,7 +53,7 @@ func TestLockAcquireRelease(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, cur, "released")
 
-	h2, err := l.Acquire(ctx, "bob@ci", "v1.1.0")
+	h2, err := l.Acquire(ctx, Lock{Holder: "bob@ci", Release: "v1.1.0"})
 	require.NoError(t, err)
 	assert.Equal(t, "bob@ci", h2.Holder)
 }
@@ -65,18 +65,19 @@ func TestLockStaleIsTakenOver(t *testing.T) {
 	var logs []string
 	l.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
 
-	dead, err := l.Acquire(ctx, "crashed@ci", "v1.0.0")
+	dead, err := l.Acquire(ctx, Lock{Holder: "crashed@ci", Release: "v1.0.0"})
 	require.NoError(t, err)
 	clock.Advance(59 * time.Minute)
-	_, err = l.Acquire(ctx, "bob@ci", "v1.1.0")
+	_, err = l.Acquire(ctx, Lock{Holder: "bob@ci", Release: "v1.1.0"})
 	require.ErrorIs(t, err, ErrLocked, "not yet stale")
 
 	clock.Advance(2 * time.Minute)
-	h, err := l.Acquire(ctx, "bob@ci", "v1.1.0")
+	h, err := l.Acquire(ctx, Lock{Holder: "bob@ci", Release: "v1.1.0"})
 	require.NoError(t, err)
 	assert.Equal(t, "bob@ci", h.Holder)
 	require.Len(t, logs, 1)
-	assert.Contains(t, logs[0], "taking over a stale lock held by crashed@ci")
+	assert.Contains(t, logs[0], "taking over the lock held by crashed@ci")
+	assert.Contains(t, logs[0], "expired")
 
 	// The dead holder coming back must not remove the new lock.
 	assert.ErrorContains(t, dead.Release(ctx), "now held by bob@ci")
@@ -89,12 +90,12 @@ func TestLockRefreshAndBreak(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeNow{t: t0}
 	l := newTestLocker(t, clock)
-	h, err := l.Acquire(ctx, "alice", "v1.0.0")
+	h, err := l.Acquire(ctx, Lock{Holder: "alice", Release: "v1.0.0"})
 	require.NoError(t, err)
 	clock.Advance(50 * time.Minute)
 	require.NoError(t, h.Refresh(ctx))
 	clock.Advance(50 * time.Minute)
-	_, err = l.Acquire(ctx, "bob", "v1.0.1")
+	_, err = l.Acquire(ctx, Lock{Holder: "bob", Release: "v1.0.1"})
 	require.ErrorIs(t, err, ErrLocked, "refreshed lock still live")
 
 	broken, err := l.Break(ctx)
@@ -119,7 +120,7 @@ func TestLockConcurrentAcquireOneWins(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if h, err := l.Acquire(ctx, fmt.Sprintf("p%d", i), "v1.0.0"); err == nil {
+			if h, err := l.Acquire(ctx, Lock{Holder: fmt.Sprintf("p%d", i), Release: "v1.0.0"}); err == nil {
 				wins <- h.Holder
 			} else {
 				assert.ErrorIs(t, err, ErrLocked)
@@ -136,7 +137,29 @@ func TestLockUnreadableBlocks(t *testing.T) {
 	clock := &fakeNow{t: t0}
 	l := newTestLocker(t, clock)
 	require.NoError(t, l.Store.Write(ctx, l.Path, []byte("garbage"), true))
-	_, err := l.Acquire(ctx, "alice", "v1.0.0")
+	_, err := l.Acquire(ctx, Lock{Holder: "alice", Release: "v1.0.0"})
 	require.ErrorIs(t, err, ErrLocked)
 	assert.Contains(t, err.Error(), "unreadable")
+}
+
+func TestLockTakeOverDeadHolder(t *testing.T) {
+	ctx := context.Background()
+	clock := &fakeNow{t: t0}
+	l := newTestLocker(t, clock)
+	_, err := l.Acquire(ctx, Lock{Holder: "ci", Release: "v1.0.0", CIRun: "run-7"})
+	require.NoError(t, err)
+	l.TakeOver = func(cur Lock) (string, bool) {
+		return "a previous attempt of CI run " + cur.CIRun, cur.CIRun == "run-7"
+	}
+	var logs []string
+	l.Logf = func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+	h, err := l.Acquire(ctx, Lock{Holder: "ci", Release: "v1.0.0", CIRun: "run-7"})
+	require.NoError(t, err)
+	assert.Equal(t, "run-7", h.CIRun)
+	require.Len(t, logs, 1)
+	assert.Contains(t, logs[0], "a previous attempt of CI run run-7")
+
+	l.TakeOver = func(Lock) (string, bool) { return "", false }
+	_, err = l.Acquire(ctx, Lock{Holder: "other", Release: "v1.0.0"})
+	assert.ErrorIs(t, err, ErrLocked)
 }
