@@ -170,14 +170,17 @@ func (s *Server) UserName() string { return s.user }
 
 // Config returns a fresh SDK config for this server: PAT auth with Host and
 // Token, and nothing read from the environment or ~/.databrickscfg, so a
-// developer's own credentials never leak into a test.
+// developer's own credentials never leak into a test. The SDK's client-side
+// rate limit (15 requests/s by default) is lifted, since it would throttle
+// tests and load checks against a local server.
 func (s *Server) Config() *databricks.Config {
 	return &databricks.Config{
-		Host:        s.url,
-		Token:       s.token,
-		AuthType:    "pat",
-		Credentials: config.PatCredentials{},
-		Loaders:     []config.Loader{noLoader{}},
+		Host:               s.url,
+		Token:              s.token,
+		AuthType:           "pat",
+		Credentials:        config.PatCredentials{},
+		Loaders:            []config.Loader{noLoader{}},
+		RateLimitPerSecond: 100_000,
 	}
 }
 
