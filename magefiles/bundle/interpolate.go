@@ -233,7 +233,11 @@ func (r *resolver) cycle(key string) string {
 			break
 		}
 	}
-	chain := append(append([]string{}, r.stack[start:]...), key)
+	// The diagnostic sits on the last value of the stack, so the chain
+	// starts there: var.a -> var.b -> var.a reads from the reported line.
+	loop := r.stack[start:]
+	chain := append([]string{loop[len(loop)-1]}, loop[:len(loop)-1]...)
+	chain = append(chain, chain[0])
 	for i, k := range chain {
 		if strings.HasPrefix(k, "variables.") && strings.HasSuffix(k, ".value") {
 			chain[i] = "var." + strings.TrimSuffix(strings.TrimPrefix(k, "variables."), ".value")

@@ -72,7 +72,7 @@ func (l *loader) run() *Bundle {
 		// Unknown fields and wrong shapes anywhere, all targets included.
 		{l.checkSchema},
 		// Pick the target and merge its overrides over the top level.
-		{l.selectTarget, l.mergeTarget},
+		{l.selectTarget, l.mergeTarget, l.requireBundleName},
 		// Default workspace paths, the current user, variable values.
 		{l.defineWorkspaceDefaults, l.resolveUser, l.defineVariables},
 		// ${var.*}, ${bundle.*}, ${workspace.*} (resources come later).

@@ -28,6 +28,23 @@ const (
 	developmentConcurrentRuns = 4
 )
 
+// requireBundleName checks bundle.name before anything refers to it (the
+// default root path does).
+func (l *loader) requireBundleName() {
+	at := dyn.NewPath("bundle", "name")
+	v := dyn.GetPath(l.tree, at)
+	if s, ok := v.Text(); ok && strings.TrimSpace(s) != "" && v.Kind() != dyn.KindNil {
+		return
+	}
+	l.add(diag.Diagnostic{
+		Severity:  diag.Error,
+		Summary:   "bundle.name is required",
+		Detail:    "Name the bundle in databricks.yml:\n\n  bundle:\n    name: my-bundle",
+		Locations: []diag.Location{dyn.LocationOf(l.tree, at)},
+		Paths:     []string{at.String()},
+	})
+}
+
 // decodeSettings decodes everything but resources strictly, now that
 // values are interpolated, and fills the Bundle's settings.
 func (l *loader) decodeSettings() {
@@ -38,10 +55,6 @@ func (l *loader) decodeSettings() {
 	_, ds := dyn.DecodeWith(dyn.Map(m, l.tree.Location()), &schema, nil, dyn.DecodeOptions{AllowReferences: true})
 	l.diags = l.diags.Extend(ds)
 
-	if strings.TrimSpace(schema.Bundle.Name) == "" {
-		at := dyn.NewPath("bundle", "name")
-		l.errorAt(dyn.GetPath(l.tree, at).WithLocation(dyn.LocationOf(l.tree, at)), at, "bundle.name is required")
-	}
 	l.b.Name = schema.Bundle.Name
 	l.b.Mode = Mode(schema.Bundle.Mode)
 	l.b.Presets = schema.Presets

@@ -160,7 +160,7 @@ func (p LoadPolicy) Validate() []PolicyProblem {
 // a value of the wrong type or out of range, at the line that set it.
 func (l *loader) readPolicies() {
 	if l.declaresAny(rolloutVars) && l.requireAll("rollout", rolloutVars) {
-		r := &policyReader{l: l, ok: true}
+		r := &policyReader{l: l, failed: map[string]bool{}}
 		p := RolloutPolicy{
 			CanaryPercent:     r.int(VarCanaryPercent),
 			AnalysisInterval:  r.duration(VarAnalysisInterval),
@@ -172,13 +172,12 @@ func (l *loader) readPolicies() {
 			MaxLatencyRatio:   r.float(VarMaxLatencyRatio),
 			MinRequests:       r.int(VarMinRequests),
 		}
-		if r.ok {
-			l.policyProblems(p.Validate())
+		if r.report(p.Validate()) {
 			l.b.Rollout = &p
 		}
 	}
 	if l.declaresAny(loadVars) && l.requireAll("load test", loadVars) {
-		r := &policyReader{l: l, ok: true}
+		r := &policyReader{l: l, failed: map[string]bool{}}
 		p := LoadPolicy{
 			Concurrency:  r.int(VarLoadConcurrency),
 			Duration:     r.duration(VarLoadDuration),
@@ -186,8 +185,7 @@ func (l *loader) readPolicies() {
 			MaxErrorRate: r.float(VarLoadMaxErrorRate),
 			MinRPS:       r.float(VarLoadMinRPS),
 		}
-		if r.ok {
-			l.policyProblems(p.Validate())
+		if r.report(p.Validate()) {
 			l.b.LoadTest = &p
 		}
 	}
@@ -225,12 +223,6 @@ func (l *loader) requireAll(what string, names []string) bool {
 	return false
 }
 
-func (l *loader) policyProblems(problems []PolicyProblem) {
-	for _, p := range problems {
-		l.variableError(p.Variable, p.Message)
-	}
-}
-
 // variableError reports a problem with a variable's value at the place
 // the value came from.
 func (l *loader) variableError(name, summary string) {
@@ -252,24 +244,40 @@ func (l *loader) variableError(name, summary string) {
 	l.add(d)
 }
 
+// policyReader reads policy variables, remembering which could not be
+// read so their range checks are skipped (one diagnostic per variable).
 type policyReader struct {
-	l  *loader
-	ok bool
+	l      *loader
+	failed map[string]bool
 }
 
 func (r *policyReader) value(name string) (any, bool) {
 	v, ok := r.l.b.Variables[name]
 	if !ok {
 		// No value: defineVariables reported it.
-		r.ok = false
+		r.failed[name] = true
 		return nil, false
 	}
 	return v.Value, true
 }
 
 func (r *policyReader) fail(name, want string, x any) {
-	r.ok = false
+	r.failed[name] = true
 	r.l.variableError(name, fmt.Sprintf("variable %s must be %s, found %s", name, want, quoteValue(x)))
+}
+
+// report turns range problems of readable variables into diagnostics and
+// says whether the policy is usable.
+func (r *policyReader) report(problems []PolicyProblem) bool {
+	ok := len(r.failed) == 0
+	for _, p := range problems {
+		if r.failed[p.Variable] {
+			continue
+		}
+		ok = false
+		r.l.variableError(p.Variable, p.Message)
+	}
+	return ok
 }
 
 func (r *policyReader) int(name string) int {

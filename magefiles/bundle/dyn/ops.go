@@ -169,7 +169,7 @@ func writeJSON(b *bytes.Buffer, v Value) error {
 func writeJSONString(b *bytes.Buffer, s string) {
 	enc := json.NewEncoder(b)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // encoding a string cannot fail
+	_ = enc.Encode(s)       // encoding a string cannot fail
 	b.Truncate(b.Len() - 1) // Encode adds a newline
 }
 

@@ -6,18 +6,40 @@ import "sort"
 // close enough to be a likely typo (at most a third of s's length, and at
 // least one edit allowed), or "".
 func Suggest(s string, candidates []string) string {
-	best, bestDist := "", -1
+	best, bestDist, bestShared := "", -1, 0
 	limit := len(s) / 3
 	if limit < 1 {
 		limit = 1
 	}
 	for _, c := range candidates {
 		d := editDistance(s, c)
-		if d <= limit && (bestDist < 0 || d < bestDist) {
-			best, bestDist = c, d
+		if d > limit {
+			continue
+		}
+		// Ties go to the candidate sharing more letters with s, so "taks"
+		// suggests "tasks" rather than "tags".
+		shared := sharedLetters(s, c)
+		if bestDist < 0 || d < bestDist || (d == bestDist && shared > bestShared) {
+			best, bestDist, bestShared = c, d, shared
 		}
 	}
 	return best
+}
+
+// sharedLetters counts the bytes a and b have in common, as multisets.
+func sharedLetters(a, b string) int {
+	var counts [256]int
+	for i := 0; i < len(a); i++ {
+		counts[a[i]]++
+	}
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if counts[b[i]] > 0 {
+			counts[b[i]]--
+			n++
+		}
+	}
+	return n
 }
 
 // editDistance is the Levenshtein distance over bytes, which is enough for

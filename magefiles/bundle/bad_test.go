@@ -1,0 +1,171 @@
+package bundle
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/diag"
+)
+
+// want is one expected diagnostic: its severity, a summary (exact unless
+// it ends with "..."), and where it points (file:line, or file:line:col).
+type want struct {
+	severity diag.Severity
+	summary  string
+	at       string
+}
+
+func errAt(summary, at string) want  { return want{diag.Error, summary, at} }
+func warnAt(summary, at string) want { return want{diag.Warning, summary, at} }
+
+// TestBadInput loads each fixture under testdata/bad and checks that it
+// yields exactly the expected diagnostics, in order, at the right lines.
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		fixture string
+		opts    LoadOptions
+		want    []want
+	}{
+		// The issue's list.
+		{fixture: "malformed_yaml", want: []want{errAt("invalid YAML: found unexpected end of stream", "databricks.yml:6")}},
+		{fixture: "not_a_mapping", want: []want{errAt("expected a mapping at the top of databricks.yml, found sequence", "databricks.yml:1:1")}},
+		{fixture: "include_glob_empty", want: []want{warnAt(`include pattern "resources/*.yml" matches no files`, "databricks.yml:4:5")}},
+		{fixture: "include_missing_file", want: []want{errAt("included file resources/missing.yml does not exist", "databricks.yml:5:5")}},
+		{fixture: "duplicate_resource_key", want: []want{errAt(`multiple resources are defined with the key "train"`, "resources/b.yml:4:5")}},
+		{fixture: "unknown_target", opts: LoadOptions{Target: "qa"}, want: []want{errAt(`target "qa" is not defined`, "databricks.yml:3:1")}},
+		{fixture: "two_default_targets", want: []want{errAt("multiple targets are marked as default: dev, staging", "databricks.yml:5:14")}},
+		{fixture: "undefined_variable", want: []want{errAt("reference to undefined variable ${var.model_nmae}", "databricks.yml:9:13")}},
+		{fixture: "variable_cycle", want: []want{errAt("cycle in references: var.a -> var.b -> var.c -> var.a", "databricks.yml:5:14")}},
+		{fixture: "variable_without_value", opts: LoadOptions{Target: "prod"}, want: []want{errAt(`no value assigned to required variable "endpoint_name" in target "prod"`, "databricks.yml:4:3")}},
+		{fixture: "unknown_job_field", want: []want{errAt(`unknown field "taks" (did you mean "tasks"?)`, "resources/job.yml:5:7")}},
+		{fixture: "wrong_type", want: []want{errAt(`expected an integer, found string "ten minutes"`, "databricks.yml:7:24")}},
+		{fixture: "traffic_sum_90", want: []want{errAt(`traffic routes of endpoint "endpoint" sum to 90%, not 100%`, "databricks.yml:19:13")}},
+		{fixture: "route_unknown_entity", want: []want{errAt(`traffic route of endpoint "endpoint" names served entity "agent_model-2", which the endpoint does not serve`, "databricks.yml:14:35")}},
+		{fixture: "prod_without_root_path", want: []want{errAt("target with 'mode: production' must set 'workspace.root_path' to make sure only one copy is deployed", "databricks.yml:17:11")}},
+		{fixture: "unknown_section", want: []want{errAt(`reference ${bundel.name} names unknown section "bundel"`, "databricks.yml:6:13")}},
+
+		// More ways to get a bundle wrong.
+		{fixture: "target_assigns_undeclared_variable", want: []want{errAt(`variable "modle_name" is not defined but is assigned a value in target "dev"`, "databricks.yml:12:7")}},
+		{fixture: "unknown_target", opts: LoadOptions{Vars: map[string]string{"nope": "1"}}, want: []want{errAt(`--var nope: the bundle declares no variable "nope"`, "")}},
+		{fixture: "invalid_enum", want: []want{errAt(`invalid value for data_security_mode: value "EVERYONE" is not one of ...`, "databricks.yml:12:33")}},
+		{fixture: "missing_required_field", want: []want{errAt(`missing required field "task_key"`, "databricks.yml:8:11")}},
+		{fixture: "duplicate_yaml_key", want: []want{errAt(`duplicate key "name"`, "databricks.yml:3:3")}},
+		{fixture: "unsupported_resource_type", want: []want{errAt(`resource type "pipelines" is not supported by this project's bundle loader`, "databricks.yml:4:3")}},
+		{fixture: "dev_shared_root_path", want: []want{errAt("root_path must start with '~/' or contain the current username to ensure uniqueness when using 'mode: development'", "databricks.yml:8:18")}},
+		{fixture: "dev_unpaused", want: []want{errAt("target with 'mode: development' cannot set trigger pause status to UNPAUSED by default", "databricks.yml:9:29")}},
+		{fixture: "prod_cluster_override", want: []want{errAt(`cannot override the compute of target "prod" with a cluster: that is only allowed with 'mode: development'`, "databricks.yml:6:17")}},
+		{fixture: "unknown_mode", want: []want{errAt(`unsupported value "staging" for mode: must be development or production`, "databricks.yml:5:11")}},
+		{fixture: "policy_out_of_range", want: []want{
+			errAt(`variable analysis_interval must be a duration such as 60s or 2m, found "soon"`, "databricks.yml:19:26"),
+			errAt("canary_traffic_percent must be between 1 and 99, found 100", "databricks.yml:18:31"),
+			errAt("failure_limit (9) exceeds analysis_count (5): a failing canary could never be aborted", "databricks.yml:20:22"),
+		}},
+		{fixture: "policy_incomplete", want: []want{errAt("the load test policy is incomplete: declare variables load_max_p95_ms, load_max_error_rate, load_min_rps", "databricks.yml:3:1")}},
+		{fixture: "complex_without_type", want: []want{errAt(`variable "cluster" has a map value but is not declared with type: complex`, "databricks.yml:6:7")}},
+		{fixture: "missing_python_file", want: []want{
+			errAt(`file src/train.py does not exist (from "../src/train.py", relative to resources/)`, "resources/job.yml:9:26"),
+			errAt(`path "../../outside.py" points outside the bundle root`, "resources/job.yml:13:26"),
+		}},
+		{fixture: "include_in_included_file", want: []want{errAt("include is only allowed in databricks.yml, not in included file resources/more.yml", "resources/more.yml:2:3")}},
+		{fixture: "two_documents", want: []want{errAt("a configuration file must hold one YAML document, found a second one", "databricks.yml:3:1")}},
+		{fixture: "empty_root_file", want: []want{errAt("bundle.name is required", "databricks.yml:1:1")}},
+		{fixture: "override_shape_mismatch", want: []want{errAt("expected a map, found sequence", "databricks.yml:20:17")}},
+		{fixture: "bad_host", want: []want{errAt(`workspace.host "adb-1.1.azuredatabricks.net/?o=1" is not a URL such as ...`, "databricks.yml:6:13")}},
+		{fixture: "lookup_variable", want: []want{errAt(`variable "warehouse_id" uses a lookup, which needs a workspace; give it a value instead`, "databricks.yml:6:7")}},
+		{fixture: "job_references", want: []want{
+			errAt(`task "prepare" uses job cluster "missing_cluster", which job "train" does not define`, "databricks.yml:9:28"),
+			errAt(`task "train" depends on task "prepar", which job "train" does not define`, "databricks.yml:14:25"),
+		}},
+		{fixture: "bad_endpoint_name", want: []want{
+			errAt(`serving endpoint name "agent endpoint" may only hold letters, digits, dashes and underscores`, "databricks.yml:6:13"),
+			errAt(`served entity "agent_model" of endpoint "endpoint" needs entity_version`, "databricks.yml:9:13"),
+		}},
+		{fixture: "run_as_both", want: []want{errAt("run_as must set exactly one of user_name and service_principal_name", "databricks.yml:4:3")}},
+		{fixture: "interpolate_map_into_string", want: []want{errAt("cannot interpolate map ${var.cluster} into a string; only a whole value may be a map or sequence", "databricks.yml:11:13")}},
+		{fixture: "../good/minimal", opts: LoadOptions{Host: "https://adb-3.3.azuredatabricks.net"}, want: []want{errAt(`workspace host mismatch: target "dev" deploys to https://adb-1.1.azuredatabricks.net, not https://adb-3.3.azuredatabricks.net`, "databricks.yml:20:13")}},
+	}
+	for _, tt := range tests {
+		name := tt.fixture
+		if tt.opts.Target != "" || tt.opts.Vars != nil || tt.opts.Host != "" {
+			name += "/opts"
+		}
+		t.Run(name, func(t *testing.T) {
+			opts := tt.opts
+			opts.CurrentUser = "alice@example.com"
+			b, diags := Load(filepath.Join("testdata", "bad", tt.fixture), opts)
+			require.Len(t, diags, len(tt.want), "diagnostics:\n%s", diags)
+			for i, w := range tt.want {
+				d := diags[i]
+				assert.Equal(t, w.severity, d.Severity, "diagnostic %d: %s", i, d.Summary)
+				if prefix, ok := strings.CutSuffix(w.summary, "..."); ok {
+					assert.True(t, strings.HasPrefix(d.Summary, prefix), "diagnostic %d summary %q, want prefix %q", i, d.Summary, prefix)
+				} else {
+					assert.Equal(t, w.summary, d.Summary, "diagnostic %d", i)
+				}
+				if w.at == "" {
+					assert.Empty(t, d.Locations, "diagnostic %d", i)
+					continue
+				}
+				require.NotEmpty(t, d.Locations, "diagnostic %d has no location", i)
+				got := d.Locations[0].String()
+				if strings.Count(w.at, ":") == 1 {
+					got = d.Locations[0].File + ":" + strconv.Itoa(d.Locations[0].Line)
+				}
+				assert.Equal(t, w.at, got, "diagnostic %d: %s", i, d.Summary)
+			}
+			if diags.HasError() {
+				assert.Nil(t, b, "a bundle with errors is not returned")
+			} else {
+				assert.NotNil(t, b)
+			}
+		})
+	}
+}
+
+// TestBadInputFixturesAreUsed keeps the fixture directory and the table in
+// step: every fixture is exercised.
+func TestBadInputFixturesAreUsed(t *testing.T) {
+	src, err := os.ReadFile("bad_test.go")
+	require.NoError(t, err)
+	entries, err := os.ReadDir(filepath.Join("testdata", "bad"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.Contains(t, string(src), `fixture: "`+e.Name()+`"`, "fixture %s has no test", e.Name())
+	}
+}
+
+func TestNoRootFile(t *testing.T) {
+	dir := t.TempDir()
+	_, diags := Load(dir, LoadOptions{})
+	require.Len(t, diags, 1)
+	assert.Equal(t, "no databricks.yml in "+dir, diags[0].Summary)
+	assert.True(t, diags.HasError())
+}
+
+func TestTwoRootFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"databricks.yml", "bundle.yml"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("bundle: {name: x}\n"), 0o644))
+	}
+	_, diags := Load(dir, LoadOptions{})
+	require.Len(t, diags, 1)
+	assert.Contains(t, diags[0].Summary, "both databricks.yml and bundle.yml exist")
+}
+
+func TestLookupUserFailure(t *testing.T) {
+	_, diags := Load(filepath.Join("testdata", "good", "minimal"), LoadOptions{
+		LookupUser: func() (User, error) { return User{}, assertErr("401 Unauthorized") },
+	})
+	require.Len(t, diags, 1)
+	assert.Equal(t, "cannot determine the current workspace user: 401 Unauthorized", diags[0].Summary)
+}
+
+type assertErr string
+
+func (e assertErr) Error() string { return string(e) }
