@@ -337,7 +337,7 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	h, pattern := s.mux.Handler(r)
+	_, pattern := s.mux.Handler(r)
 	rt, known := s.routes[pattern]
 	rec := RequestRecord{
 		Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
@@ -367,7 +367,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sr := &statusRecorder{ResponseWriter: w}
-	h.ServeHTTP(sr, r)
+	s.mux.ServeHTTP(sr, r) // the mux sets the path values
 	rec.Status = sr.status
 	if rt.mutating && sr.status < 400 {
 		if err := s.save(); err != nil {
