@@ -1,0 +1,131 @@
+package emulator
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		into    any
+		wantErr string
+	}{
+		{"valid nested", `{"name":"e","config":{"served_entities":[{"entity_name":"m","entity_version":"1","environment_vars":{"A":"b"}}],"traffic_config":{"routes":[{"served_entity_name":"m-1","traffic_percentage":100}]}}}`, &serving.CreateServingEndpoint{}, ""},
+		{"empty body is an empty object", ``, &jobs.CreateJob{}, ""},
+		{"unknown top-level field", `{"nam":"x"}`, &jobs.CreateJob{}, "Cannot find field: nam in message jobs.CreateJob"},
+		{"unknown field in a list", `{"tasks":[{"task_key":"a"},{"task_kee":"b"}]}`, &jobs.CreateJob{}, "tasks[1]"},
+		{"unknown field in a map value", `{"name":"m","tags":[{"key":"k","value":"v","extra":1}]}`, &ml.CreateModelRequest{}, "extra"},
+		{"wrong type", `{"max_concurrent_runs":"many"}`, &jobs.CreateJob{}, "Invalid JSON"},
+		{"not JSON", `{`, &jobs.CreateJob{}, "Invalid JSON"},
+		{"trailing data", `{} {}`, &jobs.CreateJob{}, "trailing data"},
+		{"free-form values are not checked", `{"dataframe_records":[{"anything":1}]}`, &serving.QueryEndpointInput{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := decodeJSON([]byte(tt.body), tt.into)
+			if tt.wantErr == "" {
+				require.Nil(t, err)
+				return
+			}
+			require.NotNil(t, err)
+			assert.Equal(t, 400, err.Status)
+			assert.Equal(t, codeInvalidParameter, err.Code)
+			assert.Contains(t, err.Message, tt.wantErr)
+		})
+	}
+	var req serving.CreateServingEndpoint
+	require.Nil(t, decodeJSON([]byte(tests[0].body), &req))
+	assert.Equal(t, 100, req.Config.TrafficConfig.Routes[0].TrafficPercentage)
+}
+
+func TestDecodeQuery(t *testing.T) {
+	var req ml.SearchModelVersionsRequest
+	r := httptest.NewRequest("GET", "/x?filter=name%3D%27a%27&max_results=5&order_by=name&order_by=version_number+DESC", nil)
+	require.Nil(t, decodeQuery(r, &req))
+	assert.Equal(t, "name='a'", req.Filter)
+	assert.Equal(t, int64(5), req.MaxResults)
+	assert.Equal(t, []string{"name", "version_number DESC"}, req.OrderBy)
+
+	var runs jobs.ListRunsRequest
+	require.Nil(t, decodeQuery(httptest.NewRequest("GET", "/x?active_only=true&job_id=7", nil), &runs))
+	assert.True(t, runs.ActiveOnly)
+	assert.Equal(t, int64(7), runs.JobId)
+
+	bad := []string{"/x?job_id=seven", "/x?active_only=maybe", "/x?unknown=1"}
+	for _, u := range bad {
+		var req jobs.ListRunsRequest
+		err := decodeQuery(httptest.NewRequest("GET", u, nil), &req)
+		require.NotNil(t, err, u)
+		assert.Equal(t, codeInvalidParameter, err.Code)
+	}
+	var exp struct {
+		Path string `url:"path"`
+	}
+	require.Nil(t, decodeQuery(httptest.NewRequest("GET", "/x?path=/a&direct_download=true", nil), &exp, "direct_download"))
+}
+
+func TestParseFilter(t *testing.T) {
+	fields := map[string]string{"name": "agent", "run_id": "abc", "tags.release": "v1.2.0", "metrics.accuracy": "0.95", "tags.my-key": "x"}
+	get := func(k string) (string, bool) { v, ok := fields[k]; return v, ok }
+	tests := []struct {
+		filter  string
+		want    bool
+		wantErr bool
+	}{
+		{"", true, false},
+		{"name='agent'", true, false},
+		{`name = "agent"`, true, false},
+		{"name='other'", false, false},
+		{"name != 'other'", true, false},
+		{"name='agent' and run_id='abc'", true, false},
+		{"name='agent' AND run_id='xyz'", false, false},
+		{"run_id IN ('x', 'abc')", true, false},
+		{"run_id IN ('x')", false, false},
+		{"name LIKE 'ag%'", true, false},
+		{"name LIKE 'AG%'", false, false},
+		{"name ILIKE 'AG%'", true, false},
+		{"metrics.accuracy >= 0.9", true, false},
+		{"metrics.accuracy < 0.9", false, false},
+		{`tags."my-key" = 'x'`, true, false},
+		{"tags.missing = 'x'", false, false},
+		{"tags.missing != 'x'", true, false},
+		{"name = 'unterminated", false, true},
+		{"name 'agent'", false, true},
+		{"name = 'a' OR run_id = 'b'", false, true},
+		{"name =", false, true},
+		{"run_id IN 'x'", false, true},
+		{"run_id IN ('x' 'y')", false, true},
+		{"'agent' = name", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			f, err := parseFilter(tt.filter)
+			if tt.wantErr {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, f.match(get))
+		})
+	}
+}
+
+func FuzzParseFilter(f *testing.F) {
+	for _, seed := range []string{"name='a'", "run_id IN ('a','b') AND tags.x = \"y\"", "metrics.m >= 1", "name LIKE '%'", "(", "a = 'b"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		flt, err := parseFilter(s)
+		if err == nil {
+			flt.match(func(string) (string, bool) { return "", false })
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package emulator
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestStateFileSharesTheWorkspace plays two separate mage invocations: the
+// first deploys, the second finds everything the first left.
+func TestStateFileSharesTheWorkspace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "emulator", "state.json")
+	first, err := Start(Options{StateFile: file})
+	require.NoError(t, err)
+	w, err := first.WorkspaceClient()
+	require.NoError(t, err)
+	c := ctx(t)
+	require.NoError(t, w.Workspace.WriteFile(c, "/Shared/release.json", []byte(`{"version":"v1.2.0"}`)))
+	created, err := w.Jobs.Create(c, trainJob("agent-train", "agent"))
+	require.NoError(t, err)
+	_, err = w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+	require.NoError(t, err)
+	_, err = w.ServingEndpoints.CreateAndWait(c, serving.CreateServingEndpoint{Name: "ep", Config: ptrTo(served("ep", "agent", []string{"1"}, nil))})
+	require.NoError(t, err)
+	for range 3 {
+		_, err = query(t, w, "ep", map[string]any{"message": "hi"})
+		require.NoError(t, err)
+	}
+	first.ScriptNextRun("agent-train", RunOutcome{Result: jobs.RunResultStateFailed, Message: "scripted in the first process"})
+	first.SetVersionBehavior("agent", "1", Behavior{ClientErrorRate: 1})
+
+	// The file is complete JSON while the server runs.
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	assert.True(t, json.Valid(raw))
+	require.NoError(t, first.Close())
+	require.NoError(t, first.SaveError())
+
+	second, w2 := start(t, Options{StateFile: file})
+	assert.NotEqual(t, first.Token(), second.Token(), "tokens are not persisted")
+	got, err := w2.Workspace.ReadFile(c, "/Shared/release.json")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"version":"v1.2.0"}`, string(got))
+	job, err := w2.Jobs.GetBySettingsName(c, "agent-train")
+	require.NoError(t, err)
+	mv, err := w2.ModelRegistry.GetModelVersion(c, ml.GetModelVersionRequest{Name: "agent", Version: "1"})
+	require.NoError(t, err)
+	assert.Equal(t, ml.ModelVersionStatusReady, mv.ModelVersion.Status)
+	assert.Equal(t, map[string]int{"agent-1": 100}, second.Traffic("ep"))
+	assert.Equal(t, int64(3), second.EntityStats("ep")["agent-1"].Requests, "metrics are cumulative across processes")
+
+	_, err = query(t, w2, "ep", map[string]any{"message": "hi"})
+	require.ErrorIs(t, err, apierr.ErrBadRequest, "the behaviour survived")
+	run, err := w2.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: job.JobId})
+	require.NoError(t, err)
+	assert.Equal(t, jobs.RunResultStateFailed, run.State.ResultState, "the script survived")
+	created2, err := w2.Jobs.Create(c, jobs.CreateJob{Name: "another"})
+	require.NoError(t, err)
+	assert.Greater(t, created2.JobId, created.JobId, "ids keep counting")
+}
+
+func TestStateFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.json")
+	require.NoError(t, os.WriteFile(corrupt, []byte("{not json"), 0o600))
+	_, err := Start(Options{StateFile: corrupt})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "delete the file")
+
+	old := filepath.Join(dir, "old.json")
+	require.NoError(t, os.WriteFile(old, []byte(`{"version": 0}`), 0o600))
+	_, err = Start(Options{StateFile: old})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "layout version 0")
+
+	blocked := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(blocked, nil, 0o600))
+	_, err = Start(Options{StateFile: filepath.Join(blocked, "state.json")})
+	require.Error(t, err, "a state file under a regular file cannot be written")
+}

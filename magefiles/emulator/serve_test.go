@@ -1,0 +1,59 @@
+package emulator
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestServePrintsTheEnvironmentAndStops(t *testing.T) {
+	pr, pw := io.Pipe()
+	c, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(c, Options{TimeScale: 0.01}, pw)
+		pw.Close()
+	}()
+
+	env := map[string]string{}
+	lines := bufio.NewScanner(pr)
+	for len(env) < 2 && lines.Scan() {
+		if kv, ok := strings.CutPrefix(lines.Text(), "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+	}
+	require.Contains(t, env, "DATABRICKS_HOST")
+	require.Contains(t, env, "DATABRICKS_TOKEN")
+	assert.True(t, strings.HasPrefix(env["DATABRICKS_HOST"], "http://127.0.0.1:"))
+
+	// The printed values are all a client needs.
+	cfg := &databricks.Config{Host: env["DATABRICKS_HOST"], Token: env["DATABRICKS_TOKEN"], AuthType: "pat", Loaders: []config.Loader{noLoader{}}}
+	w, err := databricks.NewWorkspaceClient(cfg)
+	require.NoError(t, err)
+	_, err = w.CurrentUser.Me(ctx(t))
+	require.NoError(t, err)
+
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not stop after its context ended")
+	}
+}
+
+func TestServeReportsStartErrors(t *testing.T) {
+	err := Serve(context.Background(), Options{Addr: "10.1.2.3:0"}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "loopback")
+}
