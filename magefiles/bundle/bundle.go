@@ -186,7 +186,7 @@ type Bundle struct {
 	Rollout  *RolloutPolicy
 	LoadTest *LoadPolicy
 
-	// Targets lists every target the configuration defines, sorted.
+	// Targets lists every target the configuration defines, in order.
 	Targets []string
 
 	config dyn.Value
@@ -218,7 +218,8 @@ type TargetResult struct {
 	Bundle *Bundle
 }
 
-// ValidateAll validates every target the bundle defines, in name order, so
+// ValidateAll validates every target the bundle defines, in the order the
+// configuration defines them, so
 // a broken prod target fails CI even when only dev is used day to day.
 // opts.Target is ignored. When the bundle cannot be read far enough to
 // list its targets, the one result has an empty Target.
@@ -248,8 +249,8 @@ func HasError(results []TargetResult) bool {
 	return false
 }
 
-// Targets lists the targets of the bundle at root, sorted. Targets from
-// included files count.
+// Targets lists the targets of the bundle at root in definition order.
+// Targets from included files count.
 func Targets(root string, opts LoadOptions) ([]string, diag.Diagnostics) {
 	l := newLoader(root, opts)
 	l.loadFiles()

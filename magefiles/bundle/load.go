@@ -369,13 +369,12 @@ func (l *loader) dropCLIOnlyKinds(tree dyn.Value, at dyn.Path) dyn.Value {
 	return out
 }
 
-// targetNames lists the defined targets, sorted.
+// targetNames lists the defined targets in the order the files define
+// them (dev, staging, prod reads better than sorted).
 func (l *loader) targetNames() []string {
 	m, ok := l.tree.Get("targets").AsMap()
 	if !ok {
 		return nil
 	}
-	names := m.Keys()
-	sort.Strings(names)
-	return names
+	return m.Keys()
 }

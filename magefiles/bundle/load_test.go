@@ -135,7 +135,7 @@ func TestTypedVariableHelpers(t *testing.T) {
 func TestRepositoryBundleIsClean(t *testing.T) {
 	results := ValidateAll(filepath.Join("..", ".."), LoadOptions{CurrentUser: "alice@example.com"})
 	require.Len(t, results, 3)
-	for i, target := range []string{"dev", "prod", "staging"} {
+	for i, target := range []string{"dev", "staging", "prod"} {
 		r := results[i]
 		assert.Equal(t, target, r.Target)
 		assert.Empty(t, r.Diagnostics, "target %s:\n%s", target, r.Diagnostics)

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/diag"
@@ -35,7 +36,7 @@ func (l *loader) selectTarget() {
 		d := diag.Diagnostic{
 			Severity: diag.Error,
 			Summary:  fmt.Sprintf("target %q is not defined", want),
-			Detail:   "Defined targets: " + strings.Join(names, ", ") + ".",
+			Detail:   "Defined targets: " + strings.Join(sortedCopy(names), ", ") + ".",
 			Paths:    []string{"targets"},
 		}
 		if pair, ok := l.rootPair("targets"); ok {
@@ -79,6 +80,12 @@ func (l *loader) selectTarget() {
 			Paths:    []string{"targets"},
 		})
 	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	sort.Strings(out)
+	return out
 }
 
 // rootPair finds a top-level key, for locations of whole sections.
