@@ -32,6 +32,8 @@
 package notify
 
 import (
+	"github.com/hitl-mlops/interrupt-agent/magefiles/redact"
+
 	"context"
 	"errors"
 	"fmt"
@@ -190,12 +192,12 @@ func (n *Notifier) AddSecrets(secrets ...string) {
 
 // redactor masks the extra secrets and every channel's credentials, read
 // at send time so channels added or changed after New are covered too.
-func (n *Notifier) redactor() *redactor {
-	r := &redactor{}
-	r.add(n.extraSecrets...)
+func (n *Notifier) redactor() *redact.Redactor {
+	r := redact.New()
+	r.Add(n.extraSecrets...)
 	for _, c := range n.Channels {
 		if h, ok := c.(secretHolder); ok {
-			r.add(h.secrets()...)
+			r.Add(h.secrets()...)
 		}
 	}
 	return r
@@ -277,15 +279,15 @@ func (n *Notifier) sendOne(parent context.Context, c Channel, e Event) (string, 
 	return "", fmt.Errorf("timed out after %s: %w", n.timeout(), o.err)
 }
 
-func result(mask *redactor, channel, detail string, err error) Result {
-	r := Result{Channel: channel, Status: Sent, Detail: mask.string(detail)}
+func result(mask *redact.Redactor, channel, detail string, err error) Result {
+	r := Result{Channel: channel, Status: Sent, Detail: mask.String(detail)}
 	var skip *SkipError
 	switch {
 	case errors.As(err, &skip):
-		r.Status, r.Detail = Skipped, mask.string(skip.Reason)
+		r.Status, r.Detail = Skipped, mask.String(skip.Reason)
 	case err != nil:
 		// Keep only the masked text: the original chain may hold a URL.
-		r.Status, r.Detail = Failed, mask.string(err.Error())
+		r.Status, r.Detail = Failed, mask.String(err.Error())
 	}
 	return r
 }

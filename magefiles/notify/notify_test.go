@@ -231,22 +231,6 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 }
 
-func TestRedactor(t *testing.T) {
-	r := &redactor{}
-	r.add("abc", "secret/with space", "secret", "", "  ")
-	tests := []struct{ in, want string }{
-		{"a secret here", "a *** here"},
-		{"secret/with space wins over its prefix", "*** wins over its prefix"},
-		{"escaped secret%2Fwith+space too", "escaped *** too"},
-		{"abc is too short to mask", "abc is too short to mask"},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, r.string(tt.in))
-	}
-	var none *redactor
-	assert.Equal(t, "secret", none.string("secret"))
-}
-
 func TestWebhookSecrets(t *testing.T) {
 	assert.Equal(t,
 		[]string{"https://u:pw@hooks.example.test/services/T/B/X?token=q", "services/T/B/X", "token=q", "pw"},

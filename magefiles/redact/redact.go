@@ -4,7 +4,9 @@
 package redact
 
 import (
+	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -60,8 +62,13 @@ func FromGetenv(getenv func(string) string) *Redactor {
 func (r *Redactor) Add(secrets ...string) {
 	for _, s := range secrets {
 		s = strings.TrimSpace(s)
-		if len(s) >= minSecretLen {
-			r.secrets = append(r.secrets, s)
+		if len(s) < minSecretLen || slices.Contains(r.secrets, s) {
+			continue
+		}
+		r.secrets = append(r.secrets, s)
+		// An escaped form shows up when a URL carrying the secret is printed.
+		if esc := url.QueryEscape(s); esc != s {
+			r.secrets = append(r.secrets, esc)
 		}
 	}
 	// Longest first, so a secret that contains another is masked whole.

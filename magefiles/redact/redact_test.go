@@ -35,6 +35,11 @@ func TestLongestSecretFirst(t *testing.T) {
 	assert.Equal(t, "*** ***", r.String("abcdefgh abcd"))
 }
 
+func TestEscapedFormIsMasked(t *testing.T) {
+	r := New("secret/with space")
+	assert.Equal(t, "q=***", r.String("q=secret%2Fwith+space"))
+}
+
 func TestNilRedactorIsIdentity(t *testing.T) {
 	var r *Redactor
 	assert.Equal(t, "abc", r.String("abc"))
