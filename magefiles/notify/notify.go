@@ -32,14 +32,14 @@
 package notify
 
 import (
-	"github.com/hitl-mlops/interrupt-agent/magefiles/redact"
-
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/redact"
 )
 
 // Kind is what happened.
