@@ -34,7 +34,6 @@ type Server struct {
 	listener net.Listener
 	httpSrv  *http.Server
 	mux      *http.ServeMux
-	routes   map[string]route // mux pattern -> route
 
 	mu  sync.Mutex // guards st and rng
 	st  *state
@@ -61,6 +60,7 @@ type Server struct {
 type route struct {
 	op       string
 	mutating bool
+	unknown  bool // the fallback for paths no route matches
 }
 
 // Start starts an emulator on a loopback address and returns once it accepts
@@ -128,13 +128,13 @@ func Start(opts Options) (*Server, error) {
 	s.mu.Unlock()
 
 	s.mux = http.NewServeMux()
-	s.routes = map[string]route{}
 	s.registerIdentity()
 	s.registerWorkspace()
 	s.registerJobs()
 	s.registerMLflow()
 	s.registerRegistry()
 	s.registerServing()
+	s.registerFallback()
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -295,10 +295,11 @@ func (s *Server) newUUID() string {
 }
 
 // handle registers a route. Patterns use net/http's syntax
-// ("GET /api/2.0/serving-endpoints/{name}").
+// ("GET /api/2.0/serving-endpoints/{name}"); each handler is wrapped in the
+// gateway (faults, authentication, the request log), so the mux matches a
+// request once.
 func (s *Server) handle(pattern, op string, mutating bool, h http.HandlerFunc) {
-	s.mux.HandleFunc(pattern, h)
-	s.routes[pattern] = route{op: op, mutating: mutating}
+	s.mux.Handle(pattern, s.gateway(route{op: op, mutating: mutating}, h))
 }
 
 // handleJSON registers a route whose handler returns a JSON body or an error.
@@ -311,6 +312,13 @@ func (s *Server) handleJSON(pattern, op string, mutating bool, fn func(r *http.R
 		}
 		writeJSON(w, http.StatusOK, body)
 	})
+}
+
+// registerFallback answers requests no route matches, after the same gateway.
+func (s *Server) registerFallback() {
+	s.mux.Handle("/", s.gateway(route{unknown: true}, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, newError(http.StatusNotFound, codeNotFound, "No API found for '%s %s'", r.Method, r.URL.Path))
+	}))
 }
 
 // statusRecorder remembers the status a handler wrote.
@@ -333,47 +341,47 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-// ServeHTTP applies faults, authentication and the request log around the
-// routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	_, pattern := s.mux.Handler(r)
-	rt, known := s.routes[pattern]
-	rec := RequestRecord{
-		Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Op: rt.op, Mutating: rt.mutating || (!known && r.Method != http.MethodGet && r.Method != http.MethodHead),
-	}
-	defer func() {
-		rec.Duration = time.Since(start)
-		s.record(rec)
-	}()
+// ServeHTTP serves the emulator's routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-	if f, ok := s.nextFault(r.Method, r.URL.Path); ok {
-		rec.Fault = f.String()
-		rec.Status = s.applyFault(w, r, f)
-		if rec.Status != 0 {
+// gateway applies faults, authentication and the request log around a route,
+// and saves the state after a change.
+func (s *Server) gateway(rt route, h http.HandlerFunc) http.Handler {
+	mutating := rt.mutating
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if rt.unknown {
+			mutating = r.Method != http.MethodGet && r.Method != http.MethodHead
+		}
+		rec := RequestRecord{
+			Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+			Op: rt.op, Mutating: mutating,
+		}
+		defer func() {
+			rec.Duration = time.Since(start)
+			s.record(rec)
+		}()
+		if f, ok := s.nextFault(r.Method, r.URL.Path); ok {
+			rec.Fault = f.String()
+			rec.Status = s.applyFault(w, r, f)
+			if rec.Status != 0 {
+				return
+			}
+		}
+		if aerr := s.authenticate(r); aerr != nil {
+			rec.Status = aerr.Status
+			writeError(w, aerr)
 			return
 		}
-	}
-	if aerr := s.authenticate(r); aerr != nil {
-		rec.Status = aerr.Status
-		writeError(w, aerr)
-		return
-	}
-	if !known {
-		aerr := newError(http.StatusNotFound, codeNotFound, "No API found for '%s %s'", r.Method, r.URL.Path)
-		rec.Status = aerr.Status
-		writeError(w, aerr)
-		return
-	}
-	sr := &statusRecorder{ResponseWriter: w}
-	s.mux.ServeHTTP(sr, r) // the mux sets the path values
-	rec.Status = sr.status
-	if rt.mutating && sr.status < 400 {
-		if err := s.save(); err != nil {
-			rec.Fault = "state file: " + err.Error()
+		sr := &statusRecorder{ResponseWriter: w}
+		h(sr, r)
+		rec.Status = sr.status
+		if rt.mutating && sr.status < 400 {
+			if err := s.save(); err != nil {
+				rec.Fault = "state file: " + err.Error()
+			}
 		}
-	}
+	})
 }
 
 // applyFault carries out a fault; it returns the status answered, or 0 when

@@ -1,0 +1,34 @@
+//go:build mage
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/magefile/mage/mg"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+)
+
+// Emulator runs the local Databricks workspace emulator.
+type Emulator mg.Namespace
+
+// Serve runs a local Databricks workspace on 127.0.0.1 until Ctrl-C and prints the DATABRICKS_HOST and DATABRICKS_TOKEN to export (-port=N, -state=file.json, -timescale=0.01).
+func (Emulator) Serve(ctx context.Context, port *int, state *string, timescale *float64) error {
+	opts := emulator.Options{TimeScale: 0.01} // a 5-minute endpoint update takes 3 s
+	if port != nil {
+		if *port < 0 || *port > 65535 {
+			return fmt.Errorf("emulator:serve: -port=%d is not a TCP port (use 0 for a free one)", *port)
+		}
+		opts.Addr = fmt.Sprintf("127.0.0.1:%d", *port)
+	}
+	if state != nil {
+		opts.StateFile = *state
+	}
+	if timescale != nil {
+		opts.TimeScale = *timescale
+	}
+	return emulator.Serve(ctx, opts, os.Stdout)
+}
