@@ -48,7 +48,7 @@ func TestLoadRespectsCapAndConcurrency(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, w := newFakeServing(t, &fakeServing{latency: 2 * time.Millisecond})
+			f, w := newFakeServing(t, faults{latency: 2 * time.Millisecond})
 			res, err := RunLoad(context.Background(), w.ServingEndpoints, loadConfig(t, func(c *LoadConfig) {
 				c.Concurrency, c.MaxRequests = tt.concurrency, tt.cap
 			}))
@@ -70,7 +70,7 @@ func TestLoadRespectsCapAndConcurrency(t *testing.T) {
 }
 
 func TestLoadStopsAtDuration(t *testing.T) {
-	f, w := newFakeServing(t, &fakeServing{latency: time.Millisecond})
+	f, w := newFakeServing(t, faults{latency: time.Millisecond})
 	res, err := RunLoad(context.Background(), w.ServingEndpoints, loadConfig(t, func(c *LoadConfig) {
 		c.Duration, c.MaxRequests = 30*time.Millisecond, 1_000_000
 	}))
@@ -82,7 +82,7 @@ func TestLoadStopsAtDuration(t *testing.T) {
 }
 
 func TestLoadReportsEveryServedModel(t *testing.T) {
-	_, w := newFakeServing(t, &fakeServing{servedModels: []string{"agent-1", "agent-2"}})
+	_, w := newFakeServing(t, faults{servedModels: []string{"agent-1", "agent-2"}})
 	res, err := RunLoad(context.Background(), w.ServingEndpoints, loadConfig(t, func(c *LoadConfig) {
 		c.Concurrency, c.MaxRequests = 1, 10
 	}))
@@ -93,7 +93,7 @@ func TestLoadReportsEveryServedModel(t *testing.T) {
 func TestLoadThresholds(t *testing.T) {
 	tests := []struct {
 		name      string
-		server    fakeServing
+		server    faults
 		th        Thresholds
 		failed    string
 		contains  string
@@ -101,14 +101,14 @@ func TestLoadThresholds(t *testing.T) {
 	}{
 		{
 			name:     "slow server puts p95 over the limit",
-			server:   fakeServing{latency: 20 * time.Millisecond},
+			server:   faults{latency: 20 * time.Millisecond},
 			th:       Thresholds{MaxP95: 5 * time.Millisecond, MaxErrorRate: 1},
 			failed:   "p95 latency",
 			contains: "over 5.00ms",
 		},
 		{
 			name:      "5xx puts the error rate over the limit",
-			server:    fakeServing{failEvery: 2, failStatus: 500},
+			server:    faults{failEvery: 2, failStatus: 500},
 			th:        Thresholds{MaxErrorRate: 0.1},
 			failed:    "error rate",
 			contains:  "error rate 50.00% (15 of 30: 15× HTTP 500) over 10.00%",
@@ -116,21 +116,21 @@ func TestLoadThresholds(t *testing.T) {
 		},
 		{
 			name:     "any error fails a zero error budget",
-			server:   fakeServing{failEvery: 30, failStatus: 500},
+			server:   faults{failEvery: 30, failStatus: 500},
 			th:       Thresholds{},
 			failed:   "error rate",
 			contains: "1 of 30",
 		},
 		{
 			name:     "slow server misses the throughput floor",
-			server:   fakeServing{latency: 20 * time.Millisecond},
+			server:   faults{latency: 20 * time.Millisecond},
 			th:       Thresholds{MinRPS: 1_000_000, MaxErrorRate: 1},
 			failed:   "throughput",
 			contains: "under 1000000.0",
 		},
 		{
 			name:     "every request failing leaves nothing to measure",
-			server:   fakeServing{failEvery: 1, failStatus: 500},
+			server:   faults{failEvery: 1, failStatus: 500},
 			th:       Thresholds{MaxP95: time.Second, MaxErrorRate: 1},
 			failed:   "p95 latency",
 			contains: "no successful request to measure",
@@ -138,8 +138,7 @@ func TestLoadThresholds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := tt.server
-			_, w := newFakeServing(t, &srv)
+			_, w := newFakeServing(t, tt.server)
 			res, err := RunLoad(context.Background(), w.ServingEndpoints, loadConfig(t, func(c *LoadConfig) { c.Thresholds = tt.th }))
 			require.NoError(t, err)
 			assert.False(t, res.Passed())
@@ -155,7 +154,7 @@ func TestLoadThresholds(t *testing.T) {
 }
 
 func TestLoadRequestTimeoutCountsAsError(t *testing.T) {
-	_, w := newFakeServing(t, &fakeServing{block: true})
+	_, w := newFakeServing(t, faults{block: true})
 	res, err := RunLoad(context.Background(), w.ServingEndpoints, loadConfig(t, func(c *LoadConfig) {
 		c.MaxRequests, c.Concurrency, c.RequestTimeout = 3, 3, 20*time.Millisecond
 	}))
@@ -166,7 +165,7 @@ func TestLoadRequestTimeoutCountsAsError(t *testing.T) {
 }
 
 func TestLoadCancellationStopsPromptly(t *testing.T) {
-	f, w := newFakeServing(t, &fakeServing{block: true})
+	f, w := newFakeServing(t, faults{block: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		for range 3 { // every worker is blocked in the server

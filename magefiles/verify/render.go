@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/fatih/color"
 )
@@ -52,14 +53,18 @@ func (r *Report) Render(w io.Writer, useColor bool) error {
 	var b bytes.Buffer
 	pass, fail, skip := r.Suite.Counts()
 	fmt.Fprintf(&b, "%s  endpoint %s\n", p.bold.Sprint("verify:"+r.Env), r.Endpoint)
-	fmt.Fprintf(&b, "%s: %d passed, %d failed, %d skipped in %s\n", r.Suite.Name, pass, fail, skip, ms(r.Suite.Duration))
+	fmt.Fprintf(&b, "%s: %d passed, %d failed, %d skipped in %s\n", r.Suite.Name, pass, fail, skip, human(r.Suite.Duration))
 
 	width := 0
 	for _, c := range r.Suite.Cases {
 		width = max(width, len(c.Name))
 	}
 	for _, c := range r.Suite.Cases {
-		line := fmt.Sprintf("  %s %-*s %8s", p.mark(c.Outcome), width, c.Name, ms(c.Duration))
+		took := ms(c.Duration)
+		if c.Outcome == Skip {
+			took = ""
+		}
+		line := fmt.Sprintf("  %s %-*s %8s", p.mark(c.Outcome), width, c.Name, took)
 		switch {
 		case c.Outcome == Pass:
 			line += "  " + p.dim.Sprint(strings.Join(c.Statuses, " → "))
@@ -98,7 +103,7 @@ func (r *Report) Render(w io.Writer, useColor bool) error {
 
 	b.WriteString("\n")
 	if r.Passed {
-		fmt.Fprintf(&b, "%s %s\n", p.pass.Sprint("verify:"+r.Env+" passed"), p.dim.Sprint("in "+ms(r.Duration)))
+		fmt.Fprintf(&b, "%s %s\n", p.pass.Sprint("verify:"+r.Env+" passed"), p.dim.Sprint("in "+human(r.Duration)))
 	} else {
 		fmt.Fprintf(&b, "%s\n", p.fail.Sprint("verify:"+r.Env+" FAILED"))
 		for _, f := range r.Failures {
@@ -119,27 +124,43 @@ func (r *Report) loadTextWith(p palette) string {
 	l := r.Load
 	var b strings.Builder
 	fmt.Fprintf(&b, "load: %d workers, %s, cap %d requests; stopped by %s after %s\n",
-		l.Config.Concurrency, l.Config.Duration, l.Config.MaxRequests, l.StopReason, ms(l.Elapsed))
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  requests\tsent %d\tok %d\terrors %d\n", l.Sent, l.Succeeded, l.Errors)
+		l.Config.Concurrency, l.Config.Duration, l.Config.MaxRequests, l.StopReason, human(l.Elapsed))
+	fmt.Fprintf(&b, "  sent %d, ok %d, errors %d", l.Sent, l.Succeeded, l.Errors)
 	if l.Errors > 0 {
-		fmt.Fprintf(tw, "  errors\t%s\t\t\n", kindsLine(l.ErrorsByKind))
+		fmt.Fprintf(&b, " (%s)", kindsLine(l.ErrorsByKind))
 	}
-	fmt.Fprintf(tw, "  latency\tp50 %s\tp95 %s\tp99 %s\tmax %s\n", ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
-	fmt.Fprintf(tw, "  throughput\t%.1f req/s\terror rate %s\t\n", l.RPS, pct(l.ErrorRate))
-	served := make([]string, 0, len(l.ServedModels))
-	for _, name := range sortedKeys(l.ServedModels) {
-		served = append(served, fmt.Sprintf("%s %d", name, l.ServedModels[name]))
+	fmt.Fprintf(&b, "\n  latency p50 %s  p95 %s  p99 %s  max %s\n", ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max))
+	fmt.Fprintf(&b, "  throughput %.1f req/s, error rate %s\n", l.RPS, pct(l.ErrorRate))
+	if len(l.ServedModels) > 0 {
+		served := make([]string, 0, len(l.ServedModels))
+		for _, name := range sortedKeys(l.ServedModels) {
+			served = append(served, fmt.Sprintf("%s %d", name, l.ServedModels[name]))
+		}
+		fmt.Fprintf(&b, "  served by %s\n", strings.Join(served, ", "))
 	}
-	if len(served) > 0 {
-		fmt.Fprintf(tw, "  served by\t%s\t\t\n", strings.Join(served, ", "))
-	}
-	tw.Flush()
-	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  \tcheck\tvalue\tlimit\t\n")
+	// Align the table without the marks, whose color codes would skew the
+	// widths, then put a mark in front of each row.
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "check\tvalue\tlimit\n")
 	for _, c := range l.Checks {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", p.mark(c.Outcome), c.Name, c.Value, c.Limit)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Value, c.Limit)
 	}
 	tw.Flush()
+	for i, row := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
+		mark := " "
+		if i > 0 {
+			mark = p.mark(l.Checks[i-1].Outcome)
+		}
+		fmt.Fprintf(&b, "  %s %s\n", mark, strings.TrimRight(row, " "))
+	}
 	return b.String()
+}
+
+// human renders a run's duration: milliseconds below a second, else seconds.
+func human(d time.Duration) string {
+	if d < time.Second {
+		return ms(d)
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
 }

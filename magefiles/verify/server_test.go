@@ -21,11 +21,8 @@ import (
 
 const testEndpoint = "agent-dev"
 
-// fakeServing is a serving endpoint on 127.0.0.1 speaking the invocations and
-// metrics-export paths. Predictions come from agentmodel, the Go stand-in
-// for the served model; knobs inject the faults the tests need.
-type fakeServing struct {
-	// Set before the first request.
+// faults are the knobs of a fakeServing, fixed before the first request.
+type faults struct {
 	servedModels []string      // answered in rotation via served-model-name
 	latency      time.Duration // added to every invocation
 	failEvery    int           // every Nth invocation fails with failStatus
@@ -37,6 +34,13 @@ type fakeServing struct {
 	metricsFail  int  // HTTP status for the metrics export, 0 = serve it
 	metricsLag   int  // the export shows new traffic only after this many reads
 	noEntity     bool // export counters without a served-entity label
+}
+
+// fakeServing is a serving endpoint on 127.0.0.1 speaking the invocations and
+// metrics-export paths. Predictions come from agentmodel, the Go stand-in
+// for the served model; its faults inject what the tests need.
+type fakeServing struct {
+	faults
 
 	mu          sync.Mutex
 	invocations int
@@ -51,8 +55,9 @@ type fakeServing struct {
 	arrived     chan struct{}
 }
 
-func newFakeServing(t testing.TB, f *fakeServing) (*fakeServing, *databricks.WorkspaceClient) {
+func newFakeServing(t testing.TB, knobs faults) (*fakeServing, *databricks.WorkspaceClient) {
 	t.Helper()
+	f := &fakeServing{faults: knobs}
 	if len(f.servedModels) == 0 {
 		f.servedModels = []string{"agent-1"}
 	}

@@ -33,7 +33,7 @@ func caseByName(t *testing.T, res SuiteResult, name string) CaseResult {
 }
 
 func TestSuiteAllRepoCasesPass(t *testing.T) {
-	f, w := newFakeServing(t, &fakeServing{})
+	f, w := newFakeServing(t, faults{})
 	cases := loadRepoCases(t)
 
 	res := RunSuite(context.Background(), w.ServingEndpoints, SuiteConfig{Name: "integration", Endpoint: testEndpoint, Cases: cases})
@@ -58,7 +58,7 @@ func TestSuiteAllRepoCasesPass(t *testing.T) {
 }
 
 func TestSuiteResumeStepUsesTheInterruptCheckpoint(t *testing.T) {
-	_, w := newFakeServing(t, &fakeServing{})
+	_, w := newFakeServing(t, faults{})
 	cases := []Case{
 		{
 			Name: "approve", Request: map[string]any{"thread_id": "t-1", "message": "delete all records for customer 42"},
@@ -98,7 +98,7 @@ func TestSuiteFailures(t *testing.T) {
 
 	tests := []struct {
 		name       string
-		server     fakeServing
+		server     faults
 		cases      []Case
 		failed     string
 		contains   []string
@@ -106,7 +106,7 @@ func TestSuiteFailures(t *testing.T) {
 	}{
 		{
 			name: "wrong status names what came back",
-			server: fakeServing{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
+			server: faults{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
 				if p.Tool != nil && *p.Tool == "search_knowledge_base" {
 					p.Status = "interrupted"
 				}
@@ -118,7 +118,7 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name: "wrong tool and risk are both reported",
-			server: fakeServing{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
+			server: faults{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
 				p.Tool, p.Risk = str("issue_refund"), str("low")
 				return p
 			}},
@@ -129,7 +129,7 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name:       "garbled checkpoint fails the resume with the model's reason",
-			server:     fakeServing{garble: true},
+			server:     faults{garble: true},
 			cases:      []Case{approve},
 			failed:     "delete then approve",
 			contains:   []string{`resume approve: status "error", want "completed"`, "checkpoint"},
@@ -137,7 +137,7 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name:       "interrupt without checkpoint is not resumed",
-			server:     fakeServing{dropCkpt: true},
+			server:     faults{dropCkpt: true},
 			cases:      []Case{approve},
 			failed:     "delete then approve",
 			contains:   []string{"interrupt has no checkpoint to resume from"},
@@ -145,7 +145,7 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name: "missing interrupt",
-			server: fakeServing{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
+			server: faults{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
 				p.Interrupt = nil
 				return p
 			}},
@@ -155,7 +155,7 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name: "thread not echoed",
-			server: fakeServing{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
+			server: faults{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
 				p.ThreadID = str("other")
 				return p
 			}},
@@ -165,7 +165,7 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name: "completed without a result",
-			server: fakeServing{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
+			server: faults{mutate: func(p agentmodel.Prediction) agentmodel.Prediction {
 				p.Result = nil
 				return p
 			}},
@@ -175,14 +175,14 @@ func TestSuiteFailures(t *testing.T) {
 		},
 		{
 			name:     "HTTP error names status and code",
-			server:   fakeServing{failEvery: 1, failStatus: 500},
+			server:   faults{failEvery: 1, failStatus: 500},
 			cases:    []Case{lowRisk},
 			failed:   "question",
 			contains: []string{"request: query agent-dev: HTTP 500 (INTERNAL_ERROR): injected failure"},
 		},
 		{
 			name:   "a failed case does not stop the next",
-			server: fakeServing{failEvery: 1, failStatus: 500},
+			server: faults{failEvery: 1, failStatus: 500},
 			cases: []Case{lowRisk, {
 				Name: "second", Request: map[string]any{"message": "hello"},
 				Expect: Expect{Status: StatusCompleted},
@@ -193,8 +193,7 @@ func TestSuiteFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := tt.server
-			f, w := newFakeServing(t, &srv)
+			f, w := newFakeServing(t, tt.server)
 			res := RunSuite(context.Background(), w.ServingEndpoints, SuiteConfig{Endpoint: testEndpoint, Cases: tt.cases})
 			c := caseByName(t, res, tt.failed)
 			require.Equal(t, Fail, c.Outcome)
@@ -208,14 +207,14 @@ func TestSuiteFailures(t *testing.T) {
 }
 
 func TestSuiteUnknownEndpoint(t *testing.T) {
-	_, w := newFakeServing(t, &fakeServing{})
+	_, w := newFakeServing(t, faults{})
 	res := RunSuite(context.Background(), w.ServingEndpoints, SuiteConfig{Endpoint: "nope", Cases: loadRepoCases(t)[:1]})
 	require.Equal(t, Fail, res.Cases[0].Outcome)
 	assert.Contains(t, res.Cases[0].Message, "HTTP 404 (RESOURCE_DOES_NOT_EXIST)")
 }
 
 func TestSuiteCancelledSkipsTheRest(t *testing.T) {
-	f, w := newFakeServing(t, &fakeServing{block: true})
+	f, w := newFakeServing(t, faults{block: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-f.arrived // the first case is in flight
@@ -233,7 +232,7 @@ func TestSuiteCancelledSkipsTheRest(t *testing.T) {
 }
 
 func TestSuiteCaseTimeoutIsAFailure(t *testing.T) {
-	_, w := newFakeServing(t, &fakeServing{block: true})
+	_, w := newFakeServing(t, faults{block: true})
 	res := RunSuite(context.Background(), w.ServingEndpoints, SuiteConfig{Endpoint: testEndpoint, Cases: loadRepoCases(t)[:1], CaseTimeout: 50_000_000})
 	require.Equal(t, Fail, res.Cases[0].Outcome)
 	assert.Contains(t, res.Cases[0].Message, "case timeout 50ms")
