@@ -103,8 +103,6 @@ func (s *Server) jobsCreate(r *http.Request) (any, *apiError) {
 		return nil, err
 	}
 	normalizeSettings(&js)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	id := s.st.nextID()
 	s.st.Jobs[id] = &jobs.Job{
 		JobId: id, CreatorUserName: s.user, RunAsUserName: s.user,
@@ -122,8 +120,6 @@ func (s *Server) jobsReset(r *http.Request) (any, *apiError) {
 		return nil, err
 	}
 	normalizeSettings(&req.NewSettings)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	job, ok := s.st.Jobs[req.JobId]
 	if !ok {
 		return nil, jobMissing(req.JobId)
@@ -139,8 +135,6 @@ func (s *Server) jobsUpdate(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	job, ok := s.st.Jobs[req.JobId]
 	if !ok {
 		return nil, jobMissing(req.JobId)
@@ -220,8 +214,6 @@ func (s *Server) jobsDelete(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.st.Jobs[req.JobId]; !ok {
 		return nil, jobMissing(req.JobId)
 	}
@@ -234,8 +226,6 @@ func (s *Server) jobsGet(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	job, ok := s.st.Jobs[req.JobId]
 	if !ok {
 		return nil, jobMissing(req.JobId)
@@ -285,8 +275,6 @@ func (s *Server) jobsList(r *http.Request) (any, *apiError) {
 	if req.PageToken == "" {
 		offset = req.Offset
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var matched []*jobs.Job
 	for _, j := range s.st.Jobs {
 		if req.Name == "" || strings.EqualFold(j.Settings.Name, req.Name) {
@@ -321,10 +309,7 @@ func (s *Server) jobsRunNow(r *http.Request) (any, *apiError) {
 	if len(req.IdempotencyToken) > 64 {
 		return nil, invalidParam("idempotency_token must be at most 64 characters.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	s.advance(now)
 	if req.IdempotencyToken != "" {
 		if id, ok := s.st.Idempotency[req.IdempotencyToken]; ok {
 			if _, exists := s.st.Runs[id]; !exists {
@@ -650,10 +635,7 @@ func (s *Server) runsGet(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	s.advance(now)
 	run, ok := s.st.Runs[req.RunId]
 	if !ok {
 		return nil, runMissing(req.RunId)
@@ -666,10 +648,7 @@ func (s *Server) runsGetOutput(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	s.advance(now)
 	parentID, isTask := s.st.TaskRuns[req.RunId]
 	if !isTask {
 		parentID = req.RunId
@@ -728,10 +707,7 @@ func (s *Server) runsList(r *http.Request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	s.advance(now)
 	var matched []*runRec
 	for _, run := range s.st.Runs {
 		if req.JobId != 0 && run.JobID != req.JobId {
@@ -764,10 +740,7 @@ func (s *Server) runsCancel(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	s.advance(now)
 	run, ok := s.st.Runs[req.RunId]
 	if !ok {
 		return nil, runMissing(req.RunId)

@@ -83,8 +83,6 @@ func (s *Server) experimentsCreate(r *http.Request) (any, *apiError) {
 	if strings.TrimSpace(req.Name) == "" {
 		return nil, invalidParam("Experiment name must not be empty.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.experimentByName(req.Name, false) != nil {
 		return nil, alreadyExists("Experiment '%s' already exists.", req.Name)
 	}
@@ -101,8 +99,6 @@ func (s *Server) experimentsGet(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	e, ok := s.st.Experiments[req.ExperimentId]
 	if !ok {
 		return nil, notFound("Could not find experiment with ID %s", req.ExperimentId)
@@ -115,8 +111,6 @@ func (s *Server) experimentsGetByName(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	e := s.experimentByName(req.ExperimentName, false)
 	if e == nil {
 		return nil, notFound("Could not find experiment with name %s", req.ExperimentName)
@@ -129,8 +123,6 @@ func (s *Server) mlRunsCreate(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.st.Experiments[req.ExperimentId]; !ok {
 		return nil, notFound("Could not find experiment with ID %s", req.ExperimentId)
 	}
@@ -158,9 +150,6 @@ func (s *Server) mlRunsGet(r *http.Request) (any, *apiError) {
 	if req.RunId == "" {
 		req.RunId = req.RunUuid
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	mr, aerr := s.mlRun(req.RunId)
 	if aerr != nil {
 		return nil, aerr
@@ -250,9 +239,6 @@ func (s *Server) mlRunsSearch(r *http.Request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	var matched []*mlRunRec
 	for _, mr := range s.st.MLRuns {
 		if len(req.ExperimentIds) > 0 && !contains(req.ExperimentIds, mr.Run.Info.ExperimentId) {
@@ -292,8 +278,6 @@ func (s *Server) mlRunsSetTag(r *http.Request) (any, *apiError) {
 	if req.Key == "" {
 		return nil, invalidParam("Tag key must not be empty.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	mr, aerr := s.mlRun(req.RunId)
 	if aerr != nil {
 		return nil, aerr
@@ -316,8 +300,6 @@ func (s *Server) mlRunsUpdate(r *http.Request) (any, *apiError) {
 	if req.RunId == "" {
 		req.RunId = req.RunUuid
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	mr, aerr := s.mlRun(req.RunId)
 	if aerr != nil {
 		return nil, aerr
@@ -342,9 +324,6 @@ func (s *Server) artifactsList(r *http.Request) (any, *apiError) {
 	if req.RunId == "" {
 		req.RunId = req.RunUuid
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	mr, aerr := s.mlRun(req.RunId)
 	if aerr != nil {
 		return nil, aerr

@@ -122,8 +122,6 @@ func (s *Server) modelsCreate(r *http.Request) (any, *apiError) {
 	if strings.TrimSpace(req.Name) == "" {
 		return nil, invalidParam("Registered model name must not be empty.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, ok := s.st.Models[req.Name]; ok {
 		return nil, alreadyExists("Registered Model (name=%s) already exists.", req.Name)
 	}
@@ -137,9 +135,6 @@ func (s *Server) modelsGet(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	m, aerr := s.model(req.Name)
 	if aerr != nil {
 		return nil, aerr
@@ -178,9 +173,6 @@ func (s *Server) modelsSearch(r *http.Request) (any, *apiError) {
 	if err != nil {
 		return nil, invalidParam("Invalid filter '%s': %v", req.Filter, err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	var matched []*modelRec
 	for _, m := range s.st.Models {
 		if f.match(func(k string) (string, bool) { return modelField(m, k) }) {
@@ -195,9 +187,6 @@ func (s *Server) modelsList(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	var all []*modelRec
 	for _, m := range s.st.Models {
 		all = append(all, m)
@@ -311,8 +300,6 @@ func (s *Server) modelsSetTag(r *http.Request) (any, *apiError) {
 	if req.Key == "" {
 		return nil, invalidParam("Tag key must not be empty.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	m, aerr := s.model(req.Name)
 	if aerr != nil {
 		return nil, aerr
@@ -329,8 +316,6 @@ func (s *Server) modelsDeleteTag(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	m, aerr := s.model(req.Name)
 	if aerr != nil {
 		return nil, aerr
@@ -347,8 +332,6 @@ func (s *Server) modelsUpdate(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	m, aerr := s.model(req.Name)
 	if aerr != nil {
 		return nil, aerr
@@ -364,8 +347,6 @@ func (s *Server) modelsDelete(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, aerr := s.model(req.Name); aerr != nil {
 		return nil, aerr
 	}
@@ -378,9 +359,6 @@ func (s *Server) modelsLatest(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	m, aerr := s.model(req.Name)
 	if aerr != nil {
 		return nil, aerr
@@ -478,9 +456,6 @@ func (s *Server) versionsCreate(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	v, aerr := s.registerVersion(req.Name, req.Source, req.RunId, req.Description, req.Tags, false)
 	if aerr != nil {
 		return nil, aerr
@@ -494,9 +469,6 @@ func (s *Server) versionsGet(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	_, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr
@@ -568,9 +540,6 @@ func (s *Server) versionsSearch(r *http.Request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	var matched []*versionRec
 	for _, m := range s.st.Models {
 		for _, v := range m.Versions {
@@ -593,9 +562,6 @@ func (s *Server) versionsUpdate(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	_, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr
@@ -614,8 +580,6 @@ func (s *Server) versionsSetTag(r *http.Request) (any, *apiError) {
 	if req.Key == "" {
 		return nil, invalidParam("Tag key must not be empty.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	_, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr
@@ -632,8 +596,6 @@ func (s *Server) versionsDeleteTag(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	_, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr
@@ -650,8 +612,6 @@ func (s *Server) versionsDelete(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	m, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr
@@ -676,9 +636,6 @@ func (s *Server) versionsTransition(r *http.Request) (any, *apiError) {
 	if !ok {
 		return nil, invalidParam("Invalid stage %q: use None, Staging, Production or Archived.", req.Stage)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	m, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr
@@ -708,8 +665,6 @@ func (s *Server) versionsDownloadURI(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	_, v, aerr := s.version(req.Name, req.Version)
 	if aerr != nil {
 		return nil, aerr

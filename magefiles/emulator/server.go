@@ -1,12 +1,14 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -302,15 +304,40 @@ func (s *Server) handle(pattern, op string, mutating bool, h http.HandlerFunc) {
 	s.mux.Handle(pattern, s.gateway(route{op: op, mutating: mutating}, h))
 }
 
-// handleJSON registers a route whose handler returns a JSON body or an error.
+// handleJSON registers a route whose handler returns a JSON body or an
+// error. The handler runs with s.mu held and the state advanced to now, and
+// its result is encoded before the lock is released, since results may
+// point into the state. The body is read before locking, so a slow client
+// never holds the lock.
 func (s *Server) handleJSON(pattern, op string, mutating bool, fn func(r *http.Request) (any, *apiError)) {
 	s.handle(pattern, op, mutating, func(w http.ResponseWriter, r *http.Request) {
-		body, aerr := fn(r)
+		body, aerr := readBody(r)
 		if aerr != nil {
 			writeError(w, aerr)
 			return
 		}
-		writeJSON(w, http.StatusOK, body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		s.mu.Lock()
+		s.advance(s.now())
+		out, aerr := fn(r)
+		var raw []byte
+		var err error
+		if aerr == nil {
+			if out == nil {
+				out = struct{}{}
+			}
+			raw, err = json.Marshal(out)
+		}
+		s.mu.Unlock()
+		switch {
+		case aerr != nil:
+			writeError(w, aerr)
+		case err != nil:
+			writeError(w, newError(http.StatusInternalServerError, codeInternal, "encode response: %v", err))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(raw)
+		}
 	})
 }
 

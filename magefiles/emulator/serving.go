@@ -339,9 +339,6 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 	if !nameRe.MatchString(req.Name) {
 		return nil, invalidParam("Endpoint name '%s' must be 1-63 alphanumeric characters, dashes or underscores.", req.Name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	if _, ok := s.st.Endpoints[req.Name]; ok {
 		return nil, alreadyExists("Endpoint with name '%s' already exists.", req.Name)
 	}
@@ -360,9 +357,6 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 }
 
 func (s *Server) endpointsList(*http.Request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	names := make([]string, 0, len(s.st.Endpoints))
 	for n := range s.st.Endpoints {
 		names = append(names, n)
@@ -380,9 +374,6 @@ func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	if aerr != nil {
 		return nil, aerr
@@ -391,8 +382,6 @@ func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
 }
 
 func (s *Server) endpointsDelete(r *http.Request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	name := r.PathValue("name")
 	if _, aerr := s.endpoint(name); aerr != nil {
 		return nil, aerr
@@ -406,9 +395,6 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	if aerr != nil {
 		return nil, aerr
@@ -425,9 +411,6 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 }
 
 func (s *Server) endpointsBuildLogs(r *http.Request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	if aerr != nil {
 		return nil, aerr
@@ -446,9 +429,6 @@ func (s *Server) endpointsBuildLogs(r *http.Request) (any, *apiError) {
 }
 
 func (s *Server) endpointsServerLogs(r *http.Request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	if aerr != nil {
 		return nil, aerr

@@ -55,8 +55,6 @@ func (s *Server) wsMkdirs(r *http.Request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return nil, s.mkdirAll(p)
 }
 
@@ -168,8 +166,6 @@ func (s *Server) wsImport(r *http.Request) (any, *apiError) {
 	default:
 		return nil, invalidParam("Unknown import format %q.", req.Format)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	parent := path.Dir(p)
 	if obj, ok := s.st.Objects[parent]; !ok || obj.Type != workspace.ObjectTypeDirectory {
 		return nil, notFound("The parent folder (%s) does not exist.", parent)
@@ -252,8 +248,6 @@ func (o *wsObject) info() workspace.ObjectInfo {
 
 func (s *Server) wsGetStatus(r *http.Request) (any, *apiError) {
 	var req workspace.GetStatusRequest
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	obj, aerr := s.lookup(r, &req, &req.Path)
 	if aerr != nil {
 		return nil, aerr
@@ -275,8 +269,6 @@ func (s *Server) children(dir string) []*wsObject {
 
 func (s *Server) wsList(r *http.Request) (any, *apiError) {
 	var req workspace.ListWorkspaceRequest
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	obj, aerr := s.lookup(r, &req, &req.Path)
 	if aerr != nil {
 		return nil, aerr
@@ -306,8 +298,6 @@ func (s *Server) wsDelete(r *http.Request) (any, *apiError) {
 	if p == "/" {
 		return nil, invalidParam("The workspace root cannot be deleted.")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	obj, ok := s.st.Objects[p]
 	if !ok {
 		return nil, missingPath(p)
@@ -326,8 +316,6 @@ func (s *Server) wsDelete(r *http.Request) (any, *apiError) {
 
 // WorkspaceFile returns the content of a workspace file or notebook.
 func (s *Server) WorkspaceFile(p string) ([]byte, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	obj, ok := s.st.Objects[path.Clean(p)]
 	if !ok || obj.Type == workspace.ObjectTypeDirectory {
 		return nil, false
