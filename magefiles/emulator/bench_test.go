@@ -23,7 +23,7 @@ func benchServer(b *testing.B) *Server {
 	srv, w := start(b, Options{MaxRequestLog: 10_000})
 	seed(b, srv, "agent", 2)
 	in := served("ep", "agent", []string{"1", "2"}, []int{90, 10})
-	_, err := w.ServingEndpoints.CreateAndWait(ctx(b), serving.CreateServingEndpoint{Name: "ep", Config: &in})
+	_, err := createEndpointAndWait(ctx(b), w, serving.CreateServingEndpoint{Name: "ep", Config: &in})
 	require.NoError(b, err)
 	return srv
 }

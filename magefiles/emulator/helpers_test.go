@@ -72,3 +72,37 @@ func seed(t testing.TB, srv *Server, model string, n int) []string {
 	}
 	return out
 }
+
+// The SDK's *AndWait helpers are deprecated in favour of Wait.Get().
+
+func runNowAndWait(c context.Context, w *databricks.WorkspaceClient, req jobs.RunNow) (*jobs.Run, error) {
+	wait, err := w.Jobs.RunNow(c, req)
+	if err != nil {
+		return nil, err
+	}
+	return wait.Get()
+}
+
+func cancelRunAndWait(c context.Context, w *databricks.WorkspaceClient, req jobs.CancelRun) (*jobs.Run, error) {
+	wait, err := w.Jobs.CancelRun(c, req)
+	if err != nil {
+		return nil, err
+	}
+	return wait.Get()
+}
+
+func createEndpointAndWait(c context.Context, w *databricks.WorkspaceClient, req serving.CreateServingEndpoint) (*serving.ServingEndpointDetailed, error) {
+	wait, err := w.ServingEndpoints.Create(c, req)
+	if err != nil {
+		return nil, err
+	}
+	return wait.Get()
+}
+
+func updateConfigAndWait(c context.Context, w *databricks.WorkspaceClient, req serving.EndpointCoreConfigInput) (*serving.ServingEndpointDetailed, error) {
+	wait, err := w.ServingEndpoints.UpdateConfig(c, req)
+	if err != nil {
+		return nil, err
+	}
+	return wait.Get()
+}

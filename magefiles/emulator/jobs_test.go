@@ -149,7 +149,7 @@ func TestTrainingRunLogsAndRegistersTheModel(t *testing.T) {
 	created, err := w.Jobs.Create(c, trainJob("agent-train", "agent"))
 	require.NoError(t, err)
 
-	run, err := w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId, JobParameters: map[string]string{"release": "v1.2.0"}})
+	run, err := runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId, JobParameters: map[string]string{"release": "v1.2.0"}})
 	require.NoError(t, err)
 	assert.Equal(t, jobs.RunLifeCycleStateTerminated, run.State.LifeCycleState)
 	assert.Equal(t, jobs.RunResultStateSuccess, run.State.ResultState)
@@ -211,7 +211,7 @@ func TestNotebookTaskReportsThroughNotebookOutput(t *testing.T) {
 	created, err := w.Jobs.Create(c, jobs.CreateJob{Name: "nb", Tasks: []jobs.Task{{TaskKey: "train_model",
 		NotebookTask: &jobs.NotebookTask{NotebookPath: "/Shared/train", BaseParameters: map[string]string{"model_name": "agent-nb"}}}}})
 	require.NoError(t, err)
-	run, err := w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+	run, err := runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId})
 	require.NoError(t, err)
 	rep := report(t, w, run)
 	assert.Equal(t, "agent-nb", rep["model_name"])
@@ -240,7 +240,7 @@ func TestScriptedRunFailures(t *testing.T) {
 			require.NoError(t, err)
 			srv.ScriptNextRun("agent-train", tt.outcome)
 
-			run, err := w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+			run, err := runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId})
 			require.NoError(t, err, "the SDK waiter succeeds on TERMINATED even when the run failed")
 			assert.Equal(t, jobs.RunResultStateFailed, run.State.ResultState)
 			assert.Contains(t, run.State.StateMessage, "Task train failed")
@@ -253,7 +253,7 @@ func TestScriptedRunFailures(t *testing.T) {
 			assert.False(t, registered, "a failed run registers nothing")
 
 			// The script is spent: the next run succeeds.
-			run, err = w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+			run, err = runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId})
 			require.NoError(t, err)
 			assert.Equal(t, jobs.RunResultStateSuccess, run.State.ResultState)
 		})
@@ -266,7 +266,7 @@ func TestRegistrationFailureFailsTheTrainingRun(t *testing.T) {
 	created, err := w.Jobs.Create(c, trainJob("agent-train", "agent"))
 	require.NoError(t, err)
 	srv.FailNextRegistration("agent", "storage unavailable")
-	run, err := w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+	run, err := runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId})
 	require.NoError(t, err)
 	assert.Equal(t, jobs.RunResultStateFailed, run.State.ResultState)
 	out, err := w.Jobs.GetRunOutputByRunId(c, run.Tasks[0].RunId)
@@ -325,7 +325,7 @@ func TestCancelRun(t *testing.T) {
 	wait, err := w.Jobs.RunNow(c, jobs.RunNow{JobId: created.JobId})
 	require.NoError(t, err)
 	clock.Advance(time.Minute)
-	run, err := w.Jobs.CancelRunAndWait(c, jobs.CancelRun{RunId: wait.Response.RunId})
+	run, err := cancelRunAndWait(c, w, jobs.CancelRun{RunId: wait.Response.RunId})
 	require.NoError(t, err)
 	assert.Equal(t, jobs.RunResultStateCanceled, run.State.ResultState)
 	assert.True(t, run.State.UserCancelledOrTimedout)
@@ -386,7 +386,7 @@ func TestGetOutputOfAMultiTaskRun(t *testing.T) {
 		{TaskKey: "train", DependsOn: []jobs.TaskDependency{{TaskKey: "prepare"}}, SparkPythonTask: &jobs.SparkPythonTask{PythonFile: "/Shared/train.py", Parameters: []string{"--model-name", "m2"}}},
 	}})
 	require.NoError(t, err)
-	run, err := w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+	run, err := runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId})
 	require.NoError(t, err)
 	_, err = w.Jobs.GetRunOutputByRunId(c, run.RunId)
 	require.ErrorIs(t, err, apierr.ErrInvalidParameterValue)

@@ -26,9 +26,9 @@ func TestStateFileSharesTheWorkspace(t *testing.T) {
 	require.NoError(t, w.Workspace.WriteFile(c, "/Shared/release.json", []byte(`{"version":"v1.2.0"}`)))
 	created, err := w.Jobs.Create(c, trainJob("agent-train", "agent"))
 	require.NoError(t, err)
-	_, err = w.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: created.JobId})
+	_, err = runNowAndWait(c, w, jobs.RunNow{JobId: created.JobId})
 	require.NoError(t, err)
-	_, err = w.ServingEndpoints.CreateAndWait(c, serving.CreateServingEndpoint{Name: "ep", Config: ptrTo(served("ep", "agent", []string{"1"}, nil))})
+	_, err = createEndpointAndWait(c, w, serving.CreateServingEndpoint{Name: "ep", Config: ptrTo(served("ep", "agent", []string{"1"}, nil))})
 	require.NoError(t, err)
 	for range 3 {
 		_, err = query(t, w, "ep", map[string]any{"message": "hi"})
@@ -59,7 +59,7 @@ func TestStateFileSharesTheWorkspace(t *testing.T) {
 
 	_, err = query(t, w2, "ep", map[string]any{"message": "hi"})
 	require.ErrorIs(t, err, apierr.ErrBadRequest, "the behaviour survived")
-	run, err := w2.Jobs.RunNowAndWait(c, jobs.RunNow{JobId: job.JobId})
+	run, err := runNowAndWait(c, w2, jobs.RunNow{JobId: job.JobId})
 	require.NoError(t, err)
 	assert.Equal(t, jobs.RunResultStateFailed, run.State.ResultState, "the script survived")
 	created2, err := w2.Jobs.Create(c, jobs.CreateJob{Name: "another"})

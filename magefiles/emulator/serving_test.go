@@ -14,7 +14,7 @@ import (
 
 func create(t *testing.T, w *databricks.WorkspaceClient, in serving.EndpointCoreConfigInput) *serving.ServingEndpointDetailed {
 	t.Helper()
-	ep, err := w.ServingEndpoints.CreateAndWait(ctx(t), serving.CreateServingEndpoint{Name: in.Name, Config: &in})
+	ep, err := createEndpointAndWait(ctx(t), w, serving.CreateServingEndpoint{Name: in.Name, Config: &in})
 	require.NoError(t, err)
 	return ep
 }
@@ -46,7 +46,7 @@ func TestEndpointLifecycle(t *testing.T) {
 	assert.Nil(t, ep.PendingConfig)
 
 	// Canary: 90/10 between versions 1 and 2.
-	ep, err = w.ServingEndpoints.UpdateConfigAndWait(c, served("agent-dev", "agent", []string{"1", "2"}, []int{90, 10}))
+	ep, err = updateConfigAndWait(c, w, served("agent-dev", "agent", []string{"1", "2"}, []int{90, 10}))
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), ep.Config.ConfigVersion)
 	assert.Equal(t, map[string]int{"agent-1": 90, "agent-2": 10}, srv.Traffic("agent-dev"))
@@ -224,7 +224,7 @@ func TestFailedEndpointUpdates(t *testing.T) {
 			create(t, w, served("ep", "agent", []string{"1"}, nil))
 			tt.script(srv)
 
-			_, err := w.ServingEndpoints.UpdateConfigAndWait(c, served("ep", "agent", []string{"1", "2"}, []int{90, 10}))
+			_, err := updateConfigAndWait(c, w, served("ep", "agent", []string{"1", "2"}, []int{90, 10}))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "UPDATE_FAILED")
 
@@ -244,7 +244,7 @@ func TestFailedEndpointUpdates(t *testing.T) {
 			assert.Contains(t, logs.Logs, tt.logs)
 
 			// A rollback to the served config succeeds.
-			_, err = w.ServingEndpoints.UpdateConfigAndWait(c, served("ep", "agent", []string{"1"}, nil))
+			_, err = updateConfigAndWait(c, w, served("ep", "agent", []string{"1"}, nil))
 			require.NoError(t, err)
 		})
 	}
@@ -252,7 +252,7 @@ func TestFailedEndpointUpdates(t *testing.T) {
 		srv, w := start(t, Options{})
 		seed(t, srv, "agent", 1)
 		srv.FailNextEndpointUpdate("ep", "")
-		_, err := w.ServingEndpoints.CreateAndWait(ctx(t), serving.CreateServingEndpoint{Name: "ep", Config: ptrTo(served("ep", "agent", []string{"1"}, nil))})
+		_, err := createEndpointAndWait(ctx(t), w, serving.CreateServingEndpoint{Name: "ep", Config: ptrTo(served("ep", "agent", []string{"1"}, nil))})
 		require.Error(t, err)
 		ep, _ := srv.Endpoint("ep")
 		assert.Equal(t, serving.EndpointStateReadyNotReady, ep.State.Ready)
@@ -265,7 +265,7 @@ func TestFailedEndpointUpdates(t *testing.T) {
 func TestServedModelsLegacyInput(t *testing.T) {
 	srv, w := start(t, Options{})
 	seed(t, srv, "agent", 1)
-	ep, err := w.ServingEndpoints.CreateAndWait(ctx(t), serving.CreateServingEndpoint{Name: "legacy", Config: &serving.EndpointCoreConfigInput{
+	ep, err := createEndpointAndWait(ctx(t), w, serving.CreateServingEndpoint{Name: "legacy", Config: &serving.EndpointCoreConfigInput{
 		ServedModels: []serving.ServedModelInput{{ModelName: "agent", ModelVersion: "1", WorkloadSize: "Small", Name: "current"}},
 	}})
 	require.NoError(t, err)
