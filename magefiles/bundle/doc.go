@@ -1,0 +1,95 @@
+// Package bundle reads a Databricks Asset Bundle (databricks.yml and the
+// files it includes) the way the Databricks CLI does, offline and in
+// milliseconds, and reports every problem with its file:line:col.
+//
+// # Using it
+//
+//	b, diags := bundle.Load(root, bundle.LoadOptions{Target: "prod", LookupEnv: os.LookupEnv})
+//	if diags.HasError() {
+//		diags.WriteText(os.Stderr, diag.TextOptions{})
+//		return diags.Err()
+//	}
+//	ep := b.ServingEndpoints["human_interrupt_endpoint"].Request // *serving.CreateServingEndpoint
+//	policy := b.Rollout                                          // canary settings from the variables
+//
+// ValidateAll (or Check with Target "all") validates every target, which is
+// what CI runs: a broken prod target fails even when only dev is used.
+//
+// # What a load does, in order
+//
+//  1. Read databricks.yml and expand include: globs (sorted, each file
+//     once). Every value keeps its file, line and column (package dyn).
+//  2. Check the whole tree, every target included, against the schema: the
+//     bundle sections and the SDK's request types (jobs.JobSettings,
+//     serving.CreateServingEndpoint, ml.CreateModelRequest,
+//     catalog.CreateRegisteredModelRequest, ml.Experiment), by walking the
+//     YAML against their json tags. Unknown fields get a "did you mean".
+//  3. Select the target (named, default: true, or the only one) and merge
+//     its overrides over the top level: maps by key, sequences appended,
+//     then job tasks, job clusters, parameters and environments merged by
+//     their keys. Variables are overridden by value.
+//  4. Define workspace paths (root_path defaults to
+//     ~/.bundle/${bundle.name}/${bundle.target}, ~ is the user's home under
+//     /Workspace/Users), the current user (only when something needs it)
+//     and each variable's value: --var, then BUNDLE_VAR_<name>, then the
+//     target's override, then the default.
+//  5. Interpolate ${var.x}, ${bundle.*}, ${workspace.*} and any other
+//     configuration path. A string that is exactly one reference takes the
+//     referenced value's type. References nest; cycles, undefined variables
+//     and unknown sections are errors at the reference.
+//  6. Apply the mode. development: "[dev <short name>] " name prefix, a dev
+//     tag, at most 4 concurrent runs, paused schedules and triggers, no
+//     deployment lock; paths and the prefix must be per user; presets may
+//     not unpause triggers. production: the target itself must set
+//     workspace.root_path. Any mode but development: no cluster_id override.
+//  7. Rewrite local task files (spark_python_task.python_file,
+//     notebook_task.notebook_path, library whl/jar/requirements) to paths
+//     under workspace.file_path, checking they exist inside the bundle.
+//     Apply presets to resources (serving endpoints and Unity Catalog
+//     models get the prefix normalized to dev_<user>_), top-level run_as to
+//     jobs, then resolve ${resources.<type>.<key>.<field>}.
+//  8. Decode resources strictly into the SDK's types (explicit zero values
+//     go to ForceSendFields), check what the API would reject (serving
+//     traffic routes must name served entities and sum to 100, task and
+//     cluster references, names), and read the rollout and load-test
+//     policies from the variables.
+//
+// A phase that finds an error stops the load after the phase, so all
+// problems of that phase are reported but later phases never see a broken
+// tree.
+//
+// # Resources
+//
+// The project's model lives in the workspace model registry, so the bundle
+// uses resources.models (ml.CreateModelRequest): the CD stages register,
+// promote and serve its versions through the SDK, and Unity Catalog model
+// versions cannot be created through the SDK. resources.registered_models
+// (Unity Catalog) is decoded too, for completeness.
+//
+// # Differences from the Databricks CLI
+//
+//   - Unknown fields and wrong types are errors here; the CLI warns and
+//     drops the value, which silently changes what gets deployed.
+//   - Missing required fields (json tags without omitempty in the SDK
+//     types) are errors; the CLI warns.
+//   - An include glob that matches nothing is a warning and a missing
+//     literal include path is an error; the CLI treats both as errors.
+//   - Only jobs, models, registered_models, experiments and
+//     model_serving_endpoints are modelled; other CLI resource types are
+//     reported as unsupported. Top-level permissions are kept as written
+//     (Bundle.Permissions), not mapped onto each resource's levels.
+//   - Variable lookups need a workspace and are an error; give the value
+//     with a default, --var or BUNDLE_VAR_<name>.
+//   - The current user is asked for only when needed (development mode, a
+//     root path under ~, ${workspace.current_user.*}). With neither
+//     LoadOptions.CurrentUser nor LookupUser, OfflineUser stands in, and
+//     the run_as-versus-serving-endpoint check is skipped.
+//   - ${resources.*.id} (and url, endpoint_id) stay in the configuration
+//     for the deploy engine; other ${resources.*} fields resolve from the
+//     configuration after presets, so they see prefixed names.
+//   - A served entity without a name is called <entity_name>-<entity_version>
+//     (dots replaced by dashes) when checking traffic routes.
+//   - Experiments must have absolute workspace paths as names.
+//   - Artifacts (wheel builds), sync rules and Python-defined resources are
+//     read but not acted on.
+package bundle
