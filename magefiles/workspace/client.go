@@ -40,6 +40,9 @@ type Options struct {
 	RetryTimeoutSeconds int
 	// SkipConfigFile ignores ~/.databrickscfg (tests).
 	SkipConfigFile bool
+	// RateLimitPerSecond raises the SDK's client-side limit (15/s by
+	// default), for load tests.
+	RateLimitPerSecond int
 }
 
 // Client is an authenticated workspace client for one target.
@@ -115,6 +118,7 @@ func Connect(ctx context.Context, t Target, opts Options) (*Client, error) {
 		AuthType:            t.AuthType,
 		HTTPTransport:       opts.HTTPTransport,
 		RetryTimeoutSeconds: opts.RetryTimeoutSeconds,
+		RateLimitPerSecond:  opts.RateLimitPerSecond,
 		Loaders:             loaders,
 	}
 	// Resolve without the target's host first: a host from the environment

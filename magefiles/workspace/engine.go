@@ -45,6 +45,10 @@ type DeployRequest struct {
 	// Tags (release, git sha, target) are added to every job, model and
 	// endpoint the deploy creates or updates.
 	Tags map[string]string
+	// JobParameters set the defaults of the job parameters the jobs
+	// declare (git_sha, release_tag), so a run started by hand carries
+	// the release too. Parameters a job does not declare are not added.
+	JobParameters map[string]string
 	// Out receives progress lines; nil discards them.
 	Out io.Writer
 }

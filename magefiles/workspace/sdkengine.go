@@ -385,7 +385,7 @@ func modelTags(m map[string]string) []ml.ModelTag {
 }
 
 // jobSettings is the job as deployed: the bundle's settings plus the
-// release tags, and job parameters carrying the release.
+// release tags, with the declared job parameters defaulting to the release.
 func (d *deployRun) jobSettings(js *jobs.JobSettings) jobs.JobSettings {
 	s := *js
 	s.Tags = map[string]string{}
@@ -395,24 +395,18 @@ func (d *deployRun) jobSettings(js *jobs.JobSettings) jobs.JobSettings {
 	for k, v := range d.req.Tags {
 		s.Tags[k] = v
 	}
-	s.Parameters = WithReleaseParameters(js.Parameters, d.req.Tags)
+	s.Parameters = WithParameterDefaults(js.Parameters, d.req.JobParameters)
 	return s
 }
 
-// WithReleaseParameters returns params with a job parameter per tag
-// (release, git_sha, target) defaulting to its value: a run started from the
-// UI carries the release too.
-func WithReleaseParameters(params []jobs.JobParameterDefinition, tags map[string]string) []jobs.JobParameterDefinition {
+// WithParameterDefaults returns params with the defaults of the declared
+// parameters named in values replaced. Undeclared names are ignored: a job
+// rejects a run with parameters it does not declare.
+func WithParameterDefaults(params []jobs.JobParameterDefinition, values map[string]string) []jobs.JobParameterDefinition {
 	out := append([]jobs.JobParameterDefinition(nil), params...)
-	for _, k := range sortedKeys(tags) {
-		found := false
-		for i := range out {
-			if out[i].Name == k {
-				out[i].Default, found = tags[k], true
-			}
-		}
-		if !found {
-			out = append(out, jobs.JobParameterDefinition{Name: k, Default: tags[k]})
+	for i := range out {
+		if v, ok := values[out[i].Name]; ok {
+			out[i].Default = v
 		}
 	}
 	return out

@@ -34,7 +34,8 @@ func testRequest(t *testing.T, srv *emulator.Server) DeployRequest {
 		RootPath:   "/Users/" + srv.UserName() + "/.bundle/agent/dev",
 		Resources: Resources{
 			Jobs: map[string]*jobs.JobSettings{"train": {
-				Name: "[dev] train",
+				Name:       "[dev] train",
+				Parameters: []jobs.JobParameterDefinition{{Name: "git_sha", Default: "unknown"}, {Name: "release_tag", Default: "v0.0.0"}},
 				Tasks: []jobs.Task{{TaskKey: "train", SparkPythonTask: &jobs.SparkPythonTask{
 					PythonFile: "src/pkg/train.py", Parameters: []string{"--model-name", "dev-model"}}}},
 			}},
@@ -44,7 +45,8 @@ func testRequest(t *testing.T, srv *emulator.Server) DeployRequest {
 				ServedEntities: []serving.ServedEntityInput{{EntityName: "dev-model", EntityVersion: "1", WorkloadSize: "Small", ScaleToZeroEnabled: true}},
 			}}},
 		},
-		Tags: map[string]string{"release": "v1.0.0", "git_sha": "abc123", "target": "dev"},
+		Tags:          map[string]string{"release": "v1.0.0", "git_sha": "abc123", "target": "dev"},
+		JobParameters: map[string]string{"git_sha": "abc123", "release_tag": "v1.0.0", "release": "v1.0.0"},
 	}
 }
 
@@ -88,7 +90,7 @@ func TestSDKEngineDeployAndRedeploy(t *testing.T) {
 	for _, p := range job.Settings.Parameters {
 		params[p.Name] = p.Default
 	}
-	assert.Equal(t, map[string]string{"release": "v1.0.0", "git_sha": "abc123", "target": "dev"}, params)
+	assert.Equal(t, map[string]string{"release_tag": "v1.0.0", "git_sha": "abc123"}, params, "declared parameters default to the release; none added")
 	got, ok := srv.WorkspaceFile(req.RootPath + "/files/src/pkg/train.py")
 	require.True(t, ok)
 	assert.Equal(t, "print('train')\n", string(got))
@@ -116,6 +118,7 @@ func TestSDKEngineDeployAndRedeploy(t *testing.T) {
 	_, _, err = srv.SeedModelVersion("dev-model")
 	require.NoError(t, err)
 	req.Tags = map[string]string{"release": "v1.1.0", "git_sha": "def456", "target": "dev"}
+	req.JobParameters = map[string]string{"git_sha": "def456", "release_tag": "v1.1.0"}
 	req.Resources.Jobs = map[string]*jobs.JobSettings{"train2": {Name: "[dev] train2", Tasks: req.Resources.Jobs["train"].Tasks}}
 	res3, err := (&SDKEngine{}).Deploy(ctx, c, req)
 	require.NoError(t, err)

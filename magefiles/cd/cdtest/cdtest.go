@@ -1,0 +1,205 @@
+// Package cdtest builds what CD tests run against: a real git repository
+// holding a copy of this project's bundle (databricks.yml, resources/,
+// src/, the integration cases) whose targets point at a workspace
+// emulator, and cd.Options wired to it. The e2e tests and the cd package's
+// own tests share it.
+package cdtest
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
+)
+
+// Repo is a git repository with the project's bundle.
+type Repo struct {
+	T   testing.TB
+	Dir string
+}
+
+// bundleFiles are copied from the project into every test repository.
+var bundleFiles = []string{"databricks.yml", "resources", "src", "tests/integration"}
+
+var hostLine = regexp.MustCompile(`(?m)^(\s*host:\s*)\S+\s*$`)
+
+// NewRepo makes a repository on branch main with one commit holding the
+// project's bundle, every target's workspace.host set to host.
+func NewRepo(t testing.TB, host string) *Repo {
+	t.Helper()
+	root, err := project.Root()
+	require.NoError(t, err)
+	r := &Repo{T: t, Dir: t.TempDir()}
+	for _, f := range bundleFiles {
+		copyTree(t, filepath.Join(root, f), filepath.Join(r.Dir, f))
+	}
+	yml := filepath.Join(r.Dir, "databricks.yml")
+	raw, err := os.ReadFile(yml)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(yml, hostLine.ReplaceAll(raw, []byte("${1}"+host)), 0o644))
+	r.Git("init", "--quiet", "--initial-branch=main")
+	r.Git("add", ".")
+	r.Git("commit", "--quiet", "-m", "bundle")
+	return r
+}
+
+func copyTree(t testing.TB, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".")) && p != from {
+			return filepath.SkipDir
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		dest := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dest, 0o755)
+		}
+		if strings.HasSuffix(p, ".pyc") {
+			return nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dest, raw, 0o644)
+	})
+	require.NoError(t, err)
+}
+
+// Git runs git in the repository, isolated from the user's configuration.
+func (r *Repo) Git(args ...string) string {
+	r.T.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = r.Dir
+	cmd.Env = append(os.Environ(),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=test", "GIT_COMMITTER_EMAIL=test@example.com")
+	out, err := cmd.CombinedOutput()
+	require.NoError(r.T, err, "git %v: %s", args, out)
+	return strings.TrimSpace(string(out))
+}
+
+// Commit changes a file under src/ and commits it.
+func (r *Repo) Commit(msg string) {
+	r.T.Helper()
+	p := filepath.Join(r.Dir, "src", "human_interrupt_agent", "CHANGES.txt")
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	require.NoError(r.T, err)
+	_, err = f.WriteString(msg + "\n")
+	require.NoError(r.T, err)
+	require.NoError(r.T, f.Close())
+	r.Git("add", ".")
+	r.Git("commit", "--quiet", "-m", msg)
+}
+
+// Tag tags HEAD.
+func (r *Repo) Tag(tag string) { r.T.Helper(); r.Git("tag", tag) }
+
+// Head is HEAD's commit id.
+func (r *Repo) Head() string { r.T.Helper(); return r.Git("rev-parse", "HEAD") }
+
+// Workspace starts an emulator whose state machines finish by the next
+// read (TimeScale 0), closed when the test ends.
+func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
+	t.Helper()
+	o := emulator.Options{}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := emulator.Start(o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// Env is an environment as a map, for Options.Getenv.
+type Env map[string]string
+
+// Getenv reads the map.
+func (e Env) Getenv(k string) string { return e[k] }
+
+// Run is one cd run's options and output.
+type Run struct {
+	Opts cd.Options
+	out  *syncBuffer
+	// Exits records the codes passed to Options.Exit.
+	Exits []int
+}
+
+// Output is what the run printed.
+func (r *Run) Output() string { return r.out.String() }
+
+// NewRun returns options for env against srv: the emulator's token, no
+// terminal, approval given (-yes), quick polls, artifacts in a temporary
+// folder. Adjust Opts before use.
+func NewRun(t testing.TB, repo *Repo, srv *emulator.Server, env string) *Run {
+	r := &Run{out: &syncBuffer{}}
+	no := false
+	r.Opts = cd.Options{
+		Env: env, Root: repo.Dir, Yes: true,
+		// A short load test: the thresholds stay the bundle's.
+		Vars:          map[string]string{"load_duration": "1s", "load_concurrency": "2"},
+		Getenv:        Env{"DATABRICKS_TOKEN": srv.Token()}.Getenv,
+		Out:           r.out,
+		Stdin:         strings.NewReader(""),
+		Interactive:   &no,
+		ArtifactsDir:  filepath.Join(repo.Dir, "artifacts"),
+		Poll:          cd.PollPolicy{Initial: 5 * time.Millisecond, Step: 5 * time.Millisecond, Max: 50 * time.Millisecond},
+		Timeouts:      cd.Timeouts{Training: time.Minute, Registration: time.Minute, Endpoint: time.Minute},
+		Client:        workspace.Options{SkipConfigFile: true, RetryTimeoutSeconds: 30, RateLimitPerSecond: 10000},
+		LookPath:      func(string) (string, error) { return "", exec.ErrNotFound },
+		MetricsSettle: time.Second,
+		Exit: func(code int) {
+			r.Exits = append(r.Exits, code)
+		},
+	}
+	if testing.Verbose() {
+		r.Opts.Out = io.MultiWriter(r.out, testWriter{t})
+	}
+	return r
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

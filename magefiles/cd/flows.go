@@ -1,0 +1,132 @@
+package cd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+)
+
+// DeployDev is `mage deploy:dev`: a new model trained from the tagged
+// commit and served on the dev endpoint.
+func DeployDev() []Stage {
+	return []Stage{
+		LoadConfig{},   // the dev target of databricks.yml: checked offline
+		CheckRelease{}, // the tag on HEAD (or -release): semver
+		Connect{},      // workspace client; refuses another workspace or missing credentials
+		Approve{},      // dev needs none: skipped, and says so
+		AcquireLock{},  // one deploy per environment at a time; released at the end
+		BeginRecord{},  // release record in the workspace journal (resumes an interrupted one)
+		BundleDeploy{}, // src/ uploaded; job, experiment, model created or updated; endpoint created if it can be
+		Train{},        // run the training job with the release, wait, check result_state
+		Register{},     // the trained model as a READY dev version tagged with sha, release, run id
+		Serve{},        // dev endpoint serves that version at 100% (created if missing), READY
+	}
+}
+
+// DeployStaging is `mage deploy:staging`: the version dev verified,
+// promoted into the staging model and served.
+func DeployStaging() []Stage {
+	return []Stage{
+		LoadConfig{},   // the staging target: checked offline
+		CheckRelease{}, // the tag on HEAD; prereleases may go to staging
+		Connect{},      // staging workspace client
+		LoadSource{},   // dev's record of this release: verified, and its model version
+		Approve{},      // GitHub environment, terminal confirmation, or -yes
+		AcquireLock{},  // staging lock
+		BeginRecord{},  // staging release record
+		BundleDeploy{}, // staging jobs, model, endpoint definitions
+		Promote{},      // copy dev's exact version into the staging model, lineage tags; finds an earlier copy
+		Serve{},        // staging endpoint serves it at 100%
+	}
+}
+
+// DeployProd is `mage deploy:prod`: the version staging verified, promoted
+// into the prod model and served. The production rollout (backup, canary,
+// analysis) replaces the last stage; until then prod is switched directly.
+func DeployProd() []Stage {
+	return []Stage{
+		LoadConfig{},   // the prod target: checked offline
+		CheckRelease{}, // a stable tag whose commit is on main
+		Connect{},      // prod workspace client
+		LoadSource{},   // staging's record of this release: verified, and its model version
+		Approve{},      // GitHub environment, terminal confirmation, or -yes
+		AcquireLock{},  // prod lock
+		BeginRecord{},  // prod release record
+		// The rollout's Backup stage goes here: before anything changes.
+		BundleDeploy{}, // prod jobs, model, endpoint definitions (never the served versions)
+		Promote{},      // copy staging's exact version into the prod model
+		// The rollout's Canary, Analyze and Rollout stages replace Serve.
+		Serve{}, // prod endpoint switched to it at 100%, said so
+	}
+}
+
+// DeployStages returns the deploy flow of an environment.
+func DeployStages(env string) ([]Stage, error) {
+	switch env {
+	case EnvDev:
+		return DeployDev(), nil
+	case EnvStaging:
+		return DeployStaging(), nil
+	case EnvProd:
+		return DeployProd(), nil
+	}
+	return nil, CheckEnv(env)
+}
+
+// VerifyStages is `mage verify:<env>`: the live endpoint checked against
+// the integration cases, the load thresholds and its metrics export, and
+// the result kept in the environment's release record.
+func VerifyStages() []Stage {
+	return []Stage{
+		LoadConfig{},  // the target: endpoint name, load thresholds
+		Connect{},     // workspace client
+		FindRelease{}, // the environment's latest deploy record (and the tag on HEAD, if any, must match)
+		Verify{},      // integration (or smoke), load, metrics; JUnit + JSON under artifacts/; record updated
+	}
+}
+
+// Deploy runs `deploy:<env>`.
+func Deploy(ctx context.Context, o Options) error {
+	stages, err := DeployStages(o.Env)
+	if err != nil {
+		return err
+	}
+	s, err := NewState(ctx, o)
+	if err != nil {
+		return err
+	}
+	return DeployFlow(o.Env, stages).Run(ctx, s)
+}
+
+// DeployFlow wraps deploy stages: a finished flow marks the record
+// deployed, a failed one failed.
+func DeployFlow(env string, stages []Stage) Flow {
+	return Flow{Name: "deploy:" + env, Stages: stages, Success: release.OutcomeDeployed, Failure: release.OutcomeFailed}
+}
+
+// RunVerify runs `verify:<env>`.
+func RunVerify(ctx context.Context, o Options) error {
+	if err := CheckEnv(o.Env); err != nil {
+		return err
+	}
+	s, err := NewState(ctx, o)
+	if err != nil {
+		return err
+	}
+	return Flow{Name: "verify:" + o.Env, Stages: VerifyStages()}.Run(ctx, s)
+}
+
+// runStages runs stages without a record or banner (plan, status).
+func runStages(ctx context.Context, s *State, stages ...Stage) error {
+	for _, st := range stages {
+		s.current = st.Name()
+		if err := st.Run(ctx, s); err != nil {
+			if _, ok := IsSkip(err); ok {
+				continue
+			}
+			return fmt.Errorf("%s: %w", st.Name(), err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,179 @@
+package cd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
+)
+
+// PlanReport is what a deploy would change, worked out by reading only.
+type PlanReport struct {
+	Env     string `json:"env"`
+	Target  string `json:"target"`
+	Host    string `json:"host"`
+	Release string `json:"release,omitempty"`
+	SHA     string `json:"sha,omitempty"`
+	// Model is what happens to the environment's model.
+	Model ModelPlan `json:"model"`
+	// EndpointBefore is nil when the endpoint does not exist.
+	EndpointBefore *release.EndpointState `json:"endpoint_before"`
+	EndpointAfter  *release.EndpointState `json:"endpoint_after"`
+	// Bundle are the resource changes of the bundle deploy.
+	Bundle []workspace.Change   `json:"bundle"`
+	Files  workspace.FileSync   `json:"files"`
+	Notes  []string             `json:"notes,omitempty"`
+	Blocks []string             `json:"blocks,omitempty"` // why the deploy would refuse
+	Source *release.ModelSource `json:"source,omitempty"`
+}
+
+// ModelPlan is the model version a deploy would serve.
+type ModelPlan struct {
+	Action  string `json:"action"` // train, promote, reuse
+	Model   string `json:"model"`
+	Version string `json:"version,omitempty"` // known when reused
+	Detail  string `json:"detail"`
+}
+
+// Plan runs `mage plan <env>`: it prints what deploy:<env> would change and
+// writes artifacts/plan/<env>.json, changing nothing.
+func Plan(ctx context.Context, o Options) (*PlanReport, error) {
+	s, err := NewState(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := runStages(ctx, s, LoadConfig{}); err != nil {
+		return nil, err
+	}
+	var blocks []string
+	if err := (CheckRelease{}).Run(ctx, s); err != nil {
+		blocks = append(blocks, "release: "+err.Error())
+	}
+	if err := runStages(ctx, s, Connect{}); err != nil {
+		return nil, err
+	}
+	if s.Release.Tag != "" {
+		if err := (LoadSource{}).Run(ctx, s); err != nil {
+			if _, skip := IsSkip(err); !skip {
+				blocks = append(blocks, "source: "+err.Error())
+			}
+		}
+	}
+	p, err := BuildPlan(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	p.Blocks = append(p.Blocks, blocks...)
+	p.Render(s.Out)
+	return p, writeJSON(filepath.Join(s.Artifacts, "plan", s.Env+".json"), p)
+}
+
+// BuildPlan works out the plan from a connected State (the approval shows
+// it too).
+func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
+	cfg := s.Config
+	p := &PlanReport{Env: s.Env, Target: cfg.Target.Name, Host: s.Client.Host, Release: s.Release.Tag, SHA: s.Release.SHA}
+	if p.Release == "" {
+		p.Release = "(no release tag on HEAD)"
+	}
+	res, err := workspace.Plan(ctx, s.Client, s.deployRequest())
+	if err != nil {
+		return nil, err
+	}
+	p.Bundle, p.Files = res.Changes, res.Files
+
+	ep, err := s.Client.W.ServingEndpoints.GetByName(ctx, cfg.Endpoint.Name)
+	switch {
+	case err == nil:
+		p.EndpointBefore = EndpointSnapshot(ep)
+	case !errors.Is(err, apierr.ErrNotFound):
+		return nil, fmt.Errorf("endpoint %s: %w", cfg.Endpoint.Name, err)
+	}
+
+	switch {
+	case s.Env == EnvDev:
+		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("run job %s at %s, register the result as a new version", cfg.TrainingJob, release.ShortSHA(s.Release.SHA))}
+	case s.SourceVersion != nil:
+		src := s.SourceVersion
+		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID}
+		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: fmt.Sprintf("copy %s %s v%s (record %s, %s) as a new version", s.Source.Env, src.Name, src.Version, s.Source.ID, s.Source.Outcome)}
+		if s.Version == nil {
+			if copyOf, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool {
+				t := tagMap(mv.Tags)
+				return t[TagSourceModel] == src.Name && t[TagSourceVersion] == src.Version && usable(mv)
+			}); err == nil && copyOf != nil {
+				p.Model = ModelPlan{Action: "reuse", Model: cfg.Model, Version: copyOf.Version, Detail: fmt.Sprintf("v%s is already the copy of %s v%s", copyOf.Version, src.Name, src.Version)}
+			}
+		}
+	default:
+		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: "unknown: no verified source release (see blocks)"}
+	}
+
+	version := p.Model.Version
+	if version == "" {
+		version = "new"
+	}
+	served := ServedEntityName(cfg.Model, version)
+	p.EndpointAfter = &release.EndpointState{
+		Name:           cfg.Endpoint.Name,
+		ServedEntities: []release.ServedEntity{{Name: served, EntityName: cfg.Model, EntityVersion: version}},
+		Traffic:        []release.Route{{ServedModelName: served, Percent: 100}},
+	}
+	if c := cfg.Endpoint.Config; c != nil && len(c.ServedEntities) > 0 {
+		p.EndpointAfter.ServedEntities[0].WorkloadSize = c.ServedEntities[0].WorkloadSize
+		p.EndpointAfter.ServedEntities[0].ScaleToZero = c.ServedEntities[0].ScaleToZeroEnabled
+	}
+	if s.Env == EnvProd {
+		p.Notes = append(p.Notes, "prod is switched to the new version directly (no canary in this version of the pipeline)")
+	}
+	if p.EndpointBefore == nil {
+		p.Notes = append(p.Notes, "the endpoint does not exist yet: the deploy creates it")
+	}
+	return p, nil
+}
+
+// Render prints the plan for a person.
+func (p *PlanReport) Render(w io.Writer) {
+	fmt.Fprintf(w, "\nPlan for %s (target %s, %s)\n", p.Env, p.Target, p.Host)
+	fmt.Fprintf(w, "  release:  %s %s\n", p.Release, release.ShortSHA(p.SHA))
+	fmt.Fprintf(w, "  model:    %s %s: %s\n", p.Model.Action, p.Model.Model, p.Model.Detail)
+	fmt.Fprintf(w, "  endpoint: %s\n", p.EndpointAfter.Name)
+	fmt.Fprintf(w, "    before: %s\n", describeTraffic(p.EndpointBefore))
+	fmt.Fprintf(w, "    after:  %s\n", describeTraffic(p.EndpointAfter))
+	fmt.Fprintf(w, "  bundle:\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range p.Bundle {
+		detail := c.Detail
+		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", c.Action, c.Kind, c.Name, detail)
+	}
+	tw.Flush()
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, b := range p.Blocks {
+		fmt.Fprintf(w, "  the deploy would refuse: %s\n", strings.ReplaceAll(b, "\n", "\n    "))
+	}
+	fmt.Fprintln(w)
+}
+
+func writeJSON(path string, v any) error {
+	raw, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}

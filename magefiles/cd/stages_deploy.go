@@ -1,0 +1,549 @@
+package cd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
+)
+
+// Tag keys the deploy attaches to jobs, model versions and endpoints.
+const (
+	TagRelease       = "release"
+	TagGitSHA        = "git_sha"
+	TagTarget        = "target"
+	TagJobRunID      = "job_run_id"
+	TagSourceEnv     = "source_env"
+	TagSourceModel   = "source_model"
+	TagSourceVersion = "source_version"
+	TagSourceRecord  = "source_record"
+)
+
+// ModelArtifactPath is where the training job logs the model in its MLflow
+// run (train.py's log_model).
+const ModelArtifactPath = "agent"
+
+// tags are the release facts attached to everything a deploy creates.
+func (s *State) tags() map[string]string {
+	return map[string]string{TagRelease: s.Release.Tag, TagGitSHA: s.Release.SHA, TagTarget: s.Env}
+}
+
+// jobParameters are the values for the release parameters a job may
+// declare; only declared ones are sent.
+func (s *State) jobParameters() map[string]string {
+	return map[string]string{"git_sha": s.Release.SHA, "release_tag": s.Release.Tag, "release": s.Release.Tag, "target": s.Env}
+}
+
+// BundleDeploy deploys the bundle target: files, jobs, model, endpoint.
+type BundleDeploy struct{}
+
+// Name implements Stage.
+func (BundleDeploy) Name() string { return "bundle" }
+
+// Run implements Stage.
+func (BundleDeploy) Run(ctx context.Context, s *State) error {
+	engine := s.Engine
+	if engine == nil {
+		name := s.Opts.Engine
+		if name == "" {
+			name = s.Getenv("DEPLOY_ENGINE")
+		}
+		var err error
+		if engine, err = workspace.SelectEngine(name, s.Opts.LookPath); err != nil {
+			return err
+		}
+		s.Engine = engine
+	}
+	s.Printf("   engine %s\n", engine.Name())
+	res, err := engine.Deploy(ctx, s.Client, s.deployRequest())
+	if res != nil {
+		s.Deployment = res
+	}
+	if s.Record != nil {
+		s.Record.Engine = engine.Name()
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range res.Removed() {
+		s.Printf("   warning: %s\n", c)
+	}
+	s.Printf("   files: %d uploaded, %d unchanged, %d deleted\n", res.Files.Uploaded, res.Files.Unchanged, res.Files.Deleted)
+	return nil
+}
+
+func (s *State) deployRequest() workspace.DeployRequest {
+	ws := s.Config.Bundle.Workspace
+	return workspace.DeployRequest{
+		Target: s.Config.Target.Name, BundleRoot: s.Root,
+		RootPath: ws.RootPath, FilePath: ws.FilePath, StatePath: ws.StatePath,
+		SyncPaths: []string{"src"}, Resources: s.Config.Resources(),
+		Tags: s.tags(), JobParameters: s.jobParameters(), Out: s.Out,
+	}
+}
+
+// Training is what the training run produced.
+type Training struct {
+	JobID       int64
+	RunID       int64
+	RunURL      string
+	MLflowRunID string
+	// ReportedModel/ReportedVersion: the version train.py registered, if any.
+	ReportedModel, ReportedVersion string
+}
+
+// Train runs the training job with the release as job parameters and
+// waits for it. A run that ends other than SUCCESS is an error with its
+// state message and URL: the SDK's waiter is satisfied by TERMINATED, so
+// the result state is checked here.
+type Train struct{}
+
+// Name implements Stage.
+func (Train) Name() string { return "train" }
+
+// Run implements Stage.
+func (Train) Run(ctx context.Context, s *State) error {
+	cfg := s.Config
+	if s.resumedOK("train") && s.Record.Model != nil && s.Record.Model.RunID != "" {
+		m := s.Record.Model
+		s.Training = &Training{RunID: m.JobRunID, RunURL: m.JobRunURL, MLflowRunID: m.RunID, ReportedModel: m.Name, ReportedVersion: m.Version}
+		return Skip("trained before the interruption: run %d (MLflow run %s)", m.JobRunID, m.RunID)
+	}
+	jobID := int64(0)
+	if s.Deployment != nil {
+		jobID = s.Deployment.JobIDs[cfg.TrainingJobKey]
+	}
+	if jobID == 0 {
+		id, err := workspace.FindJobByName(ctx, s.Client, cfg.TrainingJob)
+		if err != nil {
+			return err
+		}
+		if id == 0 {
+			return fmt.Errorf("training job %q is not in the workspace: the bundle deploy should have created it", cfg.TrainingJob)
+		}
+		jobID = id
+	}
+	params := map[string]string{}
+	values := s.jobParameters()
+	for _, p := range cfg.Bundle.Jobs[cfg.TrainingJobKey].Settings.Parameters {
+		if v, ok := values[p.Name]; ok {
+			params[p.Name] = v
+		}
+	}
+	// The token makes a re-run after a crash find the same run instead of
+	// starting a second one.
+	wait, err := s.Client.W.Jobs.RunNow(ctx, jobs.RunNow{JobId: jobID, JobParameters: params, IdempotencyToken: s.idempotencyToken("train")})
+	if err != nil {
+		return fmt.Errorf("start training job %s (%d): %w", cfg.TrainingJob, jobID, err)
+	}
+	s.Printf("   run %d of job %s with %s\n", wait.RunId, cfg.TrainingJob, formatParams(params))
+	p := s.startWait(fmt.Sprintf("training run %d", wait.RunId))
+	var last *jobs.Run
+	run, err := wait.OnProgress(func(r *jobs.Run) {
+		last = r
+		state := ""
+		if r.State != nil {
+			state = string(r.State.LifeCycleState)
+			if r.State.ResultState != "" {
+				state += " " + string(r.State.ResultState)
+			}
+		}
+		p.seen(state)
+	}).GetWithTimeout(s.Opts.Timeouts.Training)
+	p.done()
+	if err != nil {
+		url := ""
+		if last != nil {
+			url = " (" + last.RunPageUrl + ")"
+		}
+		return fmt.Errorf("training run %d%s: %w", wait.RunId, url, err)
+	}
+	if err := checkRun(run); err != nil {
+		return s.explainRun(ctx, run, err)
+	}
+	tr, err := s.trainingOutput(ctx, jobID, run)
+	if err != nil {
+		return err
+	}
+	s.Training = tr
+	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL}
+	s.Printf("   run %d succeeded: MLflow run %s\n", tr.RunID, tr.MLflowRunID)
+	return nil
+}
+
+func formatParams(p map[string]string) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + p[k]
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *State) idempotencyToken(step string) string {
+	id := ""
+	if s.Record != nil {
+		id = s.Record.ID
+	}
+	sum := sha256.Sum256([]byte(s.Env + "|" + s.Release.Tag + "|" + id + "|" + step))
+	return hex.EncodeToString(sum[:16])
+}
+
+// RunFailedError is a training run that did not succeed.
+type RunFailedError struct {
+	RunID   int64
+	State   string // FAILED, CANCELED, TIMEDOUT, SKIPPED ...
+	Message string
+	URL     string
+}
+
+func (e *RunFailedError) Error() string {
+	msg := fmt.Sprintf("training run %d ended %s", e.RunID, e.State)
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.URL != "" {
+		msg += "; see " + e.URL
+	}
+	return msg
+}
+
+// checkRun turns a terminated run that did not succeed into an error.
+func checkRun(run *jobs.Run) error {
+	st := run.State
+	if st == nil {
+		return &RunFailedError{RunID: run.RunId, State: "UNKNOWN", Message: "the run has no state", URL: run.RunPageUrl}
+	}
+	if st.LifeCycleState == jobs.RunLifeCycleStateSkipped {
+		return &RunFailedError{RunID: run.RunId, State: "SKIPPED", Message: st.StateMessage, URL: run.RunPageUrl}
+	}
+	if st.ResultState == jobs.RunResultStateSuccess {
+		return nil
+	}
+	state := string(st.ResultState)
+	if state == "" {
+		state = string(st.LifeCycleState)
+	}
+	return &RunFailedError{RunID: run.RunId, State: state, Message: st.StateMessage, URL: run.RunPageUrl}
+}
+
+// explainRun adds the failing task's error output to a run failure.
+func (s *State) explainRun(ctx context.Context, run *jobs.Run, err error) error {
+	var rf *RunFailedError
+	if !errors.As(err, &rf) {
+		return err
+	}
+	for _, t := range run.Tasks {
+		if t.State == nil || t.State.ResultState == jobs.RunResultStateSuccess {
+			continue
+		}
+		out, oerr := s.Client.W.Jobs.GetRunOutput(ctx, jobs.GetRunOutputRequest{RunId: t.RunId})
+		if oerr == nil && out.Error != "" {
+			rf.Message = strings.TrimSuffix(rf.Message, ".") + "; task " + t.TaskKey + ": " + firstLine(out.Error)
+			break
+		}
+	}
+	return rf
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}
+
+// trainingOutput reads the training task's report: train.py prints a JSON
+// object as its last line (a notebook task returns it as its exit value),
+// with the MLflow run id and the version it registered.
+func (s *State) trainingOutput(ctx context.Context, jobID int64, run *jobs.Run) (*Training, error) {
+	tr := &Training{JobID: jobID, RunID: run.RunId, RunURL: run.RunPageUrl}
+	taskRun := run.RunId
+	for _, t := range run.Tasks {
+		if strings.Contains(strings.ToLower(t.TaskKey), "train") || len(run.Tasks) == 1 {
+			taskRun = t.RunId
+		}
+	}
+	out, err := s.Client.W.Jobs.GetRunOutput(ctx, jobs.GetRunOutputRequest{RunId: taskRun})
+	if err != nil {
+		return nil, fmt.Errorf("training run %d: read the output of task run %d: %w", run.RunId, taskRun, err)
+	}
+	text := out.Logs
+	if out.NotebookOutput != nil && out.NotebookOutput.Result != "" {
+		text = out.NotebookOutput.Result
+	}
+	report, err := lastJSONLine(text)
+	if err != nil {
+		return nil, fmt.Errorf("training run %d (%s): %w", run.RunId, run.RunPageUrl, err)
+	}
+	tr.MLflowRunID, _ = report["run_id"].(string)
+	tr.ReportedModel, _ = report["model_name"].(string)
+	switch v := report["model_version"].(type) {
+	case string:
+		tr.ReportedVersion = v
+	case float64:
+		tr.ReportedVersion = strconv.FormatFloat(v, 'f', -1, 64)
+	}
+	if tr.MLflowRunID == "" {
+		return nil, fmt.Errorf("training run %d (%s) logged no model: its report has no run_id (was it a --dry-run, or is mlflow missing on the cluster?)", run.RunId, run.RunPageUrl)
+	}
+	return tr, nil
+}
+
+func lastJSONLine(text string) (map[string]any, error) {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err == nil {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("no JSON report in the task's output (train.py prints one as its last line)")
+}
+
+// Register makes the trained model a READY version of the environment's
+// model, tagged with the release: the version train.py registered, or one
+// registered here from the MLflow run.
+type Register struct{}
+
+// Name implements Stage.
+func (Register) Name() string { return "register" }
+
+// Run implements Stage.
+func (Register) Run(ctx context.Context, s *State) error {
+	tr, cfg := s.Training, s.Config
+	if tr == nil {
+		return fmt.Errorf("no training run to register")
+	}
+	reg := s.Client.W.ModelRegistry
+	tags := s.tags()
+	tags[TagJobRunID] = strconv.FormatInt(tr.RunID, 10)
+
+	version := ""
+	how := ""
+	switch {
+	case tr.ReportedVersion != "" && tr.ReportedModel == cfg.Model:
+		version, how = tr.ReportedVersion, "registered by the training run"
+	default:
+		found, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool { return mv.RunId == tr.MLflowRunID && usable(mv) })
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			version, how = found.Version, "found from an earlier attempt"
+			break
+		}
+		resp, err := reg.CreateModelVersion(ctx, ml.CreateModelVersionRequest{
+			Name: cfg.Model, Source: "runs:/" + tr.MLflowRunID + "/" + ModelArtifactPath, RunId: tr.MLflowRunID,
+			Description: fmt.Sprintf("%s (%s), training run %d", s.Release.Tag, release.ShortSHA(s.Release.SHA), tr.RunID),
+			Tags:        versionTags(tags),
+		})
+		if err != nil {
+			return fmt.Errorf("register MLflow run %s as a version of %s: %w", tr.MLflowRunID, cfg.Model, err)
+		}
+		version, how = resp.ModelVersion.Version, "registered from the MLflow run"
+	}
+	mv, err := s.waitVersionReady(ctx, cfg.Model, version)
+	if err != nil {
+		return err
+	}
+	if err := setVersionTags(ctx, s, mv, tags); err != nil {
+		return err
+	}
+	s.Version = mv
+	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL}
+	s.Printf("   %s v%s READY (%s)\n", cfg.Model, mv.Version, how)
+	return nil
+}
+
+func versionTags(m map[string]string) []ml.ModelVersionTag {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]ml.ModelVersionTag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, ml.ModelVersionTag{Key: k, Value: m[k]})
+	}
+	return out
+}
+
+func tagMap(tags []ml.ModelVersionTag) map[string]string {
+	m := map[string]string{}
+	for _, t := range tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+// setVersionTags sets the tags a version lacks or has with other values.
+func setVersionTags(ctx context.Context, s *State, mv *ml.ModelVersion, want map[string]string) error {
+	have := tagMap(mv.Tags)
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if have[k] == want[k] {
+			continue
+		}
+		err := s.Client.W.ModelRegistry.SetModelVersionTag(ctx, ml.SetModelVersionTagRequest{Name: mv.Name, Version: mv.Version, Key: k, Value: want[k]})
+		if err != nil {
+			return fmt.Errorf("tag %s v%s with %s: %w", mv.Name, mv.Version, k, err)
+		}
+		mv.Tags = append(mv.Tags, ml.ModelVersionTag{Key: k, Value: want[k]})
+	}
+	return nil
+}
+
+// findVersion returns the newest version of model that match accepts.
+func findVersion(ctx context.Context, s *State, model string, match func(ml.ModelVersion) bool) (*ml.ModelVersion, error) {
+	all, err := s.Client.W.ModelRegistry.SearchModelVersionsAll(ctx, ml.SearchModelVersionsRequest{Filter: fmt.Sprintf("name='%s'", strings.ReplaceAll(model, "'", "\\'"))})
+	if err != nil {
+		return nil, fmt.Errorf("search versions of %s: %w", model, err)
+	}
+	var best *ml.ModelVersion
+	for i := range all {
+		if all[i].Name != model || !match(all[i]) {
+			continue
+		}
+		if best == nil || versionNumber(all[i].Version) > versionNumber(best.Version) {
+			best = &all[i]
+		}
+	}
+	return best, nil
+}
+
+// usable excludes versions whose registration failed: a re-run makes a new
+// copy rather than waiting on a dead one.
+func usable(mv ml.ModelVersion) bool { return mv.Status != ml.ModelVersionStatusFailedRegistration }
+
+func versionNumber(v string) int {
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// RegistrationFailedError is a model version that ended FAILED_REGISTRATION.
+type RegistrationFailedError struct {
+	Model, Version, Message string
+}
+
+func (e *RegistrationFailedError) Error() string {
+	return fmt.Sprintf("model %s v%s failed registration (FAILED_REGISTRATION): %s", e.Model, e.Version, e.Message)
+}
+
+// waitVersionReady polls a model version until READY (the SDK has no
+// waiter for it), backing off like the SDK's waiters.
+func (s *State) waitVersionReady(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
+	p := s.startWait(fmt.Sprintf("%s v%s", model, version))
+	defer p.done()
+	var mv *ml.ModelVersion
+	err := s.pollUntil(ctx, s.Opts.Timeouts.Registration, p, func() (string, error) {
+		resp, err := s.Client.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: model, Version: version})
+		if err != nil {
+			return "error", fmt.Errorf("read %s v%s: %w", model, version, err)
+		}
+		mv = resp.ModelVersion
+		switch mv.Status {
+		case ml.ModelVersionStatusReady:
+			return string(mv.Status), nil
+		case ml.ModelVersionStatusFailedRegistration:
+			return string(mv.Status), &RegistrationFailedError{Model: model, Version: version, Message: mv.StatusMessage}
+		}
+		return string(mv.Status), errStillWaiting
+	})
+	if err != nil {
+		return nil, err
+	}
+	return mv, nil
+}
+
+// Promote copies the model version the source environment verified into
+// this environment's model, with lineage tags. Re-running finds the copy
+// instead of making another.
+type Promote struct{}
+
+// Name implements Stage.
+func (Promote) Name() string { return "promote" }
+
+// Run implements Stage.
+func (Promote) Run(ctx context.Context, s *State) error {
+	src, rec, cfg := s.SourceVersion, s.Source, s.Config
+	if src == nil || rec == nil {
+		return fmt.Errorf("no promotion source (the source stage did not run)")
+	}
+	tags := s.tags()
+	tags[TagSourceEnv] = rec.Env
+	tags[TagSourceModel] = src.Name
+	tags[TagSourceVersion] = src.Version
+	tags[TagSourceRecord] = rec.ID
+	if v := tagMap(src.Tags)[TagJobRunID]; v != "" {
+		tags[TagJobRunID] = v
+	}
+	found, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool {
+		t := tagMap(mv.Tags)
+		return t[TagSourceModel] == src.Name && t[TagSourceVersion] == src.Version && usable(mv)
+	})
+	if err != nil {
+		return err
+	}
+	version, how := "", ""
+	if found != nil {
+		version, how = found.Version, "already copied"
+	} else {
+		req := ml.CreateModelVersionRequest{
+			Name: cfg.Model, Source: src.Source, RunId: src.RunId,
+			Description: fmt.Sprintf("%s promoted from %s %s v%s", s.Release.Tag, rec.Env, src.Name, src.Version),
+			Tags:        versionTags(tags),
+		}
+		resp, err := s.Client.W.ModelRegistry.CreateModelVersion(ctx, req)
+		if errors.Is(err, apierr.ErrNotFound) {
+			// The registered model may be missing (an engine that did not
+			// create it): create it and try once more.
+			if _, gerr := s.Client.W.ModelRegistry.GetModel(ctx, ml.GetModelRequest{Name: cfg.Model}); errors.Is(gerr, apierr.ErrNotFound) {
+				if _, cerr := s.Client.W.ModelRegistry.CreateModel(ctx, ml.CreateModelRequest{Name: cfg.Model}); cerr != nil {
+					return fmt.Errorf("create model %s: %w", cfg.Model, cerr)
+				}
+				resp, err = s.Client.W.ModelRegistry.CreateModelVersion(ctx, req)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("promote %s v%s into %s: %w", src.Name, src.Version, cfg.Model, err)
+		}
+		version, how = resp.ModelVersion.Version, "copied"
+	}
+	mv, err := s.waitVersionReady(ctx, cfg.Model, version)
+	if err != nil {
+		return fmt.Errorf("promote %s v%s: %w", src.Name, src.Version, err)
+	}
+	s.Version = mv
+	s.Record.Model = &release.ModelVersionRef{
+		Name: cfg.Model, Version: mv.Version, RunID: src.RunId,
+		Source: &release.ModelSource{Env: rec.Env, Model: src.Name, Version: src.Version, Record: rec.ID},
+	}
+	if rec.Model != nil {
+		s.Record.Model.JobRunID, s.Record.Model.JobRunURL = rec.Model.JobRunID, rec.Model.JobRunURL
+	}
+	s.Printf("   %s v%s -> %s v%s (%s)\n", src.Name, src.Version, cfg.Model, mv.Version, how)
+	return nil
+}

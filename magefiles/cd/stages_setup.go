@@ -1,0 +1,370 @@
+package cd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/ml"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
+)
+
+// LoadConfig loads and checks the environment's bundle target (offline).
+type LoadConfig struct{}
+
+// Name implements Stage.
+func (LoadConfig) Name() string { return "config" }
+
+// Run implements Stage.
+func (LoadConfig) Run(_ context.Context, s *State) error {
+	cfg, err := s.LoadConfig(s.Env, "")
+	if err != nil {
+		return err
+	}
+	s.Config = cfg
+	s.Printf("   target %s in %s\n", cfg.Target.Name, cfg.Target.Host)
+	return nil
+}
+
+// CheckRelease works out the release from the tag on HEAD and applies the
+// environment's rules (prod: a stable tag whose commit is on main).
+type CheckRelease struct{}
+
+// Name implements Stage.
+func (CheckRelease) Name() string { return "release" }
+
+// Run implements Stage.
+func (CheckRelease) Run(ctx context.Context, s *State) error {
+	production := s.Env == EnvProd || (s.Config != nil && s.Config.Production)
+	id, err := release.ResolveIdentity(ctx, release.Git{Dir: s.Root}, release.IdentityOptions{
+		Env: s.Env, Override: s.Opts.Release, AllowOverride: s.Env == EnvDev, Production: production,
+	})
+	if err != nil {
+		return err
+	}
+	s.Release = id
+	dirty := ""
+	if id.Git.Dirty {
+		dirty = ", uncommitted changes in the tree"
+	}
+	s.Printf("   %s at %s (%s%s)\n", id.Tag, release.ShortSHA(id.SHA), id.Source, dirty)
+	return nil
+}
+
+// Connect makes the workspace client (host and credential checks) and
+// reloads the target for the authenticated user.
+type Connect struct{}
+
+// Name implements Stage.
+func (Connect) Name() string { return "connect" }
+
+// Run implements Stage.
+func (Connect) Run(ctx context.Context, s *State) error {
+	c, err := s.connect(ctx, s.Env)
+	if err != nil {
+		return err
+	}
+	s.Client = c
+	cfg, err := s.LoadConfig(s.Env, c.User)
+	if err != nil {
+		return err
+	}
+	s.Config = cfg
+	s.Journal = s.journal(s.Env, c, cfg)
+	s.Printf("   %s as %s (%s auth): model %s, endpoint %s\n", c.Host, c.User, c.AuthType, cfg.Model, cfg.Endpoint.Name)
+	return nil
+}
+
+// envGetenv reads <NAME>_<ENV> before <NAME>, so one process can hold
+// credentials for two workspaces (a promotion source and its target).
+func (s *State) envGetenv(env string) func(string) string {
+	base := s.Opts.Client.Getenv
+	if base == nil {
+		base = s.Getenv
+	}
+	suffix := "_" + strings.ToUpper(env)
+	return func(name string) string {
+		if v := base(name + suffix); v != "" {
+			return v
+		}
+		return base(name)
+	}
+}
+
+// connect returns the client for an environment's workspace, made once.
+func (s *State) connect(ctx context.Context, env string) (*workspace.Client, error) {
+	if c, ok := s.clients[env]; ok {
+		return c, nil
+	}
+	cfg, err := s.LoadConfig(env, "")
+	if err != nil {
+		return nil, err
+	}
+	// Environments in the same workspace share one client.
+	for e, c := range s.clients {
+		if other, ok := s.configs[e]; ok && workspace.SameHost(other.Target.Host, cfg.Target.Host) {
+			s.clients[env] = c
+			return c, nil
+		}
+	}
+	opts := s.Opts.Client
+	opts.Getenv = s.envGetenv(env)
+	c, err := workspace.Connect(ctx, cfg.Target, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.clients[env] = c
+	if _, err := s.LoadConfig(env, c.User); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (s *State) journal(env string, c *workspace.Client, cfg *EnvConfig) *release.Journal {
+	return &release.Journal{
+		Env: env, Store: workspace.Files{API: c.W.Workspace}, Dir: cfg.JournalDir,
+		Mirror: release.DirStore{Dir: filepath.Join(s.Artifacts, "releases")}, MirrorDir: env,
+		Now: s.Clock.Now,
+	}
+}
+
+// LoadSource finds what a promotion copies: the source environment's
+// record of this release, which must be verified, and its model version.
+type LoadSource struct{}
+
+// Name implements Stage.
+func (LoadSource) Name() string { return "source" }
+
+// Run implements Stage.
+func (LoadSource) Run(ctx context.Context, s *State) error {
+	from, ok := promotesFrom[s.Env]
+	if !ok {
+		return Skip("%s is not promoted from another environment", s.Env)
+	}
+	rec, mv, err := s.findSource(ctx, from)
+	if err != nil {
+		return err
+	}
+	s.Source, s.SourceVersion = rec, mv
+	verified := ""
+	if rec.Verify != nil {
+		verified = " at " + rec.Verify.At.Format(time.RFC3339)
+	}
+	s.Printf("   %s: %s v%s of %s, %s%s (record %s)\n", from, rec.Release, mv.Version, mv.Name, rec.Outcome, verified, rec.ID)
+	return nil
+}
+
+// findSource reads the source environment's journal for this release.
+func (s *State) findSource(ctx context.Context, from string) (*release.Record, *ml.ModelVersion, error) {
+	c, err := s.connect(ctx, from)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading %s's release records needs %s's workspace (set DATABRICKS_HOST_%s and its credentials when it is another workspace): %w",
+			from, from, strings.ToUpper(from), err)
+	}
+	cfg, err := s.LoadConfig(from, c.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	j := s.journal(from, c, cfg)
+	tag := s.Release.Tag
+	rec, err := j.LatestWhere(ctx, func(r *release.Record) bool { return r.Kind == release.KindDeploy && r.Release == tag })
+	if errors.Is(err, release.ErrNoRecord) {
+		return nil, nil, fmt.Errorf("%s has no release record of %s: run deploy:%s and verify:%s for %s first", from, tag, from, from, tag)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !rec.Good() {
+		why := ""
+		if rec.Verify != nil && !rec.Verify.Passed {
+			why = " (verification failed)"
+		}
+		return nil, nil, fmt.Errorf("%s's latest record of %s (%s) is %s%s: %s promotes only a verified release; run verify:%s (and fix what fails)",
+			from, tag, rec.ID, rec.Outcome, why, s.Env, from)
+	}
+	if rec.SHA != s.Release.SHA {
+		return nil, nil, fmt.Errorf("%s deployed %s from commit %s, but HEAD is %s: the tag moved; re-run the release from deploy:%s",
+			from, tag, release.ShortSHA(rec.SHA), release.ShortSHA(s.Release.SHA), from)
+	}
+	if rec.Model == nil || rec.Model.Version == "" {
+		return nil, nil, fmt.Errorf("%s's record %s of %s names no model version", from, rec.ID, tag)
+	}
+	resp, err := c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: rec.Model.Name, Version: rec.Model.Version})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s model %s v%s (record %s): %w", from, rec.Model.Name, rec.Model.Version, rec.ID, err)
+	}
+	mv := resp.ModelVersion
+	if mv == nil || mv.Status != ml.ModelVersionStatusReady {
+		return nil, nil, fmt.Errorf("%s model %s v%s is not READY", from, rec.Model.Name, rec.Model.Version)
+	}
+	return rec, mv, nil
+}
+
+// AcquireLock takes the environment's deploy lock; it is released when the
+// flow ends.
+type AcquireLock struct{}
+
+// Name implements Stage.
+func (AcquireLock) Name() string { return "lock" }
+
+// Run implements Stage.
+func (AcquireLock) Run(ctx context.Context, s *State) error {
+	l := s.Locker()
+	held, err := l.Acquire(ctx, s.lockIdentity())
+	if err != nil {
+		return err
+	}
+	s.Lock = held
+	s.Defer(func(ctx context.Context) {
+		if err := held.Release(ctx); err != nil {
+			s.Printf("   warning: %v\n", err)
+		}
+	})
+	s.Printf("   %s held by %s until %s\n", s.Env, held.Holder, held.Expiry.Format(time.RFC3339))
+	return nil
+}
+
+// Locker returns the environment's lock (needs Connect).
+func (s *State) Locker() *release.Locker {
+	return &release.Locker{
+		Env: s.Env, Store: workspace.Files{API: s.Client.W.Workspace}, Path: s.Config.LockFile,
+		Now:      s.Clock.Now,
+		Logf:     func(f string, a ...any) { s.Printf("   "+f+"\n", a...) },
+		TakeOver: s.takeOver,
+	}
+}
+
+func (s *State) lockIdentity() release.Lock {
+	machine, pid := s.process()
+	return release.Lock{Holder: s.holder(), Release: s.Release.Tag, Machine: machine, PID: pid, CIRun: s.ciRun()}
+}
+
+// process is this machine and process, unless a test pretends otherwise.
+func (s *State) process() (string, int) {
+	machine, _ := os.Hostname()
+	pid := os.Getpid()
+	if s.Opts.Process.Machine != "" {
+		machine = s.Opts.Process.Machine
+	}
+	if s.Opts.Process.PID != 0 {
+		pid = s.Opts.Process.PID
+	}
+	return machine, pid
+}
+
+// holder names who deploys: the CI run, or user@machine.
+func (s *State) holder() string {
+	if run := s.ciRunURL(); run != "" {
+		return "GitHub Actions " + run
+	}
+	machine, _ := s.process()
+	user := "unknown"
+	if s.Client != nil {
+		user = s.Client.User
+	}
+	return user + "@" + machine
+}
+
+func (s *State) ciRun() string {
+	if s.Getenv("GITHUB_ACTIONS") != "true" || s.Getenv("GITHUB_RUN_ID") == "" {
+		return ""
+	}
+	return s.Getenv("GITHUB_REPOSITORY") + "/" + s.Getenv("GITHUB_RUN_ID")
+}
+
+func (s *State) ciRunURL() string {
+	run := s.ciRun()
+	if run == "" {
+		return ""
+	}
+	server := s.Getenv("GITHUB_SERVER_URL")
+	if server == "" {
+		server = "https://github.com"
+	}
+	return server + "/" + s.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + s.Getenv("GITHUB_RUN_ID")
+}
+
+// takeOver declares a live lock dead when its holder is provably gone: an
+// earlier attempt of this CI run, or a process on this machine that no
+// longer exists (a deploy killed with its lock held).
+func (s *State) takeOver(cur release.Lock) (string, bool) {
+	if run := s.ciRun(); run != "" && cur.CIRun == run {
+		return "held by an earlier attempt of this CI run", true
+	}
+	machine, pid := s.process()
+	if cur.Machine != "" && cur.Machine == machine && cur.PID != 0 && cur.PID != pid && !processAlive(cur.PID) {
+		return fmt.Sprintf("its process %d on %s is gone", cur.PID, machine), true
+	}
+	return "", false
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// BeginRecord opens the release record of this deploy, or resumes the one
+// an interrupted run of the same release left in progress or failed.
+type BeginRecord struct{}
+
+// Name implements Stage.
+func (BeginRecord) Name() string { return "record" }
+
+// Run implements Stage.
+func (BeginRecord) Run(ctx context.Context, s *State) error {
+	latest, err := s.Journal.Latest(ctx)
+	if err != nil && !errors.Is(err, release.ErrNoRecord) {
+		return err
+	}
+	machine, _ := s.process()
+	if ci := s.ciRunURL(); ci != "" {
+		machine = ci
+	}
+	if latest != nil && latest.Kind == release.KindDeploy && latest.Release == s.Release.Tag && latest.SHA == s.Release.SHA &&
+		(latest.Outcome == release.OutcomeInProgress || latest.Outcome == release.OutcomeFailed) {
+		note := fmt.Sprintf("resumed at %s by %s after %s", s.Clock.Now().UTC().Format(time.RFC3339), s.Client.User, latest.Outcome)
+		if latest.Error != "" {
+			note += ": " + latest.Error
+		}
+		latest.Notes = append(latest.Notes, note)
+		latest.Outcome, latest.Error, latest.Finished = release.OutcomeInProgress, "", nil
+		latest.Actor, latest.Machine, latest.Approval = s.Client.User, machine, s.Approval
+		s.Record = latest
+		s.Printf("   resuming record %s (%s)\n", latest.ID, note)
+	} else {
+		if latest != nil && latest.Outcome == release.OutcomeInProgress {
+			// A different release was interrupted: close its record.
+			_ = s.Journal.Finish(ctx, latest, release.OutcomeFailed,
+				fmt.Errorf("abandoned: superseded by a deploy of %s", s.Release.Tag))
+		}
+		s.Record = &release.Record{
+			Env: s.Env, Kind: release.KindDeploy, Release: s.Release.Tag, SHA: s.Release.SHA,
+			Target: s.Config.Target.Name, Host: s.Client.Host, Actor: s.Client.User, Machine: machine,
+			Approval: s.Approval, Started: s.Clock.Now().UTC(),
+		}
+		if err := s.Journal.Begin(ctx, s.Record); err != nil {
+			return err
+		}
+		s.Printf("   record %s\n", s.Record.ID)
+	}
+	for _, st := range s.Stages {
+		s.Record.SetStage(st)
+	}
+	return s.Journal.Save(ctx, s.Record)
+}
+
+// resumedOK reports whether a resumed record shows stage done.
+func (s *State) resumedOK(stage string) bool {
+	if s.Record == nil {
+		return false
+	}
+	st := s.Record.Stage(stage)
+	return st != nil && st.Status == release.StageOK
+}

@@ -1,0 +1,392 @@
+package cd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/mattn/go-isatty"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
+)
+
+// Environments, in promotion order.
+const (
+	EnvDev     = "dev"
+	EnvStaging = "staging"
+	EnvProd    = "prod"
+)
+
+// Envs lists the environments a release goes through, in order.
+var Envs = []string{EnvDev, EnvStaging, EnvProd}
+
+// promotesFrom is where each environment's model version comes from.
+var promotesFrom = map[string]string{EnvStaging: EnvDev, EnvProd: EnvStaging}
+
+// ExitAfterStageEnv names the test hook: the process exits right after the
+// named stage succeeds, as if killed, leaving the lock and an in-progress
+// record behind (for kill-and-rerun tests).
+const ExitAfterStageEnv = "CD_TEST_EXIT_AFTER_STAGE"
+
+// ExitAfterStageCode is the exit status the test hook uses.
+const ExitAfterStageCode = 3
+
+// Clock tells the time and sleeps; tests and the benchmark replace it.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits d or until ctx is done (then it returns ctx.Err()).
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Timeouts bound the waits of a deploy.
+type Timeouts struct {
+	Training     time.Duration // a training job run
+	Registration time.Duration // a model version becoming READY
+	Endpoint     time.Duration // an endpoint config update
+}
+
+// DefaultTimeouts are generous: a real endpoint update takes minutes.
+var DefaultTimeouts = Timeouts{Training: 2 * time.Hour, Registration: 20 * time.Minute, Endpoint: 45 * time.Minute}
+
+// Options say how to build the State of one run. Targets fill the user's
+// choices; tests also fill the seams (environment, clock, input, exit).
+type Options struct {
+	// Env is dev, staging or prod.
+	Env string
+	// Root is the repository root (databricks.yml, src/, tests/); default
+	// the current repository.
+	Root string
+	// Release overrides the tag on HEAD (dev only).
+	Release string
+	// Engine is sdk, cli or auto (default: DEPLOY_ENGINE, then auto).
+	Engine string
+	// Yes approves without asking (-yes; APPROVE=1 does the same).
+	Yes bool
+	// Load adds the load test to verify:dev and verify:prod (staging always runs it).
+	Load bool
+	// Vars are bundle variable overrides (name=value).
+	Vars map[string]string
+	// ArtifactsDir defaults to <Root>/artifacts.
+	ArtifactsDir string
+
+	// Getenv reads the environment (credentials, approvals, hooks); nil is os.Getenv.
+	Getenv func(string) string
+	// Out receives the run's output; nil is os.Stdout.
+	Out io.Writer
+	// Color turns on colored output.
+	Color bool
+	// Stdin answers the approval prompt; Interactive says whether it is a
+	// terminal (nil: detect from os.Stdin).
+	Stdin       io.Reader
+	Interactive *bool
+	// Clock replaces the wall clock.
+	Clock Clock
+	// Poll paces the waits the SDK has no waiter for (model versions).
+	Poll PollPolicy
+	// Timeouts bound the waits; zero fields take DefaultTimeouts.
+	Timeouts Timeouts
+	// Exit ends the process for the test hook; nil is os.Exit.
+	Exit func(code int)
+	// LookPath finds the Databricks CLI; nil is exec.LookPath.
+	LookPath func(string) (string, error)
+	// Client adjusts the workspace clients (tests: transport, retries).
+	Client workspace.Options
+	// Observe, when set, hears stage and wait events (the benchmark).
+	Observe func(Event)
+	// Process overrides this process's identity in the lock (tests that
+	// simulate a killed deploy in the same process).
+	Process Process
+	// Smoke runs only the smoke cases in verify.
+	Smoke bool
+	// MetricsSettle is how long verify re-reads a metrics export that lags
+	// behind the traffic; default 2 minutes.
+	MetricsSettle time.Duration
+}
+
+// Process identifies a deploying process for the lock.
+type Process struct {
+	Machine string
+	PID     int
+}
+
+// EnvConfig is what the stages need from one bundle target.
+type EnvConfig struct {
+	Env    string
+	Bundle *bundle.Bundle
+	Target workspace.Target
+	// Model is the workspace registry model of the environment.
+	Model string
+	// Endpoint is the serving endpoint resource (name, served entity settings, tags).
+	Endpoint *serving.CreateServingEndpoint
+	// TrainingJob is the training job's resource key and name.
+	TrainingJobKey, TrainingJob string
+	Production                  bool
+	// Paths in the workspace.
+	JournalDir, LockFile string
+}
+
+// State is everything one run knows: configuration, the release, the
+// workspace client, and what earlier stages produced for later ones.
+type State struct {
+	Opts      Options
+	Env       string
+	Root      string
+	Artifacts string
+	Out       io.Writer
+	Clock     Clock
+	Getenv    func(string) string
+
+	// Config is the environment's bundle target (loaded by Connect, with the
+	// deploying user known).
+	Config  *EnvConfig
+	Release release.Identity
+	Client  *workspace.Client
+	Engine  workspace.Engine
+	Journal *release.Journal
+
+	// Filled by the stages, in order.
+	Record     *release.Record
+	Lock       *release.Held
+	Approval   string
+	Deployment *workspace.DeployResult
+	Training   *Training
+	// Source is the promotion source's record and the version it verified.
+	Source        *release.Record
+	SourceVersion *ml.ModelVersion
+	// Version is the model version this release serves in Env.
+	Version *ml.ModelVersion
+	// Endpoint is what the endpoint serves after the serve stage.
+	Endpoint *serving.ServingEndpointDetailed
+
+	// Waits and Stages are measurements of this run.
+	Waits  []WaitStat
+	Stages []release.StageResult
+
+	current  string // the running stage
+	cleanups []func(context.Context)
+	clients  map[string]*workspace.Client // by env, for promotion sources
+	configs  map[string]*EnvConfig
+}
+
+// NewState validates the options (environment, release rules) and builds
+// the State. It reads git and the bundle, and talks to no workspace.
+func NewState(ctx context.Context, o Options) (*State, error) {
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Stdin == nil {
+		o.Stdin = os.Stdin
+	}
+	if o.Interactive == nil {
+		tty := isatty.IsTerminal(os.Stdin.Fd()) || isatty.IsCygwinTerminal(os.Stdin.Fd())
+		o.Interactive = &tty
+	}
+	if o.Exit == nil {
+		o.Exit = os.Exit
+	}
+	o.Timeouts = o.Timeouts.withDefaults()
+	if o.Client.Getenv == nil {
+		o.Client.Getenv = o.Getenv
+	}
+	if err := CheckEnv(o.Env); err != nil {
+		return nil, err
+	}
+	if o.Root == "" {
+		return nil, fmt.Errorf("cd: no repository root")
+	}
+	if o.ArtifactsDir == "" {
+		o.ArtifactsDir = filepath.Join(o.Root, "artifacts")
+	}
+	s := &State{
+		Opts: o, Env: o.Env, Root: o.Root, Artifacts: o.ArtifactsDir, Out: o.Out, Clock: o.Clock, Getenv: o.Getenv,
+		clients: map[string]*workspace.Client{}, configs: map[string]*EnvConfig{},
+	}
+	return s, nil
+}
+
+// CheckEnv rejects an environment this pipeline does not know.
+func CheckEnv(env string) error {
+	for _, e := range Envs {
+		if env == e {
+			return nil
+		}
+	}
+	if env == "" {
+		return fmt.Errorf("no environment given: want one of %s", strings.Join(Envs, ", "))
+	}
+	return fmt.Errorf("unknown environment %q: want one of %s", env, strings.Join(Envs, ", "))
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	pick := func(v, def time.Duration) time.Duration {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	return Timeouts{
+		Training:     pick(t.Training, DefaultTimeouts.Training),
+		Registration: pick(t.Registration, DefaultTimeouts.Registration),
+		Endpoint:     pick(t.Endpoint, DefaultTimeouts.Endpoint),
+	}
+}
+
+// Defer registers cleanup to run when the flow ends, success or not (the
+// lock's release). Cleanups run last-in first-out with a fresh context.
+func (s *State) Defer(cleanup func(context.Context)) { s.cleanups = append(s.cleanups, cleanup) }
+
+func (s *State) runCleanups(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i](ctx)
+	}
+	s.cleanups = nil
+}
+
+// Printf writes a line of output.
+func (s *State) Printf(format string, args ...any) {
+	fmt.Fprintf(s.Out, format, args...)
+}
+
+// LoadConfig loads the bundle target for env, for the given deploying user
+// ("" before the user is known: paths that need the user are placeholders).
+func (s *State) LoadConfig(env, user string) (*EnvConfig, error) {
+	if c, ok := s.configs[env]; ok && (user == "" || c.Bundle.Workspace.CurrentUser.UserName == user) {
+		return c, nil
+	}
+	opts := bundle.LoadOptions{Target: env, Vars: s.Opts.Vars, CurrentUser: user, LookupEnv: s.lookupEnv}
+	b, diags := bundle.Load(s.Root, opts)
+	if diags.HasError() {
+		return nil, fmt.Errorf("bundle target %s:\n%s", env, diags.String())
+	}
+	cfg, err := configFromBundle(env, b)
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		s.configs[env] = cfg
+	}
+	return cfg, nil
+}
+
+func (s *State) lookupEnv(name string) (string, bool) {
+	v := s.Getenv(name)
+	return v, v != ""
+}
+
+// configFromBundle picks the environment's model, endpoint and training job
+// out of the bundle target.
+func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
+	c := &EnvConfig{
+		Env: env, Bundle: b,
+		Target:     workspace.Target{Name: b.Target, Host: b.Workspace.Host, Profile: b.Workspace.Profile},
+		Production: env == EnvProd || b.Mode == bundle.ModeProduction,
+		JournalDir: path.Join(b.Workspace.RootPath, "releases", env),
+		LockFile:   path.Join(b.Workspace.StatePath, "deploy-"+env+".lock.json"),
+	}
+	switch len(b.Models) {
+	case 0:
+		return nil, fmt.Errorf("bundle target %s declares no model (resources.models): nothing to register versions under", env)
+	case 1:
+		for _, m := range b.Models {
+			c.Model = m.Request.Name
+		}
+	default:
+		want := b.Var("model_name")
+		for _, m := range b.Models {
+			if m.Request.Name == want || strings.HasSuffix(m.Request.Name, " "+want) {
+				c.Model = m.Request.Name
+			}
+		}
+		if c.Model == "" {
+			return nil, fmt.Errorf("bundle target %s declares %d models and none is named by var.model_name (%q)", env, len(b.Models), want)
+		}
+	}
+	if len(b.ServingEndpoints) != 1 {
+		return nil, fmt.Errorf("bundle target %s declares %d serving endpoints: want exactly one", env, len(b.ServingEndpoints))
+	}
+	for _, e := range b.ServingEndpoints {
+		c.Endpoint = e.Request
+	}
+	var trainers []string
+	for key, j := range b.Jobs {
+		if strings.Contains(strings.ToLower(key), "train") || len(b.Jobs) == 1 {
+			trainers = append(trainers, key)
+			c.TrainingJobKey, c.TrainingJob = key, j.Settings.Name
+		}
+	}
+	if env == EnvDev && len(trainers) != 1 {
+		sort.Strings(trainers)
+		return nil, fmt.Errorf("bundle target %s: want one training job (a job whose key mentions train), found %d %v", env, len(trainers), trainers)
+	}
+	return c, nil
+}
+
+// Resources converts the bundle's resources for a deploy engine.
+func (c *EnvConfig) Resources() workspace.Resources {
+	r := workspace.Resources{
+		Jobs: map[string]*jobs.JobSettings{}, Models: map[string]*ml.CreateModelRequest{},
+		Experiments: map[string]*ml.Experiment{}, Endpoints: map[string]*serving.CreateServingEndpoint{},
+	}
+	for k, j := range c.Bundle.Jobs {
+		r.Jobs[k] = j.Settings
+	}
+	for k, m := range c.Bundle.Models {
+		r.Models[k] = m.Request
+	}
+	for k, e := range c.Bundle.Experiments {
+		r.Experiments[k] = e.Experiment
+	}
+	for k, e := range c.Bundle.ServingEndpoints {
+		r.Endpoints[k] = e.Request
+	}
+	return r
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// ServedEntityName is the served entity name of a model version on an
+// endpoint: <model>-<version> with characters endpoints reject replaced,
+// at most 63 characters.
+func ServedEntityName(model, version string) string {
+	base := strings.Trim(unsafeName.ReplaceAllString(model, "-"), "-")
+	suffix := "-" + version
+	if len(base)+len(suffix) > 63 {
+		base = strings.TrimRight(base[:63-len(suffix)], "-")
+	}
+	return base + suffix
+}

@@ -1,0 +1,99 @@
+package cd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// PollPolicy paces a poll that has no SDK waiter: the first check at once,
+// then Initial, growing by Step per attempt up to Max (the SDK's waiters
+// back off the same way, 1s more per attempt up to 10s).
+type PollPolicy struct {
+	Initial, Step, Max time.Duration
+}
+
+// DefaultPoll mirrors the SDK waiters' linear backoff.
+var DefaultPoll = PollPolicy{Initial: time.Second, Step: time.Second, Max: 10 * time.Second}
+
+func (p PollPolicy) delay(attempt int) time.Duration {
+	if p.Initial <= 0 {
+		p = DefaultPoll
+	}
+	d := p.Initial + time.Duration(attempt-1)*p.Step
+	if p.Max > 0 && d > p.Max {
+		d = p.Max
+	}
+	return d
+}
+
+// WaitStat measures one wait: what, how many status reads, how long.
+type WaitStat struct {
+	Stage   string        `json:"stage"`
+	What    string        `json:"what"`
+	Polls   int           `json:"polls"`
+	Elapsed time.Duration `json:"elapsed"`
+	Final   string        `json:"final"`
+}
+
+// progress prints a waiting line when the observed state changes, and at
+// most every progressEvery otherwise, and counts the polls.
+type progress struct {
+	s       *State
+	stage   string
+	what    string
+	start   time.Time
+	last    string
+	printed time.Time
+	polls   int
+}
+
+const progressEvery = 15 * time.Second
+
+func (s *State) startWait(what string) *progress {
+	now := s.Clock.Now()
+	return &progress{s: s, stage: s.current, what: what, start: now, printed: now}
+}
+
+// seen records one poll that observed state.
+func (p *progress) seen(state string) {
+	p.polls++
+	now := p.s.Clock.Now()
+	if state != p.last || now.Sub(p.printed) >= progressEvery {
+		p.s.Printf("   waiting for %s: %s (%s)\n", p.what, state, now.Sub(p.start).Round(time.Second))
+		p.printed = now
+	}
+	p.last = state
+}
+
+// done records the wait in the State and for the observer.
+func (p *progress) done() WaitStat {
+	w := WaitStat{Stage: p.stage, What: p.what, Polls: p.polls, Elapsed: p.s.Clock.Now().Sub(p.start), Final: p.last}
+	p.s.Waits = append(p.s.Waits, w)
+	p.s.observe(Event{Kind: "wait", Stage: p.stage, Time: p.s.Clock.Now(), Wait: &w})
+	return w
+}
+
+// errStillWaiting is returned by a poll function that has not reached its
+// goal yet.
+var errStillWaiting = errors.New("still waiting")
+
+// pollUntil calls check until it returns nil (done) or an error other than
+// errStillWaiting, backing off between calls, for at most timeout.
+func (s *State) pollUntil(ctx context.Context, timeout time.Duration, p *progress, check func() (state string, err error)) error {
+	deadline := s.Clock.Now().Add(timeout)
+	for attempt := 1; ; attempt++ {
+		state, err := check()
+		p.seen(state)
+		if !errors.Is(err, errStillWaiting) {
+			return err
+		}
+		if !s.Clock.Now().Before(deadline) {
+			return fmt.Errorf("timed out after %s waiting for %s (last state %s)", timeout, p.what, state)
+		}
+		if err := s.Clock.Sleep(ctx, s.Opts.Poll.delay(attempt)); err != nil {
+			return fmt.Errorf("waiting for %s: %w", p.what, err)
+		}
+	}
+}

@@ -1,0 +1,19 @@
+//go:build mage
+
+package main
+
+import (
+	"context"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
+)
+
+// Plan shows what deploy:<env> would change (model version, endpoint before/after, jobs), changing nothing.
+func Plan(ctx context.Context, env string) error {
+	o, err := cdOptions(env, nil)
+	if err != nil {
+		return err
+	}
+	_, err = cd.Plan(ctx, o)
+	return err
+}
