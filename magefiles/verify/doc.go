@@ -5,8 +5,11 @@
 // serving API (Querier, MetricsExporter; w.ServingEndpoints satisfies both)
 // and reports as JUnit XML, a JSON summary and a rendering for a terminal.
 //
-// A verify target needs three calls:
+// A verify target needs a few calls:
 //
+//	cfg := workspaceConfigFor(target) // however the target builds it
+//	verify.TuneForLoad(cfg, concurrency)
+//	w, err := databricks.NewWorkspaceClient(cfg)
 //	cases, err := verify.LoadCases(filepath.Join(root, verify.DefaultCasesPath))
 //	rep, err := verify.Run(ctx, w.ServingEndpoints, verify.Options{
 //		Env: "staging", Endpoint: name, Cases: cases,
@@ -38,8 +41,8 @@
 // nearest-rank over successful requests; throughput counts successful
 // requests per second; the error rate counts HTTP errors, timeouts,
 // transport errors and malformed answers. The SDK client throttles itself
-// to 15 requests/s unless databricks.Config.RateLimitPerSecond is raised,
-// so a client meant for load must raise it.
+// to 15 requests/s and keeps few idle connections per host, so build the
+// client used for load from a config passed through TuneForLoad first.
 //
 // # Metrics
 //

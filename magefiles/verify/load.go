@@ -19,8 +19,8 @@ import (
 //
 // The SDK's workspace client throttles itself (15 requests/s by default,
 // databricks.Config.RateLimitPerSecond) and keeps few idle connections per
-// host, so a client built for load must raise the rate limit above the
-// throughput it wants to measure, or the measurement is the client's limit.
+// host; build the client from a config passed through TuneForLoad, or the
+// measurement is the client's limit.
 type LoadConfig struct {
 	Endpoint string
 	// Requests are cycled over in order; usually FirstRequests(cases).

@@ -42,6 +42,8 @@ type faults struct {
 type fakeServing struct {
 	faults
 
+	url string
+
 	mu          sync.Mutex
 	invocations int
 	resumes     int
@@ -72,6 +74,7 @@ func newFakeServing(t testing.TB, knobs faults) (*fakeServing, *databricks.Works
 	srv.Listener = l
 	srv.Start()
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 
 	w, err := databricks.NewWorkspaceClient(&databricks.Config{
 		Host:        srv.URL,
