@@ -40,7 +40,8 @@
 //  6. Apply the mode. development: "[dev <short name>] " name prefix, a dev
 //     tag, at most 4 concurrent runs, paused schedules and triggers, no
 //     deployment lock; paths and the prefix must be per user; presets may
-//     not unpause triggers. production: the target itself must set
+//     not unpause triggers; a cluster_id (or compute_id) runs every task on
+//     that cluster. production: the target itself must set
 //     workspace.root_path. Any mode but development: no cluster_id override.
 //  7. Rewrite local task files (spark_python_task.python_file,
 //     notebook_task.notebook_path, library whl/jar/requirements) to paths

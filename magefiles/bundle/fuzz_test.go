@@ -108,15 +108,20 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 	return seeds
 }
 
-// TestWriteFuzzCorpus rewrites testdata/fuzz/FuzzLoad from the seeds when
-// run with -update, so the committed corpus follows the fixtures.
+// TestWriteFuzzCorpus rewrites the seed-* files of testdata/fuzz/FuzzLoad
+// from the fixtures when run with -update, so the committed corpus follows
+// them. The found-* files are inputs a fuzzing run found interesting and
+// are kept.
 func TestWriteFuzzCorpus(t *testing.T) {
 	if !*update {
 		t.Skip("run with -update to rewrite testdata/fuzz/FuzzLoad")
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzLoad")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	old, _ := filepath.Glob(filepath.Join(dir, "seed-*"))
+	for _, f := range old {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -79,9 +79,10 @@ func (l *loader) run() *Bundle {
 		{l.interpolate},
 		// Typed bundle, workspace and preset settings; mode semantics.
 		{l.decodeSettings, l.applyMode, l.checkMode},
-		// Local paths to workspace paths; presets and run_as on resources;
-		// ${resources.*} references, now that names are final.
-		{l.translatePaths, l.applyPresets, l.applyRunAs, l.resolveResourceRefs},
+		// A developer's cluster for every task; local paths to workspace
+		// paths; presets and run_as on resources; ${resources.*}
+		// references, now that names are final.
+		{l.overrideCompute, l.translatePaths, l.applyPresets, l.applyRunAs, l.resolveResourceRefs},
 		// Resources into the SDK's types, their cross-checks, the rollout
 		// and load policies, the host the caller will use.
 		{l.decodeResources, l.validateResources, l.readPolicies, l.checkHost},

@@ -305,3 +305,83 @@ func TestRunAsServingEndpointConflict(t *testing.T) {
 	assert.Equal(t, "model_serving_endpoints do not support a run_as identity different from the deploying user", diags[0].Summary)
 	assert.Equal(t, "databricks.yml:9:3", diags[0].Locations[0].String())
 }
+
+func TestReferences(t *testing.T) {
+	root := `bundle:
+  name: refs
+workspace:
+  host: https://h.example.com
+  root_path: /Workspace/Shared/refs
+resources:
+  jobs:
+    a:
+      name: a-${bundle.name}-${bundle.target}
+      tags:
+        owner: ${workspace.current_user.userName}
+        short: ${workspace.current_user.short_name}
+        files: ${workspace.file_path}
+      tasks:
+        - task_key: run_b
+          run_job_task:
+            job_id: ${resources.jobs.b.id}
+    b:
+      name: b
+      description: runs after ${resources.jobs.a.name}
+      tasks:
+        - task_key: t
+          existing_cluster_id: c
+          notebook_task: {notebook_path: /Shared/n}
+`
+	calls := 0
+	b := loadOK(t, "mem", LoadOptions{FS: fstest.MapFS{"databricks.yml": {Data: []byte(root)}}, LookupUser: func() (User, error) {
+		calls++
+		return User{UserName: "carol.d@example.com"}, nil
+	}})
+	assert.Equal(t, 1, calls, "the user is looked up once, because a value refers to it")
+	a := b.Jobs["a"].Settings
+	assert.Equal(t, "a-refs-default", a.Name)
+	assert.Equal(t, map[string]string{"owner": "carol.d@example.com", "short": "carol_d", "files": "/Workspace/Shared/refs/files"}, a.Tags)
+	assert.Equal(t, int64(0), a.Tasks[0].RunJobTask.JobId, "a job id is only known after deploy")
+	v, _ := b.Value("resources.jobs.a.tasks[0].run_job_task.job_id")
+	assert.Equal(t, "${resources.jobs.b.id}", v, "the reference stays for the deploy engine")
+	assert.Equal(t, "runs after a-refs-default", b.Jobs["b"].Settings.Description)
+
+	bad := `bundle: {name: refs}
+resources:
+  jobs:
+    a:
+      name: ${resources.jobs.nope.name}
+      description: ${resources.jobs.a.nmae}
+`
+	_, diags := Load("mem", LoadOptions{FS: fstest.MapFS{"databricks.yml": {Data: []byte(bad)}}})
+	errs := diags.Filter(diag.Error)
+	require.Len(t, errs, 2, "%s", diags)
+	assert.Equal(t, "reference ${resources.jobs.nope.name} names a resource the bundle does not define", errs[0].Summary)
+	assert.Equal(t, "databricks.yml:5:13", errs[0].Locations[0].String())
+	assert.Equal(t, "reference ${resources.jobs.a.nmae} does not exist", errs[1].Summary)
+}
+
+func TestDevelopmentClusterOverride(t *testing.T) {
+	root := `bundle: {name: c}
+resources:
+  jobs:
+    a:
+      name: a
+      job_clusters:
+        - job_cluster_key: big
+          new_cluster: {spark_version: 15.4.x-scala2.12, num_workers: 8}
+      tasks:
+        - task_key: t
+          job_cluster_key: big
+          notebook_task: {notebook_path: /Shared/n}
+targets:
+  dev:
+    mode: development
+    cluster_id: 0101-000000-devbox
+    workspace: {host: https://h.example.com}
+`
+	b := loadOK(t, "mem", LoadOptions{FS: fstest.MapFS{"databricks.yml": {Data: []byte(root)}}, CurrentUser: "dan@example.com"})
+	task := b.Jobs["a"].Settings.Tasks[0]
+	assert.Equal(t, "0101-000000-devbox", task.ExistingClusterId, "development runs tasks on the given cluster")
+	assert.Empty(t, task.JobClusterKey)
+}

@@ -260,6 +260,40 @@ func (l *loader) allJobsRunAs() bool {
 	return true
 }
 
+// overrideCompute runs every job task on bundle.cluster_id in development
+// mode (the CLI's compute override): a developer's own cluster replaces
+// job clusters, new clusters and serverless environments.
+func (l *loader) overrideCompute() {
+	if l.b.Mode != ModeDevelopment {
+		return
+	}
+	cid := dyn.GetPath(l.tree, dyn.NewPath("bundle", "cluster_id"))
+	if s, _ := cid.AsString(); s == "" {
+		return
+	}
+	forEachResource(l, KindJobs, func(_ dyn.Path, job dyn.Value) dyn.Value {
+		tasks, ok := job.Get("tasks").AsSeq()
+		if !ok {
+			return job
+		}
+		out := make([]dyn.Value, len(tasks))
+		for i, t := range tasks {
+			m, ok := t.AsMap()
+			if !ok {
+				out[i] = t
+				continue
+			}
+			m = m.Clone()
+			for _, k := range []string{"new_cluster", "job_cluster_key", "environment_key"} {
+				m.Delete(k)
+			}
+			m.SetString("existing_cluster_id", cid)
+			out[i] = dyn.Map(m, t.Location())
+		}
+		return setChild(job, "tasks", dyn.Seq(out, job.Get("tasks").Location()))
+	})
+}
+
 // applyPresets applies the presets to every resource, as the CLI's
 // ApplyPresets does: the name prefix (normalized to dev_<user>_ for
 // serving endpoints and Unity Catalog models, which allow no spaces or
