@@ -73,6 +73,9 @@
 //     drops the value, which silently changes what gets deployed.
 //   - Missing required fields (json tags without omitempty in the SDK
 //     types) are errors; the CLI warns.
+//   - A target's job tasks (job clusters, parameters, environments) merge
+//     into the top-level ones by key, but a key written twice in one
+//     definition is an error; the CLI merges those silently too.
 //   - An include glob that matches nothing is a warning and a missing
 //     literal include path is an error; the CLI treats both as errors.
 //   - Only jobs, models, registered_models, experiments and

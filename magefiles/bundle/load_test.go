@@ -385,3 +385,72 @@ targets:
 	assert.Equal(t, "0101-000000-devbox", task.ExistingClusterId, "development runs tasks on the given cluster")
 	assert.Empty(t, task.JobClusterKey)
 }
+
+// TestResourceChecks covers the checks made after decoding, one resource
+// snippet each, with the summary and line of the first diagnostic.
+func TestResourceChecks(t *testing.T) {
+	const head = "bundle: {name: r}\nworkspace: {host: https://h.example.com, root_path: /Workspace/r}\nresources:\n"
+	tests := []struct {
+		name, resources string
+		severity        diag.Severity
+		summary, at     string
+	}{
+		{"job without tasks", "  jobs:\n    a: {name: a}\n", diag.Warning, `job "a" has no tasks`, "databricks.yml:5:8"},
+		{"duplicate task key", "  jobs:\n    a:\n      tasks:\n        - {task_key: t, existing_cluster_id: c, notebook_task: {notebook_path: /n}}\n        - {task_key: t, existing_cluster_id: c, notebook_task: {notebook_path: /n}}\n", diag.Error, `job "a" defines task "t" twice`, "databricks.yml:8:22"},
+		{"duplicate job cluster", "  jobs:\n    a:\n      job_clusters:\n        - {job_cluster_key: c, new_cluster: {num_workers: 1}}\n        - {job_cluster_key: c, new_cluster: {num_workers: 1}}\n      tasks: [{task_key: t, job_cluster_key: c, notebook_task: {notebook_path: /n}}]\n", diag.Error, `job "a" defines job cluster "c" twice`, "databricks.yml:8:29"},
+		{"duplicate parameter", "  jobs:\n    a:\n      parameters: [{name: p, default: x}, {name: p, default: y}]\n      tasks: [{task_key: t, existing_cluster_id: c, notebook_task: {notebook_path: /n}}]\n", diag.Error, `job "a" defines parameter "p" twice`, "databricks.yml:6:50"},
+		{"permission without principal", "  models:\n    m:\n      name: m\n      permissions: [{level: CAN_READ}]\n", diag.Error, "a permission must name exactly one of user_name, group_name and service_principal_name", "databricks.yml:7:21"},
+		{"permission without level", "  models:\n    m:\n      name: m\n      permissions: [{group_name: g}]\n", diag.Error, `missing required field "level"`, "databricks.yml:7:21"},
+		{"model without name", "  models:\n    m: {description: d}\n", diag.Error, `missing required field "name"`, "databricks.yml:5:8"},
+		{"model with empty name", "  models:\n    m: {name: \"\"}\n", diag.Error, `model "m" has no name`, "databricks.yml:5:15"},
+		{"relative experiment", "  experiments:\n    e: {name: my-exp}\n", diag.Error, `experiment name "my-exp" must be an absolute workspace path such as /Users/<user>/<name>`, "databricks.yml:5:15"},
+		{"registered model without schema", "  registered_models:\n    m: {name: m, catalog_name: main}\n", diag.Error, `registered model "m" needs schema_name (Unity Catalog models live in a catalog and schema)`, "databricks.yml:5:8"},
+		{"endpoint without entities", "  model_serving_endpoints:\n    e: {name: e}\n", diag.Error, `serving endpoint "e" serves nothing: config.served_entities is empty`, "databricks.yml:5:8"},
+		{"served entity without entity", "  model_serving_endpoints:\n    e:\n      name: e\n      config: {served_entities: [{workload_size: Small}]}\n", diag.Error, `served entity 0 of endpoint "e" needs entity_name (or external_model)`, "databricks.yml:7:34"},
+		{"two entities, same name", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities:\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n", diag.Error, `endpoint "e" serves two entities named "m-1"; give each a distinct name`, "databricks.yml:10:13"},
+		{"two entities, no traffic", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities:\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n          - {entity_name: m, entity_version: \"2\", workload_size: Small}\n", diag.Warning, `serving endpoint "e" serves 2 entities but has no traffic_config`, "databricks.yml:8:9"},
+		{"size and concurrency", "  model_serving_endpoints:\n    e:\n      name: e\n      config: {served_entities: [{entity_name: m, entity_version: \"1\", workload_size: Small, min_provisioned_concurrency: 4}]}\n", diag.Error, `served entity of endpoint "e" sets both workload_size and provisioned concurrency; use one`, "databricks.yml:7:87"},
+		{"negative traffic", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities: [{name: a, entity_name: m, entity_version: \"1\", workload_size: Small}]\n        traffic_config: {routes: [{served_entity_name: a, traffic_percentage: -10}, {served_entity_name: a, traffic_percentage: 110}]}\n", diag.Error, "traffic_percentage -10 is outside 0..100", "databricks.yml:9:79"},
+		{"route without target", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities: [{name: a, entity_name: m, entity_version: \"1\", workload_size: Small}]\n        traffic_config: {routes: [{traffic_percentage: 100}]}\n", diag.Error, `traffic route 0 of endpoint "e" names no served entity`, "databricks.yml:9:35"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{"databricks.yml": {Data: []byte(head + tt.resources)}}
+			_, diags := Load("mem", LoadOptions{FS: fsys})
+			require.NotEmpty(t, diags)
+			d := diags[0]
+			assert.Equal(t, tt.severity, d.Severity)
+			assert.Equal(t, tt.summary, d.Summary, "%s", diags)
+			require.NotEmpty(t, d.Locations)
+			assert.Equal(t, tt.at, d.Locations[0].String())
+		})
+	}
+}
+
+func TestTargetVariableOverrideForms(t *testing.T) {
+	root := `bundle: {name: v}
+workspace: {host: https://h.example.com, root_path: /Workspace/v}
+variables:
+  size:
+    default: Small
+  cluster:
+    type: complex
+    default: {num_workers: 1}
+targets:
+  dev:
+    variables:
+      size:
+        default: Large
+      cluster:
+        num_workers: 4
+        spark_version: x
+`
+	b := loadOK(t, "mem", LoadOptions{FS: fstest.MapFS{"databricks.yml": {Data: []byte(root)}}})
+	assert.Equal(t, "Large", b.Var("size"), "the {default: ...} form")
+	assert.Equal(t, map[string]any{"num_workers": int64(4), "spark_version": "x"}, b.Variables["cluster"].Value, "a complex value is replaced whole")
+	assert.Equal(t, "target dev", b.Variables["cluster"].Source)
+
+	_, diags := Load("mem", LoadOptions{FS: fstest.MapFS{"databricks.yml": {Data: []byte(root)}}, Vars: map[string]string{"cluster": "x"}})
+	require.True(t, diags.HasError())
+	assert.Equal(t, `variable "cluster" is complex; it cannot be set with --var`, diags[0].Summary)
+}

@@ -147,11 +147,13 @@ func (l *loader) mergeTarget() {
 		if git := t.Get("git"); git.IsValid() {
 			merge(dyn.NewPath("bundle", "git"), git)
 		}
+		baseResources := tree.Get("resources")
 		for _, sec := range mergedSections {
 			if v := t.Get(sec); v.IsValid() {
 				merge(dyn.NewPath(sec), v)
 			}
 		}
+		tree = mergeJobSequences(tree, baseResources, t.Get("resources"))
 		if bundle := t.Get("bundle"); bundle.IsValid() {
 			if cid := bundle.Get("compute_id"); cid.IsValid() {
 				set(dyn.NewPath("bundle", "cluster_id"), cid)
@@ -173,7 +175,6 @@ func (l *loader) mergeTarget() {
 		loc = tree.Location()
 	}
 	set(dyn.NewPath("bundle", "target"), dyn.String(l.target, loc))
-	tree = mergeJobSequences(tree)
 	l.tree = tree
 	l.b.Target = l.target
 	l.b.Targets = l.targetNames()
@@ -251,54 +252,57 @@ var jobSequenceKeys = []struct{ field, key string }{
 	{"environments", "environment_key"},
 }
 
-func mergeJobSequences(tree dyn.Value) dyn.Value {
-	jobs, ok := tree.Get("resources").Get("jobs").AsMap()
+// mergeJobSequences redoes, for the keyed sequences of jobs the target
+// overrides, the plain concatenation of the merge: each target item merges
+// into the top-level item with the same key, or is appended. Only target
+// items merge, so a key written twice in one definition stays a duplicate
+// for validation to report.
+func mergeJobSequences(tree, base, override dyn.Value) dyn.Value {
+	jobs, ok := override.Get("jobs").AsMap()
 	if !ok {
 		return tree
 	}
 	for _, name := range jobs.Keys() {
-		job := tree.Get("resources").Get("jobs").Get(name)
+		ov := override.Get("jobs").Get(name)
 		for _, sk := range jobSequenceKeys {
-			items, ok := job.Get(sk.field).AsSeq()
-			if !ok || len(items) < 2 {
+			items, ok := ov.Get(sk.field).AsSeq()
+			if !ok {
 				continue
 			}
-			merged, changed := mergeByKey(items, sk.key)
-			if !changed {
-				continue
-			}
+			baseItems, _ := base.Get("jobs").Get(name).Get(sk.field).AsSeq()
+			merged := mergeByKey(baseItems, items, sk.key)
 			p := dyn.NewPath("resources", "jobs", name, sk.field)
-			if out, err := dyn.SetPath(tree, p, dyn.Seq(merged, job.Get(sk.field).Location())); err == nil {
+			loc := dyn.GetPath(tree, p).Location()
+			if out, err := dyn.SetPath(tree, p, dyn.Seq(merged, loc)); err == nil {
 				tree = out
-				job = tree.Get("resources").Get("jobs").Get(name)
 			}
 		}
 	}
 	return tree
 }
 
-// mergeByKey merges items that share a value of key, keeping the position
-// of the first one; items without the key stay as they are.
-func mergeByKey(items []dyn.Value, key string) ([]dyn.Value, bool) {
+// mergeByKey merges each override item into the first base item with the
+// same key, keeping the base order; other override items are appended.
+func mergeByKey(base, override []dyn.Value, key string) []dyn.Value {
+	out := append([]dyn.Value{}, base...)
 	index := map[string]int{}
-	out := make([]dyn.Value, 0, len(items))
-	changed := false
-	for _, item := range items {
-		k, ok := item.Get(key).AsString()
-		if !ok {
-			out = append(out, item)
-			continue
-		}
-		if i, seen := index[k]; seen {
-			merged, ds := dyn.Merge(out[i], item, nil)
-			if !ds.HasError() {
-				out[i] = merged
-				changed = true
-				continue
+	for i, item := range base {
+		if k, ok := item.Get(key).AsString(); ok {
+			if _, seen := index[k]; !seen {
+				index[k] = i
 			}
 		}
-		index[k] = len(out)
+	}
+	for _, item := range override {
+		if k, ok := item.Get(key).AsString(); ok {
+			if i, seen := index[k]; seen {
+				if merged, ds := dyn.Merge(out[i], item, nil); !ds.HasError() {
+					out[i] = merged
+					continue
+				}
+			}
+		}
 		out = append(out, item)
 	}
-	return out, changed
+	return out
 }
