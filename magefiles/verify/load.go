@@ -136,11 +136,12 @@ type LoadResult struct {
 
 // Check is one comparison against a limit.
 type Check struct {
-	Name    string
-	Outcome Outcome
+	Name    string  `json:"name"`
+	Outcome Outcome `json:"outcome"`
 	// Value and Limit are rendered for people: "412ms", "<= 500ms".
-	Value, Limit string
-	Message      string
+	Value   string `json:"value"`
+	Limit   string `json:"limit"`
+	Message string `json:"message,omitempty"`
 }
 
 // Passed reports whether every threshold check passed.

@@ -48,7 +48,9 @@ type MetricsResult struct {
 
 // EntityDelta is one served entity's increase.
 type EntityDelta struct {
-	Requests, Errors4xx, Errors5xx float64
+	Requests  float64 `json:"requests"`
+	Errors4xx float64 `json:"errors_4xx"`
+	Errors5xx float64 `json:"errors_5xx"`
 }
 
 // Passed reports whether the export showed the traffic and no 5xx.

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -99,22 +100,6 @@ type MetricsSummary struct {
 	Reads        int                    `json:"reads"`
 	Error        string                 `json:"error,omitempty"`
 	Checks       []Check                `json:"checks"`
-}
-
-// MarshalJSON keeps the keys lowercase in summaries.
-func (c Check) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Name    string  `json:"name"`
-		Outcome Outcome `json:"outcome"`
-		Value   string  `json:"value"`
-		Limit   string  `json:"limit"`
-		Message string  `json:"message,omitempty"`
-	}{c.Name, c.Outcome, c.Value, c.Limit, c.Message})
-}
-
-// MarshalJSON keeps the keys lowercase in summaries.
-func (e EntityDelta) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]float64{"requests": e.Requests, "errors_4xx": e.Errors4xx, "errors_5xx": e.Errors5xx})
 }
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -303,14 +288,17 @@ func (r *Report) Write(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	summary, err := json.MarshalIndent(r.Summary(), "", "  ")
-	if err != nil {
+	var summary bytes.Buffer
+	enc := json.NewEncoder(&summary)
+	enc.SetEscapeHTML(false) // keep "<= 500ms" readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r.Summary()); err != nil {
 		return nil, fmt.Errorf("write verify report: %w", err)
 	}
 	files := []struct {
 		name string
 		data []byte
-	}{{"junit.xml", junit}, {"summary.json", append(summary, '\n')}}
+	}{{"junit.xml", junit}, {"summary.json", summary.Bytes()}}
 	var paths []string
 	for _, f := range files {
 		p := filepath.Join(out, f.name)

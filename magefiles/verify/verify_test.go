@@ -52,6 +52,7 @@ func readSummary(t *testing.T, dir, env string) Summary {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "verify", env, "summary.json"))
 	require.NoError(t, err)
+	assert.NotContains(t, string(data), `\u003c`, "limits stay readable")
 	var got Summary
 	require.NoError(t, json.Unmarshal(data, &got))
 	return got
@@ -87,6 +88,8 @@ func TestRunPasses(t *testing.T) {
 	assert.Equal(t, map[string]int{"agent-1": 20}, sum.Load.ServedModels)
 	require.NotNil(t, sum.Metrics)
 	assert.Equal(t, invocations, sum.Metrics.Sent)
+	assert.Equal(t, float64(invocations), sum.Metrics.Entities["agent-1"].Requests, "summary.json round-trips")
+	assert.Equal(t, rep.Metrics.Checks, sum.Metrics.Checks)
 
 	var out bytes.Buffer
 	require.NoError(t, rep.Render(&out, false))
