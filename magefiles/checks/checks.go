@@ -1,18 +1,52 @@
 // Package checks defines the CI checks of this repository as pipeline tasks:
 // one file per check, each declaring the inputs that decide its cache key.
+//
+// The checks and their groups (a group name selects all its checks):
+//
+//	security  bandit (src/, SARIF), gosec (Go code, SARIF)
+//	audit     govulncheck (Go module), req-audit (requirements.txt)
+//	secrets   gitleaks over the working tree (or every commit with History)
+//	unit      go-test (race, coverage, JUnit), pytest-<version> per matrix entry
+//	quality   gofmt, go-vet, staticcheck, black, isort, flake8, pylint, mypy
+//	bundle    databricks.yml and resources/*.yml, after security and secrets
 package checks
 
 import (
 	"os"
+	"sort"
+	"strings"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
+
+// DefaultPythons is the unit-test matrix, as in the seed's CI workflow.
+var DefaultPythons = []string{"3.9", "3.10", "3.11"}
 
 // Config holds what the checks need to know about this run.
 type Config struct {
 	Root   string              // repository root
-	Strict bool                // CI mode: a skipped matrix entry is a failure
+	Strict bool                // CI mode: a skipped matrix entry or a missing database is a failure
 	Getenv func(string) string // environment lookup (os.Getenv by default)
+
+	// History makes the secret scan read every commit, not only the
+	// working tree.
+	History bool
+	// Pythons is the unit-test matrix; empty means DefaultPythons (or
+	// CI_PYTHON_VERSIONS, comma-separated).
+	Pythons []string
+	// Bundle validates databricks.yml and resources/; nil means
+	// DefaultBundleValidator (see bundle.go).
+	Bundle *BundleValidator
+	// ToolsDir holds the pinned Go tools; empty means <Root>/.cache/tools.
+	ToolsDir string
+}
+
+func (c Config) toolsDir() string {
+	if c.ToolsDir != "" {
+		return c.ToolsDir
+	}
+	return toolchain.ToolsDir(c.Root)
 }
 
 func (c Config) getenv(k string) string {
@@ -22,16 +56,96 @@ func (c Config) getenv(k string) string {
 	return c.Getenv(k)
 }
 
-// All returns every check, in the order the summary lists them.
+func (c Config) pythons() []string {
+	if len(c.Pythons) > 0 {
+		return c.Pythons
+	}
+	if v := strings.TrimSpace(c.getenv("CI_PYTHON_VERSIONS")); v != "" {
+		var out []string
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	return DefaultPythons
+}
+
+// All returns every check, in the order the summary lists them. The
+// order is also the start order when slots are free, so the long checks
+// of each group come first.
 func All(cfg Config) []pipeline.Task {
-	return []pipeline.Task{
-		Gofmt(cfg),
+	tasks := []pipeline.Task{
+		// security
+		Bandit(cfg),
+		Gosec(cfg),
+		// dependency audit
+		Govulncheck(cfg),
+		ReqAudit(cfg),
+		// secrets
+		Secrets(cfg),
+		// unit tests
 		GoTest(cfg),
-		Pytest(cfg),
+	}
+	tasks = append(tasks, PytestMatrix(cfg)...)
+	tasks = append(tasks,
+		// code quality
+		Gofmt(cfg),
+		GoVet(cfg),
+		Staticcheck(cfg),
+		Black(cfg),
+		Isort(cfg),
+		Flake8(cfg),
+		Pylint(cfg),
+		Mypy(cfg),
+		// bundle, after security and secrets as in the seed
+		Bundle(cfg),
+	)
+	return tasks
+}
+
+// Groups maps a group name to the checks it selects.
+func Groups(cfg Config) map[string][]string {
+	var pytests []string
+	for _, v := range cfg.pythons() {
+		pytests = append(pytests, pytestName(v))
+	}
+	return map[string][]string{
+		"security": {"bandit", "gosec"},
+		"audit":    {"govulncheck", "req-audit"},
+		"unit":     append([]string{"go-test"}, pytests...),
+		"pytest":   pytests,
+		"quality":  {"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy"},
 	}
 }
 
-// Names lists the check names, for menus and error messages.
+// Expand replaces group names by their checks; other names pass through.
+func Expand(cfg Config, names []string) []string {
+	groups := Groups(cfg)
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		members, ok := groups[n]
+		if !ok {
+			members = []string{n}
+		}
+		for _, m := range members {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// Names lists the check and group names, for menus and error messages.
 func Names(cfg Config) []string {
-	return pipeline.TaskNames(All(cfg))
+	names := pipeline.TaskNames(All(cfg))
+	for g := range Groups(cfg) {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	return names
 }

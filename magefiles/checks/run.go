@@ -10,13 +10,15 @@ import (
 )
 
 // RunOptions are a `mage ci` invocation's choices. Flags win over the
-// environment (CI_JOBS, CI_FAIL_FAST, CI_NO_CACHE, CI_STRICT).
+// environment (CI_JOBS, CI_FAIL_FAST, CI_NO_CACHE, CI_STRICT,
+// CI_SECRETS_HISTORY).
 type RunOptions struct {
-	Only     []string // check names; empty = all
+	Only     []string // check or group names; empty = all
 	Jobs     *int
 	FailFast *bool
 	NoCache  *bool
 	Strict   *bool
+	History  *bool // secret scan over every commit
 	Verbose  bool
 }
 
@@ -28,11 +30,11 @@ func ReportPath(root string) string {
 // Run runs the selected checks through the pipeline runner, prints the
 // summary and writes artifacts/ci-report.json.
 func Run(ctx context.Context, root string, ro RunOptions) (*pipeline.Report, error) {
-	cfg := Config{Root: root, Strict: flagOrEnv(ro.Strict, "CI_STRICT")}
+	cfg := Config{Root: root, Strict: flagOrEnv(ro.Strict, "CI_STRICT"), History: flagOrEnv(ro.History, "CI_SECRETS_HISTORY")}
 	tasks := All(cfg)
 	if len(ro.Only) > 0 {
 		var err error
-		if tasks, err = pipeline.Select(tasks, ro.Only...); err != nil {
+		if tasks, err = pipeline.Select(tasks, Expand(cfg, ro.Only)...); err != nil {
 			return nil, err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -82,7 +83,7 @@ func Run(ctx context.Context, c Cmd) error {
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		return &ExitError{Cmd: c.Name, Code: ee.ExitCode()}
+		return &ExitError{Cmd: filepath.Base(c.Name), Code: ee.ExitCode()}
 	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", c.Name, err)

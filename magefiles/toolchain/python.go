@@ -2,6 +2,7 @@ package toolchain
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +38,9 @@ type Python struct {
 type MissingError struct {
 	What string
 	Fix  string
+	// NoInterpreter is set when no interpreter of the version exists at
+	// all (as opposed to one that lacks modules).
+	NoInterpreter bool
 }
 
 func (e *MissingError) Error() string {
@@ -64,6 +68,8 @@ func pythonCandidates(version string) []string {
 // FindPython returns the first interpreter of the version ("3.11"; ""
 // for any python3) that can import every module. The error is a
 // *MissingError naming the interpreter or the modules that are missing.
+// Interpreters are probed once per process (see probe), so asking for
+// every check's tools costs one interpreter start, not one per check.
 func FindPython(ctx context.Context, version string, modules ...string) (*Python, error) {
 	var found []string
 	var bestMissing []string
@@ -71,14 +77,19 @@ func FindPython(ctx context.Context, version string, modules ...string) (*Python
 		if _, err := os.Stat(cand); err != nil {
 			continue
 		}
-		got, err := Output(ctx, Cmd{Name: cand, Args: []string{"-c", "import sys; print('%d.%d' % sys.version_info[:2])"}})
-		if err != nil {
+		info, err := probe(ctx, cand)
+		if err != nil || (version != "" && info.Version != version) {
 			continue
 		}
 		found = append(found, cand)
-		missing := missingModules(ctx, cand, modules)
+		var missing []string
+		for _, m := range modules {
+			if !info.Modules[m] {
+				missing = append(missing, m)
+			}
+		}
 		if len(missing) == 0 {
-			return &Python{Path: cand, Version: strings.TrimSpace(got)}, nil
+			return &Python{Path: cand, Version: info.Version}, nil
 		}
 		if bestMissing == nil || len(missing) < len(bestMissing) {
 			bestMissing = missing
@@ -92,25 +103,113 @@ func FindPython(ctx context.Context, version string, modules ...string) (*Python
 		if version != "" {
 			name = "python" + version
 		}
-		return nil, &MissingError{What: name + " not found"}
+		return nil, &MissingError{What: name + " not found", NoInterpreter: true}
+	}
+	fix := "install them with: " + InstallCommand(bestMissing)
+	if !strings.HasPrefix(found[0], "/usr/bin/") {
+		fix = "install them with: " + found[0] + " -m pip install " + strings.Join(pipNames(bestMissing), " ")
 	}
 	return nil, &MissingError{
 		What: fmt.Sprintf("%s lacks Python modules: %s", found[0], strings.Join(bestMissing, ", ")),
-		Fix:  "install them with: " + InstallCommand(bestMissing),
+		Fix:  fix,
 	}
 }
 
-func missingModules(ctx context.Context, python string, modules []string) []string {
-	if len(modules) == 0 {
-		return nil
+// pythonInfo is what one start of an interpreter tells about it.
+type pythonInfo struct {
+	Version string            `json:"version"` // major.minor
+	Full    string            `json:"full"`    // e.g. 3.11.2
+	Modules map[string]bool   `json:"modules"` // importable, by import name
+	Dists   map[string]string `json:"dists"`   // installed versions, by distribution name
+}
+
+// probeScript reports the interpreter's version, which of the modules in
+// argv[1] can be imported and the versions of the distributions in argv[2].
+const probeScript = `import importlib.util, importlib.metadata as md, json, sys
+mods, dists = sys.argv[1].split(","), sys.argv[2].split(",")
+def version(d):
+    try:
+        return md.version(d)
+    except Exception:
+        return "?"
+print(json.dumps({
+    "version": "%d.%d" % sys.version_info[:2],
+    "full": sys.version.split()[0],
+    "modules": {m: importlib.util.find_spec(m) is not None for m in mods},
+    "dists": {d: version(d) for d in dists},
+}))
+`
+
+// knownDists are the distributions whose versions make up the checks'
+// cache keys.
+var knownDists = []string{"pytest", "pytest-cov", "pytest-xdist", "pytest-timeout", "coverage",
+	"black", "isort", "flake8", "pylint", "astroid", "mypy", "bandit", "pyflakes", "pycodestyle"}
+
+type probeEntry struct {
+	once sync.Once
+	info *pythonInfo
+	err  error
+}
+
+// probes memoizes probe results per interpreter path for the process.
+var probes sync.Map // path -> *probeEntry
+
+func knownModules() []string {
+	mods := make([]string, 0, len(debianPackages))
+	for m := range debianPackages {
+		mods = append(mods, m)
 	}
-	// One interpreter start for all modules: print the ones that fail.
-	script := "import importlib.util, sys\nfor m in sys.argv[1:]:\n    if importlib.util.find_spec(m) is None: print(m)\n"
-	out, err := Output(ctx, Cmd{Name: python, Args: append([]string{"-c", script}, modules...)})
+	sort.Strings(mods)
+	return mods
+}
+
+// probe starts the interpreter once per process and remembers what it has.
+func probe(ctx context.Context, python string) (*pythonInfo, error) {
+	v, _ := probes.LoadOrStore(python, &probeEntry{})
+	e := v.(*probeEntry)
+	e.once.Do(func() {
+		out, err := Output(ctx, Cmd{Name: python, Args: []string{"-c", probeScript,
+			strings.Join(knownModules(), ","), strings.Join(knownDists, ",")}})
+		if err != nil {
+			e.err = err
+			return
+		}
+		var info pythonInfo
+		if err := json.Unmarshal([]byte(out), &info); err != nil {
+			e.err = fmt.Errorf("probe %s: %w", python, err)
+			return
+		}
+		e.info = &info
+	})
+	if e.err != nil {
+		probes.CompareAndDelete(python, e) // a cancelled probe may be retried
+	}
+	return e.info, e.err
+}
+
+// forgetProbes drops every memoized probe, after an install changed what
+// the interpreters have.
+func forgetProbes() {
+	probes.Range(func(k, _ any) bool { probes.Delete(k); return true })
+}
+
+// DistVersions returns the interpreter's version and the installed
+// versions of the modules' distributions, one "name version" per line: the
+// cache-key part for a set of Python tools.
+func DistVersions(ctx context.Context, py *Python, modules ...string) (string, error) {
+	info, err := probe(ctx, py.Path)
 	if err != nil {
-		return modules
+		return "", err
 	}
-	return strings.Fields(out)
+	lines := []string{py.Path + " " + info.Full}
+	for _, d := range pipNames(modules) {
+		ver, ok := info.Dists[d]
+		if !ok {
+			ver = "?"
+		}
+		lines = append(lines, d+" "+ver)
+	}
+	return strings.Join(lines, "\n"), nil
 }
 
 // InstallCommand is the exact command that provides the modules on Debian.
@@ -139,18 +238,33 @@ func packagesFor(modules []string) []string {
 // for the dpkg lock.
 var aptMu sync.Mutex
 
+// IsNoInterpreter reports whether err says the interpreter itself is not
+// installed (a matrix entry to skip), not merely missing modules.
+func IsNoInterpreter(err error) bool {
+	var m *MissingError
+	return errors.As(err, &m) && m.NoInterpreter
+}
+
 // EnsurePython finds an interpreter with the modules, installing missing
 // Debian packages first when running as root on a machine with apt-get.
 // Otherwise it returns the *MissingError with the command to run.
 func EnsurePython(ctx context.Context, log func(string), modules ...string) (*Python, error) {
-	py, err := FindPython(ctx, "", modules...)
+	return EnsurePythonVersion(ctx, "", log, modules...)
+}
+
+// EnsurePythonVersion is EnsurePython for one version ("3.11"; "" for any
+// python3). A version that is not installed at all is reported as such
+// (IsNoInterpreter), never provisioned: Debian ships one Python 3.
+func EnsurePythonVersion(ctx context.Context, version string, log func(string), modules ...string) (*Python, error) {
+	py, err := FindPython(ctx, version, modules...)
 	var missing *MissingError
-	if err == nil || !errors.As(err, &missing) {
+	if err == nil || !errors.As(err, &missing) || missing.NoInterpreter {
 		return py, err
 	}
 	aptMu.Lock()
 	defer aptMu.Unlock()
-	if py, err := FindPython(ctx, "", modules...); err == nil {
+	forgetProbes()
+	if py, err := FindPython(ctx, version, modules...); err == nil {
 		return py, nil // another check installed them meanwhile
 	}
 	if os.Geteuid() != 0 {
@@ -174,5 +288,23 @@ func EnsurePython(ctx context.Context, log func(string), modules ...string) (*Py
 			return nil, fmt.Errorf("apt-get install %s: %w (%s)", strings.Join(pkgs, " "), aerr, lastLines(out, 5))
 		}
 	}
-	return FindPython(ctx, "", modules...)
+	forgetProbes()
+	return FindPython(ctx, version, modules...)
+}
+
+// pipDistNames maps import names to distribution names where they differ.
+var pipDistNames = map[string]string{
+	"pytest_cov": "pytest-cov", "xdist": "pytest-xdist", "pytest_timeout": "pytest-timeout",
+}
+
+func pipNames(modules []string) []string {
+	out := make([]string, len(modules))
+	for i, m := range modules {
+		if n, ok := pipDistNames[m]; ok {
+			out[i] = n
+		} else {
+			out[i] = m
+		}
+	}
+	return out
 }

@@ -1,0 +1,213 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
+)
+
+// BenchOptions configure BenchCI.
+type BenchOptions struct {
+	Out        io.Writer // progress; default os.Stdout
+	WarmRounds int       // all-cached runs to take the median of (default 5)
+	NoWarmup   bool      // skip the unmeasured first run
+}
+
+// BenchResult is what `mage bench:ci` measures, in seconds.
+type BenchResult struct {
+	When  time.Time `json:"when"`
+	CPUs  int       `json:"cpus"`
+	Go    string    `json:"go"`
+	Tasks int       `json:"tasks"`
+
+	// Cold: every check really runs (-nocache); tools, databases and the
+	// Go build cache are warm, as on a developer's machine.
+	ColdParallel float64 `json:"cold_parallel_s"` // default -j (one job per CPU)
+	ColdSerial   float64 `json:"cold_serial_s"`   // -j 1
+	Ratio        float64 `json:"parallel_serial_ratio"`
+	// TaskSum is the sum of the task times in the serial run: the work.
+	TaskSum float64 `json:"serial_task_sum_s"`
+
+	// Warm: `go run mage.go ci` with every result cached, mage start-up
+	// included; the median of WarmRounds.
+	Warm       float64 `json:"warm_s"`
+	WarmCached int     `json:"warm_cached_tasks"` // how many were cached (failures never are)
+	// MageStartup is `go run mage.go -l`, the floor under any target.
+	MageStartup float64 `json:"mage_startup_s"`
+	// RunnerWarm is the runner's own time in an all-cached run: file
+	// hashing, tool version probes, scheduling, the summary.
+	RunnerWarm float64 `json:"runner_warm_s"`
+	// RunnerCold is wall minus task time in the serial cold run: what the
+	// runner adds around real work.
+	RunnerCold float64 `json:"runner_cold_s"`
+
+	Failed []string `json:"failed_checks,omitempty"` // checks that failed in the cold runs
+}
+
+// BenchCI measures `mage ci` on the repository at root and writes
+// artifacts/bench/ci.json and ci.md. It runs the real command lines a
+// developer types, so mage's own start-up is part of the figures.
+func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, error) {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.WarmRounds <= 0 {
+		o.WarmRounds = 5
+	}
+	res := &BenchResult{When: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version(), Tasks: len(All(Config{Root: root}))}
+	mage := func(args ...string) (time.Duration, *pipeline.Report, error) {
+		start := time.Now()
+		err := toolchain.Run(ctx, toolchain.Cmd{Name: "go", Args: append([]string{"run", "mage.go"}, args...), Dir: root,
+			Env: []string{"NO_COLOR=1", "GITHUB_ACTIONS=", "GITHUB_STEP_SUMMARY="}})
+		wall := time.Since(start)
+		if ctx.Err() != nil {
+			return wall, nil, ctx.Err()
+		}
+		rep, rerr := readReport(ReportPath(root))
+		if rerr != nil && len(args) > 0 && args[0] == "ci" {
+			return wall, nil, fmt.Errorf("bench %s: %v (run error: %v)", strings.Join(args, " "), rerr, err)
+		}
+		return wall, rep, nil
+	}
+	step := func(what string) { fmt.Fprintf(o.Out, "bench: %s...\n", what) }
+
+	if !o.NoWarmup {
+		step("warm-up run (installs tools, fills tool caches; not measured)")
+		if _, _, err := mage("ci", "-nocache"); err != nil {
+			return nil, err
+		}
+	}
+	step("cold run, default parallelism (-nocache)")
+	wall, rep, err := mage("ci", "-nocache")
+	if err != nil {
+		return nil, err
+	}
+	res.ColdParallel = wall.Seconds()
+	res.Failed = failedTasks(rep)
+
+	step("cold run, -j 1 (-nocache)")
+	wall, rep, err = mage("ci", "-nocache", "-j=1")
+	if err != nil {
+		return nil, err
+	}
+	res.ColdSerial = wall.Seconds()
+	for _, r := range rep.Results {
+		res.TaskSum += r.Seconds
+	}
+	res.RunnerCold = rep.Seconds - res.TaskSum
+	if res.ColdSerial > 0 {
+		res.Ratio = res.ColdParallel / res.ColdSerial
+	}
+
+	step(fmt.Sprintf("warm all-cached runs (%d)", o.WarmRounds))
+	var warm, runner []float64
+	for i := 0; i < o.WarmRounds; i++ {
+		wall, rep, err := mage("ci")
+		if err != nil {
+			return nil, err
+		}
+		warm = append(warm, wall.Seconds())
+		runner = append(runner, rep.Seconds)
+		res.WarmCached = countStatus(rep, pipeline.StatusCached)
+	}
+	res.Warm, res.RunnerWarm = median(warm), median(runner)
+
+	step("mage start-up (go run mage.go -l)")
+	var startup []float64
+	for i := 0; i < 3; i++ {
+		wall, _, err := mage("-l")
+		if err != nil {
+			return nil, err
+		}
+		startup = append(startup, wall.Seconds())
+	}
+	res.MageStartup = median(startup)
+
+	if err := writeBench(filepath.Join(root, "artifacts", "bench"), res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func readReport(path string) (*pipeline.Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r pipeline.Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return &r, nil
+}
+
+func failedTasks(r *pipeline.Report) []string {
+	var out []string
+	for _, res := range r.Results {
+		if res.Status == pipeline.StatusFail || res.Status == pipeline.StatusBlocked {
+			out = append(out, res.Name)
+		}
+	}
+	return out
+}
+
+func countStatus(r *pipeline.Report, s pipeline.Status) int {
+	n := 0
+	for _, res := range r.Results {
+		if res.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// Markdown renders the result as the table the README quotes.
+func (r *BenchResult) Markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "| measure (`go run mage.go ci`, %d checks, %d CPUs, %s) | seconds |\n|---|---:|\n", r.Tasks, r.CPUs, r.Go)
+	fmt.Fprintf(&b, "| cold, default parallelism (`-nocache`) | %.1f |\n", r.ColdParallel)
+	fmt.Fprintf(&b, "| cold, serial (`-nocache -j=1`) | %.1f |\n", r.ColdSerial)
+	fmt.Fprintf(&b, "| parallel / serial wall ratio | %.2f |\n", r.Ratio)
+	fmt.Fprintf(&b, "| sum of check times (serial run) | %.1f |\n", r.TaskSum)
+	fmt.Fprintf(&b, "| warm, all cached (%d/%d cached), mage start-up included | %.2f |\n", r.WarmCached, r.Tasks, r.Warm)
+	fmt.Fprintf(&b, "| mage start-up alone (`go run mage.go -l`) | %.2f |\n", r.MageStartup)
+	fmt.Fprintf(&b, "| runner overhead, all-cached run (hashing, probes, summary) | %.3f |\n", r.RunnerWarm)
+	fmt.Fprintf(&b, "| runner overhead, serial cold run (wall - check time) | %.3f |\n", r.RunnerCold)
+	if len(r.Failed) > 0 {
+		fmt.Fprintf(&b, "\nChecks that failed during the cold runs (failures are never cached): %s\n", strings.Join(r.Failed, ", "))
+	}
+	return b.String()
+}
+
+func writeBench(dir string, r *BenchResult) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ci.json"), append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "ci.md"), []byte(r.Markdown()), 0o644)
+}
