@@ -108,3 +108,27 @@ func TestUnknownTargetFails(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, out, "Unknown target")
 }
+
+func TestBundleTargets(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr bool
+		want    string
+	}{
+		{"every target validates", []string{"bundle:validate", "all"}, false, "prod"},
+		{"resolved config is JSON", []string{"bundle:config", "staging"}, false, `"langgraph-human-interrupt-staging"`},
+		{"unknown target fails", []string{"bundle:validate", "moon"}, true, "moon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := mage(t, tt.args...)
+			if tt.wantErr {
+				require.Error(t, err, out)
+			} else {
+				require.NoError(t, err, out)
+			}
+			assert.Contains(t, out, tt.want)
+		})
+	}
+}
