@@ -1,0 +1,341 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/verify"
+)
+
+// Canary rolls a candidate model version out on a serving endpoint next to
+// the version it serves now (the stable one), by walking the plan's steps.
+type Canary struct {
+	API      Endpoints
+	Endpoint string
+	// Candidate is the new version's served entity; an empty Name becomes
+	// ServedEntityName(EntityName, EntityVersion).
+	Candidate Entity
+	// Stable, when set, is the version the endpoint must be serving; by
+	// default it is whichever single version the endpoint routes traffic to
+	// besides the candidate.
+	Stable *Entity
+	Plan   Plan
+	Options
+	// Progress, when set, hears every step; store its Checkpoint in the
+	// release record.
+	Progress func(Progress)
+	// Resume is the last stored checkpoint of this rollout, after a crash.
+	Resume *Checkpoint
+}
+
+// Run walks the steps from where the endpoint stands and returns when the
+// candidate serves all traffic. An abort returns an *AbortError (stable
+// serves 100% again, the evidence attached); a cancelled context returns
+// promptly with the endpoint as it was (stable still routed), and running
+// again resumes. The endpoint must already serve a stable version
+// (ErrNotServing otherwise: a first release is served directly).
+func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	r := &run{c: c, cand: c.Candidate}
+	if r.cand.Name == "" {
+		r.cand.Name = ServedEntityName(r.cand.EntityName, r.cand.EntityVersion)
+	}
+	r.d = &driver{api: c.API, endpoint: c.Endpoint, o: c.Options.withDefaults()}
+	if c.Plan.Probe != nil {
+		r.probes = &prober{probe: c.Plan.Probe, q: c.API, endpoint: c.Endpoint}
+	}
+	ep, err := r.d.settle(ctx)
+	if err != nil {
+		return nil, r.stop(err)
+	}
+	r.before, r.live = ep, ep
+	pos, err := locate(ep, r.cand, c.Stable)
+	if err != nil {
+		return nil, fmt.Errorf("canary of %s on %s: %w", describe(r.cand), c.Endpoint, err)
+	}
+	if pos.candidate != nil {
+		// Keep the live spec (and name) so resuming does not redeploy it.
+		r.cand = *pos.candidate
+	}
+	r.stable = pos.stable
+	r.cp = Checkpoint{Endpoint: c.Endpoint, Candidate: r.cand.Name, Percent: pos.weight}
+	if r.stable != nil {
+		r.cp.Stable = r.stable.Name
+	}
+	if cp := c.Resume; cp != nil {
+		if cp.Endpoint != c.Endpoint || cp.Candidate != r.cand.Name {
+			return nil, fmt.Errorf("canary of %s on %s: the checkpoint to resume is for %s on %s", describe(r.cand), c.Endpoint, cp.Candidate, cp.Endpoint)
+		}
+		r.cp.Intervals = append([]Interval(nil), cp.Intervals...)
+		switch cp.Stage {
+		case StageAborting, StageAborted:
+			r.resumed = "an abort"
+			r.printf("   resuming the abort decided earlier: %s\n", cp.Reason)
+			return nil, r.abort(ctx, cp.Reason, nil, nil)
+		case StagePromoting, StagePromoted:
+			r.resumed = "a promotion"
+			r.printf("   resuming the promotion decided earlier: %s\n", cp.Reason)
+			r.cp.Reason = cp.Reason
+			return r.promote(ctx)
+		}
+	}
+
+	steps := c.Plan.Steps
+	start := 0
+	switch {
+	case pos.weight == 100:
+		start = len(steps) - 1
+		r.resumed = fmt.Sprintf("%s already serving 100%%", r.cand.Name)
+	case pos.weight > 0:
+		for i, s := range steps {
+			if s.SetWeight == pos.weight {
+				start = i
+			}
+		}
+		r.resumed = fmt.Sprintf("%s already at %d%%", r.cand.Name, pos.weight)
+	}
+	if r.resumed != "" {
+		r.printf("   resuming: %s (%s)\n", r.resumed, DescribeTraffic(ep))
+	}
+	weight := pos.weight
+	for i := start; i < len(steps); i++ {
+		s := steps[i]
+		r.cp.Step = i
+		switch {
+		case s.SetWeight != 0:
+			if err := r.setWeight(ctx, s.SetWeight); err != nil {
+				if isStop(ctx, err) {
+					return nil, r.stop(err)
+				}
+				return nil, r.abort(ctx, fmt.Sprintf("setting the candidate to %d%% failed", s.SetWeight), nil, err)
+			}
+			weight = s.SetWeight
+		case s.Analyze != nil:
+			dec, err := r.analyze(ctx, i, *s.Analyze, weight)
+			if err != nil {
+				return nil, r.stop(err)
+			}
+			r.decision = &dec
+			if dec.Action == analysis.ActionAbort {
+				return nil, r.abort(ctx, dec.Reason, &dec, nil)
+			}
+			r.cp.Reason = dec.Reason
+		case s.Promote:
+			return r.promote(ctx)
+		}
+	}
+	return nil, errors.New("rollout plan ended without promote") // Validate prevents this
+}
+
+func (c *Canary) validate() error {
+	var errs []error
+	if c.API == nil {
+		errs = append(errs, errors.New("no serving API"))
+	}
+	if c.Endpoint == "" {
+		errs = append(errs, errors.New("no endpoint name"))
+	}
+	if c.Candidate.EntityName == "" || c.Candidate.EntityVersion == "" {
+		errs = append(errs, errors.New("the candidate needs entity_name and entity_version"))
+	}
+	if err := c.Plan.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("canary: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// run is one execution of a Canary.
+type run struct {
+	c        *Canary
+	d        *driver
+	probes   *prober
+	cand     Entity
+	stable   *Entity
+	before   *serving.ServingEndpointDetailed
+	live     *serving.ServingEndpointDetailed // the last config seen
+	cp       Checkpoint
+	results  []analysis.Result
+	decision *analysis.Decision
+	resumed  string
+}
+
+func (r *run) printf(format string, args ...any) { r.d.printf(format, args...) }
+
+func (r *run) report(stage Stage, res *analysis.Result, dec *analysis.Decision) {
+	r.cp.Stage, r.cp.At = stage, r.d.o.Clock.Now().UTC()
+	if r.c.Progress == nil {
+		return
+	}
+	cp := r.cp
+	cp.Intervals = append([]Interval(nil), r.cp.Intervals...)
+	r.c.Progress(Progress{Checkpoint: cp, Result: res, Decision: dec})
+}
+
+// setWeight puts the candidate at weight next to stable, unless the
+// endpoint already serves exactly that.
+func (r *run) setWeight(ctx context.Context, weight int) error {
+	r.cp.Percent = weight
+	r.report(StageCanary, nil, nil)
+	cfg := canaryConfig(r.c.Endpoint, *r.stable, r.cand, weight)
+	if matches(r.live, cfg) && ready(r.live) {
+		r.printf("   canary: %s already at %d%%, %s at %d%%\n", r.cand.Name, weight, r.stable.Name, 100-weight)
+		return nil
+	}
+	r.printf("   canary: %s -> %s at %d%%, %s at %d%%\n", DescribeTraffic(r.live), r.cand.Name, weight, r.stable.Name, 100-weight)
+	ep, err := r.d.apply(ctx, cfg)
+	if ep != nil {
+		r.live = ep
+	}
+	if err != nil {
+		return err
+	}
+	r.printf("   %s READY: %s\n", r.c.Endpoint, DescribeTraffic(ep))
+	return nil
+}
+
+// analyze runs one analyze step: every interval it reads the metrics
+// export, judges the candidate against the stable entity, prints the
+// numbers and folds the results, until the decision is not Continue.
+// Intervals a resumed run already judged at this step and weight count.
+func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) (analysis.Decision, error) {
+	limits := r.c.Plan.Limits
+	limits.Count = a.Count
+	res := results(r.cp.Intervals, step, weight)
+	n := len(res)
+	dec := analysis.Decide(res, limits)
+	if n > 0 {
+		r.printf("   analysis resumes after %d judged intervals: %s\n", n, dec)
+	}
+	r.printf("   analysis: every %s, %d to pass, abort at %d failed or %d inconclusive\n", a.Interval, a.Count, limits.FailureLimit, limits.InconclusiveLimit)
+	prev, prevErr := r.scrape(ctx)
+	for dec.Action == analysis.ActionContinue {
+		stats, err := r.probes.wait(ctx, r.d.o.Clock, a.Interval)
+		if err != nil {
+			return dec, err
+		}
+		cur, curErr := r.scrape(ctx)
+		if ctx.Err() != nil {
+			return dec, ctx.Err()
+		}
+		var result analysis.Result
+		switch {
+		case curErr != nil:
+			result = analysis.ErrorResult(curErr)
+		case prevErr != nil:
+			result = analysis.ErrorResult(fmt.Errorf("no reading at the interval's start: %w", prevErr))
+		default:
+			result = analysis.Analyze(prev, cur, r.cand.Name, r.stable.Name, r.c.Plan.Policy)
+		}
+		if curErr == nil {
+			prev, prevErr = cur, nil
+		}
+		n++
+		res = append(res, result)
+		r.results = append(r.results, result)
+		iv := Interval{Step: step, Percent: weight, N: n, At: r.d.o.Clock.Now().UTC(), Evidence: result.Evidence()}
+		probeNote := ""
+		if r.probes != nil {
+			iv.Probes = &stats
+			probeNote = fmt.Sprintf(" [%d probes, %d failed]", stats.Sent, stats.Failed)
+		}
+		r.cp.Intervals = append(r.cp.Intervals, iv)
+		dec = analysis.Decide(res, limits)
+		r.printf("   interval %d (%d%%)%s: %s\n", n, weight, probeNote, result.Line())
+		r.report(StageAnalysis, &result, &dec)
+	}
+	r.printf("   decision: %s\n", dec)
+	return dec, nil
+}
+
+func (r *run) scrape(ctx context.Context) (analysis.Snapshot, error) {
+	return verify.ScrapeMetrics(ctx, r.c.API, r.c.Endpoint)
+}
+
+// promote moves all traffic to the candidate and drops the stable entity
+// (its spec stays in the backup). A failed promotion restores stable.
+func (r *run) promote(ctx context.Context) (*Outcome, error) {
+	r.report(StagePromoting, nil, nil)
+	cfg := singleConfig(r.c.Endpoint, r.cand)
+	ep := r.live
+	var err error
+	if matches(ep, cfg) && ready(ep) {
+		r.printf("   promote: %s already serves 100%%\n", r.cand.Name)
+	} else {
+		r.printf("   promote: %s -> %s at 100%%\n", DescribeTraffic(ep), r.cand.Name)
+		ep, err = r.d.apply(ctx, cfg)
+	}
+	if err != nil {
+		if isStop(ctx, err) {
+			return nil, r.stop(err)
+		}
+		if r.stable == nil {
+			return nil, fmt.Errorf("promote %s on %s: %w", describe(r.cand), r.c.Endpoint, err)
+		}
+		return nil, r.abort(ctx, "promoting the candidate to 100% failed", r.decision, err)
+	}
+	r.live = ep
+	r.cp.Percent = 100
+	r.report(StagePromoted, nil, nil)
+	r.printf("   %s READY: %s\n", r.c.Endpoint, DescribeTraffic(ep))
+	return &Outcome{
+		Endpoint: r.c.Endpoint, Stable: r.stable, Candidate: r.cand,
+		Before: r.before, After: ep, Intervals: r.cp.Intervals, Decision: r.decision,
+		Updates: r.d.updates, Resumed: r.resumed,
+	}, nil
+}
+
+// abort puts stable back at 100% without the candidate and returns the
+// AbortError with the evidence.
+func (r *run) abort(ctx context.Context, reason string, dec *analysis.Decision, cause error) error {
+	r.cp.Reason = reason
+	if cause != nil {
+		r.cp.Reason = fmt.Sprintf("%s: %v", reason, cause)
+	}
+	if r.stable == nil {
+		return fmt.Errorf("canary of %s on %s: %s, and the endpoint has no stable version left to restore (%s): use mage rollback",
+			describe(r.cand), r.c.Endpoint, r.cp.Reason, DescribeTraffic(r.live))
+	}
+	r.report(StageAborting, nil, dec)
+	r.printf("   aborting: %s\n   restoring %s at 100%%\n", r.cp.Reason, describe(*r.stable))
+	ae := &AbortError{
+		Endpoint: r.c.Endpoint, Stable: *r.stable, Candidate: r.cand, Reason: r.cp.Reason,
+		Decision: dec, Results: r.results, Cause: cause, Before: r.before,
+	}
+	ep, err := r.d.restore(ctx, singleConfig(r.c.Endpoint, *r.stable))
+	ae.Updates = r.d.updates
+	ae.Intervals = r.cp.Intervals
+	if err != nil {
+		ae.RestoreErr = err
+		ae.After = r.live
+		return ae
+	}
+	r.live, ae.After, ae.Restored = ep, ep, true
+	r.cp.Percent = 0
+	r.report(StageAborted, nil, dec)
+	ae.Intervals = r.cp.Intervals
+	r.printf("   %s READY: %s\n", r.c.Endpoint, DescribeTraffic(ep))
+	return ae
+}
+
+// isStop reports whether err is the context ending rather than a failure.
+func isStop(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// stop wraps a context error with what the endpoint keeps serving.
+func (r *run) stop(err error) error {
+	if r.live == nil {
+		return fmt.Errorf("canary of %s on %s: %w", describe(r.cand), r.c.Endpoint, err)
+	}
+	return fmt.Errorf("canary of %s on %s stopped at %s: %w (the endpoint keeps %s; run again to resume)",
+		describe(r.cand), r.c.Endpoint, r.cp.Stage, err, DescribeTraffic(r.live))
+}

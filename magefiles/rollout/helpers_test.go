@@ -1,0 +1,347 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+)
+
+const (
+	testModel    = "agent-prod"
+	testEndpoint = "agent-prod"
+)
+
+// world is an emulated workspace with a prod endpoint serving a stable
+// version, a candidate version registered next to it, a virtual clock that
+// brings client traffic, and a record of every config the endpoint was
+// sent or shown.
+type world struct {
+	t      testing.TB
+	srv    *emulator.Server
+	w      *databricks.WorkspaceClient
+	api    serving.ServingEndpointsInterface
+	clock  *trafficClock
+	wire   *wire
+	stable Entity
+	cand   Entity
+	others []string // further registered versions
+}
+
+type worldOpts struct {
+	emulator emulator.Options
+	// rate is client requests per second of virtual time.
+	rate float64
+	// extra registers more versions after the candidate.
+	extra int
+	// stableBehavior and candBehavior make versions slow or flaky.
+	stableBehavior, candBehavior *emulator.Behavior
+}
+
+func newWorld(t testing.TB, o worldOpts) *world {
+	t.Helper()
+	srv, err := emulator.Start(o.emulator)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	// A transport of its own, closed before the server: a connection the
+	// transport dialed but never used would hold the server's shutdown for
+	// its 5-second grace.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(tr.CloseIdleConnections)
+	wr := &wire{base: tr}
+	cfg := srv.Config()
+	cfg.HTTPTransport = wr
+	w, err := databricks.NewWorkspaceClient(cfg)
+	require.NoError(t, err)
+
+	var versions []string
+	for range 2 + o.extra {
+		v, _, err := srv.SeedModelVersion(testModel)
+		require.NoError(t, err)
+		versions = append(versions, v)
+	}
+	wd := &world{t: t, srv: srv, w: w, api: w.ServingEndpoints, wire: wr, others: versions[2:]}
+	wd.stable = Entity{Name: ServedEntityName(testModel, versions[0]), EntityName: testModel, EntityVersion: versions[0], WorkloadSize: "Small", ScaleToZeroEnabled: true}
+	wd.cand = Entity{Name: ServedEntityName(testModel, versions[1]), EntityName: testModel, EntityVersion: versions[1], WorkloadSize: "Small", ScaleToZeroEnabled: true}
+	if o.stableBehavior != nil {
+		srv.SetVersionBehavior(testModel, versions[0], *o.stableBehavior)
+	}
+	if o.candBehavior != nil {
+		srv.SetVersionBehavior(testModel, versions[1], *o.candBehavior)
+	}
+
+	c := testCtx(t)
+	wait, err := w.ServingEndpoints.Create(c, serving.CreateServingEndpoint{
+		Name:   testEndpoint,
+		Tags:   []serving.EndpointTag{{Key: "release", Value: "v1.0.0"}},
+		Config: &serving.EndpointCoreConfigInput{ServedEntities: []Entity{wd.stable}},
+	})
+	require.NoError(t, err)
+	_, err = wait.Get()
+	require.NoError(t, err)
+	wd.clock = &trafficClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), rate: o.rate, q: w.ServingEndpoints}
+	wd.clock.observe = wd.observe
+	wr.reset()
+	srv.ResetRequests()
+	return wd
+}
+
+func testCtx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// plan is a fast test plan: 10% canary, 1-minute virtual intervals, 3 to
+// pass, 2 failures or 2 inconclusive abort, 20 requests to judge.
+func testPlan() Plan {
+	return Plan{
+		Steps:  []Step{SetWeight(10), Analyze(time.Minute, 3), Promote()},
+		Policy: analysis.Policy{MaxErrorRate: 0.05, ErrorRateMargin: 0.01, MaxLatencyRatio: 1.5, MinRequests: 20},
+		Limits: analysis.Limits{Count: 3, FailureLimit: 2, InconclusiveLimit: 2, ConsecutiveErrorLimit: 3},
+	}
+}
+
+func (wd *world) canary(plan Plan) *Canary {
+	return &Canary{
+		API: wd.api, Endpoint: testEndpoint, Candidate: wd.cand, Plan: plan,
+		Options: Options{Clock: wd.clock, Out: &syncBuffer{}, Backoff: time.Second},
+	}
+}
+
+// serve puts the endpoint in a given state directly (a crashed rollout's
+// leftovers), outside the rollout code.
+func (wd *world) serve(entities []Entity, shares []int) {
+	wd.t.Helper()
+	in := serving.EndpointCoreConfigInput{Name: testEndpoint, ServedEntities: entities, TrafficConfig: &serving.TrafficConfig{}}
+	for i, e := range entities {
+		in.TrafficConfig.Routes = append(in.TrafficConfig.Routes, serving.Route{ServedEntityName: e.Name, TrafficPercentage: shares[i]})
+	}
+	wait, err := wd.api.UpdateConfig(testCtx(wd.t), in)
+	require.NoError(wd.t, err)
+	_, err = wait.Get()
+	require.NoError(wd.t, err)
+}
+
+// observe records the live traffic as the emulator holds it.
+func (wd *world) observe() {
+	wd.wire.mu.Lock()
+	defer wd.wire.mu.Unlock()
+	wd.wire.live = append(wd.wire.live, wd.srv.Traffic(testEndpoint))
+}
+
+// traffic is the endpoint's live traffic now.
+func (wd *world) traffic() map[string]int { return wd.srv.Traffic(testEndpoint) }
+
+// assertHealthyRouted checks the safety invariant over everything the
+// endpoint was sent or showed: every config routes traffic to a healthy
+// entity (by served entity name) and sums to 100.
+func (wd *world) assertHealthyRouted(healthy ...string) {
+	wd.t.Helper()
+	wd.wire.mu.Lock()
+	defer wd.wire.mu.Unlock()
+	ok := func(traffic map[string]int) bool {
+		sum, good := 0, 0
+		for n, p := range traffic {
+			sum += p
+			for _, h := range healthy {
+				if n == h {
+					good += p
+				}
+			}
+		}
+		return sum == 100 && good > 0
+	}
+	for i, cfg := range wd.wire.sent {
+		tr := map[string]int{}
+		for _, r := range cfg.TrafficConfig.Routes {
+			tr[r.ServedEntityName] += r.TrafficPercentage
+		}
+		require.Truef(wd.t, ok(tr), "config update %d routes %v: no traffic to a healthy version %v", i+1, tr, healthy)
+	}
+	for i, tr := range wd.wire.live {
+		require.Truef(wd.t, ok(tr), "live config %d routes %v: no traffic to a healthy version %v", i+1, tr, healthy)
+	}
+	// Everything the emulator was asked to change went through the wire.
+	require.Len(wd.t, wd.wire.sent, len(wd.srv.RequestsFor("serving-endpoints.update-config")))
+}
+
+// updates are the configs sent over the wire since the world was built.
+func (wd *world) updates() []serving.EndpointCoreConfigInput {
+	wd.wire.mu.Lock()
+	defer wd.wire.mu.Unlock()
+	return append([]serving.EndpointCoreConfigInput(nil), wd.wire.sent...)
+}
+
+// wire is the SDK client's transport: it keeps every endpoint config sent
+// and every endpoint state read, as the invariant checks need them.
+type wire struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	sent []serving.EndpointCoreConfigInput
+	live []map[string]int
+}
+
+func (wr *wire) reset() {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	wr.sent, wr.live = nil, nil
+}
+
+func (wr *wire) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/config") && req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := wr.base.RoundTrip(req)
+	if body != nil {
+		var in serving.EndpointCoreConfigInput
+		if json.Unmarshal(body, &in) == nil {
+			wr.mu.Lock()
+			wr.sent = append(wr.sent, in)
+			wr.mu.Unlock()
+		}
+	}
+	if err == nil && req.Method == http.MethodGet && strings.HasPrefix(req.URL.Path, "/api/2.0/serving-endpoints/") &&
+		strings.Count(req.URL.Path, "/") == 4 && resp.StatusCode == http.StatusOK {
+		data, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(data))
+		var ep serving.ServingEndpointDetailed
+		if rerr == nil && json.Unmarshal(data, &ep) == nil && ep.Config != nil {
+			wr.mu.Lock()
+			wr.live = append(wr.live, Traffic(&ep))
+			wr.mu.Unlock()
+		}
+	}
+	return resp, err
+}
+
+// trafficClock is virtual time in which clients keep using the endpoint:
+// sleeping d sends rate x d requests through the SDK (routed by the
+// endpoint's traffic split like any client's) before time moves on.
+type trafficClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	rate    float64
+	carry   float64
+	q       Querier
+	sent    int
+	sleeps  int
+	observe func()
+	// onSleep, when set, runs after each sleep (tests cancel from it).
+	onSleep func(n int)
+}
+
+func (c *trafficClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *trafficClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	want := c.rate*d.Seconds() + c.carry
+	n := int(want)
+	c.carry = want - float64(n)
+	c.mu.Unlock()
+	sendTraffic(ctx, c.q, n)
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.sent += n
+	c.sleeps++
+	k, hook, obs := c.sleeps, c.onSleep, c.observe
+	c.mu.Unlock()
+	if obs != nil {
+		obs()
+	}
+	if hook != nil {
+		hook(k)
+	}
+	return ctx.Err()
+}
+
+// sendTraffic sends n client requests, 8 at a time.
+func sendTraffic(ctx context.Context, q Querier, n int) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			_, _ = q.Query(ctx, serving.QueryEndpointInput{Name: testEndpoint, DataframeRecords: []any{
+				map[string]any{"thread_id": "client-" + string(rune('a'+i%26)), "message": "what are the support hours"},
+			}})
+		}()
+	}
+	wg.Wait()
+}
+
+// syncBuffer is an io.Writer safe for the rollout's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// stages collects the progress a rollout reports.
+type stages struct {
+	mu   sync.Mutex
+	all  []Progress
+	hook func(Progress)
+}
+
+func (s *stages) report(p Progress) {
+	s.mu.Lock()
+	s.all = append(s.all, p)
+	hook := s.hook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(p)
+	}
+}
+
+func (s *stages) names() []Stage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Stage, len(s.all))
+	for i, p := range s.all {
+		out[i] = p.Stage
+	}
+	return out
+}
+
+func (s *stages) last() Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.all[len(s.all)-1].Checkpoint
+}

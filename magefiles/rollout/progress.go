@@ -1,0 +1,154 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+)
+
+// Stage is where a rollout stands, as its progress reports and checkpoints
+// say.
+type Stage string
+
+// The stages, in the order a rollout meets them.
+const (
+	// StageCanary: a setWeight step is putting the candidate at Percent.
+	StageCanary Stage = "canary"
+	// StageAnalysis: an analyze step judged an interval.
+	StageAnalysis Stage = "analysis"
+	// StagePromoting: the analysis passed; the candidate is being moved to 100%.
+	StagePromoting Stage = "promoting"
+	// StagePromoted: the candidate serves all traffic (terminal).
+	StagePromoted Stage = "promoted"
+	// StageAborting: the rollout decided to abort; stable is being restored.
+	StageAborting Stage = "aborting"
+	// StageAborted: stable serves all traffic again (terminal).
+	StageAborted Stage = "aborted"
+)
+
+// Interval is one judged analysis interval, in a form fit for JSON.
+type Interval struct {
+	// Step is the index of the analyze step in the plan, Percent the
+	// candidate's weight while it ran, N its number within the step (from 1).
+	Step    int       `json:"step"`
+	Percent int       `json:"percent"`
+	N       int       `json:"n"`
+	At      time.Time `json:"at"`
+	// Probes counts the probe traffic sent during the interval.
+	Probes *ProbeStats `json:"probes,omitempty"`
+	analysis.Evidence
+}
+
+// Checkpoint is a rollout's progress as the release record keeps it. Pass
+// the last one back as Canary.Resume after a crash: a rollout that had
+// decided to abort or promote finishes that, and an analysis continues
+// with the intervals already judged at the same step and weight.
+type Checkpoint struct {
+	Stage     Stage  `json:"stage"`
+	Step      int    `json:"step"`
+	Percent   int    `json:"percent"`
+	Endpoint  string `json:"endpoint"`
+	Stable    string `json:"stable,omitempty"`
+	Candidate string `json:"candidate"`
+	// Reason explains a decision (abort or promote).
+	Reason    string     `json:"reason,omitempty"`
+	Intervals []Interval `json:"intervals,omitempty"`
+	At        time.Time  `json:"at"`
+}
+
+// Progress is what the progress callback hears after each step: the
+// checkpoint to store, and for an analysis the interval just judged with
+// the decision so far.
+type Progress struct {
+	Checkpoint
+	Result   *analysis.Result
+	Decision *analysis.Decision
+}
+
+// results turns stored intervals of one step back into results for
+// analysis.Decide, which reads only their phase and reason.
+func results(intervals []Interval, step, percent int) []analysis.Result {
+	var out []analysis.Result
+	for _, iv := range intervals {
+		if iv.Step != step || iv.Percent != percent {
+			continue
+		}
+		out = append(out, analysis.Result{Phase: iv.Phase, Reason: iv.Reason, ErrorRateLimit: math.NaN(), P95LimitMs: math.NaN()})
+	}
+	return out
+}
+
+// Outcome is a finished rollout: the candidate serves all traffic.
+type Outcome struct {
+	Endpoint  string
+	Stable    *Entity // nil when the rollout resumed after the stable entity was gone
+	Candidate Entity
+	// Before is the endpoint as the rollout found it, After as it left it.
+	Before, After *serving.ServingEndpointDetailed
+	// Intervals are all judged intervals, including those of a resumed run.
+	Intervals []Interval
+	Decision  *analysis.Decision
+	// Updates counts the config updates this run sent.
+	Updates int
+	// Resumed says what the run found and continued from, empty for a fresh
+	// start.
+	Resumed string
+}
+
+// ErrAborted is wrapped by every AbortError.
+var ErrAborted = errors.New("canary aborted")
+
+// AbortError is a rollout that was pulled back: the candidate is removed and
+// the stable version serves all traffic again (when Restored), with the
+// evidence that decided it.
+type AbortError struct {
+	Endpoint  string
+	Stable    Entity
+	Candidate Entity
+	// Reason says why: the analysis decision, or the update that failed.
+	Reason string
+	// Decision is the analysis decision, nil when something else aborted.
+	Decision *analysis.Decision
+	// Results are the intervals this run judged, with full numbers;
+	// Intervals are all judged intervals as JSON evidence (including those
+	// of a resumed run).
+	Results   []analysis.Result
+	Intervals []Interval
+	// Cause is the failure that aborted, if not the analysis.
+	Cause error
+	// Restored says stable serves 100% again; RestoreErr is why not.
+	Restored   bool
+	RestoreErr error
+	// Before is the endpoint as the rollout found it, After as it left it.
+	Before, After *serving.ServingEndpointDetailed
+	Updates       int
+}
+
+func (e *AbortError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "canary of %s on %s aborted: %s", describe(e.Candidate), e.Endpoint, e.Reason)
+	if e.Restored {
+		fmt.Fprintf(&b, "; %s serves 100%% again", describe(e.Stable))
+	} else {
+		fmt.Fprintf(&b, "; restoring %s at 100%% failed: %v (run the deploy again to finish the abort, or mage rollback)", describe(e.Stable), e.RestoreErr)
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is find ErrAborted, the cause and the restore failure.
+func (e *AbortError) Unwrap() []error {
+	out := []error{ErrAborted}
+	if e.Cause != nil {
+		out = append(out, e.Cause)
+	}
+	if e.RestoreErr != nil {
+		out = append(out, e.RestoreErr)
+	}
+	return out
+}
