@@ -132,23 +132,14 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	w.Header().Set("served-model-name", entity.Name)
 	status := http.StatusOK
 	if o.status != 0 {
 		status = o.status
-		code := codeInternal
-		if status < 500 {
-			code = codeBadRequest
-		}
-		writeError(w, &apiError{Status: status, Code: code, Message: o.message})
-	} else {
-		writeJSON(w, http.StatusOK, struct {
-			Predictions []any `json:"predictions"`
-		}{predictions})
 	}
-
-	// The histogram reports service latency: the drawn model latency plus
-	// the emulator's own handling time, not the scaled sleep.
+	// Count the request before answering it, so a client that has its
+	// answer also finds it in the metrics. The histogram reports service
+	// latency: the drawn model latency plus the emulator's own handling
+	// time, not the scaled sleep.
 	overhead := time.Since(start)
 	if s.realTime && s.scale > 0 {
 		overhead -= time.Duration(float64(o.latency) * s.scale)
@@ -159,6 +150,19 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		cur.metrics(entity).observe(status, latencyMs)
 	}
 	s.mu.Unlock()
+
+	w.Header().Set("served-model-name", entity.Name)
+	if o.status != 0 {
+		code := codeInternal
+		if status < 500 {
+			code = codeBadRequest
+		}
+		writeError(w, &apiError{Status: status, Code: code, Message: o.message})
+	} else {
+		writeJSON(w, http.StatusOK, struct {
+			Predictions []any `json:"predictions"`
+		}{predictions})
+	}
 	s.dirty.Store(true)
 }
 

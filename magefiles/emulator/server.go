@@ -115,8 +115,10 @@ func Start(opts Options) (*Server, error) {
 	if seed == 0 {
 		seed = 0x5eed
 	}
-	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed))
+	// Seeded on purpose: routing and fault draws must be reproducible in
+	// tests; nothing here is a secret.
+	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) // #nosec G404 -- reproducible simulation, not security
+	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed))             // #nosec G404 -- reproducible simulation, not security
 
 	if opts.StateFile != "" {
 		if s.st, err = load(opts.StateFile); err != nil {
@@ -348,22 +350,25 @@ func (s *Server) registerFallback() {
 	}))
 }
 
-// statusRecorder remembers the status a handler wrote.
+// statusRecorder calls first with the status before the first byte of a
+// response is written.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	first func(status int)
+	wrote bool
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+	if !r.wrote {
+		r.wrote = true
+		r.first(code)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
+	if !r.wrote {
+		r.WriteHeader(http.StatusOK)
 	}
 	return r.ResponseWriter.Write(b)
 }
@@ -371,12 +376,13 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // ServeHTTP serves the emulator's routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// gateway applies faults, authentication and the request log around a route,
-// and saves the state after a change.
+// gateway applies faults, authentication and the request log around a route.
+// The log entry is written, and a change saved to the state file, before the
+// first byte of the answer, so a client that has its answer finds both.
 func (s *Server) gateway(rt route, h http.HandlerFunc) http.Handler {
-	mutating := rt.mutating
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		mutating := rt.mutating
 		if rt.unknown {
 			mutating = r.Method != http.MethodGet && r.Method != http.MethodHead
 		}
@@ -384,66 +390,72 @@ func (s *Server) gateway(rt route, h http.HandlerFunc) http.Handler {
 			Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
 			Op: rt.op, Mutating: mutating,
 		}
-		defer func() {
-			rec.Duration = time.Since(start)
+		logged := false
+		finish := func(status int) {
+			if logged {
+				return
+			}
+			logged = true
+			rec.Status, rec.Duration = status, time.Since(start)
+			if rt.mutating && status > 0 && status < 400 {
+				if err := s.save(); err != nil {
+					rec.Fault = "state file: " + err.Error()
+				}
+			}
 			s.record(rec)
-		}()
+		}
+		defer finish(0) // a handler that answered nothing
+
 		if f, ok := s.nextFault(r.Method, r.URL.Path); ok {
 			rec.Fault = f.String()
-			rec.Status = s.applyFault(w, r, f)
-			if rec.Status != 0 {
+			if s.applyFault(w, r, f, finish) {
 				return
 			}
 		}
 		if aerr := s.authenticate(r); aerr != nil {
-			rec.Status = aerr.Status
+			finish(aerr.Status)
 			writeError(w, aerr)
 			return
 		}
-		sr := &statusRecorder{ResponseWriter: w}
-		h(sr, r)
-		rec.Status = sr.status
-		if rt.mutating && sr.status < 400 {
-			if err := s.save(); err != nil {
-				rec.Fault = "state file: " + err.Error()
-			}
-		}
+		h(&statusRecorder{ResponseWriter: w, first: finish}, r)
 	})
 }
 
-// applyFault carries out a fault; it returns the status answered, or 0 when
-// the request should proceed (a pure delay).
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault) int {
+// applyFault carries out a fault and reports whether it answered the
+// request; a pure delay lets the request proceed.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, finish func(int)) bool {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return 499 // the client gave up
+			finish(499) // the client gave up
+			return true
 		}
 	}
 	if f.Drop {
 		if hj, ok := w.(http.Hijacker); ok {
 			if conn, _, err := hj.Hijack(); err == nil {
+				finish(-1)
 				if tcp, ok := conn.(*net.TCPConn); ok {
 					_ = tcp.SetLinger(0) // close with a reset, as a failing proxy does
 				}
 				_ = conn.Close()
-				return -1
+				return true
 			}
 		}
 		f.Status = http.StatusBadGateway
 	}
 	if f.Status == 0 {
-		return 0
+		return false
 	}
-	aerr := statusError(f.Status, "injected fault: "+http.StatusText(f.Status))
+	finish(f.Status)
 	if f.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeError(w, aerr)
-	return f.Status
+	writeError(w, statusError(f.Status, "injected fault: "+http.StatusText(f.Status)))
+	return true
 }
 
 // authenticate checks the bearer token: none is 401, a wrong one 403, with

@@ -222,7 +222,7 @@ func write(path string, raw []byte) error {
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("write emulator state: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
