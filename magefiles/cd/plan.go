@@ -124,7 +124,7 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 	if version == "" {
 		version = "new"
 	}
-	served := ServedEntityName(cfg.Model, version)
+	served := cfg.ServedName(version)
 	p.EndpointAfter = &release.EndpointState{
 		Name:           cfg.Endpoint.Name,
 		ServedEntities: []release.ServedEntity{{Name: served, EntityName: cfg.Model, EntityVersion: version}},

@@ -33,7 +33,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 	}
 	name := s.Config.Endpoint.Name
 	model, version := s.Version.Name, s.Version.Version
-	served := ServedEntityName(model, version)
+	served := s.Config.ServedName(version)
 	api := s.Client.W.ServingEndpoints
 
 	ep, err := api.GetByName(ctx, name)

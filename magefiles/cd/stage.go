@@ -85,6 +85,7 @@ func (f Flow) Run(ctx context.Context, s *State) (err error) {
 		}
 		if hook := s.Getenv(ExitAfterStageEnv); hook != "" && hook == st.Name() {
 			s.Printf("exiting after stage %s (%s): lock and record left as a killed run leaves them\n", st.Name(), ExitAfterStageEnv)
+			s.cleanups = nil // a killed process releases nothing
 			s.Opts.Exit(ExitAfterStageCode)
 			return fmt.Errorf("%s: exited after stage %s (%s)", f.Name, st.Name(), ExitAfterStageEnv)
 		}

@@ -94,6 +94,10 @@ func (s *State) deployRequest() workspace.DeployRequest {
 	}
 }
 
+// attachTrainFailures counts failed training runs in a record, so a retry
+// gets a new idempotency token while a resumed kill reuses the old one.
+const attachTrainFailures = "train_failures"
+
 // Training is what the training run produced.
 type Training struct {
 	JobID       int64
@@ -144,7 +148,10 @@ func (Train) Run(ctx context.Context, s *State) error {
 	}
 	// The token makes a re-run after a crash find the same run instead of
 	// starting a second one.
-	wait, err := s.Client.W.Jobs.RunNow(ctx, jobs.RunNow{JobId: jobID, JobParameters: params, IdempotencyToken: s.idempotencyToken("train")})
+	failures := 0
+	_, _ = s.Record.Attachment(attachTrainFailures, &failures)
+	token := s.idempotencyToken(fmt.Sprintf("train#%d", failures))
+	wait, err := s.Client.W.Jobs.RunNow(ctx, jobs.RunNow{JobId: jobID, JobParameters: params, IdempotencyToken: token})
 	if err != nil {
 		return fmt.Errorf("start training job %s (%d): %w", cfg.TrainingJob, jobID, err)
 	}
@@ -171,6 +178,8 @@ func (Train) Run(ctx context.Context, s *State) error {
 		return fmt.Errorf("training run %d%s: %w", wait.RunId, url, err)
 	}
 	if err := checkRun(run); err != nil {
+		// The next attempt starts a new run; a killed one finds this one.
+		_ = s.Record.Attach(attachTrainFailures, failures+1)
 		return s.explainRun(ctx, run, err)
 	}
 	tr, err := s.trainingOutput(ctx, jobID, run)

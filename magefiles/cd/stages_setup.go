@@ -174,12 +174,13 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 	}
 	j := s.journal(from, c, cfg)
 	tag := s.Release.Tag
-	rec, err := j.LatestWhere(ctx, func(r *release.Record) bool { return r.Kind == release.KindDeploy && r.Release == tag })
-	if errors.Is(err, release.ErrNoRecord) {
-		return nil, nil, fmt.Errorf("%s has no release record of %s: run deploy:%s and verify:%s for %s first", from, tag, from, from, tag)
-	}
+	recs, err := j.List(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	rec := pickSource(recs, tag)
+	if rec == nil {
+		return nil, nil, fmt.Errorf("%s has no release record of %s: run deploy:%s and verify:%s for %s first", from, tag, from, from, tag)
 	}
 	if !rec.Good() {
 		why := ""
@@ -205,6 +206,31 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 		return nil, nil, fmt.Errorf("%s model %s v%s is not READY", from, rec.Model.Name, rec.Model.Version)
 	}
 	return rec, mv, nil
+}
+
+// pickSource chooses the record a promotion trusts: the newest record of
+// the release. A newer deploy that is not verified yet but serves the same
+// model version as an older verified one (a re-deploy that changed
+// nothing) does not hide the verification; a failed one does.
+func pickSource(recs []*release.Record, tag string) *release.Record {
+	var latest *release.Record
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if r.Kind != release.KindDeploy || r.Release != tag {
+			continue
+		}
+		if latest == nil {
+			latest = r
+			if r.Good() || r.Outcome != release.OutcomeDeployed || r.Model == nil {
+				return r
+			}
+			continue
+		}
+		if r.Good() && r.Model != nil && r.Model.Version == latest.Model.Version && r.Model.Name == latest.Model.Name {
+			return r
+		}
+	}
+	return latest
 }
 
 // AcquireLock takes the environment's deploy lock; it is released when the

@@ -143,6 +143,9 @@ type EnvConfig struct {
 	Target workspace.Target
 	// Model is the workspace registry model of the environment.
 	Model string
+	// ServedPrefix names served entities: <prefix>-<version>, as the
+	// bundle's endpoint resource does (var.model_name).
+	ServedPrefix string
 	// Endpoint is the serving endpoint resource (name, served entity settings, tags).
 	Endpoint *serving.CreateServingEndpoint
 	// TrainingJob is the training job's resource key and name.
@@ -336,6 +339,10 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 			return nil, fmt.Errorf("bundle target %s declares %d models and none is named by var.model_name (%q)", env, len(b.Models), want)
 		}
 	}
+	c.ServedPrefix = b.Var("model_name")
+	if c.ServedPrefix == "" {
+		c.ServedPrefix = c.Model
+	}
 	if len(b.ServingEndpoints) != 1 {
 		return nil, fmt.Errorf("bundle target %s declares %d serving endpoints: want exactly one", env, len(b.ServingEndpoints))
 	}
@@ -375,6 +382,11 @@ func (c *EnvConfig) Resources() workspace.Resources {
 		r.Endpoints[k] = e.Request
 	}
 	return r
+}
+
+// ServedName is the served entity name of a version of the environment's model.
+func (c *EnvConfig) ServedName(version string) string {
+	return ServedEntityName(c.ServedPrefix, version)
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
