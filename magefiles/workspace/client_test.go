@@ -27,7 +27,7 @@ func envOf(kv map[string]string) func(string) string {
 func connect(t *testing.T, srv *emulator.Server) *Client {
 	t.Helper()
 	c, err := Connect(context.Background(), Target{Name: "dev", Host: srv.URL()},
-		Options{Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": srv.Token()}), SkipConfigFile: true})
+		Options{Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": srv.Token()}), SkipConfigFile: true, RateLimitPerSecond: 10000})
 	require.NoError(t, err)
 	return c
 }
