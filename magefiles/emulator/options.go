@@ -46,7 +46,7 @@ type Options struct {
 	// and no errors.
 	DefaultBehavior *Behavior
 	// MaxRequestLog bounds the request log; the oldest entries are dropped.
-	// Default 200,000.
+	// Default 50,000.
 	MaxRequestLog int
 }
 

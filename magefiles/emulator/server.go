@@ -109,7 +109,7 @@ func Start(opts Options) (*Server, error) {
 		s.tokens[t] = true
 	}
 	if s.maxLog <= 0 {
-		s.maxLog = 200_000
+		s.maxLog = 50_000
 	}
 	seed := opts.Seed
 	if seed == 0 {
