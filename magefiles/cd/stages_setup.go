@@ -375,15 +375,20 @@ func (BeginRecord) Run(ctx context.Context, s *State) error {
 			Target: s.Config.Target.Name, Host: s.Client.Host, Actor: s.Client.User, Machine: machine,
 			Approval: s.Approval, Started: s.Clock.Now().UTC(),
 		}
+		for _, st := range s.Stages {
+			s.Record.SetStage(st)
+		}
+		// The runner saves the record again when this stage ends.
 		if err := s.Journal.Begin(ctx, s.Record); err != nil {
 			return err
 		}
 		s.Printf("   record %s\n", s.Record.ID)
+		return nil
 	}
 	for _, st := range s.Stages {
 		s.Record.SetStage(st)
 	}
-	return s.Journal.Save(ctx, s.Record)
+	return nil
 }
 
 // resumedOK reports whether a resumed record shows stage done.
