@@ -20,7 +20,7 @@ type fakeStage struct {
 	fn   func(s *State) error
 }
 
-func (f fakeStage) Name() string                         { return f.name }
+func (f fakeStage) Name() string                          { return f.name }
 func (f fakeStage) Run(_ context.Context, s *State) error { return f.fn(s) }
 
 // fakeClock moves only when slept on.

@@ -28,17 +28,17 @@ const benchTimeScale = 0.01
 
 // stageRow is one stage of one run in the benchmark report.
 type stageRow struct {
-	Run       string         `json:"run"` // deploy:dev, verify:dev, ...
-	Stage     string         `json:"stage"`
-	Status    string         `json:"status"`
-	WallMS    float64        `json:"wall_ms"`
-	APICalls  int            `json:"api_calls"`
-	ByMethod  map[string]int `json:"by_method"`
-	Mutating  int            `json:"mutating"`
-	Queries   int            `json:"queries"` // endpoint invocations (verify traffic)
-	Waits     []cd.WaitStat  `json:"waits,omitempty"`
-	start     time.Time
-	end       time.Time
+	Run      string         `json:"run"` // deploy:dev, verify:dev, ...
+	Stage    string         `json:"stage"`
+	Status   string         `json:"status"`
+	WallMS   float64        `json:"wall_ms"`
+	APICalls int            `json:"api_calls"`
+	ByMethod map[string]int `json:"by_method"`
+	Mutating int            `json:"mutating"`
+	Queries  int            `json:"queries"` // endpoint invocations (verify traffic)
+	Waits    []cd.WaitStat  `json:"waits,omitempty"`
+	start    time.Time
+	end      time.Time
 }
 
 // BenchmarkReleaseFlow runs deploy and verify through dev, staging and prod
