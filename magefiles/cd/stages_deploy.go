@@ -346,33 +346,43 @@ func (Register) Run(ctx context.Context, s *State) error {
 	tags := s.tags()
 	tags[TagJobRunID] = strconv.FormatInt(tr.RunID, 10)
 
-	version := ""
-	how := ""
-	switch {
-	case tr.ReportedVersion != "" && tr.ReportedModel == cfg.Model:
-		version, how = tr.ReportedVersion, "registered by the training run"
-	default:
+	var mv *ml.ModelVersion
+	how := "registered by the training run"
+	if tr.ReportedVersion != "" && tr.ReportedModel == cfg.Model {
+		var err error
+		mv, err = s.waitVersionReady(ctx, cfg.Model, tr.ReportedVersion)
+		var rf *RegistrationFailedError
+		switch {
+		case errors.As(err, &rf):
+			// The run's own registration died: register the run again below.
+			s.Printf("   %v; registering the MLflow run again\n", err)
+			mv = nil
+		case err != nil:
+			return err
+		}
+	}
+	if mv == nil {
+		version := ""
 		found, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool { return mv.RunId == tr.MLflowRunID && usable(mv) })
 		if err != nil {
 			return err
 		}
 		if found != nil {
 			version, how = found.Version, "found from an earlier attempt"
-			break
+		} else {
+			resp, err := reg.CreateModelVersion(ctx, ml.CreateModelVersionRequest{
+				Name: cfg.Model, Source: "runs:/" + tr.MLflowRunID + "/" + ModelArtifactPath, RunId: tr.MLflowRunID,
+				Description: fmt.Sprintf("%s (%s), training run %d", s.Release.Tag, release.ShortSHA(s.Release.SHA), tr.RunID),
+				Tags:        versionTags(tags),
+			})
+			if err != nil {
+				return fmt.Errorf("register MLflow run %s as a version of %s: %w", tr.MLflowRunID, cfg.Model, err)
+			}
+			version, how = resp.ModelVersion.Version, "registered from the MLflow run"
 		}
-		resp, err := reg.CreateModelVersion(ctx, ml.CreateModelVersionRequest{
-			Name: cfg.Model, Source: "runs:/" + tr.MLflowRunID + "/" + ModelArtifactPath, RunId: tr.MLflowRunID,
-			Description: fmt.Sprintf("%s (%s), training run %d", s.Release.Tag, release.ShortSHA(s.Release.SHA), tr.RunID),
-			Tags:        versionTags(tags),
-		})
-		if err != nil {
-			return fmt.Errorf("register MLflow run %s as a version of %s: %w", tr.MLflowRunID, cfg.Model, err)
+		if mv, err = s.waitVersionReady(ctx, cfg.Model, version); err != nil {
+			return err
 		}
-		version, how = resp.ModelVersion.Version, "registered from the MLflow run"
-	}
-	mv, err := s.waitVersionReady(ctx, cfg.Model, version)
-	if err != nil {
-		return err
 	}
 	if err := setVersionTags(ctx, s, mv, tags); err != nil {
 		return err

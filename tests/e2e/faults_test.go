@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -307,4 +310,31 @@ func TestKilledAfterStageResumes(t *testing.T) {
 			assert.Equal(t, release.OutcomeDeployed, recs[0].Outcome)
 		})
 	}
+}
+
+// TestRegisterFromTheRun: when the training run registers its model
+// elsewhere, the register stage registers the run's model in the
+// environment's model itself, once.
+func TestRegisterFromTheRun(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	job := filepath.Join(w.repo.Dir, "resources", "training_job.yml")
+	raw, err := os.ReadFile(job)
+	require.NoError(t, err)
+	edited := strings.Replace(string(raw), "- ${resources.models.human_interrupt_model.name}", "- scratch_model", 1)
+	require.NotEqual(t, string(raw), edited)
+	require.NoError(t, os.WriteFile(job, []byte(edited), 0o644))
+	w.repo.Git("commit", "--quiet", "-am", "train into a scratch model")
+	w.repo.Tag("v1.0.0")
+
+	r := w.run(cd.EnvDev, withEnv(cd.ExitAfterStageEnv, "register"), func(o *cd.Options) { o.Process = cd.Process{PID: deadPID(t)} })
+	require.Error(t, cd.Deploy(w.ctx, r.Opts))
+	assert.Contains(t, r.Output(), "registered from the MLflow run")
+	r, err = w.deploy(cd.EnvDev)
+	require.NoError(t, err, r.Output())
+	vs := w.versions(cd.EnvDev)
+	require.Len(t, vs, 1, "registered once, found again after the interruption")
+	run := w.srv.JobRuns(w.config(cd.EnvDev).TrainingJob)[0]
+	assert.Equal(t, strconv.FormatInt(run.RunId, 10), tags(vs[0])["job_run_id"])
+	assert.Equal(t, "runs:/"+vs[0].RunId+"/agent", vs[0].Source)
 }
