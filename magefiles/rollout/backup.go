@@ -8,7 +8,6 @@ import (
 	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -173,7 +172,7 @@ func (bs *Backups) Take(ctx context.Context, api EndpointReader, endpoint string
 	if err != nil {
 		return nil, "", fmt.Errorf("backup %s: %w", endpoint, err)
 	}
-	name, err := writeNew(ctx, bs.Store, bs.Dir, BackupFileName(b.Taken, b.Release), data)
+	name, err := writeNew(ctx, bs.Store, bs.Dir, b.Taken, b.Release, data)
 	if err != nil {
 		return nil, "", fmt.Errorf("backup %s to the workspace: %w", endpoint, err)
 	}
@@ -191,14 +190,11 @@ func (bs *Backups) Take(ctx context.Context, api EndpointReader, endpoint string
 }
 
 // writeNew writes a file that must not exist yet: a backup is never
-// overwritten. Two backups in the same second get a counter.
-func writeNew(ctx context.Context, s release.Store, dir, file string, data []byte) (string, error) {
-	base := strings.TrimSuffix(file, ".json")
+// overwritten. Two backups in the same second get a counter after the
+// timestamp (".01"), which keeps the names in time order.
+func writeNew(ctx context.Context, s release.Store, dir string, taken time.Time, rel string, data []byte) (string, error) {
 	for i := 0; i < 100; i++ {
-		name := path.Join(dir, file)
-		if i > 0 {
-			name = path.Join(dir, base+"-"+strconv.Itoa(i)+".json")
-		}
+		name := path.Join(dir, backupFile(taken, i, rel))
 		err := s.Write(ctx, name, data, false)
 		if err == nil {
 			return name, nil
@@ -207,18 +203,28 @@ func writeNew(ctx context.Context, s release.Store, dir, file string, data []byt
 			return "", err
 		}
 	}
-	return "", fmt.Errorf("%s: too many backups with the same name", path.Join(dir, file))
+	return "", fmt.Errorf("%s: too many backups in the same second", path.Join(dir, BackupFileName(taken, rel)))
 }
 
-var unsafeFile = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var (
+	unsafeFile = regexp.MustCompile(`[^A-Za-z0-9._-]+|\.\.+`)
+	dashes     = regexp.MustCompile(`-+`)
+)
 
 // BackupFileName is <UTC timestamp>-<release>.json, sorting by time.
-func BackupFileName(t time.Time, rel string) string {
-	rel = strings.Trim(unsafeFile.ReplaceAllString(rel, "-"), "-.")
+func BackupFileName(t time.Time, rel string) string { return backupFile(t, 0, rel) }
+
+func backupFile(t time.Time, n int, rel string) string {
+	rel = dashes.ReplaceAllString(unsafeFile.ReplaceAllString(rel, "-"), "-")
+	rel = strings.Trim(rel, "-.")
 	if rel == "" {
 		rel = "unreleased"
 	}
-	return t.UTC().Format("20060102T150405Z") + "-" + rel + ".json"
+	stamp := t.UTC().Format("20060102T150405Z")
+	if n > 0 {
+		stamp += fmt.Sprintf(".%02d", n)
+	}
+	return stamp + "-" + rel + ".json"
 }
 
 // secretRef is a value that names a secret instead of holding it.

@@ -52,6 +52,12 @@ type worldOpts struct {
 
 func newWorld(t testing.TB, o worldOpts) *world {
 	t.Helper()
+	if o.emulator.DefaultBehavior == nil && o.emulator.TimeScale == 0 {
+		// Model latency well above the emulator's own handling time, which
+		// varies with the machine's load and would make p95 comparisons
+		// of identical versions noisy. Not slept: time scale 0.
+		o.emulator.DefaultBehavior = &emulator.Behavior{Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}}
+	}
 	srv, err := emulator.Start(o.emulator)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
