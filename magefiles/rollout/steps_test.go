@@ -51,10 +51,14 @@ func TestPlanValidate(t *testing.T) {
 		{"no steps", func(p *Plan) { p.Steps = nil }, []string{"no steps"}},
 		{"weight 0", func(p *Plan) { p.Steps[0] = SetWeight(-5) }, []string{"setWeight -5 must be between 1 and 99"}},
 		{"weight 100", func(p *Plan) { p.Steps[0] = SetWeight(100) }, []string{"setWeight 100 must be between 1 and 99"}},
-		{"analyze first", func(p *Plan) { p.Steps = []Step{Analyze(time.Minute, 1), SetWeight(10), Analyze(time.Minute, 1), Promote()} }, []string{"analyze before any setWeight"}},
+		{"analyze first", func(p *Plan) {
+			p.Steps = []Step{Analyze(time.Minute, 1), SetWeight(10), Analyze(time.Minute, 1), Promote()}
+		}, []string{"analyze before any setWeight"}},
 		{"unjudged weight", func(p *Plan) { p.Steps = []Step{SetWeight(10), SetWeight(50), Analyze(time.Minute, 1), Promote()} }, []string{"setWeight 10 must be followed by analyze"}},
 		{"promote without analysis", func(p *Plan) { p.Steps = []Step{SetWeight(10), Promote()} }, []string{"must be followed by analyze"}},
-		{"promote not last", func(p *Plan) { p.Steps = []Step{SetWeight(10), Analyze(time.Minute, 1), Promote(), Analyze(time.Minute, 1)} }, []string{"promote must be the last step", "the last step must be promote"}},
+		{"promote not last", func(p *Plan) {
+			p.Steps = []Step{SetWeight(10), Analyze(time.Minute, 1), Promote(), Analyze(time.Minute, 1)}
+		}, []string{"promote must be the last step", "the last step must be promote"}},
 		{"bad interval and count", func(p *Plan) { p.Steps[1] = Analyze(0, 0) }, []string{"interval 0s must be positive", "count 0 must be at least 1"}},
 		{"two kinds in a step", func(p *Plan) { p.Steps[2] = Step{SetWeight: 5, Promote: true} }, []string{"exactly one of"}},
 		{"empty step", func(p *Plan) { p.Steps[1] = Step{} }, []string{"exactly one of"}},
