@@ -149,8 +149,8 @@ func (p *PlanReport) Render(w io.Writer) {
 	fmt.Fprintf(w, "  release:  %s %s\n", p.Release, release.ShortSHA(p.SHA))
 	fmt.Fprintf(w, "  model:    %s %s: %s\n", p.Model.Action, p.Model.Model, p.Model.Detail)
 	fmt.Fprintf(w, "  endpoint: %s\n", p.EndpointAfter.Name)
-	fmt.Fprintf(w, "    before: %s\n", describeTraffic(p.EndpointBefore))
-	fmt.Fprintf(w, "    after:  %s\n", describeTraffic(p.EndpointAfter))
+	fmt.Fprintf(w, "    before: %s\n", DescribeTraffic(p.EndpointBefore))
+	fmt.Fprintf(w, "    after:  %s\n", DescribeTraffic(p.EndpointAfter))
 	fmt.Fprintf(w, "  bundle:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range p.Bundle {

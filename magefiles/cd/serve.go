@@ -44,7 +44,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 	if err != nil {
 		req := serving.CreateServingEndpoint{
 			Name: name, Description: s.Config.Endpoint.Description, RouteOptimized: s.Config.Endpoint.RouteOptimized,
-			Tags:   s.endpointTags(),
+			Tags:   s.EndpointTags(),
 			Config: s.endpointConfig(served),
 		}
 		s.Printf("   creating %s serving %s v%s\n", name, model, version)
@@ -55,7 +55,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 	} else {
 		if ep.State != nil && ep.State.ConfigUpdate == serving.EndpointStateConfigUpdateInProgress {
 			// Another update is running: the service refuses a second one.
-			if ep, err = s.waitEndpoint(ctx, name, "an update already in progress", nil); err != nil {
+			if ep, err = s.WaitEndpoint(ctx, name, "an update already in progress", nil); err != nil {
 				return err
 			}
 		}
@@ -64,7 +64,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 		if servesOnly(ep, model, version) && ep.State != nil && ep.State.Ready == serving.EndpointStateReadyReady {
 			s.Endpoint = ep
 			s.Record.Endpoint = before
-			if err := s.tagEndpoint(ctx, ep); err != nil {
+			if err := s.TagEndpoint(ctx, ep); err != nil {
 				return err
 			}
 			return Skip("%s already serves %s v%s at 100%%", name, model, version)
@@ -72,7 +72,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 		if s.Env == EnvProd {
 			s.Printf("   note: no canary in this version of the pipeline: prod is switched to the new version directly\n")
 		}
-		s.Printf("   %s: %s -> %s v%s at 100%%\n", name, describeTraffic(before), model, version)
+		s.Printf("   %s: %s -> %s v%s at 100%%\n", name, DescribeTraffic(before), model, version)
 		cfg := s.endpointConfig(served)
 		cfg.Name = name
 		wait, err = api.UpdateConfig(ctx, *cfg)
@@ -80,28 +80,28 @@ func (Serve) Run(ctx context.Context, s *State) error {
 			return fmt.Errorf("update endpoint %s: %w", name, err)
 		}
 	}
-	ep, err = s.waitEndpoint(ctx, name, "its config update", wait)
+	ep, err = s.WaitEndpoint(ctx, name, "its config update", wait)
 	if err != nil {
 		return err
 	}
 	if ep.State == nil || ep.State.Ready != serving.EndpointStateReadyReady {
-		if ep, err = s.waitEndpointReady(ctx, name); err != nil {
+		if ep, err = s.WaitEndpointReady(ctx, name); err != nil {
 			return err
 		}
 	}
-	if err := s.tagEndpoint(ctx, ep); err != nil {
+	if err := s.TagEndpoint(ctx, ep); err != nil {
 		return err
 	}
 	s.Endpoint = ep
 	s.Record.Endpoint = EndpointSnapshot(ep)
-	s.Printf("   %s READY: %s\n", name, describeTraffic(s.Record.Endpoint))
+	s.Printf("   %s READY: %s\n", name, DescribeTraffic(s.Record.Endpoint))
 	return nil
 }
 
-// endpointConfig serves one entity at 100%, with the compute settings of
-// the bundle's endpoint resource.
-func (s *State) endpointConfig(served string) *serving.EndpointCoreConfigInput {
-	in := serving.ServedEntityInput{Name: served, EntityName: s.Version.Name, EntityVersion: s.Version.Version, WorkloadSize: "Small"}
+// ServedEntity is the served entity for a version of the environment's
+// model, with the compute settings of the bundle's endpoint resource.
+func (s *State) ServedEntity(model, version string) serving.ServedEntityInput {
+	in := serving.ServedEntityInput{Name: s.Config.ServedName(version), EntityName: model, EntityVersion: version, WorkloadSize: "Small"}
 	if c := s.Config.Endpoint.Config; c != nil && len(c.ServedEntities) > 0 {
 		tmpl := c.ServedEntities[0]
 		in.WorkloadSize, in.WorkloadType = tmpl.WorkloadSize, tmpl.WorkloadType
@@ -114,18 +114,25 @@ func (s *State) endpointConfig(served string) *serving.EndpointCoreConfigInput {
 			in.WorkloadSize = "Small"
 		}
 	}
+	return in
+}
+
+// endpointConfig serves this release's version alone, at 100%.
+func (s *State) endpointConfig(served string) *serving.EndpointCoreConfigInput {
+	in := s.ServedEntity(s.Version.Name, s.Version.Version)
+	in.Name = served
 	return &serving.EndpointCoreConfigInput{
 		ServedEntities: []serving.ServedEntityInput{in},
 		TrafficConfig:  &serving.TrafficConfig{Routes: []serving.Route{{ServedEntityName: served, TrafficPercentage: 100}}},
 	}
 }
 
-func (s *State) endpointTags() []serving.EndpointTag {
+func (s *State) EndpointTags() []serving.EndpointTag {
 	m := map[string]string{}
 	for _, t := range s.Config.Endpoint.Tags {
 		m[t.Key] = t.Value
 	}
-	for k, v := range s.tags() {
+	for k, v := range s.Tags() {
 		m[k] = v
 	}
 	keys := make([]string, 0, len(m))
@@ -140,16 +147,16 @@ func (s *State) endpointTags() []serving.EndpointTag {
 	return out
 }
 
-// tagEndpoint puts the release tags on an existing endpoint. Tags are
+// TagEndpoint puts the release tags on an existing endpoint. Tags are
 // metadata: a workspace that refuses the call gets a warning, not a failed
 // deploy.
-func (s *State) tagEndpoint(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
+func (s *State) TagEndpoint(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
 	have := map[string]string{}
 	for _, t := range ep.Tags {
 		have[t.Key] = t.Value
 	}
 	var add []serving.EndpointTag
-	for _, t := range s.endpointTags() {
+	for _, t := range s.EndpointTags() {
 		if have[t.Key] != t.Value {
 			add = append(add, t)
 		}
@@ -187,14 +194,14 @@ func (e *UpdateFailedError) Error() string {
 
 func (e *UpdateFailedError) Unwrap() error { return e.Cause }
 
-// waitEndpoint waits for a config update with the SDK's waiter (given, or
+// WaitEndpoint waits for a config update with the SDK's waiter (given, or
 // a fresh one on the endpoint), reporting progress.
-func (s *State) waitEndpoint(ctx context.Context, name, what string, w *serving.WaitGetServingEndpointNotUpdating[serving.ServingEndpointDetailed]) (*serving.ServingEndpointDetailed, error) {
-	p := s.startWait(fmt.Sprintf("endpoint %s (%s)", name, what))
+func (s *State) WaitEndpoint(ctx context.Context, name, what string, w *serving.WaitGetServingEndpointNotUpdating[serving.ServingEndpointDetailed]) (*serving.ServingEndpointDetailed, error) {
+	p := s.StartWait(fmt.Sprintf("endpoint %s (%s)", name, what))
 	var last *serving.ServingEndpointDetailed
 	cb := func(ep *serving.ServingEndpointDetailed) {
 		last = ep
-		p.seen(endpointStateText(ep))
+		p.Seen(endpointStateText(ep))
 	}
 	var ep *serving.ServingEndpointDetailed
 	var err error
@@ -203,7 +210,7 @@ func (s *State) waitEndpoint(ctx context.Context, name, what string, w *serving.
 	} else {
 		ep, err = s.Client.W.ServingEndpoints.WaitGetServingEndpointNotUpdating(ctx, name, s.Opts.Timeouts.Endpoint, cb)
 	}
-	p.done()
+	p.Done()
 	if err == nil {
 		return ep, nil
 	}
@@ -242,12 +249,12 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// waitEndpointReady polls until the endpoint reports READY.
-func (s *State) waitEndpointReady(ctx context.Context, name string) (*serving.ServingEndpointDetailed, error) {
-	p := s.startWait("endpoint " + name + " READY")
-	defer p.done()
+// WaitEndpointReady polls until the endpoint reports READY.
+func (s *State) WaitEndpointReady(ctx context.Context, name string) (*serving.ServingEndpointDetailed, error) {
+	p := s.StartWait("endpoint " + name + " READY")
+	defer p.Done()
 	var ep *serving.ServingEndpointDetailed
-	err := s.pollUntil(ctx, s.Opts.Timeouts.Endpoint, p, func() (string, error) {
+	err := s.PollUntil(ctx, s.Opts.Timeouts.Endpoint, p, func() (string, error) {
 		var err error
 		ep, err = s.Client.W.ServingEndpoints.GetByName(ctx, name)
 		if err != nil {
@@ -256,7 +263,7 @@ func (s *State) waitEndpointReady(ctx context.Context, name string) (*serving.Se
 		if ep.State != nil && ep.State.Ready == serving.EndpointStateReadyReady {
 			return endpointStateText(ep), nil
 		}
-		return endpointStateText(ep), errStillWaiting
+		return endpointStateText(ep), ErrStillWaiting
 	})
 	return ep, err
 }
@@ -314,8 +321,8 @@ func servesOnly(ep *serving.ServingEndpointDetailed, model, version string) bool
 	return len(st.Traffic) == 0 || (len(st.Traffic) == 1 && st.Traffic[0].Percent == 100)
 }
 
-// describeTraffic renders "model v3 100%" or "model v3 90%, model v4 10%".
-func describeTraffic(st *release.EndpointState) string {
+// DescribeTraffic renders "model v3 100%" or "model v3 90%, model v4 10%".
+func DescribeTraffic(st *release.EndpointState) string {
 	if st == nil || len(st.ServedEntities) == 0 {
 		return "nothing served"
 	}

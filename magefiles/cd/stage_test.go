@@ -105,10 +105,10 @@ func TestObserverHearsStagesAndWaits(t *testing.T) {
 	s, _, _ := testState(t, nil)
 	s.Opts.Observe = func(e Event) { events = append(events, e) }
 	err := Flow{Name: "f", Stages: []Stage{fakeStage{"w", func(s *State) error {
-		p := s.startWait("thing")
-		p.seen("PENDING")
-		p.seen("READY")
-		p.done()
+		p := s.StartWait("thing")
+		p.Seen("PENDING")
+		p.Seen("READY")
+		p.Done()
 		return nil
 	}}}}.Run(context.Background(), s)
 	require.NoError(t, err)
@@ -126,11 +126,11 @@ func TestPollUntilBacksOff(t *testing.T) {
 	clock := s.Clock.(*fakeClock)
 	s.Opts.Poll = PollPolicy{Initial: time.Second, Step: time.Second, Max: 3 * time.Second}
 	n := 0
-	p := s.startWait("x")
-	err := s.pollUntil(context.Background(), time.Minute, p, func() (string, error) {
+	p := s.StartWait("x")
+	err := s.PollUntil(context.Background(), time.Minute, p, func() (string, error) {
 		n++
 		if n < 5 {
-			return "PENDING", errStillWaiting
+			return "PENDING", ErrStillWaiting
 		}
 		return "READY", nil
 	})
@@ -139,11 +139,11 @@ func TestPollUntilBacksOff(t *testing.T) {
 	assert.Equal(t, 5, p.polls)
 
 	n = 0
-	err = s.pollUntil(context.Background(), 5*time.Second, s.startWait("y"), func() (string, error) { return "PENDING", errStillWaiting })
+	err = s.PollUntil(context.Background(), 5*time.Second, s.StartWait("y"), func() (string, error) { return "PENDING", ErrStillWaiting })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "timed out after 5s waiting for y (last state PENDING)")
 
-	err = s.pollUntil(context.Background(), time.Minute, s.startWait("z"), func() (string, error) { return "FAILED", errors.New("dead") })
+	err = s.PollUntil(context.Background(), time.Minute, s.StartWait("z"), func() (string, error) { return "FAILED", errors.New("dead") })
 	assert.EqualError(t, err, "dead", "a terminal error stops at once")
 }
 

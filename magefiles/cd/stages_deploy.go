@@ -35,8 +35,8 @@ const (
 // run (train.py's log_model).
 const ModelArtifactPath = "agent"
 
-// tags are the release facts attached to everything a deploy creates.
-func (s *State) tags() map[string]string {
+// Tags are the release facts attached to everything a deploy creates.
+func (s *State) Tags() map[string]string {
 	return map[string]string{TagRelease: s.Release.Tag, TagGitSHA: s.Release.SHA, TagTarget: s.Env}
 }
 
@@ -90,7 +90,7 @@ func (s *State) deployRequest() workspace.DeployRequest {
 		Target: s.Config.Target.Name, BundleRoot: s.Root,
 		RootPath: ws.RootPath, FilePath: ws.FilePath, StatePath: ws.StatePath,
 		SyncPaths: []string{"src"}, Resources: s.Config.Resources(),
-		Tags: s.tags(), JobParameters: s.jobParameters(), Out: s.Out,
+		Tags: s.Tags(), JobParameters: s.jobParameters(), Out: s.Out,
 	}
 }
 
@@ -156,7 +156,7 @@ func (Train) Run(ctx context.Context, s *State) error {
 		return fmt.Errorf("start training job %s (%d): %w", cfg.TrainingJob, jobID, err)
 	}
 	s.Printf("   run %d of job %s with %s\n", wait.RunId, cfg.TrainingJob, formatParams(params))
-	p := s.startWait(fmt.Sprintf("training run %d", wait.RunId))
+	p := s.StartWait(fmt.Sprintf("training run %d", wait.RunId))
 	var last *jobs.Run
 	run, err := wait.OnProgress(func(r *jobs.Run) {
 		last = r
@@ -167,9 +167,9 @@ func (Train) Run(ctx context.Context, s *State) error {
 				state += " " + string(r.State.ResultState)
 			}
 		}
-		p.seen(state)
+		p.Seen(state)
 	}).GetWithTimeout(s.Opts.Timeouts.Training)
-	p.done()
+	p.Done()
 	if err != nil {
 		url := ""
 		if last != nil {
@@ -343,14 +343,14 @@ func (Register) Run(ctx context.Context, s *State) error {
 		return fmt.Errorf("no training run to register")
 	}
 	reg := s.Client.W.ModelRegistry
-	tags := s.tags()
+	tags := s.Tags()
 	tags[TagJobRunID] = strconv.FormatInt(tr.RunID, 10)
 
 	var mv *ml.ModelVersion
 	how := "registered by the training run"
 	if tr.ReportedVersion != "" && tr.ReportedModel == cfg.Model {
 		var err error
-		mv, err = s.waitVersionReady(ctx, cfg.Model, tr.ReportedVersion)
+		mv, err = s.WaitVersionReady(ctx, cfg.Model, tr.ReportedVersion)
 		var rf *RegistrationFailedError
 		switch {
 		case errors.As(err, &rf):
@@ -380,7 +380,7 @@ func (Register) Run(ctx context.Context, s *State) error {
 			}
 			version, how = resp.ModelVersion.Version, "registered from the MLflow run"
 		}
-		if mv, err = s.waitVersionReady(ctx, cfg.Model, version); err != nil {
+		if mv, err = s.WaitVersionReady(ctx, cfg.Model, version); err != nil {
 			return err
 		}
 	}
@@ -471,13 +471,13 @@ func (e *RegistrationFailedError) Error() string {
 	return fmt.Sprintf("model %s v%s failed registration (FAILED_REGISTRATION): %s", e.Model, e.Version, e.Message)
 }
 
-// waitVersionReady polls a model version until READY (the SDK has no
+// WaitVersionReady polls a model version until READY (the SDK has no
 // waiter for it), backing off like the SDK's waiters.
-func (s *State) waitVersionReady(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
-	p := s.startWait(fmt.Sprintf("%s v%s", model, version))
-	defer p.done()
+func (s *State) WaitVersionReady(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
+	p := s.StartWait(fmt.Sprintf("%s v%s", model, version))
+	defer p.Done()
 	var mv *ml.ModelVersion
-	err := s.pollUntil(ctx, s.Opts.Timeouts.Registration, p, func() (string, error) {
+	err := s.PollUntil(ctx, s.Opts.Timeouts.Registration, p, func() (string, error) {
 		resp, err := s.Client.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: model, Version: version})
 		if err != nil {
 			return "error", fmt.Errorf("read %s v%s: %w", model, version, err)
@@ -489,7 +489,7 @@ func (s *State) waitVersionReady(ctx context.Context, model, version string) (*m
 		case ml.ModelVersionStatusFailedRegistration:
 			return string(mv.Status), &RegistrationFailedError{Model: model, Version: version, Message: mv.StatusMessage}
 		}
-		return string(mv.Status), errStillWaiting
+		return string(mv.Status), ErrStillWaiting
 	})
 	if err != nil {
 		return nil, err
@@ -511,7 +511,7 @@ func (Promote) Run(ctx context.Context, s *State) error {
 	if src == nil || rec == nil {
 		return fmt.Errorf("no promotion source (the source stage did not run)")
 	}
-	tags := s.tags()
+	tags := s.Tags()
 	tags[TagSourceEnv] = rec.Env
 	tags[TagSourceModel] = src.Name
 	tags[TagSourceVersion] = src.Version
@@ -551,7 +551,7 @@ func (Promote) Run(ctx context.Context, s *State) error {
 		}
 		version, how = resp.ModelVersion.Version, "copied"
 	}
-	mv, err := s.waitVersionReady(ctx, cfg.Model, version)
+	mv, err := s.WaitVersionReady(ctx, cfg.Model, version)
 	if err != nil {
 		return fmt.Errorf("promote %s v%s: %w", src.Name, src.Version, err)
 	}

@@ -98,12 +98,12 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		fmt.Fprintf(w, "  endpoint: does not exist\n")
 	} else {
 		fmt.Fprintf(w, "  endpoint: %s %s, %s\n", r.Endpoint.Name, r.Endpoint.Ready, r.Endpoint.ConfigUpdate)
-		fmt.Fprintf(w, "    serving: %s\n", describeTraffic(r.Endpoint))
+		fmt.Fprintf(w, "    serving: %s\n", DescribeTraffic(r.Endpoint))
 		if rel := r.Endpoint.Tags[TagRelease]; rel != "" {
 			fmt.Fprintf(w, "    tagged:  release %s, sha %s\n", rel, release.ShortSHA(r.Endpoint.Tags[TagGitSHA]))
 		}
 		if r.Pending != nil {
-			fmt.Fprintf(w, "    pending: %s (%s)\n", describeTraffic(r.Pending), r.Pending.ConfigUpdate)
+			fmt.Fprintf(w, "    pending: %s (%s)\n", DescribeTraffic(r.Pending), r.Pending.ConfigUpdate)
 		}
 	}
 	describe := func(label string, rec *release.Record) {

@@ -56,7 +56,7 @@ const CasesPath = "tests/integration/cases.json"
 
 // Run implements Stage.
 func (Verify) Run(ctx context.Context, s *State) error {
-	opts, err := s.verifyOptions()
+	opts, err := s.VerifyOptions()
 	if err != nil {
 		return err
 	}
@@ -83,9 +83,9 @@ func (Verify) Run(ctx context.Context, s *State) error {
 	return err
 }
 
-// verifyOptions builds verify's options from the bundle target: staging
+// VerifyOptions builds verify's options from the bundle target: staging
 // always runs the load test, other environments with -load.
-func (s *State) verifyOptions() (verify.Options, error) {
+func (s *State) VerifyOptions() (verify.Options, error) {
 	cases, err := verify.LoadCases(filepath.Join(s.Root, CasesPath))
 	if err != nil {
 		return verify.Options{}, err

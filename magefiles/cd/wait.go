@@ -37,9 +37,9 @@ type WaitStat struct {
 	Final   string        `json:"final"`
 }
 
-// progress prints a waiting line when the observed state changes, and at
+// Progress prints a waiting line when the observed state changes, and at
 // most every progressEvery otherwise, and counts the polls.
-type progress struct {
+type Progress struct {
 	s       *State
 	stage   string
 	what    string
@@ -51,13 +51,15 @@ type progress struct {
 
 const progressEvery = 15 * time.Second
 
-func (s *State) startWait(what string) *progress {
+// StartWait begins measuring and reporting a wait on what, labelled with
+// the running stage; call Seen on every poll and Done at the end.
+func (s *State) StartWait(what string) *Progress {
 	now := s.Clock.Now()
-	return &progress{s: s, stage: s.current, what: what, start: now, printed: now}
+	return &Progress{s: s, stage: s.current, what: what, start: now, printed: now}
 }
 
-// seen records one poll that observed state.
-func (p *progress) seen(state string) {
+// Seen records one poll that observed state.
+func (p *Progress) Seen(state string) {
 	p.polls++
 	now := p.s.Clock.Now()
 	if state != p.last || now.Sub(p.printed) >= progressEvery {
@@ -67,26 +69,26 @@ func (p *progress) seen(state string) {
 	p.last = state
 }
 
-// done records the wait in the State and for the observer.
-func (p *progress) done() WaitStat {
+// Done records the wait in the State and for the observer.
+func (p *Progress) Done() WaitStat {
 	w := WaitStat{Stage: p.stage, What: p.what, Polls: p.polls, Elapsed: p.s.Clock.Now().Sub(p.start), Final: p.last}
 	p.s.Waits = append(p.s.Waits, w)
 	p.s.observe(Event{Kind: "wait", Stage: p.stage, Time: p.s.Clock.Now(), Wait: &w})
 	return w
 }
 
-// errStillWaiting is returned by a poll function that has not reached its
+// ErrStillWaiting is returned by a poll function that has not reached its
 // goal yet.
-var errStillWaiting = errors.New("still waiting")
+var ErrStillWaiting = errors.New("still waiting")
 
-// pollUntil calls check until it returns nil (done) or an error other than
-// errStillWaiting, backing off between calls, for at most timeout.
-func (s *State) pollUntil(ctx context.Context, timeout time.Duration, p *progress, check func() (state string, err error)) error {
+// PollUntil calls check until it returns nil (done) or an error other than
+// ErrStillWaiting, backing off between calls, for at most timeout.
+func (s *State) PollUntil(ctx context.Context, timeout time.Duration, p *Progress, check func() (state string, err error)) error {
 	deadline := s.Clock.Now().Add(timeout)
 	for attempt := 1; ; attempt++ {
 		state, err := check()
-		p.seen(state)
-		if !errors.Is(err, errStillWaiting) {
+		p.Seen(state)
+		if !errors.Is(err, ErrStillWaiting) {
 			return err
 		}
 		if !s.Clock.Now().Before(deadline) {
