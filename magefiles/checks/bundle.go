@@ -141,8 +141,18 @@ func validateYAMLSyntax(_ context.Context, root string) ([]pipeline.Finding, err
 	return fs, nil
 }
 
+// yamlParserProblems are the parser's (not the scanner's) messages.
+// yaml.v3 reports their line 0-based - the line of the construct they
+// are in, such as the unclosed "[" - while scanner errors are 1-based.
+var yamlParserProblems = []string{
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'", "did not find expected '-' indicator",
+	"did not find expected <document start>", "did not find expected key", "did not find expected node content",
+	"found duplicate %TAG directive", "found duplicate %YAML directive", "found incompatible YAML document",
+	"found undefined tag handle",
+}
+
 // yamlError decodes every document and returns the first syntax error
-// with its line (yaml.v3 puts "yaml: line N: ..." in the message).
+// with its 1-based line (yaml.v3 puts "yaml: line N: ..." in the message).
 func yamlError(b []byte) (line int, msg string, bad bool) {
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	for {
@@ -157,6 +167,12 @@ func yamlError(b []byte) (line int, msg string, bad bool) {
 			if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil {
 				if i := strings.Index(msg, ": "); i >= 0 {
 					msg = msg[i+2:]
+				}
+				for _, p := range yamlParserProblems {
+					if msg == p {
+						line++
+						break
+					}
 				}
 			}
 			return line, "invalid YAML: " + msg, true

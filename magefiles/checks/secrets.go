@@ -68,19 +68,19 @@ func Secrets(cfg Config) pipeline.Task {
 			if err := writeSARIF(filepath.Join(t.Artifacts(), "security", "secrets.sarif"), secretsSARIF(fresh)); err != nil {
 				return err
 			}
-			scope := "working tree"
+			scope := "the working tree"
 			if cfg.History {
 				scope = "all commits"
 			}
 			if len(fresh) > 0 {
-				t.Summary("%d new secret(s) in the %s; first: %s %s", len(fresh), scope, fresh[0].Location(), fresh[0].Rule)
+				t.Summary("%d new secret(s) in %s; first: %s %s", len(fresh), scope, fresh[0].Location(), fresh[0].Rule)
 				return fmt.Errorf("%d new secret(s); first: %s: %s - remove it and rotate it; if it is not a secret, accept it with: go run mage.go ci:secretsBaseline",
 					len(fresh), fresh[0].Location(), fresh[0].Rule)
 			}
 			if len(accepted) > 0 {
-				t.Summary("no new secrets in the %s (%d accepted in the baseline)", scope, len(accepted))
+				t.Summary("no new secrets in %s (%d accepted in the baseline)", scope, len(accepted))
 			} else {
-				t.Summary("no secrets in the %s", scope)
+				t.Summary("no secrets in %s", scope)
 			}
 			return nil
 		},

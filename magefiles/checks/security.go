@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -266,14 +267,17 @@ func Gosec(cfg Config) pipeline.Task {
 			}
 			sarifPath := filepath.Join(dir, "gosec.sarif")
 			_ = os.Remove(sarifPath)
+			// Not -quiet: with it gosec writes no report when it finds nothing.
+			var log bytes.Buffer
 			runErr := toolchain.Run(ctx, toolchain.Cmd{
 				Name: bin,
-				Args: []string{"-quiet", "-no-fail", "-fmt", "sarif", "-out", sarifPath,
+				Args: []string{"-no-fail", "-fmt", "sarif", "-out", sarifPath,
 					"-exclude", strings.Join(gosecExcludes, ","), "-exclude-dir", "testdata", "./..."},
-				Dir: cfg.Root, Stdout: t.Out(), Stderr: t.Out(),
+				Dir: cfg.Root, Stdout: &log, Stderr: &log,
 			})
 			b, err := os.ReadFile(sarifPath)
 			if err != nil {
+				t.Printf("%s", tail(log.String(), 30))
 				if runErr != nil {
 					return fmt.Errorf("gosec: %w", runErr)
 				}
@@ -287,6 +291,7 @@ func Gosec(cfg Config) pipeline.Task {
 				return err
 			}
 			if runErr != nil {
+				t.Printf("%s", tail(log.String(), 30))
 				return fmt.Errorf("gosec: %w", runErr)
 			}
 			return nil

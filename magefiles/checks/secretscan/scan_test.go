@@ -52,7 +52,7 @@ func TestScanWorkingTree(t *testing.T) {
 	write(t, root, "src/app/settings.py", "REGION = \"eu-west-1\"\nACCESS_KEY_ID = \""+awsKey+"\"\n")
 	write(t, root, "README.md", "nothing to see\n")
 	write(t, root, ".gitignore", "ignored.txt\n")
-	write(t, root, "ignored.txt", "KEY = \""+awsKey2+"\"\n")        // ignored by git: never pushed
+	write(t, root, "ignored.txt", "KEY = \""+awsKey2+"\"\n")          // ignored by git: never pushed
 	write(t, root, "artifacts/report.txt", "KEY = \""+awsKey2+"\"\n") // run output, not source
 	write(t, root, ".cache/tool.txt", "KEY = \""+awsKey2+"\"\n")
 

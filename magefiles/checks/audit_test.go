@@ -1,0 +1,235 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/checks/osv"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
+)
+
+// pypiDB writes a small PyPI advisory database: requests before 2.20.0 is
+// vulnerable (PYSEC-2018-28 in the real world; planted here).
+func pypiDB(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "osv")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "PyPI"), 0o755))
+	entries := []osv.Entry{
+		{ID: "PYSEC-TEST-1", Aliases: []string{"CVE-2018-18074"}, Summary: "requests sends credentials on redirect",
+			Affected: []osv.Affected{{Package: osv.Package{Name: "requests", Ecosystem: "PyPI"},
+				Ranges: []osv.Range{{Type: "ECOSYSTEM", Events: []osv.Event{{Introduced: "0"}, {Fixed: "2.20.0"}}}}}}},
+		{ID: "PYSEC-TEST-2", Summary: "an old pyyaml",
+			Affected: []osv.Affected{{Package: osv.Package{Name: "PyYAML", Ecosystem: "PyPI"},
+				Ranges: []osv.Range{{Type: "ECOSYSTEM", Events: []osv.Event{{Introduced: "0"}, {Fixed: "5.4"}}}}}}},
+	}
+	for _, e := range entries {
+		b, err := json.Marshal(e)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "PyPI", e.ID+".json"), b, 0o644))
+	}
+	return dir
+}
+
+// goDB builds a govulncheck database from testdata/vulndb/go: planted
+// advisories for strings.ToUpper (GO-2099-0001, the fixture calls it) and
+// strings.Title (GO-2099-0002, it does not); ids picks some, none = all.
+func goDB(t testing.TB, ids ...string) string {
+	t.Helper()
+	src := filepath.Join("testdata", "vulndb", "go")
+	if len(ids) > 0 {
+		src = t.TempDir()
+		for _, id := range ids {
+			b, err := os.ReadFile(filepath.Join("testdata", "vulndb", "go", id+".json"))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(src, id+".json"), b, 0o644))
+		}
+	}
+	dst := filepath.Join(t.TempDir(), "govulndb")
+	_, err := osv.BuildGoIndex(src, dst, time.Now())
+	require.NoError(t, err)
+	return dst
+}
+
+func TestReqAudit(t *testing.T) {
+	db := pypiDB(t)
+	tests := []struct {
+		name         string
+		requirements string
+		env          env
+		status       pipeline.Status
+		contains     string
+	}{
+		{"clean pins pass", "requests==2.31.0\npyyaml>=6.0,<7\n", env{"CI_VULN_DB": db}, pipeline.StatusPass, ""},
+		{"a planted vulnerable pin fails at its line", "# serving\npyyaml>=6.0\nrequests==2.19.0\n", env{"CI_VULN_DB": db},
+			pipeline.StatusFail, "requirements.txt:3: requests==2.19.0 is affected by PYSEC-TEST-1 (CVE-2018-18074): requests sends credentials on redirect (fixed in 2.20.0)"},
+		{"a range admitting a vulnerable version fails", "pyyaml>=5.1,<7\n", env{"CI_VULN_DB": db},
+			pipeline.StatusFail, "pyyaml>=5.1,<7 admits versions affected by PYSEC-TEST-2"},
+		{"osv-scanner's variable is read too", "requests==2.19.0\n", env{"OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY": db},
+			pipeline.StatusFail, "PYSEC-TEST-1"},
+		{"no database is a skip, never a pass", "requests==2.19.0\n", env{}, pipeline.StatusSkipped, ""},
+		{"no database in strict mode fails", "requests==2.19.0\n", env{}, pipeline.StatusFail, "offline, no vulnerability database (strict mode requires one"},
+		{"an empty database is no database", "requests==2.19.0\n", env{"CI_VULN_DB": t.TempDir()}, pipeline.StatusSkipped, ""},
+		{"an unreadable requirement fails at its line", "requests==2.31.0\nnot a requirement!!\n", env{"CI_VULN_DB": db},
+			pipeline.StatusFail, "requirements.txt:2:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fixture(t)
+			writeFile(t, root, "requirements.txt", tt.requirements)
+			cfg := testConfig(t, root, tt.env)
+			cfg.Strict = strings.Contains(tt.name, "strict")
+			res, out := runOne(t, cfg, ReqAudit(cfg))
+			require.Equal(t, tt.status, res.Status, "%s\n%s", res.Error, out)
+			if tt.status == pipeline.StatusSkipped {
+				assert.Equal(t, "offline, no vulnerability database", res.Reason)
+				assert.Contains(t, out, "CI_VULN_DB")
+			}
+			if tt.contains != "" {
+				assert.Contains(t, res.Error, tt.contains)
+			}
+			if tt.status == pipeline.StatusFail && tt.contains != "" && strings.HasPrefix(tt.contains, "requirements.txt:3") {
+				assert.True(t, findingAt(res.Findings, "requirements.txt", 3, "PYSEC-TEST-1"), "%+v", res.Findings)
+			}
+		})
+	}
+}
+
+func TestVulnIgnore(t *testing.T) {
+	db := pypiDB(t)
+	root := fixture(t)
+	writeFile(t, root, "requirements.txt", "requests==2.19.0\n")
+	cfg := testConfig(t, root, env{"CI_VULN_DB": db})
+
+	writeFile(t, root, vulnIgnoreFile, "ignore:\n  - id: PYSEC-TEST-1\n    until: 2999-12-31\n    reason: only used against our own endpoint\n")
+	res, _ := runOne(t, cfg, ReqAudit(cfg))
+	require.Equal(t, pipeline.StatusPass, res.Status, res.Error)
+	assert.Equal(t, "1 requirements, 1 accepted advisories", res.Summary)
+	require.Len(t, res.Findings, 1)
+	assert.Equal(t, "notice", res.Findings[0].Severity)
+	assert.Contains(t, res.Findings[0].Message, "accepted until 2999-12-31: only used against our own endpoint")
+
+	writeFile(t, root, vulnIgnoreFile, "ignore:\n  - id: PYSEC-TEST-1\n    until: 2020-01-01\n    reason: expired\n")
+	res, _ = runOne(t, cfg, ReqAudit(cfg))
+	assert.Equal(t, pipeline.StatusFail, res.Status, "an expired acceptance hides nothing")
+
+	for name, content := range map[string]string{
+		"no reason":    "ignore:\n  - id: X\n    until: 2999-01-01\n",
+		"bad date":     "ignore:\n  - id: X\n    until: soon\n    reason: r\n",
+		"not a list":   "ignore: X\n",
+		"invalid yaml": "ignore: [\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parseVulnIgnore([]byte(content))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), vulnIgnoreFile)
+		})
+	}
+}
+
+func TestGovulncheckGolden(t *testing.T) {
+	// testdata/golden/govulncheck.json is govulncheck v1.9.0's real output
+	// on the fixture with the database of testdata/vulndb/go.
+	f, err := os.Open(filepath.Join("testdata", "golden", "govulncheck.json"))
+	require.NoError(t, err)
+	defer f.Close()
+	res, err := parseGovulncheck(f, "/repo")
+	require.NoError(t, err)
+	assert.Equal(t, "go1.26.8", res.GoVer)
+	require.Len(t, res.Findings, 2)
+
+	called, notCalled := res.Findings[0], res.Findings[1]
+	assert.Equal(t, "GO-2099-0001", called.ID)
+	assert.True(t, called.Called)
+	assert.Equal(t, "stdlib", called.Module)
+	assert.Equal(t, "v1.99.0", called.Fixed)
+	assert.Equal(t, "Planted test vulnerability in strings.ToUpper", called.Summary)
+	require.Len(t, called.Sites, 1)
+	assert.Equal(t, "calc/calc.go", called.Sites[0].File)
+	assert.Equal(t, 13, called.Sites[0].Line)
+	assert.Equal(t, "Shout calls vulnerable strings.ToUpper", called.Sites[0].Message)
+	assert.Contains(t, called.fixHint(), "fixed in go1.99.0: upgrade Go")
+
+	assert.Equal(t, "GO-2099-0002", notCalled.ID)
+	assert.False(t, notCalled.Called, "imported but not called is informational")
+	assert.True(t, notCalled.Imported)
+}
+
+func TestGovulncheckRealRun(t *testing.T) {
+	requireTool(t, "govulncheck")
+	root := fixture(t)
+	cfg := testConfig(t, root, env{"CI_GOVULN_DB": goDB(t)})
+
+	res, out := runOne(t, cfg, Govulncheck(cfg))
+	require.Equal(t, pipeline.StatusFail, res.Status, out)
+	assert.Contains(t, res.Error, "GO-2099-0001 in stdlib@v1.26")
+	assert.Contains(t, res.Error, "from calc/calc.go:13")
+	assert.True(t, findingAt(res.Findings, "calc/calc.go", 13, "GO-2099-0001"))
+	assert.Equal(t, "1 called, 1 not called", res.Summary)
+	_, err := os.Stat(filepath.Join(root, "artifacts", "audit", "govulncheck.json"))
+	require.NoError(t, err)
+
+	writeFile(t, root, vulnIgnoreFile, "ignore:\n  - id: GO-2099-0001\n    until: 2999-01-01\n    reason: planted by the test\n")
+	res, out = runOne(t, cfg, Govulncheck(cfg))
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Equal(t, "0 called, 1 accepted, 1 not called", res.Summary)
+}
+
+func TestGovulncheckOffline(t *testing.T) {
+	tests := []struct {
+		name   string
+		env    env
+		strict bool
+		status pipeline.Status
+		text   string
+	}{
+		{"CI_OFFLINE without a database skips", env{"CI_OFFLINE": "1"}, false, pipeline.StatusSkipped, "offline, no vulnerability database"},
+		{"an unreachable module proxy skips", env{"GOPROXY": "off", "GOFLAGS": "-modcacherw"}, false, pipeline.StatusSkipped, "offline, no vulnerability database"},
+		{"strict mode makes it a failure", env{"CI_OFFLINE": "1"}, true, pipeline.StatusFail, "strict mode requires one"},
+		{"a missing configured database is an error", env{"CI_GOVULN_DB": "/nonexistent/db"}, false, pipeline.StatusFail, "CI_GOVULN_DB=/nonexistent/db: not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fixture(t)
+			e := tt.env
+			if e["GOPROXY"] == "off" {
+				e["GOMODCACHE"] = t.TempDir() // nothing cached: the download must fail
+			}
+			cfg := testConfig(t, root, e)
+			cfg.Strict = tt.strict
+			res, _ := runOne(t, cfg, Govulncheck(cfg))
+			require.Equal(t, tt.status, res.Status, res.Error)
+			if tt.status == pipeline.StatusSkipped {
+				assert.Equal(t, tt.text, res.Reason)
+			} else {
+				assert.Contains(t, res.Error, tt.text)
+			}
+		})
+	}
+}
+
+func TestGoVulnDBFromTheVulndbModule(t *testing.T) {
+	// Through the local module cache when the module is already there
+	// (mage ci fetched it); never a network test.
+	root := fixture(t)
+	cfg := testConfig(t, root, env{"GOPROXY": "off", "GOFLAGS": "-mod=mod"})
+	dir, err := goVulnDB(context.Background(), cfg, func(string) {})
+	if _, skip := pipeline.IsSkip(err); skip {
+		t.Skip("the pinned vulndb module is not in the module cache yet")
+	}
+	require.NoError(t, err)
+	assert.True(t, osv.GoDBReady(dir))
+	assert.Equal(t, filepath.Join(root, ".cache", "vulndb"), filepath.Dir(dir))
+}
+
+func TestPseudoVersionTime(t *testing.T) {
+	assert.Equal(t, time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC), pseudoVersionTime("v0.0.0-20261105234957-e22db6528018"))
+	assert.True(t, pseudoVersionTime("v1.2.3").IsZero())
+}

@@ -1,0 +1,155 @@
+package checks
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
+)
+
+func TestGoTestRealRun(t *testing.T) {
+	root := fixture(t)
+	cfg := testConfig(t, root, env{})
+
+	res, out := runOne(t, cfg, GoTest(cfg))
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Equal(t, "1 packages ok; 2 tests passed", res.Summary)
+	assert.Contains(t, out, "ok  \texample.com/fixture/calc")
+	suites := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test.xml"))
+	require.Len(t, suites.Suites, 1)
+	s := suites.Suites[0]
+	assert.Equal(t, "example.com/fixture/calc", s.Name)
+	assert.Equal(t, 2, s.Tests)
+	assert.Equal(t, "100.0%", s.Properties[0].Value)
+	for _, f := range []string{"coverage/go.out", "coverage/go.html", "tests/go-test.json"} {
+		_, err := os.Stat(filepath.Join(root, "artifacts", f))
+		assert.NoError(t, err, f)
+	}
+
+	t.Run("a failing test fails with its file:line", func(t *testing.T) {
+		appendFile(t, root, "calc/calc_test.go", "\nfunc TestBroken(t *testing.T) {\n\tt.Run(\"case\", func(t *testing.T) {\n\t\tt.Errorf(\"Add(1, 1) = %d, want 3\", Add(1, 1))\n\t})\n}\n")
+		res, out := runOne(t, cfg, GoTest(cfg))
+		require.Equal(t, pipeline.StatusFail, res.Status)
+		assert.Contains(t, res.Error, "calc.TestBroken/case failed")
+		assert.True(t, findingAt(res.Findings, "calc/calc_test.go", 19, "TestBroken/case"), "%+v", res.Findings)
+		assert.Contains(t, out, "Add(1, 1) = 2, want 3", "failed tests' output is shown")
+		assert.Equal(t, "0 packages ok, 1 failed; 2 tests passed, 2 failed", res.Summary)
+		s := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test.xml")).Suites[0]
+		assert.Equal(t, 2, s.Failures)
+	})
+
+	t.Run("a compile error is located", func(t *testing.T) {
+		writeFile(t, root, "calc/calc_test.go", "package calc\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) { undefinedThing() }\n")
+		res, _ := runOne(t, cfg, GoTest(cfg))
+		require.Equal(t, pipeline.StatusFail, res.Status)
+		assert.True(t, findingAt(res.Findings, "calc/calc_test.go", 5, "build"), "%+v", res.Findings)
+		assert.Contains(t, res.Error, "example.com/fixture/calc (build or package failure)")
+		s := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test.xml")).Suites[0]
+		assert.Equal(t, 1, s.Errors)
+	})
+}
+
+func readJUnitFile(t *testing.T, path string) junitSuites {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	s, err := readJUnit(f)
+	require.NoError(t, err)
+	return s
+}
+
+func TestPytestRealRun(t *testing.T) {
+	root := fixture(t)
+	cfg := testConfig(t, root, env{})
+	pytest := Pytest(cfg, "3.11")
+
+	res, out := runOne(t, cfg, pytest)
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Equal(t, "5 passed, coverage 100%", res.Summary)
+	for _, f := range []string{"tests/pytest-3.11.xml", "coverage/python-3.11/coverage.xml", "coverage/python-3.11/html/index.html"} {
+		_, err := os.Stat(filepath.Join(root, "artifacts", f))
+		assert.NoError(t, err, f)
+	}
+	assert.Contains(t, readFile(t, root, "artifacts/coverage/python-3.11/coverage.xml"), `<coverage version=`, "Cobertura XML")
+	assert.Contains(t, out, "TOTAL", "terminal coverage report")
+
+	t.Run("a failing test fails with its file:line", func(t *testing.T) {
+		appendFile(t, root, "tests/unit/test_core.py", "\n\ndef test_broken() -> None:\n    assert add(1, 1) == 3\n")
+		res, _ := runOne(t, cfg, pytest)
+		require.Equal(t, pipeline.StatusFail, res.Status)
+		assert.Contains(t, res.Error, "1 test(s) failed; first: tests/unit/test_core.py:30 test_broken")
+		assert.True(t, findingAt(res.Findings, "tests/unit/test_core.py", 30, "test_broken"), "%+v", res.Findings)
+		assert.Contains(t, res.Summary, "1 failed, 5 passed")
+		writeFile(t, root, "tests/unit/test_core.py", readFile(t, filepath.Join("testdata", "repo"), "tests/unit/test_core.py"))
+	})
+
+	t.Run("coverage below 80% fails with the figure", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("\"\"\"Code no test reaches.\"\"\"\n")
+		for i := 0; i < 15; i++ {
+			b.WriteString("\n\ndef unused_" + string(rune('a'+i)) + "(value: int) -> int:\n    \"\"\"Return value.\"\"\"\n    return value\n")
+		}
+		writeFile(t, root, "src/fixture/extra.py", b.String())
+		res, _ := runOne(t, cfg, pytest)
+		require.Equal(t, pipeline.StatusFail, res.Status)
+		assert.Regexp(t, `^pytest-3.11: coverage [0-9.]+% is below the required 80%`, res.Error)
+		assert.Contains(t, res.Summary, "5 passed, coverage ")
+		require.NoError(t, os.Remove(filepath.Join(root, "src", "fixture", "extra.py")))
+	})
+}
+
+func TestPytestMatrixMissingInterpreter(t *testing.T) {
+	root := fixture(t)
+	cfg := testConfig(t, root, env{})
+	res, _ := runOne(t, cfg, Pytest(cfg, "3.4"))
+	assert.Equal(t, pipeline.StatusSkipped, res.Status)
+	assert.Equal(t, "python3.4 not found", res.Reason)
+
+	cfg.Strict = true
+	res, _ = runOne(t, cfg, Pytest(cfg, "3.4"))
+	assert.Equal(t, pipeline.StatusFail, res.Status)
+	assert.Contains(t, res.Error, "python3.4 not found (strict mode")
+}
+
+func TestPytestMatrixNames(t *testing.T) {
+	cfg := Config{Root: t.TempDir(), Getenv: env{}.get}
+	assert.Equal(t, []string{"pytest-3.9", "pytest-3.10", "pytest-3.11"}, taskNames(PytestMatrix(cfg)))
+	cfg.Getenv = env{"CI_PYTHON_VERSIONS": "3.12, 3.13"}.get
+	assert.Equal(t, []string{"pytest-3.12", "pytest-3.13"}, taskNames(PytestMatrix(cfg)))
+	assert.Equal(t, []string{"go-test", "pytest-3.12", "pytest-3.13"}, Expand(cfg, []string{"unit"}))
+}
+
+func taskNames(ts []pipeline.Task) []string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+func TestParsePytestOutput(t *testing.T) {
+	tests := []struct {
+		out     string
+		summary string
+		failed  int
+		cov     float64
+	}{
+		{"===== 41 passed in 1.20s =====\nTOTAL  10  0  100%\n", "41 passed, coverage 100%", 0, 100},
+		{"FAILED tests/unit/test_a.py::test_x\n1 failed, 40 passed, 2 warnings in 0.5s\n", "1 failed, 40 passed, 2 warnings", 1, -1},
+		{"2 errors in 0.1s\n", "2 errors", 2, -1},
+		{"TOTAL   20   9   55%\nFAIL Required test coverage of 80% not reached. Total coverage: 55.00%\n== 3 passed in 0.2s ==", "3 passed, coverage 55%", 0, 55},
+		{"no tests ran in 0.01s\n", "no tests ran", 0, -1},
+	}
+	for _, tt := range tests {
+		r := parsePytestOutput(tt.out)
+		assert.Equal(t, tt.summary, r.summary(), tt.out)
+		assert.Equal(t, tt.failed, r.failed)
+		assert.InDelta(t, tt.cov, r.coverage, 0.001)
+	}
+}
