@@ -24,11 +24,15 @@ func TestGoodCanaryPromotes(t *testing.T) {
 	c := wd.canary(testPlan())
 	var st stages
 	c.Progress = st.report
+	var heard []serving.EndpointCoreConfigInput
+	c.OnUpdate = func(cfg serving.EndpointCoreConfigInput) { heard = append(heard, cfg) }
 
 	out, err := c.Run(testCtx(t))
 	require.NoError(t, err)
 
 	assert.Equal(t, map[string]int{wd.cand.Name: 100}, wd.traffic(), "candidate at 100%, stable removed")
+	require.Len(t, heard, 2, "OnUpdate hears every config sent")
+	assert.Equal(t, routes(wd.updates()[0]), routes(heard[0]))
 	ep, _ := wd.srv.Endpoint(testEndpoint)
 	require.Len(t, ep.Config.ServedEntities, 1)
 	assert.Equal(t, serving.EndpointStateReadyReady, ep.State.Ready)

@@ -198,6 +198,8 @@ type wire struct {
 	mu   sync.Mutex
 	sent []serving.EndpointCoreConfigInput
 	live []map[string]int
+	// seen, when set, hears every live traffic split read.
+	seen func(map[string]int)
 }
 
 func (wr *wire) reset() {
@@ -228,9 +230,14 @@ func (wr *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp.Body = io.NopCloser(bytes.NewReader(data))
 		var ep serving.ServingEndpointDetailed
 		if rerr == nil && json.Unmarshal(data, &ep) == nil && ep.Config != nil {
+			tr := Traffic(&ep)
 			wr.mu.Lock()
-			wr.live = append(wr.live, Traffic(&ep))
+			wr.live = append(wr.live, tr)
+			seen := wr.seen
 			wr.mu.Unlock()
+			if seen != nil {
+				seen(tr)
+			}
 		}
 	}
 	return resp, err

@@ -26,25 +26,70 @@ type Change struct {
 // refuses because the model version does not exist changes nothing and
 // says so. The caller runs the smoke tests, records and notifies.
 func RollbackTo(ctx context.Context, api Endpoints, endpoint string, target Entity, o Options) (*Change, error) {
-	if target.EntityName == "" || target.EntityVersion == "" {
-		return nil, errors.New("rollback: the target needs entity_name and entity_version")
+	if err := checkTarget(target); err != nil {
+		return nil, err
 	}
 	d := &driver{api: api, endpoint: endpoint, o: o.withDefaults()}
 	ep, err := d.settle(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rollback %s: %w", endpoint, err)
 	}
-	if target.Name == "" {
-		target.Name = ServedEntityName(target.EntityName, target.EntityVersion)
-		if ep.Config != nil {
-			for _, o := range ep.Config.ServedEntities {
-				if in := InputOf(o); sameVersion(in, target) {
-					target.Name = in.Name
-				}
+	target = resolveTarget(ep, target)
+	return change(ctx, d, ep, singleConfig(endpoint, target), fmt.Sprintf("%s v%s at 100%%", target.EntityName, target.EntityVersion))
+}
+
+// Preview is what a rollback would change, for the confirmation prompt.
+type Preview struct {
+	Before *serving.ServingEndpointDetailed
+	Config serving.EndpointCoreConfigInput
+	// Noop is set when the endpoint already serves the target alone.
+	Noop bool
+	// Text is "agent-prod-3 100% -> agent-prod v2 (agent-prod-2) at 100%".
+	Text string
+}
+
+// PreviewRollback reads the endpoint and says what RollbackTo would do,
+// changing nothing.
+func PreviewRollback(ctx context.Context, api EndpointReader, endpoint string, target Entity) (*Preview, error) {
+	if err := checkTarget(target); err != nil {
+		return nil, err
+	}
+	ep, err := getEndpoint(ctx, api, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("rollback %s: %w", endpoint, err)
+	}
+	target = resolveTarget(ep, target)
+	p := &Preview{Before: ep, Config: singleConfig(endpoint, target)}
+	p.Noop = matches(ep, p.Config) && ready(ep)
+	if p.Noop {
+		p.Text = fmt.Sprintf("%s already serves %s at 100%%: nothing to change", endpoint, describe(target))
+	} else {
+		p.Text = fmt.Sprintf("%s -> %s at 100%%", DescribeTraffic(ep), describe(target))
+	}
+	return p, nil
+}
+
+func checkTarget(target Entity) error {
+	if target.EntityName == "" || target.EntityVersion == "" {
+		return errors.New("rollback: the target needs entity_name and entity_version")
+	}
+	return nil
+}
+
+// resolveTarget names the target: the name it is live under, if any.
+func resolveTarget(ep *serving.ServingEndpointDetailed, target Entity) Entity {
+	if target.Name != "" {
+		return target
+	}
+	target.Name = ServedEntityName(target.EntityName, target.EntityVersion)
+	if ep != nil && ep.Config != nil {
+		for _, o := range ep.Config.ServedEntities {
+			if in := InputOf(o); sameVersion(in, target) {
+				target.Name = in.Name
 			}
 		}
 	}
-	return change(ctx, d, ep, singleConfig(endpoint, target), fmt.Sprintf("%s v%s at 100%%", target.EntityName, target.EntityVersion))
+	return target
 }
 
 // RestoreConfig puts the endpoint back to the config a backup holds: its

@@ -54,6 +54,16 @@ func TestRollbackTo(t *testing.T) {
 			before := wd.traffic()
 			wd.wire.reset()
 			wd.srv.ResetRequests()
+			pv, err := PreviewRollback(testCtx(t), wd.api, testEndpoint, tt.target(wd))
+			require.NoError(t, err)
+			assert.Equal(t, !tt.updated, pv.Noop)
+			if tt.updated {
+				assert.Contains(t, pv.Text, "-> agent-prod v1 (agent-prod-1) at 100%")
+			} else {
+				assert.Contains(t, pv.Text, "nothing to change")
+			}
+			assert.Equal(t, []string{wd.stable.Name + " 100"}, routes(pv.Config))
+			assert.Empty(t, wd.srv.MutatingRequests(), "a preview changes nothing")
 			out := &syncBuffer{}
 			ch, err := RollbackTo(testCtx(t), wd.api, testEndpoint, tt.target(wd), Options{Out: out})
 			require.NoError(t, err)
@@ -90,6 +100,13 @@ func TestRollbackRefuses(t *testing.T) {
 	t.Run("a target without a version", func(t *testing.T) {
 		_, err := RollbackTo(testCtx(t), nil, testEndpoint, Entity{EntityName: testModel}, Options{})
 		require.ErrorContains(t, err, "entity_name and entity_version")
+		_, err = PreviewRollback(testCtx(t), nil, testEndpoint, Entity{EntityName: testModel})
+		require.ErrorContains(t, err, "entity_name and entity_version")
+	})
+	t.Run("a preview of a missing endpoint", func(t *testing.T) {
+		wd := newWorld(t, worldOpts{})
+		_, err := PreviewRollback(testCtx(t), wd.api, "nope", wd.stable)
+		require.ErrorIs(t, err, ErrEndpointMissing)
 	})
 	t.Run("a refused update is retried", func(t *testing.T) {
 		wd := newWorld(t, worldOpts{})
