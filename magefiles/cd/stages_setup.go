@@ -174,11 +174,20 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 	}
 	j := s.journal(from, c, cfg)
 	tag := s.Release.Tag
-	recs, err := j.List(ctx)
+	// Newest first, reading only as far back as the decision needs.
+	ids, err := j.IDs(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	rec := pickSource(recs, tag)
+	picker := &sourcePicker{tag: tag}
+	for i := len(ids) - 1; i >= 0 && !picker.done; i-- {
+		r, err := j.Get(ctx, ids[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		picker.offer(r)
+	}
+	rec := picker.result()
 	if rec == nil {
 		return nil, nil, fmt.Errorf("%s has no release record of %s: run deploy:%s and verify:%s for %s first", from, tag, from, from, tag)
 	}
@@ -208,29 +217,48 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 	return rec, mv, nil
 }
 
-// pickSource chooses the record a promotion trusts: the newest record of
-// the release. A newer deploy that is not verified yet but serves the same
-// model version as an older verified one (a re-deploy that changed
-// nothing) does not hide the verification; a failed one does.
-func pickSource(recs []*release.Record, tag string) *release.Record {
-	var latest *release.Record
-	for i := len(recs) - 1; i >= 0; i-- {
-		r := recs[i]
-		if r.Kind != release.KindDeploy || r.Release != tag {
-			continue
-		}
-		if latest == nil {
-			latest = r
-			if r.Good() || r.Outcome != release.OutcomeDeployed || r.Model == nil {
-				return r
-			}
-			continue
-		}
-		if r.Good() && r.Model != nil && r.Model.Version == latest.Model.Version && r.Model.Name == latest.Model.Name {
-			return r
-		}
+// sourcePicker chooses the record a promotion trusts, offered records
+// newest first: the newest record of the release. A newer deploy that is
+// not verified yet but serves the same model version as an older verified
+// one (a re-deploy that changed nothing) does not hide the verification; a
+// failed one does.
+type sourcePicker struct {
+	tag    string
+	latest *release.Record
+	found  *release.Record
+	done   bool
+}
+
+func (p *sourcePicker) offer(r *release.Record) {
+	if p.done || r.Kind != release.KindDeploy || r.Release != p.tag {
+		return
 	}
-	return latest
+	if p.latest == nil {
+		p.latest = r
+		if r.Good() || r.Outcome != release.OutcomeDeployed || r.Model == nil {
+			p.found, p.done = r, true
+		}
+		return
+	}
+	if r.Good() && r.Model != nil && r.Model.Version == p.latest.Model.Version && r.Model.Name == p.latest.Model.Name {
+		p.found, p.done = r, true
+	}
+}
+
+func (p *sourcePicker) result() *release.Record {
+	if p.found != nil {
+		return p.found
+	}
+	return p.latest
+}
+
+// pickSource runs the picker over records in journal order (oldest first).
+func pickSource(recs []*release.Record, tag string) *release.Record {
+	p := &sourcePicker{tag: tag}
+	for i := len(recs) - 1; i >= 0 && !p.done; i-- {
+		p.offer(recs[i])
+	}
+	return p.result()
 }
 
 // AcquireLock takes the environment's deploy lock; it is released when the
