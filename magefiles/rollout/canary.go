@@ -72,13 +72,26 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 		if cp.Endpoint != c.Endpoint || cp.Candidate != r.cand.Name {
 			return nil, fmt.Errorf("canary of %s on %s: the checkpoint to resume is for %s on %s", describe(r.cand), c.Endpoint, cp.Candidate, cp.Endpoint)
 		}
-		r.cp.Intervals = append([]Interval(nil), cp.Intervals...)
+		// Judged intervals count again only while the candidate still has
+		// the traffic it was judged at; anything else (a rollback since)
+		// starts the analysis over.
+		if cp.Percent == pos.weight && pos.weight > 0 {
+			r.cp.Intervals = append([]Interval(nil), cp.Intervals...)
+		}
 		switch cp.Stage {
 		case StageAborting, StageAborted:
+			r.cp.Intervals = append([]Interval(nil), cp.Intervals...) // the evidence of the decision
 			r.resumed = "an abort"
 			r.printf("   resuming the abort decided earlier: %s\n", cp.Reason)
 			return nil, r.abort(ctx, cp.Reason, nil, nil)
 		case StagePromoting, StagePromoted:
+			if pos.weight == 0 {
+				// The candidate lost its traffic since (a rollback): the
+				// old verdict is not a licence to skip the canary.
+				r.printf("   the checkpoint says %s, but %s serves no traffic from %s: starting the canary again\n", cp.Stage, c.Endpoint, r.cand.Name)
+				break
+			}
+			r.cp.Intervals = append([]Interval(nil), cp.Intervals...) // the evidence of the decision
 			r.resumed = "a promotion"
 			r.printf("   resuming the promotion decided earlier: %s\n", cp.Reason)
 			r.cp.Reason = cp.Reason

@@ -79,6 +79,24 @@ func TestResumeFromEndpointState(t *testing.T) {
 			},
 			updates: 1, intervals: 0, resumed: "a promotion",
 		},
+		{
+			name:  "intervals judged before a rollback do not count",
+			leave: func(*world) {},
+			resume: func(wd *world) *Checkpoint {
+				return &Checkpoint{Stage: StageAnalysis, Step: 1, Endpoint: testEndpoint, Candidate: wd.cand.Name, Percent: 10,
+					Intervals: []Interval{{Step: 1, Percent: 10, N: 1, Evidence: analysis.Evidence{Phase: analysis.PhaseSuccessful, Reason: "ok"}}}}
+			},
+			updates: 2, intervals: 4,
+		},
+		{
+			name:  "promotion decided but stable was rolled back to since: the canary starts again",
+			leave: func(*world) {},
+			resume: func(wd *world) *Checkpoint {
+				return &Checkpoint{Stage: StagePromoting, Step: 2, Endpoint: testEndpoint, Candidate: wd.cand.Name, Percent: 10, Reason: "3 successful",
+					Intervals: []Interval{{Step: 1, Percent: 10, N: 1, Evidence: analysis.Evidence{Phase: analysis.PhaseSuccessful, Reason: "ok"}}}}
+			},
+			updates: 2, intervals: 4,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
