@@ -27,6 +27,7 @@ func (s *Server) registerServing() {
 	s.handleJSON("GET /api/2.0/serving-endpoints/{name}", "serving-endpoints.get", false, s.endpointsGet)
 	s.handleJSON("DELETE /api/2.0/serving-endpoints/{name}", "serving-endpoints.delete", true, s.endpointsDelete)
 	s.handleJSON("PUT /api/2.0/serving-endpoints/{name}/config", "serving-endpoints.update-config", true, s.endpointsUpdateConfig)
+	s.handleJSON("PATCH /api/2.0/serving-endpoints/{name}/tags", "serving-endpoints.patch-tags", true, s.endpointsPatchTags)
 	s.handle("GET /api/2.0/serving-endpoints/{name}/metrics", "serving-endpoints.metrics", false, s.endpointsMetrics)
 	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs", "serving-endpoints.build-logs", false, s.endpointsBuildLogs)
 	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/logs", "serving-endpoints.logs", false, s.endpointsServerLogs)
@@ -408,6 +409,40 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 	}
 	s.startUpdate(ep, cfg)
 	return ep.render(), nil
+}
+
+// endpointsPatchTags adds (or overwrites) and deletes endpoint tags and
+// answers with the resulting tag list, like the service.
+func (s *Server) endpointsPatchTags(r *http.Request) (any, *apiError) {
+	var req serving.PatchServingEndpointTags
+	if err := decodeBody(r, &req); err != nil {
+		return nil, err
+	}
+	ep, aerr := s.endpoint(r.PathValue("name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	for _, t := range req.AddTags {
+		if t.Key == "" {
+			return nil, invalidParam("Tag key must not be empty.")
+		}
+	}
+	drop := map[string]bool{}
+	for _, k := range req.DeleteTags {
+		drop[k] = true
+	}
+	for _, t := range req.AddTags {
+		drop[t.Key] = true // replaced below
+	}
+	kept := ep.Tags[:0:0]
+	for _, t := range ep.Tags {
+		if !drop[t.Key] {
+			kept = append(kept, t)
+		}
+	}
+	ep.Tags = append(kept, req.AddTags...)
+	sort.Slice(ep.Tags, func(i, j int) bool { return ep.Tags[i].Key < ep.Tags[j].Key })
+	return serving.EndpointTags{Tags: ep.Tags}, nil
 }
 
 func (s *Server) endpointsBuildLogs(r *http.Request) (any, *apiError) {

@@ -274,3 +274,39 @@ func TestServedModelsLegacyInput(t *testing.T) {
 	assert.True(t, strings.HasPrefix(ep.Id, ""), "id is set")
 	assert.NotEmpty(t, ep.Id)
 }
+
+func TestEndpointTagsPatch(t *testing.T) {
+	srv, w := start(t, Options{})
+	vs := seed(t, srv, "agent", 1)
+	create(t, w, served("agent-ep", "agent", vs, nil))
+
+	tests := []struct {
+		name    string
+		patch   serving.PatchServingEndpointTags
+		want    []serving.EndpointTag
+		wantErr string
+	}{
+		{"add", serving.PatchServingEndpointTags{AddTags: []serving.EndpointTag{{Key: "release", Value: "v1.0.0"}, {Key: "git_sha", Value: "abc1234"}}},
+			[]serving.EndpointTag{{Key: "git_sha", Value: "abc1234"}, {Key: "release", Value: "v1.0.0"}}, ""},
+		{"overwrite and delete", serving.PatchServingEndpointTags{AddTags: []serving.EndpointTag{{Key: "release", Value: "v1.1.0"}}, DeleteTags: []string{"git_sha"}},
+			[]serving.EndpointTag{{Key: "release", Value: "v1.1.0"}}, ""},
+		{"empty key", serving.PatchServingEndpointTags{AddTags: []serving.EndpointTag{{Key: ""}}}, nil, "Tag key must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.patch.Name = "agent-ep"
+			got, err := w.ServingEndpoints.Patch(ctx(t), tt.patch)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, stripTags(got.Tags))
+			ep, err := w.ServingEndpoints.GetByName(ctx(t), "agent-ep")
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, stripTags(ep.Tags))
+		})
+	}
+	_, err := w.ServingEndpoints.Patch(ctx(t), serving.PatchServingEndpointTags{Name: "missing", AddTags: []serving.EndpointTag{{Key: "a"}}})
+	require.ErrorIs(t, err, databricks.ErrResourceDoesNotExist)
+}
