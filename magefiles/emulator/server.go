@@ -37,6 +37,11 @@ type Server struct {
 	httpSrv  *http.Server
 	mux      *http.ServeMux
 
+	// fresh holds connections accepted but not yet carrying a request.
+	// Shutdown treats them as busy for 5 s; Close drops them at once.
+	connMu sync.Mutex
+	fresh  map[net.Conn]bool
+
 	mu  sync.Mutex // guards st and rng
 	st  *state
 	rng *mrand.Rand
@@ -146,7 +151,8 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.listener = ln
 	s.url = "http://" + ln.Addr().String()
-	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.fresh = map[net.Conn]bool{}
+	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -209,6 +215,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	close(s.done)
+	s.dropFreshConns()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.httpSrv.Shutdown(ctx)
@@ -222,6 +229,27 @@ func (s *Server) Close() error {
 		}
 	}
 	return err
+}
+
+func (s *Server) trackConn(c net.Conn, state http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = true
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+// dropFreshConns closes connections a client opened but never used (a
+// transport's spare), which would otherwise hold Shutdown for 5 s.
+func (s *Server) dropFreshConns() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for c := range s.fresh {
+		_ = c.Close()
+		delete(s.fresh, c)
+	}
 }
 
 // SaveError reports the last failure to write the state file, if any.

@@ -1,9 +1,12 @@
 package emulator
 
 import (
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
@@ -160,4 +163,25 @@ func TestRequestLogIsBounded(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.LessOrEqual(t, len(srv.Requests()), 10)
+}
+
+// TestCloseDropsUnusedConnections: a client's spare connection that never
+// carried a request is closed at once instead of holding Shutdown.
+func TestCloseDropsUnusedConnections(t *testing.T) {
+	srv, err := Start(Options{})
+	require.NoError(t, err)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL(), "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	require.Eventually(t, func() bool {
+		srv.connMu.Lock()
+		defer srv.connMu.Unlock()
+		return len(srv.fresh) == 1
+	}, 5*time.Second, 5*time.Millisecond)
+
+	srv.dropFreshConns()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err = conn.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the server side must have closed the connection")
+	require.NoError(t, srv.Close())
 }
