@@ -12,9 +12,13 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 )
 
-// Ci runs every CI check in parallel with one summary (flags: -j=N -failfast -nocache -strict -history).
-func Ci(ctx context.Context, j *int, failfast, nocache, strict, history *bool) error {
-	return runChecks(ctx, checks.RunOptions{Jobs: j, FailFast: failfast, NoCache: nocache, Strict: strict, History: history})
+// Ci runs every CI check in parallel with one summary (flags: -j=N -failfast -nocache -strict -history -only=check,group).
+func Ci(ctx context.Context, j *int, failfast, nocache, strict, history *bool, only *string) error {
+	ro := checks.RunOptions{Jobs: j, FailFast: failfast, NoCache: nocache, Strict: strict, History: history}
+	if only != nil {
+		ro.Only = checks.SplitList(*only)
+	}
+	return runChecks(ctx, ro)
 }
 
 // Test runs the Go tests and the Python unit tests (the checks go-test and pytest).

@@ -60,45 +60,51 @@ func (c Config) pythons() []string {
 	if len(c.Pythons) > 0 {
 		return c.Pythons
 	}
-	if v := strings.TrimSpace(c.getenv("CI_PYTHON_VERSIONS")); v != "" {
-		var out []string
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-		return out
+	if v := SplitList(c.getenv("CI_PYTHON_VERSIONS")); len(v) > 0 {
+		return v
 	}
 	return DefaultPythons
 }
 
+// SplitList splits a comma-separated list, dropping blanks.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // All returns every check, in the order the summary lists them. The
-// order is also the start order when slots are free, so the long checks
-// of each group come first.
+// order is also the start order when a slot is free, so the longest
+// checks lead (go-test, govulncheck, staticcheck, gosec) and the short
+// ones fill the gaps; bundle waits for the security and secret scans.
 func All(cfg Config) []pipeline.Task {
 	tasks := []pipeline.Task{
-		// security
-		Bandit(cfg),
-		Gosec(cfg),
-		// dependency audit
-		Govulncheck(cfg),
-		ReqAudit(cfg),
-		// secrets
-		Secrets(cfg),
 		// unit tests
 		GoTest(cfg),
 	}
 	tasks = append(tasks, PytestMatrix(cfg)...)
 	tasks = append(tasks,
+		// dependency audit
+		Govulncheck(cfg),
+		ReqAudit(cfg),
 		// code quality
-		Gofmt(cfg),
-		GoVet(cfg),
 		Staticcheck(cfg),
+		GoVet(cfg),
+		Gofmt(cfg),
+		Pylint(cfg),
+		Mypy(cfg),
 		Black(cfg),
 		Isort(cfg),
 		Flake8(cfg),
-		Pylint(cfg),
-		Mypy(cfg),
+		// security
+		Gosec(cfg),
+		Bandit(cfg),
+		// secrets
+		Secrets(cfg),
 		// bundle, after security and secrets as in the seed
 		Bundle(cfg),
 	)

@@ -137,26 +137,6 @@ func runOne(t testing.TB, cfg Config, task pipeline.Task) (pipeline.Result, stri
 	return r, out
 }
 
-// task picks one check out of All by name.
-func task(t testing.TB, cfg Config, name string) pipeline.Task {
-	t.Helper()
-	for _, tk := range All(cfg) {
-		if tk.Name == name {
-			return tk
-		}
-	}
-	t.Fatalf("no check %q", name)
-	return pipeline.Task{}
-}
-
-func statuses(rep *pipeline.Report) map[string]pipeline.Status {
-	m := map[string]pipeline.Status{}
-	for _, r := range rep.Results {
-		m[r.Name] = r.Status
-	}
-	return m
-}
-
 // git runs git in dir with a fixed identity.
 func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()

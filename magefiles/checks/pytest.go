@@ -128,12 +128,11 @@ func timeoutConfigured(root string) bool {
 }
 
 type pytestResult struct {
-	counts      string  // "41 passed, 1 failed"
-	failed      int     // failed + errors
-	coverage    float64 // total, -1 when not reported
-	covFailed   bool    // pytest-cov's fail-under tripped
-	noTests     bool
-	collectErrs int
+	counts    string  // "41 passed, 1 failed"
+	failed    int     // failed + errors
+	coverage  float64 // total, -1 when not reported
+	covFailed bool    // pytest-cov's fail-under tripped
+	noTests   bool
 }
 
 var (

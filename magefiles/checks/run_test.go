@@ -46,3 +46,15 @@ func TestRunWritesTheReport(t *testing.T) {
 	_, err = Run(context.Background(), root, RunOptions{Only: []string{"no-such-check"}})
 	require.ErrorContains(t, err, `unknown check "no-such-check"`)
 }
+
+func TestBenchMarkdown(t *testing.T) {
+	r := &BenchResult{Tasks: 18, CPUs: 2, Go: "go1.26.8", ColdParallel: 100, ColdSerial: 160, Ratio: 0.625, TaskSum: 150,
+		Warm: 0.8, WarmCached: 16, MageStartup: 0.3, RunnerWarm: 0.12, RunnerCold: 0.5,
+		Failed: []string{"govulncheck"}, WarmExcluded: []string{"govulncheck", "bundle"}}
+	md := r.Markdown()
+	assert.Contains(t, md, "| parallel / serial wall ratio | 0.62 |")
+	assert.Contains(t, md, "| warm, all cached (16 of 16 checks cached), mage start-up included | 0.80 |")
+	assert.Contains(t, md, "Left out of the warm runs (failures are never cached): govulncheck, bundle.")
+	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	assert.Equal(t, 0.0, median(nil))
+}

@@ -273,7 +273,25 @@ func EnsurePythonVersion(ctx context.Context, version string, log func(string), 
 	if _, lookErr := exec.LookPath("apt-get"); lookErr != nil {
 		return nil, err
 	}
-	pkgs := packagesFor(modules)
+	system := "/usr/bin/python3"
+	if version != "" {
+		system = "/usr/bin/python" + version
+	}
+	if _, serr := os.Stat(system); serr != nil {
+		return nil, err // Debian's packages serve Debian's interpreter only
+	}
+	// One apt run for every tool the checks use: the next check that
+	// needs another one finds it installed instead of waiting for apt.
+	want := append([]string(nil), modules...)
+	if info, perr := probe(ctx, system); perr == nil {
+		for _, m := range knownModules() {
+			if !info.Modules[m] {
+				want = append(want, m)
+			}
+		}
+	}
+	forgetProbes()
+	pkgs := packagesFor(want)
 	if log != nil {
 		log("installing Debian packages: " + strings.Join(pkgs, " "))
 	}
