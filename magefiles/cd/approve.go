@@ -78,12 +78,21 @@ func (s *State) approval(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%s: %w: %s needs approval and there is no terminal to ask at; pass -yes (or set APPROVE=1) in automation that has its own approval gate",
 			s.Env, ErrNotApproved, s.Env)
 	}
-	plan, err := BuildPlan(ctx, s)
-	if err != nil {
-		return "", fmt.Errorf("work out what the deploy changes: %w", err)
+	question := fmt.Sprintf("Deploy %s to %s? Type %q to confirm: ", s.Release.Tag, s.Env, s.Env)
+	if s.confirm != nil {
+		q, err := s.confirm(ctx)
+		if err != nil {
+			return "", err
+		}
+		question = q
+	} else {
+		plan, err := BuildPlan(ctx, s)
+		if err != nil {
+			return "", fmt.Errorf("work out what the deploy changes: %w", err)
+		}
+		plan.Render(s.Out)
 	}
-	plan.Render(s.Out)
-	s.Printf("Deploy %s to %s? Type %q to confirm: ", s.Release.Tag, s.Env, s.Env)
+	s.Printf("%s", question)
 	line, err := bufio.NewReader(s.Opts.Stdin).ReadString('\n')
 	if err != nil && strings.TrimSpace(line) == "" {
 		return "", fmt.Errorf("%s: %w: no answer (%v)", s.Env, ErrNotApproved, err)

@@ -42,8 +42,8 @@ func DeployStaging() []Stage {
 }
 
 // DeployProd is `mage deploy:prod`: the version staging verified, promoted
-// into the prod model and served. The production rollout (backup, canary,
-// analysis) replaces the last stage; until then prod is switched directly.
+// into the prod model and rolled out as a canary judged by the endpoint's
+// own metrics, then promoted to all traffic or pulled back.
 func DeployProd() []Stage {
 	return []Stage{
 		LoadConfig{},   // the prod target: checked offline
@@ -52,12 +52,14 @@ func DeployProd() []Stage {
 		LoadSource{},   // staging's record of this release: verified, and its model version
 		Approve{},      // GitHub environment, terminal confirmation, or -yes
 		AcquireLock{},  // prod lock
-		BeginRecord{},  // prod release record
-		// The rollout's Backup stage goes here: before anything changes.
+		BeginRecord{},  // prod release record; deploy started is announced
+		Backup{},       // endpoint config, stable version and record to the workspace and artifacts/backups/prod: no backup, no deploy
 		BundleDeploy{}, // prod jobs, model, endpoint definitions (never the served versions)
 		Promote{},      // copy staging's exact version into the prod model
-		// The rollout's Canary, Analyze and Rollout stages replace Serve.
-		Serve{}, // prod endpoint switched to it at 100%, said so
+		Canary{},       // candidate next to stable at canary_traffic_percent, READY (a first release: skipped)
+		Analyze{},      // every analysis_interval: metrics export judged, candidate against stable; abort puts stable back
+		Rollout{},      // "serve": candidate at 100%, old entity removed, READY (a first release: served directly)
+		Smoke{},        // smoke cases against the endpoint; the record becomes stable
 	}
 }
 
@@ -96,13 +98,20 @@ func Deploy(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	return DeployFlow(o.Env, stages).Run(ctx, s)
+	err = DeployFlow(o.Env, stages).Run(ctx, s)
+	s.announceEnd(ctx, err)
+	return err
 }
 
 // DeployFlow wraps deploy stages: a finished flow marks the record
-// deployed, a failed one failed.
+// deployed (prod: stable, after the canary and the smoke tests), a failed
+// one failed (an aborted canary: aborted).
 func DeployFlow(env string, stages []Stage) Flow {
-	return Flow{Name: "deploy:" + env, Stages: stages, Success: release.OutcomeDeployed, Failure: release.OutcomeFailed}
+	success := release.OutcomeDeployed
+	if env == EnvProd {
+		success = release.OutcomeStable
+	}
+	return Flow{Name: "deploy:" + env, Stages: stages, Success: success, Failure: release.OutcomeFailed}
 }
 
 // RunVerify runs `verify:<env>`.

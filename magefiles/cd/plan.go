@@ -15,6 +15,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
@@ -135,7 +136,7 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 		p.EndpointAfter.ServedEntities[0].ScaleToZero = c.ServedEntities[0].ScaleToZeroEnabled
 	}
 	if s.Env == EnvProd {
-		p.Notes = append(p.Notes, "prod is switched to the new version directly (no canary in this version of the pipeline)")
+		p.Notes = append(p.Notes, prodRolloutNote(s, p.EndpointBefore))
 	}
 	if p.EndpointBefore == nil {
 		p.Notes = append(p.Notes, "the endpoint does not exist yet: the deploy creates it")
@@ -176,4 +177,18 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+// prodRolloutNote says how deploy:prod changes the endpoint: a canary
+// judged by the rollout policy, or, with nothing served yet, directly.
+func prodRolloutNote(s *State, before *release.EndpointState) string {
+	if before == nil || len(before.ServedEntities) == 0 {
+		return "prod serves nothing yet: the first release is served directly at 100% (no stable version to compare a canary against), then smoke tested"
+	}
+	plan := rollout.PlanFromPolicy(s.Config.Bundle.Rollout)
+	if s.probes() {
+		plan = plan.WithProbes()
+	}
+	return fmt.Sprintf("prod rolls out as a canary after a backup of the endpoint: %s; an abort puts %s back at 100%%; then smoke tests",
+		describePlan(plan), DescribeTraffic(before))
 }

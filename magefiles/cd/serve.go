@@ -69,9 +69,6 @@ func (Serve) Run(ctx context.Context, s *State) error {
 			}
 			return Skip("%s already serves %s v%s at 100%%", name, model, version)
 		}
-		if s.Env == EnvProd {
-			s.Printf("   note: no canary in this version of the pipeline: prod is switched to the new version directly\n")
-		}
 		s.Printf("   %s: %s -> %s v%s at 100%%\n", name, DescribeTraffic(before), model, version)
 		cfg := s.endpointConfig(served)
 		cfg.Name = name

@@ -72,14 +72,14 @@ func (f Flow) Run(ctx context.Context, s *State) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: panic: %v", f.Name, r)
-			s.finishRecord(ctx, f.Failure, err)
+			s.finishRecord(ctx, s.failure(f), err)
 			panic(r)
 		}
 	}()
 	for _, st := range f.Stages {
 		if err := s.runStage(ctx, st); err != nil {
 			err = fmt.Errorf("%s: %s: %w", f.Name, st.Name(), err)
-			s.finishRecord(ctx, f.Failure, err)
+			s.finishRecord(ctx, s.failure(f), err)
 			s.Printf("%s %s after %s\n", s.paint(color.FgRed, "✗"), f.Name, s.since(start))
 			return err
 		}
@@ -87,7 +87,7 @@ func (f Flow) Run(ctx context.Context, s *State) (err error) {
 			s.Printf("exiting after stage %s (%s): lock and record left as a killed run leaves them\n", st.Name(), ExitAfterStageEnv)
 			s.cleanups = nil // a killed process releases nothing
 			s.Opts.Exit(ExitAfterStageCode)
-			return fmt.Errorf("%s: exited after stage %s (%s)", f.Name, st.Name(), ExitAfterStageEnv)
+			return fmt.Errorf("%s: %w %s (%s)", f.Name, ErrExitedAfterStage, st.Name(), ExitAfterStageEnv)
 		}
 	}
 	if ferr := s.finishRecord(ctx, f.Success, nil); ferr != nil {
@@ -95,6 +95,20 @@ func (f Flow) Run(ctx context.Context, s *State) (err error) {
 	}
 	s.Printf("%s %s in %s\n", s.paint(color.FgGreen, "✓"), f.Name, s.since(start))
 	return nil
+}
+
+// ErrExitedAfterStage is wrapped by the error a flow returns when the test
+// hook ended it (in tests Options.Exit returns instead of exiting): a
+// killed run, which neither notifies nor cleans up.
+var ErrExitedAfterStage = errors.New("exited after stage")
+
+// failure is the record's outcome for a failed flow: the flow's, unless a
+// stage said otherwise (an aborted canary).
+func (s *State) failure(f Flow) release.Outcome {
+	if s.failOutcome != "" && f.Failure != "" {
+		return s.failOutcome
+	}
+	return f.Failure
 }
 
 func (s *State) describeRun() string {

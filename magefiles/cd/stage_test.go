@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 )
 
 // fakeStage runs fn.
@@ -194,10 +195,12 @@ func TestLastJSONLine(t *testing.T) {
 	assert.ErrorContains(t, err, "no JSON report")
 }
 
-func TestServedEntityName(t *testing.T) {
-	assert.Equal(t, "langgraph_human_interrupt_model_prod-3", ServedEntityName("langgraph_human_interrupt_model_prod", "3"))
-	assert.Equal(t, "dev-alice-m-12", ServedEntityName("[dev alice] m", "12"))
-	long := ServedEntityName("a-very-long-model-name-that-goes-on-and-on-and-on-beyond-the-limit", "123")
+func TestServedName(t *testing.T) {
+	// One naming rule for the deploy and the rollout: the rollout's.
+	c := &EnvConfig{ServedPrefix: "langgraph_human_interrupt_model_prod"}
+	assert.Equal(t, "langgraph_human_interrupt_model_prod-3", c.ServedName("3"))
+	assert.Equal(t, rollout.ServedEntityName("[dev alice] m", "12"), (&EnvConfig{ServedPrefix: "[dev alice] m"}).ServedName("12"))
+	long := (&EnvConfig{ServedPrefix: "a-very-long-model-name-that-goes-on-and-on-and-on-beyond-the-limit"}).ServedName("123")
 	assert.LessOrEqual(t, len(long), 63)
 	assert.Contains(t, long, "-123")
 }
@@ -250,7 +253,8 @@ func TestFlowsReadTopToBottom(t *testing.T) {
 	}
 	assert.Equal(t, []string{"config", "release", "connect", "approve", "lock", "record", "bundle", "train", "register", "serve"}, names(DeployDev()))
 	assert.Equal(t, []string{"config", "release", "connect", "source", "approve", "lock", "record", "bundle", "promote", "serve"}, names(DeployStaging()))
-	assert.Equal(t, []string{"config", "release", "connect", "source", "approve", "lock", "record", "bundle", "promote", "serve"}, names(DeployProd()))
+	assert.Equal(t, []string{"config", "release", "connect", "source", "approve", "lock", "record", "backup", "bundle", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
+	assert.Equal(t, []string{"config", "connect", "target", "approve", "lock", "record", "backup", "rollback", "smoke"}, names(RollbackStages(RollbackTarget{})))
 	assert.Equal(t, []string{"config", "connect", "find-release", "verify"}, names(VerifyStages()))
 	_, err := DeployStages("qa")
 	assert.Error(t, err)

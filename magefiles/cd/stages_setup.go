@@ -411,11 +411,13 @@ func (BeginRecord) Run(ctx context.Context, s *State) error {
 			return err
 		}
 		s.Printf("   record %s\n", s.Record.ID)
+		s.announce(ctx)
 		return nil
 	}
 	for _, st := range s.Stages {
 		s.Record.SetStage(st)
 	}
+	s.announce(ctx)
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -18,7 +17,9 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/notify"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
@@ -128,7 +129,41 @@ type Options struct {
 	// MetricsSettle is how long verify re-reads a metrics export that lags
 	// behind the traffic; default 2 minutes.
 	MetricsSettle time.Duration
+
+	// Canary tunes the production rollout.
+	Canary CanaryOptions
+	// Notifier sends the deploy and rollback events; nil builds one from
+	// the environment (notify.FromEnv with Getenv).
+	Notifier *notify.Notifier
+	// LockRefresh is how often a long rollout extends its lock; default
+	// DefaultLockRefresh. Negative refreshes after every analysis interval.
+	LockRefresh time.Duration
 }
+
+// CanaryOptions tune the production rollout (the canary, analysis and
+// rollout stages of deploy:prod).
+type CanaryOptions struct {
+	// Clock paces the analysis intervals and the rollout's READY polls;
+	// nil is Options.Clock. The demo scales it; tests bring traffic with it.
+	Clock rollout.Clock
+	// Probes sends bounded probe traffic during every analysis interval, so
+	// an endpoint with little traffic still gets a verdict
+	// (CANARY_PROBES=1 does the same).
+	Probes bool
+	// OnUpdate hears every endpoint config the rollout sends, before it is
+	// sent (audits, tests of the traffic invariants).
+	OnUpdate func(serving.EndpointCoreConfigInput)
+	// Backoff is the first pause between attempts to restore stable; zero
+	// is the rollout's default.
+	Backoff time.Duration
+}
+
+// CanaryProbesEnv turns on probe traffic during the canary analysis.
+const CanaryProbesEnv = "CANARY_PROBES"
+
+// DefaultLockRefresh is how often a long rollout extends its lock: well
+// inside the lock's time to live.
+const DefaultLockRefresh = 10 * time.Minute
 
 // Process identifies a deploying process for the lock.
 type Process struct {
@@ -152,7 +187,7 @@ type EnvConfig struct {
 	TrainingJobKey, TrainingJob string
 	Production                  bool
 	// Paths in the workspace.
-	JournalDir, LockFile string
+	JournalDir, LockFile, BackupDir string
 }
 
 // State is everything one run knows: configuration, the release, the
@@ -187,6 +222,10 @@ type State struct {
 	Version *ml.ModelVersion
 	// Endpoint is what the endpoint serves after the serve stage.
 	Endpoint *serving.ServingEndpointDetailed
+	// Rollout is what the production rollout stages found and did.
+	Rollout *RolloutState
+	// Rollback is what a rollback restores (the rollback flow).
+	Rollback *RollbackPlan
 
 	// Waits and Stages are measurements of this run.
 	Waits  []WaitStat
@@ -194,6 +233,16 @@ type State struct {
 
 	current  string // the running stage
 	cleanups []func(context.Context)
+	// failOutcome, when set, replaces the flow's Failure outcome (an
+	// aborted canary is recorded as aborted, not failed).
+	failOutcome release.Outcome
+	// announced is set once DeployStarted went out: only then do the end
+	// events follow.
+	announced bool
+	// confirm, when set, shows what an approval is for and returns the
+	// question (rollback, unlock); the deploy plan otherwise.
+	confirm  func(ctx context.Context) (string, error)
+	notifier *notify.Notifier
 	clients  map[string]*workspace.Client // by env, for promotion sources
 	configs  map[string]*EnvConfig
 }
@@ -320,6 +369,7 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 		Production: env == EnvProd || b.Mode == bundle.ModeProduction,
 		JournalDir: path.Join(b.Workspace.RootPath, "releases", env),
 		LockFile:   path.Join(b.Workspace.StatePath, "deploy-"+env+".lock.json"),
+		BackupDir:  path.Join(b.Workspace.RootPath, "backups", env),
 	}
 	switch len(b.Models) {
 	case 0:
@@ -386,19 +436,5 @@ func (c *EnvConfig) Resources() workspace.Resources {
 
 // ServedName is the served entity name of a version of the environment's model.
 func (c *EnvConfig) ServedName(version string) string {
-	return ServedEntityName(c.ServedPrefix, version)
-}
-
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
-
-// ServedEntityName is the served entity name of a model version on an
-// endpoint: <model>-<version> with characters endpoints reject replaced,
-// at most 63 characters.
-func ServedEntityName(model, version string) string {
-	base := strings.Trim(unsafeName.ReplaceAllString(model, "-"), "-")
-	suffix := "-" + version
-	if len(base)+len(suffix) > 63 {
-		base = strings.TrimRight(base[:63-len(suffix)], "-")
-	}
-	return base + suffix
+	return rollout.ServedEntityName(c.ServedPrefix, version)
 }

@@ -21,7 +21,9 @@ func (FindRelease) Name() string { return "find-release" }
 
 // Run implements Stage.
 func (FindRelease) Run(ctx context.Context, s *State) error {
-	rec, err := s.Journal.LatestWhere(ctx, func(r *release.Record) bool { return r.Kind == release.KindDeploy })
+	rec, err := s.Journal.LatestWhere(ctx, func(r *release.Record) bool {
+		return r.Kind == release.KindDeploy || r.Kind == release.KindRollback
+	})
 	if errors.Is(err, release.ErrNoRecord) {
 		return fmt.Errorf("%s has no deploy record: run deploy:%s first", s.Env, s.Env)
 	}
@@ -29,8 +31,8 @@ func (FindRelease) Run(ctx context.Context, s *State) error {
 		return err
 	}
 	switch rec.Outcome {
-	case release.OutcomeInProgress, release.OutcomeFailed, release.OutcomeAborted:
-		return fmt.Errorf("the latest deploy to %s (%s, record %s) is %s: nothing new to verify; re-run deploy:%s", s.Env, rec.Release, rec.ID, rec.Outcome, s.Env)
+	case release.OutcomeInProgress, release.OutcomeFailed, release.OutcomeAborted, release.OutcomeRolledBack:
+		return fmt.Errorf("the latest %s to %s (%s, record %s) is %s: nothing new to verify; re-run deploy:%s", rec.Kind, s.Env, rec.Release, rec.ID, rec.Outcome, s.Env)
 	}
 	if id, err := release.ResolveIdentity(ctx, release.Git{Dir: s.Root}, release.IdentityOptions{Env: s.Env}); err == nil {
 		s.Release = id
@@ -71,7 +73,9 @@ func (Verify) Run(ctx context.Context, s *State) error {
 	rec := s.Record
 	rec.Verify = summarizeVerify(sum, s.Artifacts, s.Env)
 	switch rec.Outcome {
-	case release.OutcomeDeployed, release.OutcomeVerified, release.OutcomeVerifyFailed:
+	// A stable prod release (canary passed, smoke tested) becomes verified
+	// too; both count as good releases (promotion sources, rollback targets).
+	case release.OutcomeDeployed, release.OutcomeStable, release.OutcomeVerified, release.OutcomeVerifyFailed:
 		rec.Outcome = release.OutcomeVerified
 		if !sum.Passed {
 			rec.Outcome = release.OutcomeVerifyFailed

@@ -30,7 +30,20 @@ type Canary struct {
 	Progress func(Progress)
 	// Resume is the last stored checkpoint of this rollout, after a crash.
 	Resume *Checkpoint
+	// Until, when set, makes Run stop early and return ErrPaused:
+	// StageCanary once a setWeight step has the candidate serving at its
+	// weight, StagePromoting once the analysis decided to promote (the
+	// decision is reported first, so the checkpoint carries it) and before
+	// the promoting update. Run again, with the checkpoint as Resume, to go
+	// on from there. deploy:prod runs its canary, analysis and rollout as
+	// three stages this way. An abort is always carried through.
+	Until Stage
 }
+
+// ErrPaused is returned by Run when it stopped where Canary.Until asked:
+// the endpoint keeps the stable version routed, with the candidate at its
+// canary weight.
+var ErrPaused = errors.New("rollout paused")
 
 // Run walks the steps from where the endpoint stands and returns when the
 // candidate serves all traffic. An abort returns an *AbortError (stable
@@ -92,9 +105,14 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 				break
 			}
 			r.cp.Intervals = append([]Interval(nil), cp.Intervals...) // the evidence of the decision
+			r.cp.Reason = cp.Reason
+			if cp.Stage == StagePromoting && c.Until != "" && pos.weight < 100 {
+				r.printf("   promotion decided earlier (%s): %s\n", cp.Reason, DescribeTraffic(ep))
+				r.cp.Stage, r.cp.Step = cp.Stage, cp.Step
+				return nil, ErrPaused
+			}
 			r.resumed = "a promotion"
 			r.printf("   resuming the promotion decided earlier: %s\n", cp.Reason)
-			r.cp.Reason = cp.Reason
 			return r.promote(ctx)
 		}
 	}
@@ -129,6 +147,9 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 				return nil, r.abort(ctx, fmt.Sprintf("setting the candidate to %d%% failed", s.SetWeight), nil, err)
 			}
 			weight = s.SetWeight
+			if c.Until == StageCanary {
+				return nil, ErrPaused
+			}
 		case s.Analyze != nil:
 			dec, err := r.analyze(ctx, i, *s.Analyze, weight)
 			if err != nil {
@@ -140,6 +161,10 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 			}
 			r.cp.Reason = dec.Reason
 		case s.Promote:
+			if c.Until == StagePromoting && pos.weight < 100 {
+				r.report(StagePromoting, nil, r.decision)
+				return nil, ErrPaused
+			}
 			return r.promote(ctx)
 		}
 	}

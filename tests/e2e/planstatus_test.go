@@ -64,7 +64,7 @@ func TestPlanChangesNothing(t *testing.T) {
 	require.NotNil(t, p.EndpointBefore)
 	assert.Equal(t, []release.Route{{ServedModelName: w.served(cd.EnvProd, "1"), Percent: 100}}, p.EndpointBefore.Traffic)
 	assert.Equal(t, w.served(cd.EnvProd, "new"), p.EndpointAfter.Traffic[0].ServedModelName)
-	assert.Contains(t, p.Notes[0], "switched to the new version directly")
+	assert.Contains(t, p.Notes[0], "prod rolls out as a canary after a backup of the endpoint")
 	raw, err := os.ReadFile(filepath.Join(w.repo.Dir, "artifacts", "plan", "prod.json"))
 	require.NoError(t, err)
 	var fromFile cd.PlanReport
@@ -89,7 +89,7 @@ func TestStatus(t *testing.T) {
 	w.repo.Commit("next")
 	w.repo.Tag("v1.1.0")
 	w.release(cd.EnvDev, cd.EnvStaging)
-	_, err = w.deploy(cd.EnvProd) // deployed, not verified yet
+	_, err = w.deploy(cd.EnvProd) // rolled out (stable), not verified yet
 
 	require.NoError(t, err)
 	w.srv.ResetRequests()
@@ -102,14 +102,14 @@ func TestStatus(t *testing.T) {
 	assert.Equal(t, []release.Route{{ServedModelName: w.served(cd.EnvProd, "2"), Percent: 100}}, st.Endpoint.Traffic)
 	require.NotNil(t, st.Latest)
 	assert.Equal(t, "v1.1.0", st.Latest.Release)
-	assert.Equal(t, release.OutcomeDeployed, st.Latest.Outcome)
+	assert.Equal(t, release.OutcomeStable, st.Latest.Outcome, "the canary passed and the smoke tests too")
 	require.NotNil(t, st.LastGood)
-	assert.Equal(t, "v1.0.0", st.LastGood.Release)
+	assert.Equal(t, "v1.1.0", st.LastGood.Release, "a stable release is a good one")
 	assert.Nil(t, st.Lock)
 	out := r.Output()
 	assert.Contains(t, out, "serving: langgraph_human_interrupt_model_prod v2 100%")
-	assert.Contains(t, out, "latest:    v1.1.0 deployed")
-	assert.Contains(t, out, "last good: v1.0.0 verified")
+	assert.Contains(t, out, "latest:    v1.1.0 stable")
+	assert.NotContains(t, out, "last good:", "the latest is the last good one")
 	assert.Contains(t, out, "lock:     free")
 	_, err = os.Stat(filepath.Join(w.repo.Dir, "artifacts", "status", "prod.json"))
 	assert.NoError(t, err)

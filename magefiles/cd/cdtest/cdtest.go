@@ -7,6 +7,7 @@ package cdtest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -119,11 +120,17 @@ func (r *Repo) Tag(tag string) { r.T.Helper(); r.Git("tag", tag) }
 // Head is HEAD's commit id.
 func (r *Repo) Head() string { r.T.Helper(); return r.Git("rev-parse", "HEAD") }
 
+// ModelLatency is the emulator's default model latency in these tests. It
+// is reported by the metrics export (and slept only with a time scale), so
+// the canary's p95 comparison measures the model rather than the
+// emulator's own handling time, which varies with the machine's load.
+var ModelLatency = emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}
+
 // Workspace starts an emulator whose state machines finish by the next
 // read (TimeScale 0), closed when the test ends.
 func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 	t.Helper()
-	o := emulator.Options{}
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -145,7 +152,20 @@ type Run struct {
 	out  *syncBuffer
 	// Exits records the codes passed to Options.Exit.
 	Exits []int
+	// Traffic is the canary's clock: virtual time in which clients call
+	// the environment's endpoint.
+	Traffic *TrafficClock
 }
+
+// ClientRate is the client traffic of the canary's clock, in requests per
+// second of virtual time: with the test analysis interval (10s) the
+// candidate at 10% gets about 25 requests per interval, well above the
+// test min_requests (10).
+const ClientRate = 25
+
+// CanaryVars are the test rollout settings: short intervals of virtual
+// time, three to pass, the bundle's failure (2) and inconclusive (3) limits.
+var CanaryVars = map[string]string{"analysis_interval": "10s", "analysis_count": "3", "min_requests": "10"}
 
 // Output is what the run printed.
 func (r *Run) Output() string { return r.out.String() }
@@ -160,6 +180,7 @@ func NewRun(t testing.TB, repo *Repo, srv *emulator.Server, env string) *Run {
 		Env: env, Root: repo.Dir, Yes: true,
 		// A short load test: the thresholds stay the bundle's.
 		Vars:          map[string]string{"load_duration": "1s", "load_concurrency": "2"},
+		Canary:        cd.CanaryOptions{Backoff: 10 * time.Millisecond},
 		Getenv:        Env{"DATABRICKS_TOKEN": srv.Token()}.Getenv,
 		Out:           r.out,
 		Stdin:         strings.NewReader(""),
@@ -174,10 +195,30 @@ func NewRun(t testing.TB, repo *Repo, srv *emulator.Server, env string) *Run {
 			r.Exits = append(r.Exits, code)
 		},
 	}
+	for k, v := range CanaryVars {
+		r.Opts.Vars[k] = v
+	}
+	r.Traffic = NewTrafficClock(t, srv, endpointName(t, r.Opts), ClientRate)
+	r.Opts.Canary.Clock = r.Traffic
 	if testing.Verbose() {
 		r.Opts.Out = io.MultiWriter(r.out, testWriter{t})
 	}
 	return r
+}
+
+// endpointName is the serving endpoint of the run's bundle target, "" when
+// the options do not name a valid one (bad-input tests).
+func endpointName(t testing.TB, o cd.Options) string {
+	t.Helper()
+	s, err := cd.NewState(context.Background(), o)
+	if err != nil {
+		return ""
+	}
+	c, err := s.LoadConfig(o.Env, "")
+	if err != nil {
+		return ""
+	}
+	return c.Endpoint.Name
 }
 
 type testWriter struct{ t testing.TB }
