@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -70,16 +71,32 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	}
 	res := &BenchResult{When: time.Now().UTC(), CPUs: runtime.NumCPU(), Go: runtime.Version(), Tasks: len(All(Config{Root: root}))}
 	mage := func(args ...string) (time.Duration, *pipeline.Report, error) {
+		isCI := len(args) > 0 && args[0] == "ci"
+		if isCI {
+			// A stale report must never pass for this run's.
+			if err := os.Remove(ReportPath(root)); err != nil && !os.IsNotExist(err) {
+				return 0, nil, err
+			}
+		}
+		var out bytes.Buffer
 		start := time.Now()
 		err := toolchain.Run(ctx, toolchain.Cmd{Name: "go", Args: append([]string{"run", "mage.go"}, args...), Dir: root,
-			Env: []string{"NO_COLOR=1", "GITHUB_ACTIONS=", "GITHUB_STEP_SUMMARY="}})
+			Env: []string{"NO_COLOR=1", "GITHUB_ACTIONS=", "GITHUB_STEP_SUMMARY="}, Stdout: &out, Stderr: &out})
 		wall := time.Since(start)
 		if ctx.Err() != nil {
 			return wall, nil, ctx.Err()
 		}
+		if !isCI {
+			if err != nil {
+				return wall, nil, fmt.Errorf("go run mage.go %s: %w: %s", strings.Join(args, " "), err, tail(out.String(), 10))
+			}
+			return wall, nil, nil
+		}
+		// Failing checks exit non-zero with a report; no report means
+		// mage itself did not run (a target that does not compile).
 		rep, rerr := readReport(ReportPath(root))
-		if rerr != nil && len(args) > 0 && args[0] == "ci" {
-			return wall, nil, fmt.Errorf("bench %s: %v (run error: %v)", strings.Join(args, " "), rerr, err)
+		if rerr != nil {
+			return wall, nil, fmt.Errorf("go run mage.go %s wrote no report (%v): %s", strings.Join(args, " "), err, tail(out.String(), 15))
 		}
 		return wall, rep, nil
 	}
@@ -105,6 +122,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		return nil, err
 	}
 	res.ColdSerial = wall.Seconds()
+	if rep.Jobs != 1 {
+		return nil, fmt.Errorf("bench: the serial run used %d jobs", rep.Jobs)
+	}
 	for _, r := range rep.Results {
 		res.TaskSum += r.Seconds
 	}
