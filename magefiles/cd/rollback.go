@@ -205,13 +205,12 @@ func (s *State) renderRollback() {
 	if p.Replaced != nil {
 		s.Printf("   now:    %s (record %s, %s)\n", p.Replaced.Release, p.Replaced.ID, p.Replaced.Outcome)
 	}
-	if p.Preview != nil {
-		s.Printf("   change: %s\n", p.Preview.Text)
-	}
-	s.Printf("   target: %s: %s\n", p.describeTarget(), p.Why)
 	if p.Noop {
 		s.Printf("   nothing to roll back: %s\n", p.Why)
+		return
 	}
+	s.Printf("   change: %s\n", p.Preview.Text)
+	s.Printf("   target: %s: %s\n", p.describeTarget(), p.Why)
 }
 
 // chooseRollback picks the target from the journal (oldest first) and the

@@ -131,7 +131,12 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 		}
 		r.resumed = fmt.Sprintf("%s already at %d%%", r.cand.Name, pos.weight)
 	}
-	if r.resumed != "" {
+	switch {
+	case r.resumed != "" && c.Resume != nil && c.Resume.Percent == pos.weight && (c.Resume.Stage == StageCanary || c.Resume.Stage == StageAnalysis):
+		// Where the checkpoint says it stopped (a rollout run stage by
+		// stage): a continuation, not a recovery.
+		r.printf("   continuing from the %s checkpoint: %s\n", c.Resume.Stage, DescribeTraffic(ep))
+	case r.resumed != "":
 		r.printf("   resuming: %s (%s)\n", r.resumed, DescribeTraffic(ep))
 	}
 	weight := pos.weight
