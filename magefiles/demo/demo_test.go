@@ -1,0 +1,93 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+)
+
+// TestDemoTellsTheStory runs the demo in-process with instant state
+// machines and checks that the story ended as told: prod back on v1.0.0
+// after v1.1.0 rolled out and v1.2.0's canary was aborted.
+func TestDemoTellsTheStory(t *testing.T) {
+	root, err := project.Root()
+	require.NoError(t, err)
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Root: root, Out: &out, Instant: true, Dir: t.TempDir()})
+	require.NoError(t, err, out.String())
+
+	prod := res.Status[cd.EnvProd]
+	require.NotNil(t, prod.Endpoint)
+	require.Len(t, prod.Endpoint.ServedEntities, 1)
+	assert.Equal(t, "1", prod.Endpoint.ServedEntities[0].EntityVersion, "prod serves v1.0.0's model again")
+	for _, env := range []string{cd.EnvDev, cd.EnvStaging} {
+		st := res.Status[env]
+		require.NotNil(t, st.Endpoint, env)
+		assert.Equal(t, "3", st.Endpoint.ServedEntities[0].EntityVersion, "%s serves v1.2.0", env)
+	}
+
+	type row struct {
+		kind    release.Kind
+		release string
+		version string
+		outcome release.Outcome
+	}
+	var journal []row
+	for _, r := range res.Journal {
+		journal = append(journal, row{r.Kind, r.Release, r.Model.Version, r.Outcome})
+	}
+	assert.Equal(t, []row{
+		{release.KindDeploy, "v1.0.0", "1", release.OutcomeVerified},
+		{release.KindDeploy, "v1.1.0", "2", release.OutcomeRolledBack},
+		{release.KindDeploy, "v1.2.0", "3", release.OutcomeAborted},
+		{release.KindRollback, "v1.0.0", "1", release.OutcomeStable},
+	}, journal)
+
+	var failed []string
+	for _, s := range res.Steps {
+		if s.Err != nil {
+			failed = append(failed, s.Command)
+		}
+	}
+	assert.Equal(t, []string{"deploy:prod v1.2.0"}, failed, "only the bad canary fails")
+	assert.Contains(t, res.Slack, "🛑 Canary aborted: prod v1.2.0")
+	assert.Contains(t, res.Slack, "↩️ Rollback done: prod v1.0.0")
+	assert.Contains(t, res.Slack, "✅ Deploy succeeded: prod v1.1.0")
+
+	text := out.String()
+	for _, want := range []string{
+		"── 1. CI", "── 4. v1.2.0: a bad model caught by its canary",
+		"Failed: candidate", "decision: Abort", "interval 3 (10%) [400 probes, 0 failed]: Successful",
+		"$ go run mage.go rollback prod -to=v1.0.0 -yes",
+		"prod's release journal", "replaced v1.1.0", "Done:",
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.NotContains(t, text, res.Dir+"/artifacts/ci", "no stray paths")
+	assert.Greater(t, res.Service, res.Wall, "scaled time: the story stands for more than it took")
+}
+
+func TestDemoRefusesBadOptions(t *testing.T) {
+	_, err := Run(context.Background(), Options{})
+	assert.ErrorContains(t, err, "no project root")
+	_, err = Run(context.Background(), Options{Root: ".", TimeScale: -1})
+	assert.ErrorContains(t, err, "must not be negative")
+}
+
+func TestCILine(t *testing.T) {
+	dir := t.TempDir()
+	assert.Contains(t, ciLine(dir), "skipped here")
+	require.NoError(t, os.MkdirAll(dir+"/artifacts", 0o755))
+	require.NoError(t, os.WriteFile(dir+"/artifacts/ci-report.json", []byte(`{"started":"2025-01-02T03:04:05Z","passed":true,"results":[{"status":"passed"},{"status":"cached"},{"status":"cached"}]}`), 0o644))
+	line := ciLine(dir)
+	assert.True(t, strings.Contains(line, "passed, 3 checks (1 passed, 2 cached)"), line)
+}

@@ -1,0 +1,114 @@
+package demo
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// bundleFiles are what the demo copies from the project: the bundle, the
+// model's code and the integration cases verify runs.
+var bundleFiles = []string{"databricks.yml", "resources", "src", "tests/integration"}
+
+var hostLine = regexp.MustCompile(`(?m)^(\s*host:\s*)\S+\s*$`)
+
+// repo is the demo's temporary git repository: a copy of the project's
+// bundle whose targets all point at the emulator.
+type repo struct{ dir string }
+
+// newRepo copies the bundle from root into dir, points every target's
+// workspace.host at host and makes the first commit on main.
+func newRepo(root, dir, host string) (*repo, error) {
+	for _, f := range bundleFiles {
+		if err := copyTree(filepath.Join(root, f), filepath.Join(dir, f)); err != nil {
+			return nil, fmt.Errorf("copy %s: %w", f, err)
+		}
+	}
+	yml := filepath.Join(dir, "databricks.yml")
+	raw, err := os.ReadFile(yml)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(yml, hostLine.ReplaceAll(raw, []byte("${1}"+host)), 0o644); err != nil {
+		return nil, err
+	}
+	// Reports the runs write stay out of the commits (a dirty tree is
+	// allowed, but a clean one reads better in the release lines).
+	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte("artifacts/\n"), 0o644); err != nil {
+		return nil, err
+	}
+	r := &repo{dir: dir}
+	if err := r.git("init", "--quiet", "--initial-branch=main"); err != nil {
+		return nil, err
+	}
+	return r, r.commit("feat: human interrupt agent with risk-based approvals")
+}
+
+// commit commits everything, recording msg in a change log under src/ so
+// each release has a change of its own.
+func (r *repo) commit(msg string) error {
+	p := filepath.Join(r.dir, "src", "human_interrupt_agent", "CHANGES.txt")
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(msg + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := r.git("add", "."); err != nil {
+		return err
+	}
+	return r.git("commit", "--quiet", "-m", msg)
+}
+
+func (r *repo) tag(tag string) error { return r.git("tag", tag) }
+
+// git runs git in the repository, isolated from the user's configuration.
+func (r *repo) git(args ...string) error {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(),
+		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1",
+		"GIT_AUTHOR_NAME=demo", "GIT_AUTHOR_EMAIL=demo@example.com",
+		"GIT_COMMITTER_NAME=demo", "GIT_COMMITTER_EMAIL=demo@example.com")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func copyTree(from, to string) error {
+	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != from && (d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".")) {
+			return filepath.SkipDir
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		dest := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dest, 0o755)
+		}
+		if strings.HasSuffix(p, ".pyc") {
+			return nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dest, raw, 0o644)
+	})
+}
