@@ -1,21 +1,79 @@
 // Package cd is the continuous delivery of the model: the flows behind
-// `mage deploy:<env>`, `mage verify:<env>`, `mage plan <env>` and
-// `mage status <env>`, for the environments dev, staging and prod (the
-// targets of databricks.yml).
+// `mage deploy:<env>`, `mage verify:<env>`, `mage plan <env>`,
+// `mage status <env>`, `mage rollback <env>` and `mage unlock <env>`, for
+// the environments dev, staging and prod (the targets of databricks.yml).
 //
 // # Flows
 //
 // A flow is an ordered slice of stages (DeployDev, DeployStaging,
-// DeployProd, VerifyStages); each stage is a small type with a Name and
-// Run(ctx, *State). Flow.Run prints every stage with its time, turns a
-// SkipError into a visible "skipped: reason", saves the release record's
-// progress after each stage, and always runs the cleanups (the lock's
-// release), also after a failure or Ctrl-C.
+// DeployProd, VerifyStages, RollbackStages); each stage is a small type
+// with a Name and Run(ctx, *State). Flow.Run prints every stage with its
+// time, turns a SkipError into a visible "skipped: reason", saves the
+// release record's progress after each stage, and always runs the cleanups
+// (the lock's release), also after a failure or Ctrl-C.
 //
 //	deploy:dev      config, release, connect, approve (skipped), lock, record, bundle, train, register, serve
 //	deploy:staging  config, release, connect, source, approve, lock, record, bundle, promote, serve
-//	deploy:prod     config, release, connect, source, approve, lock, record, bundle, promote, serve
+//	deploy:prod     config, release, connect, source, approve, lock, record, backup, bundle, promote,
+//	                canary, analysis, serve, smoke
 //	verify:<env>    config, connect, find-release, verify
+//	rollback <env>  config, connect, target, approve, lock, record, backup, rollback, smoke
+//
+// # Production rollout
+//
+// deploy:prod changes the endpoint only through package rollout:
+//
+//   - backup: the endpoint's served config, the stable model version and the
+//     record go to <root_path>/backups/prod/ in the workspace and
+//     artifacts/backups/prod/ (environment values masked). No backup, no
+//     deploy; a resumed run keeps the backup of the endpoint as it was.
+//   - canary: the candidate next to the stable version at
+//     canary_traffic_percent, READY. An endpoint that serves nothing yet
+//     (the first release) is skipped here and served directly by serve.
+//   - analysis: every analysis_interval the metrics export is read and the
+//     candidate judged against stable (rollout/analysis), each interval's
+//     numbers printed; analysis_count passes promote, failure_limit failures
+//     or inconclusive_limit inconclusive intervals abort: stable back at
+//     100%, the candidate removed, the record aborted with the evidence
+//     (attachments "canary" and "abort"), a non-zero exit. CANARY_PROBES=1
+//     (or Options.Canary.Probes) adds bounded probe traffic so an endpoint
+//     with few clients still gets a verdict. The lock is refreshed every
+//     Options.LockRefresh; a lock broken meanwhile stops the rollout where it
+//     is (stable still routed).
+//   - serve: the candidate at 100%, the old entity removed, READY.
+//   - smoke: the smoke cases; the record becomes stable (verify:prod later
+//     makes it verified). A failure leaves the new version serving and says
+//     to run `mage rollback prod`.
+//
+// The three rollout stages are one rollout.Canary run split with
+// Canary.Until, its checkpoint kept in the record after every step, so a
+// run killed after any stage resumes without repeating an update or an
+// interval, and the endpoint routes traffic to a healthy version throughout.
+//
+// # Rollback
+//
+// `mage rollback <env>` works from the workspace alone (journal, registry,
+// endpoint), so it runs from a fresh checkout. The target is a release tag
+// (-to), a model version (-version), or by default the previous stable
+// release: the last stable release when the endpoint does not serve it
+// (a deploy that failed after its rollout), else the stable release before
+// it. After an aborted canary, whose abort already restored stable, the
+// default has nothing to do and says so. A release or version that does not
+// exist, or no previous stable release, is refused before anything changes.
+// Then: approval, lock, a KindRollback record, a backup, the target alone
+// at 100% (READY), smoke tests; the replaced release's record becomes
+// rolled_back. `mage unlock <env>` shows a lock's holder and removes it
+// once confirmed.
+//
+// # Notifications
+//
+// Every deploy announces itself once it holds its lock and record
+// (deploy started) and its end (succeeded, failed, or canary aborted); a
+// rollback announces its end (rollback done or failed, resolving the
+// incident of the release it answers). Channels come from the environment
+// (package notify: SLACK_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, SMTP_*) or
+// Options.Notifier; what each did is printed, and a failing channel never
+// fails a run. Refusals before the lock change nothing and only print.
 //
 // Everything that can be checked without changing the workspace is checked
 // first: the environment name, the bundle target, the release tag (semver;
@@ -37,22 +95,29 @@
 //	APPROVE=1              approval for staging/prod, like -yes
 //	DEPLOY_ENVIRONMENT     in GitHub Actions: the job's environment (staging,
 //	                       production), whose protection rules are the approval
+//	CANARY_PROBES=1        probe traffic during the canary analysis
+//	SLACK_WEBHOOK_URL, PAGERDUTY_ROUTING_KEY, SMTP_HOST, ...
+//	                       notification channels (package notify)
 //	CD_TEST_EXIT_AFTER_STAGE=<stage>
 //	                       test hook: exit (status 3) right after that stage, as if
 //	                       killed: lock and in-progress record are left behind
 //
 // Bundle variables (databricks.yml): model_name and endpoint_name per
-// target, workload_size and scale_to_zero for the served entity, and the
-// load test (load_concurrency, load_duration, load_max_p95_ms,
+// target, workload_size and scale_to_zero for the served entity, the
+// rollout policy (canary_traffic_percent, analysis_interval,
+// analysis_count, failure_limit, inconclusive_limit, max_error_rate,
+// error_rate_margin, max_latency_ratio, min_requests) for deploy:prod, and
+// the load test (load_concurrency, load_duration, load_max_p95_ms,
 // load_max_error_rate, load_min_rps) for verify.
 //
 // # Workspace layout
 //
 // Per target, under workspace.root_path: files/src/ (the uploaded code),
 // state/sdk-deployment.json (the sdk engine's record of what it deployed),
-// state/deploy-<env>.lock.json (the lock) and releases/<env>/<id>.json (the
-// journal, one release record per deploy, copied to
-// artifacts/releases/<env>/).
+// state/deploy-<env>.lock.json (the lock), releases/<env>/<id>.json (the
+// journal, one release record per deploy or rollback, copied to
+// artifacts/releases/<env>/) and backups/<env>/<time>-<release>.json (the
+// endpoint backups, copied masked to artifacts/backups/<env>/).
 //
 // # Promotion
 //
@@ -71,7 +136,8 @@
 // Every stage is safe to run again: the bundle deploy updates what its
 // record names (or adopts a job found by name), a run-now carries an
 // idempotency token, registration and promotion find earlier versions,
-// serving skips an endpoint that already serves the version. A deploy of
+// serving skips an endpoint that already serves the version, and the
+// production rollout resumes from its checkpoint and the live endpoint. A deploy of
 // the same release that was interrupted or failed resumes its record; a
 // lock whose holder is provably gone (an earlier attempt of the same CI
 // run, or a dead process on this machine) is taken over.

@@ -60,6 +60,13 @@
 // was already decided. A cancelled context stops promptly and leaves the
 // endpoint as it was: stable still routed, ready to resume.
 //
+// Canary.Until splits one rollout into steps a caller can run (and be
+// killed between) separately: StageCanary returns ErrPaused once the
+// candidate serves at its weight, StagePromoting once the analysis decided
+// to promote; the next Run with the checkpoint as Resume goes on from
+// there. deploy:prod's canary, analysis and serve stages are such runs.
+// An abort is always carried through.
+//
 // # Backups and rollback
 //
 // Backups.Take snapshots the endpoint (served entities with their compute
@@ -89,6 +96,7 @@
 //		Plan:      rollout.PlanFromPolicy(b.Rollout),
 //		Options:   rollout.Options{Clock: clock, Out: out},
 //		Resume:    resume,
+//		Until:     rollout.StageCanary, // then StagePromoting, then "" (cd runs three stages)
 //		Progress: func(p rollout.Progress) {
 //			_ = rec.Attach(rollout.CanaryAttachment, p.Checkpoint)
 //			_ = journal.Save(ctx, rec)
@@ -101,6 +109,8 @@
 //		// a first release: nothing to compare against, serve it directly
 //	case errors.As(err, &abort):
 //		// record aborted with abort.Intervals, notify, exit non-zero
+//	case errors.Is(err, rollout.ErrPaused):
+//		// stopped where Until said: the next stage runs it again
 //	case err != nil:
 //		// interrupted or refused: the endpoint still serves stable; re-run resumes
 //	default:
