@@ -115,7 +115,11 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		if rec.Model != nil {
 			model = fmt.Sprintf(", %s v%s", rec.Model.Name, rec.Model.Version)
 		}
-		fmt.Fprintf(w, "  %s %s %s%s, by %s at %s (%s ago), record %s\n", label, rec.Release, rec.Outcome, model,
+		what := rec.Release
+		if rec.Kind == release.KindRollback {
+			what = "rollback to " + rec.Release
+		}
+		fmt.Fprintf(w, "  %s %s %s%s, by %s at %s (%s ago), record %s\n", label, what, rec.Outcome, model,
 			rec.Actor, rec.Started.Format(time.RFC3339), now.Sub(rec.Started).Round(time.Second), rec.ID)
 		if rec.Verify != nil {
 			var parts []string

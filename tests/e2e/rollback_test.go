@@ -85,6 +85,12 @@ func TestRollbackToPrevious(t *testing.T) {
 	_, err = os.Stat(filepath.Join(r.Opts.ArtifactsDir, "releases", "prod", rb.ID+".json"))
 	assert.NoError(t, err)
 
+	sr := w.run(cd.EnvProd)
+	st, err := cd.Status(w.ctx, sr.Opts)
+	require.NoError(t, err)
+	assert.Equal(t, release.KindRollback, st.Latest.Kind)
+	assert.Contains(t, sr.Output(), "latest:    rollback to v1.0.0 stable")
+
 	// verify:prod checks the rollback's release, from a checkout of its
 	// tag (at v1.1.0 it refuses: that is not what prod serves).
 	vr, err := w.verify(cd.EnvProd)
