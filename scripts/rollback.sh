@@ -13,7 +13,8 @@
 #   scripts/rollback.sh --env production --to-version 3       a model version number
 #   scripts/rollback.sh --env production --to-version v1.0.0 --yes   no question asked
 #
-# --env takes dev, staging, prod (or development, production).
+# --env takes dev, staging, prod (or development, production); --dry-run
+# prints the mage command instead of running it.
 # Credentials come from the environment, as for every deploy target
 # (DATABRICKS_TOKEN, or OAuth / OIDC; see magefiles/cd/doc.go).
 set -euo pipefail
@@ -31,6 +32,7 @@ fail() {
 env=""
 to=""
 yes=""
+dry=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --env) [ $# -ge 2 ] || fail "--env needs a value"; env="$2"; shift 2 ;;
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
     --to-version) [ $# -ge 2 ] || fail "--to-version needs a value"; to="$2"; shift 2 ;;
     --to-version=*) to="${1#--to-version=}"; shift ;;
     --yes|-y) yes="-yes"; shift ;;
+    --dry-run) dry=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) fail "unknown argument: $1" ;;
   esac
@@ -62,5 +65,9 @@ case "$to" in
 esac
 [ -n "$yes" ] && args+=("$yes")
 
+if [ -n "$dry" ]; then
+  echo "go run mage.go ${args[*]}"
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 exec go run mage.go "${args[@]}"
