@@ -26,9 +26,8 @@ func (f fakeStage) Run(_ context.Context, s *State) error { return f.fn(s) }
 
 // fakeClock moves only when slept on.
 type fakeClock struct {
-	now    time.Time
-	slept  []time.Duration
-	cancel func()
+	now   time.Time
+	slept []time.Duration
 }
 
 func (c *fakeClock) Now() time.Time { return c.now }
