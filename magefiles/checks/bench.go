@@ -57,6 +57,18 @@ type BenchResult struct {
 	RunnerCold float64 `json:"runner_cold_s"`
 
 	Failed []string `json:"failed_checks,omitempty"` // checks that failed in the cold runs
+
+	// PerCheck is each check's time in the two cold runs: a check that
+	// already uses every core (go test, staticcheck) gains nothing from
+	// running beside another.
+	PerCheck []BenchCheck `json:"per_check"`
+}
+
+// BenchCheck is one check's time in the cold runs.
+type BenchCheck struct {
+	Name     string  `json:"name"`
+	Parallel float64 `json:"parallel_s"`
+	Serial   float64 `json:"serial_s"`
 }
 
 // BenchCI measures `mage ci` on the repository at root and writes
@@ -115,6 +127,7 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	}
 	res.ColdParallel = wall.Seconds()
 	res.Failed = failedTasks(rep)
+	parallel := rep
 
 	step("cold run, -j 1 (-nocache)")
 	wall, rep, err = mage("ci", "-nocache", "-j=1")
@@ -127,6 +140,11 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	}
 	for _, r := range rep.Results {
 		res.TaskSum += r.Seconds
+		c := BenchCheck{Name: r.Name, Serial: r.Seconds}
+		if p, ok := parallel.Result(r.Name); ok {
+			c.Parallel = p.Seconds
+		}
+		res.PerCheck = append(res.PerCheck, c)
 	}
 	res.RunnerCold = rep.Seconds - res.TaskSum
 	if res.ColdSerial > 0 {
@@ -232,6 +250,12 @@ func (r *BenchResult) Markdown() string {
 	}
 	if len(r.WarmExcluded) > 0 {
 		fmt.Fprintf(&b, "Left out of the warm runs (failures are never cached): %s.\n", strings.Join(r.WarmExcluded, ", "))
+	}
+	if len(r.PerCheck) > 0 {
+		fmt.Fprintf(&b, "\n| check | cold, parallel (s) | cold, -j 1 (s) |\n|---|---:|---:|\n")
+		for _, c := range r.PerCheck {
+			fmt.Fprintf(&b, "| %s | %.1f | %.1f |\n", c.Name, c.Parallel, c.Serial)
+		}
 	}
 	return b.String()
 }

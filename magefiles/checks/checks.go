@@ -3,12 +3,38 @@
 //
 // The checks and their groups (a group name selects all its checks):
 //
-//	security  bandit (src/, SARIF), gosec (Go code, SARIF)
-//	audit     govulncheck (Go module), req-audit (requirements.txt)
-//	secrets   gitleaks over the working tree (or every commit with History)
 //	unit      go-test (race, coverage, JUnit), pytest-<version> per matrix entry
-//	quality   gofmt, go-vet, staticcheck, black, isort, flake8, pylint, mypy
+//	audit     govulncheck (Go module), req-audit (requirements*.txt)
+//	quality   staticcheck, go-vet, gofmt, pylint, mypy, black, isort, flake8
+//	security  gosec (Go code, SARIF), bandit (src/, SARIF)
+//	secrets   gitleaks over the working tree (or every commit with History)
 //	bundle    databricks.yml and resources/*.yml, after security and secrets
+//
+// Reports: artifacts/ci-report.json (every run), artifacts/security/*.sarif,
+// artifacts/tests/*.xml (JUnit), artifacts/coverage/ (Cobertura XML and
+// HTML per Python version, go.out and go.html), artifacts/audit/.
+//
+// Settings (flags of `mage ci` win over the environment):
+//
+//	-j=N, CI_JOBS                 parallel checks (default: one per CPU)
+//	-failfast, CI_FAIL_FAST       cancel the rest after the first failure
+//	-nocache, CI_NO_CACHE         run every check, ignoring cached passes
+//	-strict, CI_STRICT            a missing matrix interpreter or vulnerability
+//	                              database fails instead of skipping
+//	-history, CI_SECRETS_HISTORY  secret scan over every commit
+//	-only=a,b                     run these checks or groups (and their deps)
+//	CI_PYTHON_VERSIONS            the pytest matrix (default 3.9,3.10,3.11)
+//	CI_SECURITY_SEVERITY          low (default), medium or high: the lowest
+//	                              bandit/gosec severity that fails
+//	CI_VULN_DB                    OSV advisories for PyPI (also read:
+//	                              OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY)
+//	CI_GOVULN_DB                  a govulncheck database (default: the pinned
+//	                              golang.org/x/vulndb module, indexed locally)
+//	CI_OFFLINE                    never fetch the Go vulnerability data
+//
+// Accepted findings are files in the repository, reviewed like code:
+// .gitleaks-baseline.json (secrets, by fingerprint) and .vuln-ignore.yml
+// (vulnerabilities, each with a reason and an expiry date).
 package checks
 
 import (

@@ -48,8 +48,9 @@ func GoTest(cfg Config) pipeline.Task {
 			stream := newGoTestStream(t.Out())
 			var stderr bytes.Buffer
 			runErr := toolchain.Run(ctx, toolchain.Cmd{
-				Name:   "go",
-				Args:   []string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "./..."},
+				Name: "go",
+				// -vet=off: go vet is a check of its own (go-vet), run once.
+				Args:   []string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "./..."},
 				Dir:    cfg.Root,
 				Stdout: io.MultiWriter(&raw, stream),
 				Stderr: io.MultiWriter(&stderr, t.Out()),

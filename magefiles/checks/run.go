@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
 
 // RunOptions are a `mage ci` invocation's choices. Flags win over the
@@ -31,6 +32,9 @@ func ReportPath(root string) string {
 // summary and writes artifacts/ci-report.json.
 func Run(ctx context.Context, root string, ro RunOptions) (*pipeline.Report, error) {
 	cfg := Config{Root: root, Strict: flagOrEnv(ro.Strict, "CI_STRICT"), History: flagOrEnv(ro.History, "CI_SECRETS_HISTORY")}
+	// Every Python check asks which interpreters exist: ask them all at
+	// once, in the background, while the runner lists and hashes files.
+	toolchain.PrefetchPython(ctx, cfg.pythons()...)
 	tasks := All(cfg)
 	if len(ro.Only) > 0 {
 		var err error

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -163,9 +164,16 @@ func knownModules() []string {
 	return mods
 }
 
-// probe starts the interpreter once per process and remembers what it has.
+// probe starts the interpreter once per process and remembers what it has,
+// or that it does not start (a pyenv shim for a version that is not
+// active fails slowly, and every run asks once per matrix entry).
 func probe(ctx context.Context, python string) (*pythonInfo, error) {
-	v, _ := probes.LoadOrStore(python, &probeEntry{})
+	// /usr/bin/python3 and /usr/bin/python3.11 are one interpreter.
+	key := python
+	if real, err := filepath.EvalSymlinks(python); err == nil {
+		key = real
+	}
+	v, _ := probes.LoadOrStore(key, &probeEntry{})
 	e := v.(*probeEntry)
 	e.once.Do(func() {
 		out, err := Output(ctx, Cmd{Name: python, Args: []string{"-c", probeScript,
@@ -181,10 +189,31 @@ func probe(ctx context.Context, python string) (*pythonInfo, error) {
 		}
 		e.info = &info
 	})
-	if e.err != nil {
-		probes.CompareAndDelete(python, e) // a cancelled probe may be retried
+	if e.err != nil && ctx.Err() != nil {
+		probes.CompareAndDelete(key, e) // a cancelled probe may be retried
 	}
 	return e.info, e.err
+}
+
+// PrefetchPython starts, in the background, the probes of every
+// interpreter candidate for the versions ("" = python3): a run asks about
+// several, and each start costs tens of milliseconds (a pyenv shim for an
+// inactive version, hundreds). Later lookups wait for these probes
+// instead of starting their own.
+func PrefetchPython(ctx context.Context, versions ...string) {
+	seen := map[string]bool{}
+	for _, v := range append([]string{""}, versions...) {
+		for _, cand := range pythonCandidates(v) {
+			if seen[cand] {
+				continue
+			}
+			seen[cand] = true
+			if _, err := os.Stat(cand); err != nil {
+				continue
+			}
+			go func(p string) { _, _ = probe(ctx, p) }(cand)
+		}
+	}
 }
 
 // forgetProbes drops every memoized probe, after an install changed what
