@@ -37,7 +37,7 @@ func (Deploy) Staging(ctx context.Context, yes *bool, engine *string) error {
 	return cd.Deploy(ctx, o)
 }
 
-// Prod promotes the model version staging verified for a stable tag on main and serves it (approval: a terminal, the GitHub environment, or -yes).
+// Prod backs up prod, promotes what staging verified (stable tag on main) and rolls it out as a 10% canary judged by metrics, then 100% or abort (approval: terminal, GitHub environment, or -yes).
 func (Deploy) Prod(ctx context.Context, yes *bool, engine *string) error {
 	o, err := cdOptions(cd.EnvProd, engine)
 	if err != nil {
