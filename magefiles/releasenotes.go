@@ -16,7 +16,7 @@ import (
 // Release holds release bookkeeping targets.
 type Release mg.Namespace
 
-// Notes writes artifacts/release-notes.md for the tag on HEAD (or -tag=vX.Y.Z) and updates the GitHub release when GITHUB_TOKEN is set.
+// Notes writes artifacts/release-notes.md for the tag on HEAD (or -tag=vX.Y.Z), with model versions from artifacts/releases, and updates the GitHub release when GITHUB_TOKEN is set.
 func (Release) Notes(ctx context.Context, tag *string) error {
 	root, err := project.Root()
 	if err != nil {
@@ -25,6 +25,7 @@ func (Release) Notes(ctx context.Context, tag *string) error {
 	o := releasenotes.WriteOptions{
 		RepoDir:     root,
 		OutPath:     filepath.Join(root, "artifacts", "release-notes.md"),
+		RecordsDir:  releasenotes.RecordsDir(filepath.Join(root, "artifacts")),
 		GitHubToken: os.Getenv("GITHUB_TOKEN"),
 		GitHubRepo:  os.Getenv("GITHUB_REPOSITORY"),
 		GitHubAPI:   os.Getenv("GITHUB_API_URL"),

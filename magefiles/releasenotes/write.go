@@ -14,7 +14,10 @@ type WriteOptions struct {
 	RepoDir  string
 	Tag      string // "" = the highest release tag on HEAD
 	Deployed []Deployment
-	OutPath  string // usually artifacts/release-notes.md
+	// RecordsDir, when set and Deployed is empty, supplies Deployed from
+	// the release records mirrored there (see DeployedFromRecords).
+	RecordsDir string
+	OutPath    string // usually artifacts/release-notes.md
 	// GitHub publishing happens only when both are set.
 	GitHubToken string
 	GitHubRepo  string // owner/name, as in GITHUB_REPOSITORY
@@ -34,6 +37,16 @@ func WriteAndPublish(ctx context.Context, o WriteOptions) (*Notes, error) {
 		var err error
 		if tag, err = HeadTag(ctx, o.RepoDir); err != nil {
 			return nil, err
+		}
+	}
+	if len(o.Deployed) == 0 && o.RecordsDir != "" {
+		deployed, err := DeployedFromRecords(ctx, o.RecordsDir, tag)
+		if err != nil {
+			return nil, err
+		}
+		o.Deployed = deployed
+		if len(deployed) == 0 {
+			fmt.Fprintf(o.Log, "no release records of %s under %s: the notes list no deployed model versions\n", tag, o.RecordsDir)
 		}
 	}
 	notes, err := Generate(ctx, o.RepoDir, tag, o.Deployed)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 )
 
 func TestWriteAndPublish(t *testing.T) {
@@ -53,6 +55,26 @@ func TestWriteAndPublish(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestWriteAndPublishReadsReleaseRecords(t *testing.T) {
+	repo := releaseHistory(t)
+	records := t.TempDir()
+	j := &release.Journal{Env: "prod", Store: release.DirStore{Dir: records}, Dir: "prod"}
+	rec := &release.Record{Env: "prod", Kind: release.KindDeploy, Release: "v1.1.0", SHA: "abc1234",
+		Model: &release.ModelVersionRef{Name: "langgraph_human_interrupt_model_prod", Version: "7"}}
+	require.NoError(t, j.Begin(context.Background(), rec))
+
+	var log bytes.Buffer
+	out := filepath.Join(t.TempDir(), "release-notes.md")
+	notes, err := WriteAndPublish(context.Background(), WriteOptions{RepoDir: repo, Tag: "v1.1.0", RecordsDir: records, OutPath: out, Log: &log})
+	require.NoError(t, err)
+	require.Len(t, notes.Deployed, 1)
+	assert.Contains(t, notes.Markdown(), "langgraph_human_interrupt_model_prod")
+
+	_, err = WriteAndPublish(context.Background(), WriteOptions{RepoDir: repo, Tag: "v1.0.0", RecordsDir: records, OutPath: out, Log: &log})
+	require.NoError(t, err)
+	assert.Contains(t, log.String(), "no release records of v1.0.0")
 }
 
 func TestHeadTagWithoutRelease(t *testing.T) {
