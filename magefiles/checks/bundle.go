@@ -12,6 +12,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/diag"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
 )
 
@@ -30,16 +32,53 @@ type BundleValidator struct {
 }
 
 // DefaultBundleValidator is what the bundle check runs when Config.Bundle
-// is nil. It is the YAML syntax check until the full validation of
-// magefiles/bundle is wired here, e.g.:
-//
-//	checks.DefaultBundleValidator = checks.BundleValidator{
-//		Name: "bundle v1", Inputs: []string{"databricks.yml", "resources/**", "src/**"},
-//		Validate: func(ctx context.Context, root string) ([]pipeline.Finding, error) {
-//			return diagnosticsToFindings(bundle.ValidateAll(ctx, root))
-//		},
-//	}
-var DefaultBundleValidator = YAMLSyntaxValidator
+// is nil: the full validation of every target.
+var DefaultBundleValidator = FullBundleValidator
+
+// FullBundleValidator loads and validates every target of the bundle the
+// way deploys read it (magefiles/bundle): includes, variables, modes,
+// resources decoded into the SDK's types, traffic routes. A file that is
+// not even YAML is reported by the syntax check alone, once.
+var FullBundleValidator = BundleValidator{
+	Name:     "all targets",
+	Inputs:   []string{"databricks.yml", "databricks.yaml", "resources/**", "src/**"},
+	Validate: validateBundle,
+}
+
+func validateBundle(ctx context.Context, root string) ([]pipeline.Finding, error) {
+	syntax, err := validateYAMLSyntax(ctx, root)
+	if err != nil || len(syntax) > 0 {
+		return syntax, err
+	}
+	var fs []pipeline.Finding
+	seen := map[string]bool{}
+	for _, res := range bundle.ValidateAll(root, bundle.LoadOptions{}) {
+		for _, d := range res.Diagnostics {
+			f := pipeline.Finding{Rule: "bundle", Severity: d.Severity.String(), Message: d.Summary}
+			if d.Severity == diag.Error {
+				f.Severity = "error"
+			}
+			if len(d.Locations) > 0 {
+				f.File, f.Line, f.Col = d.Locations[0].File, d.Locations[0].Line, d.Locations[0].Column
+			}
+			if len(d.Paths) > 0 {
+				f.Message += " (at " + d.Paths[0] + ")"
+			}
+			// The same problem in a shared file shows up in every target:
+			// report it once, naming the first target it broke.
+			key := f.File + ":" + fmt.Sprint(f.Line) + ":" + f.Message
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if res.Target != "" {
+				f.Message = "target " + res.Target + ": " + f.Message
+			}
+			fs = append(fs, f)
+		}
+	}
+	return fs, nil
+}
 
 // YAMLSyntaxValidator parses databricks.yml and resources/*.yml and
 // reports syntax errors with their line.

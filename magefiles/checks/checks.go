@@ -5,7 +5,8 @@
 //
 //	unit      go-test (race, coverage, JUnit), pytest-<version> per matrix entry
 //	audit     govulncheck (Go module), req-audit (requirements*.txt)
-//	quality   staticcheck, go-vet, gofmt, pylint, mypy, black, isort, flake8
+//	quality   staticcheck, go-vet, gofmt, pylint, mypy, black, isort, flake8,
+//	          workflows (actionlint over .github/workflows)
 //	security  gosec (Go code, SARIF), bandit (src/, SARIF)
 //	secrets   gitleaks over the working tree (or every commit with History)
 //	bundle    databricks.yml and resources/*.yml, after security and secrets
@@ -126,6 +127,7 @@ func All(cfg Config) []pipeline.Task {
 		Black(cfg),
 		Isort(cfg),
 		Flake8(cfg),
+		Workflows(cfg),
 		// security
 		Gosec(cfg),
 		Bandit(cfg),
@@ -148,7 +150,7 @@ func Groups(cfg Config) map[string][]string {
 		"audit":    {"govulncheck", "req-audit"},
 		"unit":     append([]string{"go-test"}, pytests...),
 		"pytest":   pytests,
-		"quality":  {"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy"},
+		"quality":  {"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy", "workflows"},
 	}
 }
 

@@ -39,7 +39,7 @@ func TestRunWritesTheReport(t *testing.T) {
 	for _, r := range rep.Results {
 		names = append(names, r.Name)
 	}
-	assert.Equal(t, []string{"secrets", "gofmt"}, names)
+	assert.Equal(t, []string{"gofmt", "secrets"}, names)
 	_, statErr := os.Stat(ReportPath(root))
 	require.NoError(t, statErr)
 
