@@ -82,7 +82,7 @@ func (CI) GoTest(ctx context.Context) error { return runCheck(ctx, "go-test") }
 // Pytest runs the Python unit tests on each matrix version, with coverage >= 80%.
 func (CI) Pytest(ctx context.Context) error { return runCheck(ctx, "pytest") }
 
-// Quality runs the linters: gofmt, go vet, staticcheck, black, isort, flake8, pylint, mypy.
+// Quality runs the linters: gofmt, go vet, staticcheck, black, isort, flake8, pylint, mypy, actionlint.
 func (CI) Quality(ctx context.Context) error { return runCheck(ctx, "quality") }
 
 // Gofmt checks that every Go file is gofmt-formatted.
@@ -108,6 +108,9 @@ func (CI) Pylint(ctx context.Context) error { return runCheck(ctx, "pylint") }
 
 // Mypy type-checks src/ and tests/ with mypy.
 func (CI) Mypy(ctx context.Context) error { return runCheck(ctx, "mypy") }
+
+// Workflows lints .github/workflows with the pinned actionlint.
+func (CI) Workflows(ctx context.Context) error { return runCheck(ctx, "workflows") }
 
 // Bundle validates databricks.yml and resources/*.yml, after the security and secret scans.
 func (CI) Bundle(ctx context.Context) error { return runCheck(ctx, "bundle") }

@@ -43,7 +43,7 @@ func TestBundleYAMLSyntax(t *testing.T) {
 			res, _ := runOne(t, cfg, bundleOnly(cfg))
 			require.Equal(t, tt.status, res.Status, res.Error)
 			if tt.status == pipeline.StatusPass {
-				assert.Equal(t, "valid (yaml syntax)", res.Summary)
+				assert.Equal(t, "valid (all targets)", res.Summary)
 				return
 			}
 			require.Len(t, res.Findings, 1)
@@ -114,4 +114,42 @@ func TestYAMLErrorLines(t *testing.T) {
 	}
 	_, _, bad := yamlError([]byte("a: 1\n---\nb: [1, 2]\n"))
 	assert.False(t, bad)
+}
+
+// TestBundleFullValidation: beyond syntax, the check loads every target the
+// way deploys do and points at the line of each problem.
+func TestBundleFullValidation(t *testing.T) {
+	tests := []struct {
+		name, file, content string
+		line                int
+		message             string
+	}{
+		{"a typo of tasks in a job", "resources/job.yml",
+			"resources:\n  jobs:\n    train:\n      name: fixture-train\n      taks:\n        - task_key: train\n",
+			5, "taks"},
+		{"traffic that does not sum to 100", "resources/serving.yml",
+			"resources:\n  model_serving_endpoints:\n    agent:\n      name: agent\n      config:\n        served_entities:\n          - name: a\n            entity_name: m\n            entity_version: \"1\"\n            workload_size: Small\n            scale_to_zero_enabled: true\n        traffic_config:\n          routes:\n            - served_model_name: a\n              traffic_percentage: 90\n",
+			0, "100"},
+		{"an undefined variable", "resources/job.yml",
+			"resources:\n  jobs:\n    train:\n      name: ${var.missing}\n      tasks:\n        - task_key: train\n          python_wheel_task:\n            package_name: fixture\n            entry_point: train\n",
+			4, "missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := fixture(t)
+			writeFile(t, root, tt.file, tt.content)
+			cfg := testConfig(t, root, env{})
+			res, _ := runOne(t, cfg, bundleOnly(cfg))
+			require.Equal(t, pipeline.StatusFail, res.Status, res.Error)
+			require.NotEmpty(t, res.Findings)
+			f := firstError(res.Findings)
+			assert.Equal(t, "error", f.Severity)
+			assert.Equal(t, tt.file, f.File)
+			if tt.line > 0 {
+				assert.Equal(t, tt.line, f.Line)
+			}
+			assert.Contains(t, f.Message, tt.message)
+			assert.Contains(t, f.Message, "target dev: ")
+		})
+	}
 }

@@ -33,6 +33,8 @@ var GoTools = map[string]GoTool{
 	"staticcheck": {Name: "staticcheck", Package: "honnef.co/go/tools/cmd/staticcheck", Version: "v0.8.2"},
 	// govulncheck: known vulnerabilities reachable from the Go code.
 	"govulncheck": {Name: "govulncheck", Package: "golang.org/x/vuln/cmd/govulncheck", Version: "v1.9.0"},
+	// actionlint: GitHub Actions workflow linter.
+	"actionlint": {Name: "actionlint", Package: "github.com/rhysd/actionlint/cmd/actionlint", Version: "v1.7.12"},
 }
 
 // GoData is the table of pinned Go modules the checks read as data rather
