@@ -556,9 +556,13 @@ func ciLine(root string) string {
 		verdict = "FAILED"
 	}
 	var parts []string
-	for _, s := range []string{"passed", "cached", "skipped", "failed"} {
-		if counts[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+	// The report's statuses are the runner's (pipeline.Status values).
+	for _, s := range []struct{ status, label string }{
+		{"pass", "passed"}, {"cached", "cached"}, {"skipped", "skipped"},
+		{"fail", "failed"}, {"blocked", "blocked"}, {"canceled", "canceled"},
+	} {
+		if counts[s.status] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s.status], s.label))
 		}
 	}
 	return fmt.Sprintf("last `mage ci` (%s): %s, %d checks (%s); not re-run here", rep.Started.Local().Format("2006-01-02 15:04"), verdict, len(rep.Results), strings.Join(parts, ", "))

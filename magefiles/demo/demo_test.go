@@ -3,12 +3,14 @@ package demo
 import (
 	"bytes"
 	"context"
-	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
@@ -86,8 +88,13 @@ func TestDemoRefusesBadOptions(t *testing.T) {
 func TestCILine(t *testing.T) {
 	dir := t.TempDir()
 	assert.Contains(t, ciLine(dir), "skipped here")
-	require.NoError(t, os.MkdirAll(dir+"/artifacts", 0o755))
-	require.NoError(t, os.WriteFile(dir+"/artifacts/ci-report.json", []byte(`{"started":"2025-01-02T03:04:05Z","passed":true,"results":[{"status":"passed"},{"status":"cached"},{"status":"cached"}]}`), 0o644))
+	// The report as the runner writes it, so the two cannot drift apart.
+	rep := &pipeline.Report{Started: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC), Passed: false, Results: []pipeline.Result{
+		{Name: "gofmt", Status: pipeline.StatusPass}, {Name: "mypy", Status: pipeline.StatusCached},
+		{Name: "pylint", Status: pipeline.StatusCached}, {Name: "gosec", Status: pipeline.StatusFail},
+		{Name: "bundle", Status: pipeline.StatusBlocked},
+	}}
+	require.NoError(t, rep.WriteJSON(dir+"/artifacts/ci-report.json"))
 	line := ciLine(dir)
-	assert.True(t, strings.Contains(line, "passed, 3 checks (1 passed, 2 cached)"), line)
+	assert.True(t, strings.Contains(line, "FAILED, 5 checks (1 passed, 2 cached, 1 failed, 1 blocked)"), line)
 }
