@@ -2,12 +2,13 @@ package demo
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 )
 
 // bundleFiles are what the demo copies from the project: the bundle, the
@@ -24,7 +25,7 @@ type repo struct{ dir string }
 // workspace.host at host and makes the first commit on main.
 func newRepo(root, dir, host string) (*repo, error) {
 	for _, f := range bundleFiles {
-		if err := copyTree(filepath.Join(root, f), filepath.Join(dir, f)); err != nil {
+		if err := project.CopyTree(filepath.Join(root, f), filepath.Join(dir, f)); err != nil {
 			return nil, fmt.Errorf("copy %s: %w", f, err)
 		}
 	}
@@ -84,31 +85,4 @@ func (r *repo) git(args ...string) error {
 		return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-func copyTree(from, to string) error {
-	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && p != from && (d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".")) {
-			return filepath.SkipDir
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		dest := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dest, 0o755)
-		}
-		if strings.HasSuffix(p, ".pyc") {
-			return nil
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dest, raw, 0o644)
-	})
 }

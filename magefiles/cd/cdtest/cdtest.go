@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +45,7 @@ func NewRepo(t testing.TB, host string) *Repo {
 	require.NoError(t, err)
 	r := &Repo{T: t, Dir: t.TempDir()}
 	for _, f := range bundleFiles {
-		copyTree(t, filepath.Join(root, f), filepath.Join(r.Dir, f))
+		require.NoError(t, project.CopyTree(filepath.Join(root, f), filepath.Join(r.Dir, f)))
 	}
 	yml := filepath.Join(r.Dir, "databricks.yml")
 	raw, err := os.ReadFile(yml)
@@ -56,35 +55,6 @@ func NewRepo(t testing.TB, host string) *Repo {
 	r.Git("add", ".")
 	r.Git("commit", "--quiet", "-m", "bundle")
 	return r
-}
-
-func copyTree(t testing.TB, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".")) && p != from {
-			return filepath.SkipDir
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		dest := filepath.Join(to, rel)
-		if d.IsDir() {
-			return os.MkdirAll(dest, 0o755)
-		}
-		if strings.HasSuffix(p, ".pyc") {
-			return nil
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dest, raw, 0o644)
-	})
-	require.NoError(t, err)
 }
 
 // Git runs git in the repository, isolated from the user's configuration.
