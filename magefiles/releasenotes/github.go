@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 )
 
 // DefaultGitHubAPI is the public GitHub REST API; GitHub Enterprise Server
@@ -48,26 +50,26 @@ func PublishGitHub(ctx context.Context, apiBaseURL, repo, token, tag, body strin
 	}
 	gh := githubAPI{base: base + "/repos/" + repo, token: token}
 
-	var release struct {
+	var existing struct {
 		ID int64 `json:"id"`
 	}
-	err := gh.do(ctx, http.MethodGet, "/releases/tags/"+url.PathEscape(tag), nil, &release)
+	err := gh.do(ctx, http.MethodGet, "/releases/tags/"+url.PathEscape(tag), nil, &existing)
 	var se *githubError
 	switch {
 	case errors.As(err, &se) && se.status == http.StatusNotFound:
-		v, _ := ParseTag(tag)
-		create := map[string]any{"tag_name": tag, "name": tag, "body": body, "prerelease": v.Prerelease()}
+		v, _ := release.ParseTag(tag)
+		create := map[string]any{"tag_name": tag, "name": tag, "body": body, "prerelease": !v.Stable()}
 		if err := gh.do(ctx, http.MethodPost, "/releases", create, nil); err != nil {
 			return fmt.Errorf("publish release notes: create release %s in %s: %w", tag, repo, err)
 		}
 		return nil
 	case err != nil:
 		return fmt.Errorf("publish release notes: find release %s in %s: %w", tag, repo, err)
-	case release.ID == 0:
+	case existing.ID == 0:
 		return fmt.Errorf("publish release notes: find release %s in %s: response has no id", tag, repo)
 	}
 	update := map[string]any{"body": body}
-	if err := gh.do(ctx, http.MethodPatch, fmt.Sprintf("/releases/%d", release.ID), update, nil); err != nil {
+	if err := gh.do(ctx, http.MethodPatch, fmt.Sprintf("/releases/%d", existing.ID), update, nil); err != nil {
 		return fmt.Errorf("publish release notes: update release %s in %s: %w", tag, repo, err)
 	}
 	return nil

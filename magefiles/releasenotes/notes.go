@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 )
 
 // Deployment is what a release put in one environment, taken from the
@@ -42,7 +44,7 @@ type Notes struct {
 // see PreviousTag) up to tag, or every commit up to tag for a first release.
 // deployed comes from the release records; it may be nil.
 func Generate(ctx context.Context, repoDir, tag string, deployed []Deployment) (*Notes, error) {
-	v, err := ParseTag(tag)
+	v, err := release.ParseTag(tag)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +84,7 @@ func Generate(ctx context.Context, repoDir, tag string, deployed []Deployment) (
 	return &Notes{
 		Tag:        tag,
 		Previous:   prev,
-		Prerelease: v.Prerelease(),
+		Prerelease: !v.Stable(),
 		Date:       date.UTC(),
 		Commits:    list,
 		Deployed:   sortDeployments(deployed),

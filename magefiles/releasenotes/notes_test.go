@@ -215,7 +215,7 @@ func TestGenerateErrors(t *testing.T) {
 		tag     string
 		wantErr string
 	}{
-		{"tag that is not a release tag", context.Background(), dir, "nightly", `tag "nightly" is not a release tag`},
+		{"tag that is not a release tag", context.Background(), dir, "nightly", `bad release tag "nightly": must start with v`},
 		{"tag that does not exist", context.Background(), dir, "v9.9.9", "release notes v9.9.9: no such tag in " + dir},
 		{"directory that is not a repository", context.Background(), t.TempDir(), "v1.0.0", "not a git repository"},
 		{"directory that does not exist", context.Background(), filepath.Join(dir, "missing"), "v1.0.0", "release notes v1.0.0"},
