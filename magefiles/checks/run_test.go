@@ -23,7 +23,7 @@ func TestGroupsAndNames(t *testing.T) {
 	assert.Equal(t, []string{"bandit", "gosec", "secrets"}, Expand(cfg, []string{"security", "secrets", "bandit"}))
 	assert.Contains(t, Names(cfg), "quality")
 	assert.Contains(t, Names(cfg), "pytest-3.10")
-	assert.Len(t, All(cfg), 18)
+	assert.Len(t, All(cfg), 19)
 }
 
 func TestRunWritesTheReport(t *testing.T) {
