@@ -28,23 +28,29 @@ func Clean(root string) error {
 
 // Prune removes report files last modified before now-keep and the
 // directories that become empty; it returns how many files it removed.
+// The walk and the removals go through an os.Root, so a symlink planted in
+// artifacts/ cannot point a removal outside it.
 func Prune(root string, keep time.Duration, now time.Time) (int, error) {
 	if keep <= 0 {
 		return 0, fmt.Errorf("prune artifacts: retention must be positive, got %s", keep)
 	}
-	dir := Dir(root)
+	dir, err := os.OpenRoot(Dir(root))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("prune artifacts: %w", err)
+	}
+	defer dir.Close()
 	cutoff := now.Add(-keep)
 	removed := 0
 	var dirs []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(dir.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == dir {
-				return filepath.SkipAll
-			}
 			return err
 		}
 		if d.IsDir() {
-			if p != dir {
+			if p != "." {
 				dirs = append(dirs, p)
 			}
 			return nil
@@ -54,7 +60,7 @@ func Prune(root string, keep time.Duration, now time.Time) (int, error) {
 			return err
 		}
 		if info.ModTime().Before(cutoff) {
-			if err := os.Remove(p); err != nil {
+			if err := dir.Remove(p); err != nil {
 				return err
 			}
 			removed++
@@ -66,7 +72,7 @@ func Prune(root string, keep time.Duration, now time.Time) (int, error) {
 	}
 	// Deepest first, so a parent empties after its children.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		_ = os.Remove(dirs[i]) // fails, harmlessly, when not empty
+		_ = dir.Remove(dirs[i]) // fails, harmlessly, when not empty
 	}
 	return removed, nil
 }

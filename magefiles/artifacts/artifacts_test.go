@@ -37,6 +37,21 @@ func TestPrune(t *testing.T) {
 	assert.FileExists(t, edge)
 }
 
+// TestPruneSymlink: a link in artifacts/ to an old file elsewhere is
+// removed as a link; the file it points at is not touched.
+func TestPruneSymlink(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	root, outside := t.TempDir(), t.TempDir()
+	target := touch(t, outside, "keep.txt", now.Add(-90*24*time.Hour))
+	require.NoError(t, os.MkdirAll(Dir(root), 0o755))
+	link := filepath.Join(Dir(root), "link")
+	require.NoError(t, os.Symlink(target, link))
+	require.NoError(t, os.Chtimes(target, now.Add(-90*24*time.Hour), now.Add(-90*24*time.Hour)))
+	_, err := Prune(root, DefaultRetention, now)
+	require.NoError(t, err)
+	assert.FileExists(t, target)
+}
+
 func TestPruneBadInput(t *testing.T) {
 	_, err := Prune(t.TempDir(), 0, time.Now())
 	require.Error(t, err)

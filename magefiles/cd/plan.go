@@ -158,7 +158,7 @@ func (p *PlanReport) Render(w io.Writer) {
 		detail := c.Detail
 		fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\n", c.Action, c.Kind, c.Name, detail)
 	}
-	tw.Flush()
+	_ = tw.Flush() // a failed write shows as a short plan; Render has no error to return
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}

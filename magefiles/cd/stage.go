@@ -72,14 +72,14 @@ func (f Flow) Run(ctx context.Context, s *State) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%s: panic: %v", f.Name, r)
-			s.finishRecord(ctx, s.failure(f), err)
+			_ = s.finishRecord(ctx, s.failure(f), err) // a failed save is printed; the panic goes on
 			panic(r)
 		}
 	}()
 	for _, st := range f.Stages {
 		if err := s.runStage(ctx, st); err != nil {
 			err = fmt.Errorf("%s: %s: %w", f.Name, st.Name(), err)
-			s.finishRecord(ctx, s.failure(f), err)
+			_ = s.finishRecord(ctx, s.failure(f), err) // a failed save is printed; the stage's error is the one to return
 			s.Printf("%s %s after %s\n", s.paint(color.FgRed, "✗"), f.Name, s.since(start))
 			return err
 		}

@@ -5,17 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 )
-
-// bundleFiles are what the demo copies from the project: the bundle, the
-// model's code and the integration cases verify runs.
-var bundleFiles = []string{"databricks.yml", "resources", "src", "tests/integration"}
-
-var hostLine = regexp.MustCompile(`(?m)^(\s*host:\s*)\S+\s*$`)
 
 // repo is the demo's temporary git repository: a copy of the project's
 // bundle whose targets all point at the emulator.
@@ -24,17 +17,7 @@ type repo struct{ dir string }
 // newRepo copies the bundle from root into dir, points every target's
 // workspace.host at host and makes the first commit on main.
 func newRepo(root, dir, host string) (*repo, error) {
-	for _, f := range bundleFiles {
-		if err := project.CopyTree(filepath.Join(root, f), filepath.Join(dir, f)); err != nil {
-			return nil, fmt.Errorf("copy %s: %w", f, err)
-		}
-	}
-	yml := filepath.Join(dir, "databricks.yml")
-	raw, err := os.ReadFile(yml)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(yml, hostLine.ReplaceAll(raw, []byte("${1}"+host)), 0o644); err != nil {
+	if err := project.CopyBundle(root, dir, host); err != nil {
 		return nil, err
 	}
 	// Reports the runs write stay out of the commits (a dirty tree is
@@ -58,7 +41,7 @@ func (r *repo) commit(msg string) error {
 		return err
 	}
 	if _, err := f.WriteString(msg + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {

@@ -118,20 +118,20 @@ func (m *Email) deliver(ctx context.Context, from string, to []*mail.Address, ms
 		_ = conn.SetDeadline(dl)
 	}
 	raw := conn
-	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 	defer stop()
 
 	if m.ImplicitTLS {
 		tlsConn := tls.Client(conn, m.tlsConfig())
 		if err := tlsConn.HandshakeContext(ctx); err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
 		conn = tlsConn
 	}
 	c, err := smtp.NewClient(conn, m.Host)
 	if err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return fmt.Errorf("greeting: %w", ctxOr(ctx, err))
 	}
 	defer c.Close()

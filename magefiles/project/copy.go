@@ -1,38 +1,77 @@
 package project
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
+	"regexp"
 	"strings"
 )
 
-// CopyTree copies the project files under from to to, leaving out hidden
-// directories (.git, caches) and Python bytecode: what a scratch release
-// repository (the demo's, the end-to-end tests') needs from this one.
-func CopyTree(from, to string) error {
-	return filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+// BundlePaths are what a scratch release repository (the demo's, the
+// end-to-end tests') takes from the project: the bundle, the model's code
+// and the integration cases verify runs.
+var BundlePaths = []string{"databricks.yml", "resources", "src", "tests/integration"}
+
+var hostLine = regexp.MustCompile(`(?m)^([ \t]*host:[ \t]*)\S+[ \t]*$`)
+
+// CopyBundle copies BundlePaths from the project at root into dir and
+// points every target's workspace.host at host, so a deploy from dir goes
+// to that workspace (an emulator) whatever the project's targets say.
+func CopyBundle(root, dir, host string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	// Both sides are opened as os.Root, so a symlink in either tree cannot
+	// lead a read or a write outside it.
+	src, err := os.OpenRoot(root)
+	if err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	defer src.Close()
+	dst, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	defer dst.Close()
+	for _, p := range BundlePaths {
+		if err := copyTree(src, dst, p); err != nil {
+			return fmt.Errorf("copy %s: %w", p, err)
+		}
+	}
+	raw, err := dst.ReadFile("databricks.yml")
+	if err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	return dst.WriteFile("databricks.yml", hostLine.ReplaceAll(raw, []byte("${1}"+host)), 0o644)
+}
+
+// copyTree copies the file or directory p from src to dst, leaving out
+// hidden directories (.git, caches) and Python bytecode.
+func copyTree(src, dst *os.Root, p string) error {
+	return fs.WalkDir(src.FS(), p, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != from && (d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".")) {
-			return filepath.SkipDir
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		dest := filepath.Join(to, rel)
 		if d.IsDir() {
-			return os.MkdirAll(dest, 0o755)
+			if d.Name() == "__pycache__" || strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return dst.MkdirAll(p, 0o755)
 		}
-		if strings.HasSuffix(p, ".pyc") {
+		if path.Ext(p) == ".pyc" {
 			return nil
 		}
-		raw, err := os.ReadFile(p)
+		if dir := path.Dir(p); dir != "." {
+			if err := dst.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+		}
+		raw, err := src.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(dest, raw, 0o644)
+		return dst.WriteFile(p, raw, 0o644)
 	})
 }

@@ -26,30 +26,62 @@ func TestRootFrom(t *testing.T) {
 	assert.Contains(t, err.Error(), "no go.mod with mage.go")
 }
 
-func TestCopyTree(t *testing.T) {
+func TestCopyBundle(t *testing.T) {
 	from, to := t.TempDir(), filepath.Join(t.TempDir(), "copy")
 	files := map[string]bool{
 		"databricks.yml":                          true,
 		"src/human_interrupt_agent/graph.py":      true,
+		"tests/integration/cases.json":            true,
 		"src/human_interrupt_agent/graph.pyc":     false,
 		"src/human_interrupt_agent/__pycache__/x": false,
-		".git/HEAD":               false,
-		"resources/.hidden/y.yml": false,
+		"src/.hidden/y.py":                        false,
+		"resources/job.yml":                       true,
+		".git/HEAD":                               false,
+		"tests/unit/test_graph.py":                false,
+		"go.mod":                                  false,
 	}
 	for f := range files {
 		p := filepath.Join(from, f)
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, []byte(f), 0o644))
 	}
-	require.NoError(t, CopyTree(from, to))
+	yml := "targets:\n  dev:\n    workspace:\n      host: https://dev.example.com\n  prod:\n    workspace:\n      host:   https://prod.example.com  \n"
+	require.NoError(t, os.WriteFile(filepath.Join(from, "databricks.yml"), []byte(yml), 0o644))
+
+	require.NoError(t, CopyBundle(from, to, "http://127.0.0.1:9"))
 	for f, copied := range files {
 		b, err := os.ReadFile(filepath.Join(to, f))
-		if copied {
+		switch {
+		case !copied:
+			assert.Error(t, err, "%s must be left out", f)
+		case f == "databricks.yml":
+			require.NoError(t, err)
+			assert.Equal(t, "targets:\n  dev:\n    workspace:\n      host: http://127.0.0.1:9\n  prod:\n    workspace:\n      host:   http://127.0.0.1:9\n", string(b))
+		default:
 			require.NoError(t, err, f)
 			assert.Equal(t, f, string(b))
-		} else {
-			assert.Error(t, err, "%s must be left out", f)
 		}
 	}
-	require.Error(t, CopyTree(filepath.Join(from, "missing"), to))
+}
+
+func TestCopyBundleErrors(t *testing.T) {
+	t.Run("missing bundle path", func(t *testing.T) {
+		from := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(from, "databricks.yml"), nil, 0o644))
+		err := CopyBundle(from, t.TempDir(), "h")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "copy resources")
+	})
+	t.Run("symlink out of the project", func(t *testing.T) {
+		from, outside := t.TempDir(), t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("x"), 0o644))
+		for _, d := range BundlePaths[1:] {
+			require.NoError(t, os.MkdirAll(filepath.Join(from, d), 0o755))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(from, "databricks.yml"), nil, 0o644))
+		require.NoError(t, os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(from, "src", "leak.txt")))
+		err := CopyBundle(from, t.TempDir(), "h")
+		require.Error(t, err, "a symlink leaving the project must not be followed")
+		assert.Contains(t, err.Error(), "copy src")
+	})
 }

@@ -146,7 +146,7 @@ func (r *Report) loadTextWith(p palette) string {
 	for _, c := range l.Checks {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name, c.Value, c.Limit)
 	}
-	tw.Flush()
+	_ = tw.Flush() // into a bytes.Buffer, which cannot fail
 	for i, row := range strings.Split(strings.TrimSuffix(table.String(), "\n"), "\n") {
 		mark := " "
 		if i > 0 {

@@ -80,6 +80,9 @@ type MissingCredentialsError struct {
 }
 
 // CredentialHelp is the list of ways to authenticate, shown when none works.
+// It names environment variables and holds no credential.
+//
+// #nosec G101 -- variable names, not values
 const CredentialHelp = `set one of:
   DATABRICKS_TOKEN                                  a personal access token
   DATABRICKS_CLIENT_ID + DATABRICKS_CLIENT_SECRET   OAuth machine-to-machine (a service principal)

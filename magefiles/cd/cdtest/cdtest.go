@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -32,11 +31,6 @@ type Repo struct {
 	Dir string
 }
 
-// bundleFiles are copied from the project into every test repository.
-var bundleFiles = []string{"databricks.yml", "resources", "src", "tests/integration"}
-
-var hostLine = regexp.MustCompile(`(?m)^(\s*host:\s*)\S+\s*$`)
-
 // NewRepo makes a repository on branch main with one commit holding the
 // project's bundle, every target's workspace.host set to host.
 func NewRepo(t testing.TB, host string) *Repo {
@@ -44,13 +38,7 @@ func NewRepo(t testing.TB, host string) *Repo {
 	root, err := project.Root()
 	require.NoError(t, err)
 	r := &Repo{T: t, Dir: t.TempDir()}
-	for _, f := range bundleFiles {
-		require.NoError(t, project.CopyTree(filepath.Join(root, f), filepath.Join(r.Dir, f)))
-	}
-	yml := filepath.Join(r.Dir, "databricks.yml")
-	raw, err := os.ReadFile(yml)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(yml, hostLine.ReplaceAll(raw, []byte("${1}"+host)), 0o644))
+	require.NoError(t, project.CopyBundle(root, r.Dir, host))
 	r.Git("init", "--quiet", "--initial-branch=main")
 	r.Git("add", ".")
 	r.Git("commit", "--quiet", "-m", "bundle")

@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"path"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -73,7 +74,7 @@ func Contract(t *testing.T, s release.Store, dir string) {
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
-				errs[i] = s.Write(ctx, p("race.json"), []byte{byte('0' + i)}, false)
+				errs[i] = s.Write(ctx, p("race.json"), []byte(strconv.Itoa(i)), false)
 			}(i)
 		}
 		wg.Wait()
