@@ -11,6 +11,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 )
 
 // Serve makes the environment's endpoint serve this release's model version
@@ -22,9 +23,6 @@ type Serve struct{}
 
 // Name implements Stage.
 func (Serve) Name() string { return "serve" }
-
-// BuildLogLines is how much of a failed build's log an error shows.
-const BuildLogLines = 20
 
 // Run implements Stage.
 func (Serve) Run(ctx context.Context, s *State) error {
@@ -173,24 +171,6 @@ func (s *State) TagEndpoint(ctx context.Context, ep *serving.ServingEndpointDeta
 	return nil
 }
 
-// UpdateFailedError is an endpoint update that ended UPDATE_FAILED.
-type UpdateFailedError struct {
-	Endpoint string
-	Served   string
-	Logs     string // the build logs' tail
-	Cause    error
-}
-
-func (e *UpdateFailedError) Error() string {
-	msg := fmt.Sprintf("endpoint %s: the config update failed (UPDATE_FAILED); the previous config keeps serving", e.Endpoint)
-	if e.Logs != "" {
-		msg += fmt.Sprintf("\nbuild logs of %s (last %d lines):\n%s", e.Served, BuildLogLines, e.Logs)
-	}
-	return msg
-}
-
-func (e *UpdateFailedError) Unwrap() error { return e.Cause }
-
 // WaitEndpoint waits for a config update with the SDK's waiter (given, or
 // a fresh one on the endpoint), reporting progress.
 func (s *State) WaitEndpoint(ctx context.Context, name, what string, w *serving.WaitGetServingEndpointNotUpdating[serving.ServingEndpointDetailed]) (*serving.ServingEndpointDetailed, error) {
@@ -212,38 +192,9 @@ func (s *State) WaitEndpoint(ctx context.Context, name, what string, w *serving.
 		return ep, nil
 	}
 	if last != nil && last.State != nil && (last.State.ConfigUpdate == serving.EndpointStateConfigUpdateUpdateFailed || last.State.ConfigUpdate == serving.EndpointStateConfigUpdateUpdateCanceled) {
-		return nil, s.updateFailed(ctx, last, err)
+		return nil, rollout.NewUpdateFailedError(ctx, s.Client.W.ServingEndpoints, last, err)
 	}
 	return nil, fmt.Errorf("endpoint %s: waiting for %s: %w", name, what, err)
-}
-
-// updateFailed collects the build logs of the entities that failed.
-func (s *State) updateFailed(ctx context.Context, ep *serving.ServingEndpointDetailed, cause error) error {
-	e := &UpdateFailedError{Endpoint: ep.Name, Cause: cause}
-	if ep.PendingConfig == nil {
-		return e
-	}
-	for _, ent := range ep.PendingConfig.ServedEntities {
-		if ent.State != nil && ent.State.Deployment != serving.ServedModelStateDeploymentDeploymentFailed {
-			continue
-		}
-		logs, err := s.Client.W.ServingEndpoints.BuildLogsByNameAndServedModelName(ctx, ep.Name, ent.Name)
-		if err != nil {
-			e.Served, e.Logs = ent.Name, fmt.Sprintf("(build logs unavailable: %v)", err)
-			continue
-		}
-		e.Served, e.Logs = ent.Name, tail(logs.Logs, BuildLogLines)
-		break
-	}
-	return e
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // WaitEndpointReady polls until the endpoint reports READY.

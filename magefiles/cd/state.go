@@ -45,26 +45,8 @@ const ExitAfterStageEnv = "CD_TEST_EXIT_AFTER_STAGE"
 const ExitAfterStageCode = 3
 
 // Clock tells the time and sleeps; tests and the benchmark replace it.
-type Clock interface {
-	Now() time.Time
-	// Sleep waits d or until ctx is done (then it returns ctx.Err()).
-	Sleep(ctx context.Context, d time.Duration) error
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// It is the rollout's clock, so one clock drives a whole deploy.
+type Clock = rollout.Clock
 
 // Timeouts bound the waits of a deploy.
 type Timeouts struct {
@@ -257,7 +239,7 @@ func NewState(ctx context.Context, o Options) (*State, error) {
 		o.Out = os.Stdout
 	}
 	if o.Clock == nil {
-		o.Clock = realClock{}
+		o.Clock = rollout.WallClock{}
 	}
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin

@@ -114,7 +114,7 @@ func BenchmarkCanaryAbortScaled(b *testing.B) {
 					case <-ctx.Done():
 						return
 					case <-tick.C:
-						sendTraffic(ctx, wd.api, 1)
+						wd.clock.Send(ctx, 1)
 						sent.Add(1)
 					}
 				}

@@ -120,7 +120,7 @@ func TestBadCanaryAborts(t *testing.T) {
 			assert.Equal(t, 2, ae.Updates, "canary and restore")
 			assert.Equal(t, StageAborted, st.last().Stage)
 			assert.Equal(t, []Stage{StageCanary, StageAnalysis, StageAnalysis, StageAborting, StageAborted}, st.names())
-			assert.Equal(t, 2, wd.clock.sleeps, "two intervals waited")
+			assert.Equal(t, 2, wd.clock.Sleeps(), "two intervals waited")
 			wd.assertHealthyRouted(wd.stable.Name)
 		})
 	}

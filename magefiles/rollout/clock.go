@@ -7,7 +7,7 @@ import (
 
 // Clock tells the time and sleeps. The rollout waits out its analysis
 // intervals and its READY polls through it, so tests and the demo can run a
-// 60-second interval in milliseconds. cd.Clock has the same shape.
+// 60-second interval in milliseconds. cd.Clock is this clock.
 type Clock interface {
 	Now() time.Time
 	// Sleep waits d or until ctx is done, then returns ctx.Err().

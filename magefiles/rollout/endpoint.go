@@ -175,7 +175,7 @@ func (d *driver) apply(ctx context.Context, cfg serving.EndpointCoreConfigInput)
 	}
 	if err != nil {
 		if last != nil && last.State != nil && (last.State.ConfigUpdate == serving.EndpointStateConfigUpdateUpdateFailed || last.State.ConfigUpdate == serving.EndpointStateConfigUpdateUpdateCanceled) {
-			return nil, d.failed(ctx, last, err)
+			return nil, NewUpdateFailedError(ctx, d.api, last, err)
 		}
 		return nil, fmt.Errorf("endpoint %s: waiting for the config update: %w", d.endpoint, err)
 	}
@@ -191,10 +191,19 @@ func (d *driver) apply(ctx context.Context, cfg serving.EndpointCoreConfigInput)
 	return ep, nil
 }
 
-// failed builds the error of an UPDATE_FAILED update with the build logs'
-// tail of the entity that failed.
-func (d *driver) failed(ctx context.Context, ep *serving.ServingEndpointDetailed, cause error) error {
-	e := &UpdateFailedError{Endpoint: d.endpoint, State: string(ep.State.ConfigUpdate), Cause: cause}
+// BuildLogger reads a served entity's build logs (w.ServingEndpoints fits).
+type BuildLogger interface {
+	BuildLogsByNameAndServedModelName(ctx context.Context, name, servedModelName string) (*serving.BuildLogsResponse, error)
+}
+
+// NewUpdateFailedError builds the error of an update that ended in ep's
+// state (UPDATE_FAILED, UPDATE_CANCELED) with the build logs' tail of the
+// entity that failed. The deploy stages use it too, so both say the same.
+func NewUpdateFailedError(ctx context.Context, api BuildLogger, ep *serving.ServingEndpointDetailed, cause error) *UpdateFailedError {
+	e := &UpdateFailedError{Endpoint: ep.Name, Cause: cause}
+	if ep.State != nil {
+		e.State = string(ep.State.ConfigUpdate)
+	}
 	if ep.PendingConfig == nil {
 		return e
 	}
@@ -203,7 +212,7 @@ func (d *driver) failed(ctx context.Context, ep *serving.ServingEndpointDetailed
 			continue
 		}
 		e.Served = ent.Name
-		logs, err := d.api.BuildLogsByNameAndServedModelName(ctx, d.endpoint, ent.Name)
+		logs, err := api.BuildLogsByNameAndServedModelName(ctx, ep.Name, ent.Name)
 		if err != nil {
 			e.Logs = fmt.Sprintf("(build logs unavailable: %v)", err)
 		} else {

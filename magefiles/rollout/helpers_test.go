@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
 )
 
@@ -33,7 +34,7 @@ type world struct {
 	srv    *emulator.Server
 	w      *databricks.WorkspaceClient
 	api    serving.ServingEndpointsInterface
-	clock  *trafficClock
+	clock  *traffic.Clock
 	wire   *wire
 	stable Entity
 	cand   Entity
@@ -97,8 +98,8 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	require.NoError(t, err)
 	_, err = wait.Get()
 	require.NoError(t, err)
-	wd.clock = &trafficClock{now: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), rate: o.rate, q: w.ServingEndpoints}
-	wd.clock.observe = wd.observe
+	wd.clock = traffic.NewClock(w.ServingEndpoints, testEndpoint, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), o.rate)
+	wd.clock.OnSleep(func(int) { wd.observe() })
 	wr.reset()
 	srv.ResetRequests()
 	return wd
@@ -241,71 +242,6 @@ func (wr *wire) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
-}
-
-// trafficClock is virtual time in which clients keep using the endpoint:
-// sleeping d sends rate x d requests through the SDK (routed by the
-// endpoint's traffic split like any client's) before time moves on.
-type trafficClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	rate    float64
-	carry   float64
-	q       Querier
-	sent    int
-	sleeps  int
-	observe func()
-	// onSleep, when set, runs after each sleep (tests cancel from it).
-	onSleep func(n int)
-}
-
-func (c *trafficClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *trafficClock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	want := c.rate*d.Seconds() + c.carry
-	n := int(want)
-	c.carry = want - float64(n)
-	c.mu.Unlock()
-	sendTraffic(ctx, c.q, n)
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.sent += n
-	c.sleeps++
-	k, hook, obs := c.sleeps, c.onSleep, c.observe
-	c.mu.Unlock()
-	if obs != nil {
-		obs()
-	}
-	if hook != nil {
-		hook(k)
-	}
-	return ctx.Err()
-}
-
-// sendTraffic sends n client requests, 8 at a time.
-func sendTraffic(ctx context.Context, q Querier, n int) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			_, _ = q.Query(ctx, serving.QueryEndpointInput{Name: testEndpoint, DataframeRecords: []any{
-				map[string]any{"thread_id": "client-" + string(rune('a'+i%26)), "message": "what are the support hours"},
-			}})
-		}()
-	}
-	wg.Wait()
 }
 
 // syncBuffer is an io.Writer safe for the rollout's output.

@@ -160,7 +160,7 @@ func TestResumeAbort(t *testing.T) {
 			assert.Equal(t, "2 failed intervals reached failure_limit 2", ae.Reason)
 			assert.Equal(t, evidence, ae.Intervals, "the stored evidence comes back")
 			assert.Equal(t, tt.updates, ae.Updates)
-			assert.Zero(t, wd.clock.sleeps, "no analysis after an abort was decided")
+			assert.Zero(t, wd.clock.Sleeps(), "no analysis after an abort was decided")
 			assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
 			wd.assertHealthyRouted(wd.stable.Name)
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
@@ -133,7 +134,7 @@ func TestEndpointUpdateFails(t *testing.T) {
 
 			_, err := w.deploy(cd.EnvDev)
 			require.Error(t, err)
-			var uf *cd.UpdateFailedError
+			var uf *rollout.UpdateFailedError
 			require.ErrorAs(t, err, &uf)
 			msg := err.Error()
 			assert.Contains(t, msg, "UPDATE_FAILED")

@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
@@ -112,7 +114,7 @@ type Run struct {
 	Exits []int
 	// Traffic is the canary's clock: virtual time in which clients call
 	// the environment's endpoint.
-	Traffic *TrafficClock
+	Traffic *traffic.Clock
 }
 
 // ClientRate is the client traffic of the canary's clock, in requests per
@@ -156,7 +158,14 @@ func NewRun(t testing.TB, repo *Repo, srv *emulator.Server, env string) *Run {
 	for k, v := range CanaryVars {
 		r.Opts.Vars[k] = v
 	}
-	r.Traffic = NewTrafficClock(t, srv, endpointName(t, r.Opts), ClientRate)
+	// Clients get a client of their own, with a rate limit that lets a
+	// burst through, so their traffic never queues behind the deploy's calls.
+	cfg := srv.Config()
+	cfg.RateLimitPerSecond = 100000
+	clients, err := databricks.NewWorkspaceClient(cfg)
+	require.NoError(t, err)
+	// Now starts at the wall clock, so records and locks read sensibly.
+	r.Traffic = traffic.NewClock(clients.ServingEndpoints, endpointName(t, r.Opts), time.Now(), ClientRate)
 	r.Opts.Canary.Clock = r.Traffic
 	if testing.Verbose() {
 		r.Opts.Out = io.MultiWriter(r.out, testWriter{t})

@@ -1,0 +1,70 @@
+package traffic
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/serving"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+)
+
+// TestClock drives a real endpoint on the emulator through the SDK: each
+// sleep sends rate x d requests (fractions carried over), split by the
+// endpoint's traffic config, and failures are counted.
+func TestClock(t *testing.T) {
+	srv, err := emulator.Start(emulator.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	w, err := srv.WorkspaceClient()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	v1, _, err := srv.SeedModelVersion("agent")
+	require.NoError(t, err)
+	v2, _, err := srv.SeedModelVersion("agent")
+	require.NoError(t, err)
+	srv.SetVersionBehavior("agent", v2, emulator.Behavior{ErrorRate: 1})
+	wait, err := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "ep", Config: &serving.EndpointCoreConfigInput{
+		ServedEntities: []serving.ServedEntityInput{
+			{EntityName: "agent", EntityVersion: v1, WorkloadSize: "Small"},
+			{EntityName: "agent", EntityVersion: v2, WorkloadSize: "Small"},
+		},
+		TrafficConfig: &serving.TrafficConfig{Routes: []serving.Route{
+			{ServedEntityName: "agent-" + v1, TrafficPercentage: 50},
+			{ServedEntityName: "agent-" + v2, TrafficPercentage: 50},
+		}},
+	}})
+	require.NoError(t, err)
+	_, err = wait.Get()
+	require.NoError(t, err)
+
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewClock(w.ServingEndpoints, "ep", start, 2.5)
+	var seen []int
+	c.OnSleep(func(n int) { seen = append(seen, n) })
+
+	require.NoError(t, c.Sleep(ctx, time.Second)) // 2.5: sends 2, owes 0.5
+	require.NoError(t, c.Sleep(ctx, time.Second)) // 3.0: sends 3
+	sent, failed := c.Sent()
+	assert.Equal(t, int64(5), sent)
+	assert.Equal(t, start.Add(2*time.Second), c.Now())
+	assert.Equal(t, 2, c.Sleeps())
+	assert.Equal(t, []int{1, 2}, seen)
+
+	stats := srv.EntityStats("ep")
+	assert.Equal(t, int64(5), stats["agent-"+v1].Requests+stats["agent-"+v2].Requests, "the emulator served every request")
+	assert.Equal(t, stats["agent-"+v2].Requests, failed, "every request to the failing version failed")
+
+	c.SetRate(0)
+	require.NoError(t, c.Sleep(ctx, time.Hour))
+	sent, _ = c.Sent()
+	assert.Equal(t, int64(5), sent, "rate 0 sends nothing")
+
+	cancel()
+	assert.ErrorIs(t, c.Sleep(ctx, time.Second), context.Canceled)
+}
