@@ -1,6 +1,6 @@
 module github.com/hitl-mlops/interrupt-agent
 
-go 1.26.8
+go 1.27.3
 
 require (
 	github.com/databricks/databricks-sdk-go v0.118.0
