@@ -40,7 +40,9 @@ func TestMissingJobsAndRuns(t *testing.T) {
 	}{
 		{"jobs/get", func() error { _, err := ws.w.Jobs.GetByJobId(c, 404); return err }, "Job 404 does not exist.", true},
 		{"runs/get", func() error { _, err := ws.w.Jobs.GetRun(c, jobs.GetRunRequest{RunId: 405}); return err }, "Run 405 does not exist.", true},
-		{"jobs/reset", func() error { return ws.w.Jobs.Reset(c, jobs.ResetJob{JobId: 404, NewSettings: jobs.JobSettings{Name: "x"}}) }, "Job 404 does not exist.", false},
+		{"jobs/reset", func() error {
+			return ws.w.Jobs.Reset(c, jobs.ResetJob{JobId: 404, NewSettings: jobs.JobSettings{Name: "x"}})
+		}, "Job 404 does not exist.", false},
 		{"jobs/delete", func() error { return ws.w.Jobs.DeleteByJobId(c, 404) }, "Job 404 does not exist.", false},
 		{"jobs/run-now", func() error { _, err := ws.w.Jobs.RunNow(c, jobs.RunNow{JobId: 404}); return err }, "Job 404 does not exist.", false},
 		{"runs/cancel", func() error { _, err := ws.w.Jobs.CancelRun(c, jobs.CancelRun{RunId: 405}); return err }, "Run 405 does not exist.", false},

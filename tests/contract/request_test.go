@@ -29,7 +29,7 @@ func TestMeSendsTheWorkspaceID(t *testing.T) {
 // A body the service cannot parse is 400 MALFORMED_REQUEST: "Invalid JSON
 // given in the body of the request - failed to parse given JSON" for text
 // that is not JSON, and "Could not parse request object: Expected ... for
-// JSON map field base_parameters, got '' instead." for a value of the wrong
+// JSON map field base_parameters, got ” instead." for a value of the wrong
 // shape (both quoted from real responses in public code comments). A wrong
 // scalar type is held to the same status and code, naming the field; its
 // exact wording is not quoted publicly. The SDK's own decoding would have
