@@ -29,12 +29,12 @@ func TestMeSendsTheWorkspaceID(t *testing.T) {
 // A body the service cannot parse is 400 MALFORMED_REQUEST: "Invalid JSON
 // given in the body of the request - failed to parse given JSON" for text
 // that is not JSON, and "Could not parse request object: Expected ... for
-// JSON map field base_parameters, got ” instead." for a value of the wrong
-// shape (both quoted from real responses in public code comments). A wrong
-// scalar type is held to the same status and code, naming the field; its
-// exact wording is not quoted publicly. The SDK's own decoding would have
-// accepted "entity_version": 1 (it retries a failed value as a string), so
-// the raw request is what is tested. Integers may come quoted, as the
+// JSON map field base_parameters, got (an empty value) instead." for a value
+// of the wrong shape (both quoted from real responses in public code
+// comments). A wrong scalar type is held to the same status and code,
+// naming the field; its exact wording is not quoted publicly. The SDK's own
+// decoding would have accepted "entity_version": 1 (it retries a failed
+// value as a string), so the raw request is what is tested. Integers may come quoted, as the
 // "Serve multiple models to a model serving endpoint" document's examples
 // send "traffic_percentage": "90".
 func TestWrongJSONTypes(t *testing.T) {
