@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
@@ -131,12 +130,5 @@ func TestServeWorkspacesPrintsEachWorkspace(t *testing.T) {
 		assert.Equal(t, http.StatusOK, resp.StatusCode, n)
 	}
 	assert.Contains(t, strings.Join(notes, "\n"), "unset DATABRICKS_HOST DATABRICKS_TOKEN")
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("ServeWorkspaces did not stop after its context ended")
-	}
+	stopServing(t, pr, cancel, done)
 }
