@@ -37,10 +37,16 @@ type Repo struct {
 // project's bundle, every target's workspace.host set to host.
 func NewRepo(t testing.TB, host string) *Repo {
 	t.Helper()
+	return newRepo(t, func(root, dir string) error { return project.CopyBundle(root, dir, host) })
+}
+
+// newRepo commits the bundle copy makes.
+func newRepo(t testing.TB, copyBundle func(root, dir string) error) *Repo {
+	t.Helper()
 	root, err := project.Root()
 	require.NoError(t, err)
 	r := &Repo{T: t, Dir: t.TempDir()}
-	require.NoError(t, project.CopyBundle(root, r.Dir, host))
+	require.NoError(t, copyBundle(root, r.Dir))
 	r.Git("init", "--quiet", "--initial-branch=main")
 	r.Git("add", ".")
 	r.Git("commit", "--quiet", "-m", "bundle")
@@ -51,18 +57,11 @@ func NewRepo(t testing.TB, host string) *Repo {
 // ws (dev at ws's dev, staging at its staging, ...).
 func NewRepoIn(t testing.TB, ws *emulator.Workspaces) *Repo {
 	t.Helper()
-	root, err := project.Root()
-	require.NoError(t, err)
 	hosts := map[string]string{}
 	for _, n := range ws.Names() {
 		hosts[n] = ws.Get(n).URL()
 	}
-	r := &Repo{T: t, Dir: t.TempDir()}
-	require.NoError(t, project.CopyBundleHosts(root, r.Dir, hosts))
-	r.Git("init", "--quiet", "--initial-branch=main")
-	r.Git("add", ".")
-	r.Git("commit", "--quiet", "-m", "bundle")
-	return r
+	return newRepo(t, func(root, dir string) error { return project.CopyBundleHosts(root, dir, hosts) })
 }
 
 // Git runs git in the repository, isolated from the user's configuration.
