@@ -11,8 +11,9 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 )
 
-// Fields the service requires although the SDK's structs mark them
-// optional.
+// Behaviours held to the service's public contract (tests/contract cites
+// the evidence for each): required fields the SDK marks optional, request
+// type checks, error codes, run page URLs, the entity limit and route names.
 
 // scaleToZeroSent reports whether a served entity's request named
 // scale_to_zero_enabled. The SDK's decoding lists the JSON fields present
