@@ -16,9 +16,9 @@ import (
 // type checks, error codes, run page URLs, the entity limit and route names.
 
 // scaleToZeroSent reports whether a served entity's request named
-// scale_to_zero_enabled. The SDK's decoding lists the JSON fields present
-// with a zero value in ForceSendFields, so a false that was sent is told
-// apart from one that was left out.
+// scale_to_zero_enabled. The SDK's decoding lists every scalar JSON field
+// present in ForceSendFields, so a false that was sent is told apart from
+// one that was left out.
 func scaleToZeroSent(e serving.ServedEntityInput) bool {
 	return e.ScaleToZeroEnabled || slices.Contains(e.ForceSendFields, "ScaleToZeroEnabled")
 }
