@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"os/signal"
@@ -27,8 +28,8 @@ var workspaceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // StartWorkspaces starts one server per name with opts as the template.
 // Each gets its own free port (or Addr's port plus its index), token,
-// workspace id (DefaultWorkspaceID plus its index plus one), seed and, with
-// StateFile "w.json", state file "w-<name>.json".
+// workspace id (DefaultWorkspaceID plus its index plus one), seed (from its
+// name) and, with StateFile "w.json", state file "w-<name>.json".
 func StartWorkspaces(names []string, opts Options) (*Workspaces, error) {
 	if len(names) == 0 {
 		return nil, errors.New("emulator: no workspace names")
@@ -67,7 +68,9 @@ func workspaceOptions(opts Options, name string, i int) (Options, error) {
 	if opts.WorkspaceID != 0 {
 		o.WorkspaceID = opts.WorkspaceID + int64(i)
 	}
-	o.Seed = opts.Seed + uint64(i)*7919
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(name))
+	o.Seed = opts.Seed ^ h.Sum64() // reproducible, and distinct per workspace
 	if opts.Addr != "" {
 		host, port, err := net.SplitHostPort(opts.Addr)
 		if err != nil {

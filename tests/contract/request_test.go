@@ -50,7 +50,7 @@ func TestWrongJSONTypes(t *testing.T) {
 	}{
 		{"not JSON", `{"name":`, "Invalid JSON given in the body of the request - failed to parse given JSON"},
 		{"string for a bool", entity(`,"name":"a","scale_to_zero_enabled":"yes"`), "config.served_entities[0].scale_to_zero_enabled"},
-		{"number for a string", fmt.Sprintf(`{"name":"ep","config":{"served_entities":[{"entity_name":"agent","entity_version":1,"scale_to_zero_enabled":true}]}}`), "config.served_entities[0].entity_version"},
+		{"number for a string", `{"name":"ep","config":{"served_entities":[{"entity_name":"agent","entity_version":1,"scale_to_zero_enabled":true}]}}`, "config.served_entities[0].entity_version"},
 		{"object for a list", `{"name":"ep","config":{"served_entities":{}}}`, "config.served_entities"},
 		{"word for an integer", `{"name":"ep","config":{"served_entities":[],"traffic_config":{"routes":[{"served_model_name":"a","traffic_percentage":"ninety"}]}}}`, "traffic_percentage"},
 	} {
