@@ -127,9 +127,12 @@
 // source_model, source_version, source_record) and the release tags
 // (release, git_sha, target, job_run_id); a re-run finds the copy by its
 // tags instead of making another. A promotion source in another workspace
-// needs credentials for it (<NAME>_<ENV>), and an artifact location both
-// workspaces can read: the workspace registry cannot reach another
-// workspace's run artifacts.
+// (told apart by host, then by workspace id) is refused by the source
+// stage before anything changes (CrossWorkspaceError): a workspace
+// registry's version points at an MLflow run of its own workspace, which
+// another workspace's registry cannot copy; the error says to use one
+// workspace or Unity Catalog models. Reading the source's records still
+// takes its credentials (<NAME>_<ENV>).
 //
 // # Re-runs
 //

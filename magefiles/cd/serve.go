@@ -12,6 +12,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
 // Serve makes the environment's endpoint serve this release's model version
@@ -102,14 +103,11 @@ func (s *State) ServedEntity(model, version string) serving.ServedEntityInput {
 		in.WorkloadSize, in.WorkloadType = tmpl.WorkloadSize, tmpl.WorkloadType
 		in.ScaleToZeroEnabled, in.EnvironmentVars = tmpl.ScaleToZeroEnabled, tmpl.EnvironmentVars
 		in.MinProvisionedConcurrency, in.MaxProvisionedConcurrency = tmpl.MinProvisionedConcurrency, tmpl.MaxProvisionedConcurrency
-		if tmpl.ScaleToZeroEnabled {
-			in.ForceSendFields = append(in.ForceSendFields, "ScaleToZeroEnabled")
-		}
 		if in.WorkloadSize == "" && in.MinProvisionedConcurrency == 0 {
 			in.WorkloadSize = "Small"
 		}
 	}
-	return in
+	return forcesend.ServedEntity(in)
 }
 
 // endpointConfig serves this release's version alone, at 100%.
@@ -244,11 +242,7 @@ func EndpointSnapshot(ep *serving.ServingEndpointDetailed) *release.EndpointStat
 		}
 		if ep.Config.TrafficConfig != nil {
 			for _, r := range ep.Config.TrafficConfig.Routes {
-				n := r.ServedEntityName
-				if n == "" {
-					n = r.ServedModelName
-				}
-				st.Traffic = append(st.Traffic, release.Route{ServedModelName: n, Percent: r.TrafficPercentage})
+				st.Traffic = append(st.Traffic, release.Route{ServedModelName: rollout.RouteName(r), Percent: r.TrafficPercentage})
 			}
 		}
 	}

@@ -160,14 +160,7 @@ func (Train) Run(ctx context.Context, s *State) error {
 	var last *jobs.Run
 	run, err := wait.OnProgress(func(r *jobs.Run) {
 		last = r
-		state := ""
-		if r.State != nil {
-			state = string(r.State.LifeCycleState)
-			if r.State.ResultState != "" {
-				state += " " + string(r.State.ResultState)
-			}
-		}
-		p.Seen(state)
+		p.Seen(RunState(r))
 	}).GetWithTimeout(s.Opts.Timeouts.Training)
 	p.Done()
 	if err != nil {

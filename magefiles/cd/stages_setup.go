@@ -168,6 +168,9 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 		return nil, nil, fmt.Errorf("reading %s's release records needs %s's workspace (set DATABRICKS_HOST_%s and its credentials when it is another workspace): %w",
 			from, from, strings.ToUpper(from), err)
 	}
+	if err := s.sameWorkspace(ctx, from, c); err != nil {
+		return nil, nil, err
+	}
 	cfg, err := s.LoadConfig(from, c.User)
 	if err != nil {
 		return nil, nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/apierr"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 )
 
 // StatusReport is what is live in an environment.
@@ -63,7 +64,7 @@ func BuildStatus(ctx context.Context, s *State) (*StatusReport, error) {
 			}
 			if ep.PendingConfig.TrafficConfig != nil {
 				for _, rt := range ep.PendingConfig.TrafficConfig.Routes {
-					p.Traffic = append(p.Traffic, release.Route{ServedModelName: rt.ServedEntityName, Percent: rt.TrafficPercentage})
+					p.Traffic = append(p.Traffic, release.Route{ServedModelName: rollout.RouteName(rt), Percent: rt.TrafficPercentage})
 				}
 			}
 			r.Pending = p

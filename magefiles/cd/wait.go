@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/jobs"
 )
 
 // PollPolicy paces a poll that has no SDK waiter: the first check at once,
@@ -98,4 +100,29 @@ func (s *State) PollUntil(ctx context.Context, timeout time.Duration, p *Progres
 			return fmt.Errorf("waiting for %s: %w", p.what, err)
 		}
 	}
+}
+
+// RunState is how a wait shows a job run: its life-cycle and result state
+// and, while it is QUEUED, why. Jobs API 2.2 queues a run over the job's
+// concurrency limit by default instead of skipping it, so a training run
+// may wait behind another before it starts.
+func RunState(r *jobs.Run) string {
+	if r == nil || r.State == nil {
+		return ""
+	}
+	state := string(r.State.LifeCycleState)
+	if r.State.ResultState != "" {
+		state += " " + string(r.State.ResultState)
+	}
+	if r.State.LifeCycleState == jobs.RunLifeCycleStateQueued {
+		why := r.State.StateMessage
+		if r.Status != nil && r.Status.QueueDetails != nil && r.Status.QueueDetails.Message != "" {
+			why = r.Status.QueueDetails.Message
+		}
+		if why == "" {
+			why = "waiting for the job's other runs to end"
+		}
+		state += " (" + why + ")"
+	}
+	return state
 }

@@ -14,6 +14,7 @@ const (
 	codeConflict          = "RESOURCE_CONFLICT"
 	codeInvalidState      = "INVALID_STATE"
 	codeBadRequest        = "BAD_REQUEST"
+	codeMalformed         = "MALFORMED_REQUEST"
 	codeNotFound          = "ENDPOINT_NOT_FOUND"
 	codeUnauthenticated   = "UNAUTHENTICATED"
 	codePermissionDenied  = "PERMISSION_DENIED"

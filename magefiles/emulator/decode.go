@@ -50,16 +50,21 @@ func decodeJSON(body []byte, v any) *apiError {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&generic); err != nil {
-		return invalidParam("Invalid JSON given in the body of the request - %v", err)
+		return malformed("Invalid JSON given in the body of the request - failed to parse given JSON")
 	}
 	if dec.More() {
-		return invalidParam("Invalid JSON given in the body of the request - trailing data after the object")
+		return malformed("Invalid JSON given in the body of the request - failed to parse given JSON (trailing data after the object)")
 	}
 	if err := checkFields(generic, reflect.TypeOf(v), ""); err != nil {
 		return err
 	}
+	// Re-encode: checkFields turned quoted numbers into numbers.
+	body, err := json.Marshal(generic)
+	if err != nil {
+		return malformed("Could not parse request object: %v", err)
+	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return invalidParam("Invalid JSON given in the body of the request - %v", err)
+		return malformed("Could not parse request object: %v", err)
 	}
 	return nil
 }
@@ -114,11 +119,17 @@ func checkFields(v any, t reflect.Type, at string) *apiError {
 	if t == rawMessageType {
 		return nil
 	}
+	if v == nil {
+		return nil // null leaves the field unset
+	}
+	if err := checkType(v, t, at); err != nil {
+		return err
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil // a type mismatch; json.Unmarshal reports it
+			return nil
 		}
 		fields := jsonFields(t)
 		for key, val := range obj {
@@ -133,6 +144,7 @@ func checkFields(v any, t reflect.Type, at string) *apiError {
 			if err := checkFields(val, ft, join(at, key)); err != nil {
 				return err
 			}
+			obj[key] = unquoteNumber(val, ft)
 		}
 	case reflect.Slice, reflect.Array:
 		list, ok := v.([]any)
@@ -143,6 +155,7 @@ func checkFields(v any, t reflect.Type, at string) *apiError {
 			if err := checkFields(e, t.Elem(), fmt.Sprintf("%s[%d]", at, i)); err != nil {
 				return err
 			}
+			list[i] = unquoteNumber(e, t.Elem())
 		}
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
@@ -153,6 +166,7 @@ func checkFields(v any, t reflect.Type, at string) *apiError {
 			if err := checkFields(e, t.Elem(), join(at, k)); err != nil {
 				return err
 			}
+			obj[k] = unquoteNumber(e, t.Elem())
 		}
 	}
 	return nil

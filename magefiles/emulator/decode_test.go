@@ -17,16 +17,22 @@ func TestDecodeJSON(t *testing.T) {
 		body    string
 		into    any
 		wantErr string
+		code    string
 	}{
-		{"valid nested", `{"name":"e","config":{"served_entities":[{"entity_name":"m","entity_version":"1","environment_vars":{"A":"b"}}],"traffic_config":{"routes":[{"served_entity_name":"m-1","traffic_percentage":100}]}}}`, &serving.CreateServingEndpoint{}, ""},
-		{"empty body is an empty object", ``, &jobs.CreateJob{}, ""},
-		{"unknown top-level field", `{"nam":"x"}`, &jobs.CreateJob{}, "Cannot find field: nam in message jobs.CreateJob"},
-		{"unknown field in a list", `{"tasks":[{"task_key":"a"},{"task_kee":"b"}]}`, &jobs.CreateJob{}, "tasks[1]"},
-		{"unknown field in a map value", `{"name":"m","tags":[{"key":"k","value":"v","extra":1}]}`, &ml.CreateModelRequest{}, "extra"},
-		{"wrong type", `{"max_concurrent_runs":"many"}`, &jobs.CreateJob{}, "Invalid JSON"},
-		{"not JSON", `{`, &jobs.CreateJob{}, "Invalid JSON"},
-		{"trailing data", `{} {}`, &jobs.CreateJob{}, "trailing data"},
-		{"free-form values are not checked", `{"dataframe_records":[{"anything":1}]}`, &serving.QueryEndpointInput{}, ""},
+		{"valid nested", `{"name":"e","config":{"served_entities":[{"entity_name":"m","entity_version":"1","environment_vars":{"A":"b"}}],"traffic_config":{"routes":[{"served_entity_name":"m-1","traffic_percentage":100}]}}}`, &serving.CreateServingEndpoint{}, "", ""},
+		{"empty body is an empty object", ``, &jobs.CreateJob{}, "", ""},
+		{"unknown top-level field", `{"nam":"x"}`, &jobs.CreateJob{}, "Cannot find field: nam in message jobs.CreateJob", codeInvalidParameter},
+		{"unknown field in a list", `{"tasks":[{"task_key":"a"},{"task_kee":"b"}]}`, &jobs.CreateJob{}, "tasks[1]", codeInvalidParameter},
+		{"unknown field in a map value", `{"name":"m","tags":[{"key":"k","value":"v","extra":1}]}`, &ml.CreateModelRequest{}, "extra", codeInvalidParameter},
+		{"wrong type", `{"max_concurrent_runs":"many"}`, &jobs.CreateJob{}, "Expected an integer for field 'max_concurrent_runs'", codeMalformed},
+		{"quoted integer", `{"max_concurrent_runs":"2"}`, &jobs.CreateJob{}, "", ""},
+		{"number for a string", `{"name":1}`, &jobs.CreateJob{}, "Expected a string for field 'name'", codeMalformed},
+		{"string for a bool", `{"config":{"served_entities":[{"scale_to_zero_enabled":"yes"}]}}`, &serving.CreateServingEndpoint{}, "Expected a boolean for field 'config.served_entities[0].scale_to_zero_enabled'", codeMalformed},
+		{"object for a list", `{"tasks":{}}`, &jobs.CreateJob{}, "Expected a list for field 'tasks'", codeMalformed},
+		{"null is unset", `{"name":null,"tasks":null}`, &jobs.CreateJob{}, "", ""},
+		{"not JSON", `{`, &jobs.CreateJob{}, "failed to parse given JSON", codeMalformed},
+		{"trailing data", `{} {}`, &jobs.CreateJob{}, "trailing data", codeMalformed},
+		{"free-form values are not checked", `{"dataframe_records":[{"anything":1}]}`, &serving.QueryEndpointInput{}, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,7 +43,7 @@ func TestDecodeJSON(t *testing.T) {
 			}
 			require.NotNil(t, err)
 			assert.Equal(t, 400, err.Status)
-			assert.Equal(t, codeInvalidParameter, err.Code)
+			assert.Equal(t, tt.code, err.Code)
 			assert.Contains(t, err.Message, tt.wantErr)
 		})
 	}

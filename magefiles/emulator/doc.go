@@ -12,18 +12,27 @@
 //	w, err := databricks.NewWorkspaceClient(srv.Config()) // PAT: srv.URL(), srv.Token()
 //
 // or run `mage emulator:serve` and paste the DATABRICKS_HOST and
-// DATABRICKS_TOKEN it prints.
+// DATABRICKS_TOKEN it prints. StartWorkspaces (`mage emulator:serve
+// -workspaces=dev,staging,prod`) runs several workspaces in one process,
+// each with its own state, URL, token and workspace id, as dev, staging and
+// prod are in reality.
+//
+// The emulator is held to Databricks' public contract by tests/contract,
+// whose tests cite their sources; the README lists what is known not to
+// follow evidence.
 //
 // # What it serves
 //
-//   - Identity: SCIM Me. Every route wants "Authorization: Bearer <token>":
+//   - Identity: SCIM Me, with the workspace id in X-Databricks-Org-Id
+//     (Options.WorkspaceID). Every route wants "Authorization: Bearer <token>":
 //     none is 401 UNAUTHENTICATED, a wrong one 403 PERMISSION_DENIED.
 //   - Workspace files: mkdirs, import (JSON and multipart upload, SOURCE,
 //     AUTO, RAW), export (JSON or direct download), get-status, list, delete.
 //     Import needs the parent folder, as on the real workspace.
 //   - Jobs 2.2: create, reset, update, get, list (name filter, pages),
-//     delete, run-now (idempotency token, max_concurrent_runs skips or
-//     queues), runs/get, runs/get-output (per task run), runs/list,
+//     delete, run-now (idempotency token; a run over max_concurrent_runs is
+//     QUEUED, as Jobs API 2.2 queues by default, or SKIPPED with
+//     queue.enabled false), runs/get, runs/get-output (per task run), runs/list,
 //     runs/cancel. Runs go PENDING -> RUNNING -> TERMINATED (SUCCESS, FAILED
 //     or CANCELED). A successful run simulates the project's training entry
 //     point (see training.go and ModelArtifactPath): it logs an MLflow run
@@ -52,11 +61,16 @@
 //     entity, counted from the traffic actually served.
 //
 // Request bodies are checked against the SDK structs: an unknown field is
-// 400 INVALID_PARAMETER_VALUE, so a client-side typo fails here as it does
-// on the service. Errors are the Databricks JSON body
-// {"error_code": "...", "message": "..."} with the status the SDK maps
-// (RESOURCE_DOES_NOT_EXIST 404, RESOURCE_ALREADY_EXISTS 409,
-// RESOURCE_CONFLICT 409, INVALID_PARAMETER_VALUE 400, ...).
+// 400 INVALID_PARAMETER_VALUE, a value of the wrong JSON type or a body
+// that is not JSON 400 MALFORMED_REQUEST naming the field, so a client-side
+// mistake fails here as it does on the service. A served entity must send
+// scale_to_zero_enabled. Errors are the Databricks JSON body
+// {"error_code": "...", "message": "..."} with the service's status
+// (RESOURCE_DOES_NOT_EXIST 404; RESOURCE_ALREADY_EXISTS 400 for workspace
+// files; a missing job or run 400 INVALID_PARAMETER_VALUE, which the SDK
+// remaps to not-found for jobs/get and runs/get; RESOURCE_CONFLICT 409,
+// ...). Options.RoutesByModelName answers traffic routes by
+// served_model_name only.
 //
 // # Model behaviour
 //

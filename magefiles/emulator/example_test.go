@@ -43,7 +43,7 @@ func Example() {
 	srv.SetVersionBehavior("agent", "2", emulator.Behavior{ErrorRate: 1})
 
 	create, _ := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "agent-prod", Config: &serving.EndpointCoreConfigInput{
-		ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: "1", WorkloadSize: "Small"}},
+		ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: "1", WorkloadSize: "Small", ScaleToZeroEnabled: true}},
 	}})
 	if _, err := create.Get(); err != nil {
 		log.Fatal(err)
@@ -51,8 +51,8 @@ func Example() {
 	canary, _ := w.ServingEndpoints.UpdateConfig(ctx, serving.EndpointCoreConfigInput{
 		Name: "agent-prod",
 		ServedEntities: []serving.ServedEntityInput{
-			{EntityName: "agent", EntityVersion: "1", WorkloadSize: "Small"},
-			{EntityName: "agent", EntityVersion: "2", WorkloadSize: "Small"},
+			{EntityName: "agent", EntityVersion: "1", WorkloadSize: "Small", ScaleToZeroEnabled: true},
+			{EntityName: "agent", EntityVersion: "2", WorkloadSize: "Small", ScaleToZeroEnabled: true},
 		},
 		TrafficConfig: &serving.TrafficConfig{Routes: []serving.Route{
 			{ServedEntityName: "agent-1", TrafficPercentage: 90},

@@ -2,13 +2,16 @@ package emulator
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/databricks/databricks-sdk-go/service/iam"
 )
 
 func (s *Server) registerIdentity() {
-	s.handleJSON("GET /api/2.0/preview/scim/v2/Me", "scim.me", false, func(*http.Request) (any, *apiError) {
-		return s.me(), nil
+	me := s.handleFunc(func(*http.Request) (any, *apiError) { return s.me(), nil })
+	s.handle("GET /api/2.0/preview/scim/v2/Me", "scim.me", false, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Databricks-Org-Id", strconv.FormatInt(s.WorkspaceID(), 10))
+		me(w, r)
 	})
 }
 

@@ -43,8 +43,11 @@ func (s *Server) registerJobs() {
 	s.handleJSON("POST /api/2.2/jobs/runs/cancel", "jobs.runs.cancel", true, s.runsCancel)
 }
 
-func jobMissing(id int64) *apiError { return notFound("Job %d does not exist.", id) }
-func runMissing(id int64) *apiError { return notFound("Run %d does not exist.", id) }
+// A missing job or run is 400 INVALID_PARAMETER_VALUE on every jobs call;
+// the SDK remaps it to ErrResourceDoesNotExist for jobs/get and runs/get
+// only (apierr's error overrides), as for the service.
+func jobMissing(id int64) *apiError { return invalidParam("Job %d does not exist.", id) }
+func runMissing(id int64) *apiError { return invalidParam("Run %d does not exist.", id) }
 
 // validateSettings checks what the service checks about tasks.
 func validateSettings(js *jobs.JobSettings) *apiError {
@@ -359,7 +362,8 @@ func (s *Server) jobsRunNow(r *http.Request) (any, *apiError) {
 		}
 	}
 	if len(active) >= job.Settings.MaxConcurrentRuns {
-		if job.Settings.Queue == nil || !job.Settings.Queue.Enabled {
+		// Jobs API 2.2 queues by default; only queue.enabled=false skips.
+		if job.Settings.Queue != nil && !job.Settings.Queue.Enabled {
 			run.Skipped = fmt.Sprintf("Skipping this run because the limit of %d maximum concurrent runs has been reached.", job.Settings.MaxConcurrentRuns)
 		}
 		for _, a := range active {
@@ -537,7 +541,7 @@ func (s *Server) renderRun(run *runRec, now time.Time) jobs.Run {
 		OriginalAttemptRunId: run.RunID, RunName: run.RunName, CreatorUserName: run.Creator,
 		RunType: jobs.RunTypeJobRun, Trigger: jobs.TriggerTypeOneTime,
 		StartTime:  ms(run.Created),
-		RunPageUrl: fmt.Sprintf("%s/#job/%d/run/%d", s.url, run.JobID, run.RunID),
+		RunPageUrl: s.runPageURL(run.JobID, run.RunID),
 	}
 	names := make([]string, 0, len(run.Params))
 	for k := range run.Params {
@@ -607,7 +611,7 @@ func (s *Server) renderRun(run *runRec, now time.Time) jobs.Run {
 
 func (s *Server) renderTask(run *runRec, t *taskRec, lc jobs.RunLifeCycleState, now, end time.Time) jobs.RunTask {
 	rt := jobs.RunTask{RunId: t.RunID, TaskKey: t.TaskKey, StartTime: ms(run.Created),
-		RunPageUrl: fmt.Sprintf("%s/#job/%d/run/%d", s.url, run.JobID, t.RunID)}
+		RunPageUrl: s.runPageURL(run.JobID, t.RunID)}
 	if task := findTask(run.Settings, t.TaskKey); task != nil {
 		rt.NotebookTask, rt.SparkPythonTask, rt.PythonWheelTask = task.NotebookTask, task.SparkPythonTask, task.PythonWheelTask
 		rt.DependsOn, rt.EnvironmentKey, rt.ExistingClusterId = task.DependsOn, task.EnvironmentKey, task.ExistingClusterId
@@ -698,7 +702,7 @@ func (s *Server) runsList(r *http.Request) (any, *apiError) {
 	}
 	limit := req.Limit
 	if limit == 0 {
-		limit = 25
+		limit = 20
 	}
 	if limit < 0 || limit > 25 {
 		return nil, invalidParam("limit must be between 1 and 25, got %d.", req.Limit)

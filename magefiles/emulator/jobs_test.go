@@ -93,13 +93,15 @@ func TestJobsErrors(t *testing.T) {
 			_, err := w.Jobs.Create(c, jobs.CreateJob{Tasks: []jobs.Task{{TaskKey: "a", DependsOn: []jobs.TaskDependency{{TaskKey: "z"}}}}})
 			return err
 		}, apierr.ErrInvalidParameterValue, "depends on z"},
-		{"reset a missing job", func() error { return w.Jobs.Reset(c, jobs.ResetJob{JobId: 1}) }, apierr.ErrResourceDoesNotExist, "does not exist"},
-		{"update a missing job", func() error { return w.Jobs.Update(c, jobs.UpdateJob{JobId: 1}) }, apierr.ErrResourceDoesNotExist, "does not exist"},
-		{"delete a missing job", func() error { return w.Jobs.DeleteByJobId(c, 1) }, apierr.ErrResourceDoesNotExist, "does not exist"},
+		// A missing job is 400 INVALID_PARAMETER_VALUE; the SDK remaps it
+		// to not-found for jobs/get and runs/get only (tests/contract).
+		{"reset a missing job", func() error { return w.Jobs.Reset(c, jobs.ResetJob{JobId: 1}) }, apierr.ErrInvalidParameterValue, "Job 1 does not exist."},
+		{"update a missing job", func() error { return w.Jobs.Update(c, jobs.UpdateJob{JobId: 1}) }, apierr.ErrInvalidParameterValue, "Job 1 does not exist."},
+		{"delete a missing job", func() error { return w.Jobs.DeleteByJobId(c, 1) }, apierr.ErrInvalidParameterValue, "Job 1 does not exist."},
 		{"run a missing job", func() error {
 			_, err := w.Jobs.RunNow(c, jobs.RunNow{JobId: 1})
 			return err
-		}, apierr.ErrResourceDoesNotExist, "does not exist"},
+		}, apierr.ErrInvalidParameterValue, "Job 1 does not exist."},
 		{"undefined job parameter", func() error {
 			_, err := w.Jobs.RunNow(c, jobs.RunNow{JobId: created.JobId, JobParameters: map[string]string{"relase": "v1"}})
 			return err
@@ -351,6 +353,8 @@ func TestIdempotencyAndConcurrency(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, first.Response.RunId, again.Response.RunId, "a retried run-now starts no second run")
 
+	// With queueing off, a run over the limit is skipped.
+	require.NoError(t, w.Jobs.Update(c, jobs.UpdateJob{JobId: created.JobId, NewSettings: &jobs.JobSettings{Queue: &jobs.QueueSettings{Enabled: false}}}))
 	skipped, err := w.Jobs.RunNow(c, jobs.RunNow{JobId: created.JobId})
 	require.NoError(t, err)
 	run, err := skipped.Get()

@@ -48,7 +48,19 @@ type Options struct {
 	// MaxRequestLog bounds the request log; the oldest entries are dropped.
 	// Default 50,000.
 	MaxRequestLog int
+
+	// WorkspaceID is the workspace's numeric id, sent as the
+	// X-Databricks-Org-Id header of SCIM Me and as ?o= in run page URLs.
+	// Default DefaultWorkspaceID.
+	WorkspaceID int64
+	// RoutesByModelName answers traffic routes with served_model_name only,
+	// as a service that leaves served_entity_name out does; clients must
+	// read either name. Default: both names.
+	RoutesByModelName bool
 }
+
+// DefaultWorkspaceID is the workspace id of a server without one.
+const DefaultWorkspaceID int64 = 1000000000000000
 
 // Durations of the service's state machines, in service time.
 type Durations struct {

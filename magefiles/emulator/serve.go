@@ -20,15 +20,7 @@ func Serve(ctx context.Context, opts Options, out io.Writer) error {
 	fmt.Fprintf(out, "export DATABRICKS_HOST=%s\n", srv.URL())
 	fmt.Fprintf(out, "export DATABRICKS_TOKEN=%s\n", srv.Token())
 	fmt.Fprintln(out, "unset DATABRICKS_CONFIG_PROFILE  # the emulator takes a token only")
-	scale := "instant state machines"
-	if opts.TimeScale > 0 {
-		scale = fmt.Sprintf("time scale %g (a 5-minute endpoint update takes %s)", opts.TimeScale, scaled(DefaultDurations.EndpointUpdate, opts.TimeScale))
-	}
-	state := "in memory"
-	if opts.StateFile != "" {
-		state = "persisted to " + opts.StateFile
-	}
-	fmt.Fprintf(out, "# Databricks workspace emulator on %s: %s, workspace %s. Ctrl-C stops it.\n", srv.URL(), scale, state)
+	fmt.Fprintf(out, "# Databricks workspace emulator on %s: %s. Ctrl-C stops it.\n", srv.URL(), describe(opts))
 	<-ctx.Done()
 	fmt.Fprintln(out, "# emulator stopping")
 	if err := srv.Close(); err != nil {

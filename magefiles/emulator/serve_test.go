@@ -42,18 +42,25 @@ func TestServePrintsTheEnvironmentAndStops(t *testing.T) {
 	_, err = w.CurrentUser.Me(ctx(t))
 	require.NoError(t, err)
 
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	cancel()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not stop after its context ended")
-	}
+	stopServing(t, pr, cancel, done)
 }
 
 func TestServeReportsStartErrors(t *testing.T) {
 	err := Serve(context.Background(), Options{Addr: "10.1.2.3:0"}, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "loopback")
+}
+
+// stopServing ends a Serve run: drains its output, cancels its context and
+// waits for it to return cleanly.
+func stopServing(t *testing.T, out io.Reader, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serving did not stop after its context ended")
+	}
 }

@@ -178,6 +178,14 @@ func (s *Server) Token() string { return s.token }
 // UserName is the identity behind the token.
 func (s *Server) UserName() string { return s.user }
 
+// WorkspaceID is the workspace's numeric id (Options.WorkspaceID).
+func (s *Server) WorkspaceID() int64 {
+	if s.opts.WorkspaceID != 0 {
+		return s.opts.WorkspaceID
+	}
+	return DefaultWorkspaceID
+}
+
 // Config returns a fresh SDK config for this server: PAT auth with Host and
 // Token, and nothing read from the environment or ~/.databrickscfg, so a
 // developer's own credentials never leak into a test. The SDK's client-side
@@ -340,7 +348,12 @@ func (s *Server) handle(pattern, op string, mutating bool, h http.HandlerFunc) {
 // point into the state. The body is read before locking, so a slow client
 // never holds the lock.
 func (s *Server) handleJSON(pattern, op string, mutating bool, fn func(r *http.Request) (any, *apiError)) {
-	s.handle(pattern, op, mutating, func(w http.ResponseWriter, r *http.Request) {
+	s.handle(pattern, op, mutating, s.handleFunc(fn))
+}
+
+// handleFunc is the handler handleJSON registers, for routes that add to it.
+func (s *Server) handleFunc(fn func(r *http.Request) (any, *apiError)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		body, aerr := readBody(r)
 		if aerr != nil {
 			writeError(w, aerr)
@@ -368,7 +381,7 @@ func (s *Server) handleJSON(pattern, op string, mutating bool, fn func(r *http.R
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(raw)
 		}
-	})
+	}
 }
 
 // registerFallback answers requests no route matches, after the same gateway.

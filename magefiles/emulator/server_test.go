@@ -147,7 +147,7 @@ func TestRequestLog(t *testing.T) {
 	require.Len(t, log, 4)
 	assert.Equal(t, RequestRecord{Method: "GET", Path: "/api/2.0/preview/scim/v2/Me", Op: "scim.me", Status: 200},
 		RequestRecord{Method: log[0].Method, Path: log[0].Path, Op: log[0].Op, Status: log[0].Status})
-	assert.Equal(t, 404, log[3].Status)
+	assert.Equal(t, 400, log[3].Status, "a missing job is 400 INVALID_PARAMETER_VALUE")
 	mut := srv.MutatingRequests()
 	require.Len(t, mut, 1)
 	assert.Equal(t, "jobs.create", mut[0].Op)

@@ -36,8 +36,6 @@ func (s *Server) registerServing() {
 
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 
-var workloadSizes = map[string]bool{"Small": true, "Medium": true, "Large": true}
-
 func endpointMissing(name string) *apiError {
 	return notFound("Endpoint with name '%s' does not exist.", name)
 }
@@ -70,6 +68,14 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 	if len(inputs) == 0 {
 		return nil, invalidParam("The config must serve at least one entity (served_entities).")
 	}
+	if len(inputs) > maxServedEntities {
+		return nil, errTooManyEntities(len(inputs))
+	}
+	for _, e := range in.ServedEntities {
+		if e.ExternalModel == nil && !scaleToZeroSent(e) {
+			return nil, errScaleToZeroUndefined()
+		}
+	}
 	now := ms(s.now())
 	cfg := &configRec{StartTime: now, Deploying: map[string]bool{}}
 	seen := map[string]bool{}
@@ -94,9 +100,6 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 		size := e.WorkloadSize
 		if size == "" && e.MinProvisionedConcurrency == 0 && e.MaxProvisionedConcurrency == 0 {
 			size = "Small"
-		}
-		if size != "" && !workloadSizes[size] {
-			return nil, invalidParam("Invalid workload_size '%s' for served entity '%s': use Small, Medium or Large.", size, name)
 		}
 		wt := e.WorkloadType
 		if wt == "" {
@@ -354,7 +357,7 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 	}
 	s.startUpdate(ep, cfg)
 	s.st.Endpoints[req.Name] = ep
-	return ep.render(), nil
+	return s.renderEndpoint(ep), nil
 }
 
 func (s *Server) endpointsList(*http.Request) (any, *apiError) {
@@ -379,7 +382,7 @@ func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return ep.render(), nil
+	return s.renderEndpoint(ep), nil
 }
 
 func (s *Server) endpointsDelete(r *http.Request) (any, *apiError) {
@@ -408,7 +411,7 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 		return nil, aerr
 	}
 	s.startUpdate(ep, cfg)
-	return ep.render(), nil
+	return s.renderEndpoint(ep), nil
 }
 
 // endpointsPatchTags adds (or overwrites) and deletes endpoint tags and

@@ -157,7 +157,7 @@ func TestEndpointValidation(t *testing.T) {
 	require.NoError(t, err)
 
 	entity := func(name, version string) serving.ServedEntityInput {
-		return serving.ServedEntityInput{EntityName: name, EntityVersion: version, Name: "", WorkloadSize: "Small"}
+		return serving.ServedEntityInput{EntityName: name, EntityVersion: version, Name: "", WorkloadSize: "Small", ScaleToZeroEnabled: true}
 	}
 	tests := []struct {
 		name string
@@ -179,9 +179,9 @@ func TestEndpointValidation(t *testing.T) {
 		{"missing version", serving.CreateServingEndpoint{Name: "e", Config: ptrTo(served("e", "agent", []string{"9"}, nil))}, apierr.ErrResourceDoesNotExist, "version=9"},
 		{"missing model", serving.CreateServingEndpoint{Name: "e", Config: ptrTo(served("e", "nope", []string{"1"}, nil))}, apierr.ErrResourceDoesNotExist, "nope"},
 		{"version not ready", serving.CreateServingEndpoint{Name: "e", Config: ptrTo(served("e", "agent", []string{"3"}, nil))}, apierr.ErrInvalidParameterValue, "PENDING_REGISTRATION"},
-		{"workload size", serving.CreateServingEndpoint{Name: "e", Config: &serving.EndpointCoreConfigInput{
-			ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: "1", WorkloadSize: "Huge"}},
-		}}, apierr.ErrInvalidParameterValue, "workload_size"},
+		{"scale to zero left out", serving.CreateServingEndpoint{Name: "e", Config: &serving.EndpointCoreConfigInput{
+			ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: "1", WorkloadSize: "Small"}},
+		}}, apierr.ErrInvalidParameterValue, "scaleToZeroEnabled is undefined"},
 		{"external model", serving.CreateServingEndpoint{Name: "e", Config: &serving.EndpointCoreConfigInput{
 			ServedEntities: []serving.ServedEntityInput{{ExternalModel: &serving.ExternalModel{Name: "gpt", Provider: "openai", Task: "llm/v1/chat"}}},
 		}}, apierr.ErrInvalidParameterValue, "external models"},

@@ -69,7 +69,7 @@ func (s *Server) mkdirAll(p string) *apiError {
 		d := parts[i]
 		if obj, ok := s.st.Objects[d]; ok {
 			if obj.Type != workspace.ObjectTypeDirectory {
-				return alreadyExists("Path (%s) already exists and is not a directory.", d)
+				return existsAt("Path (%s) already exists and is not a directory.", d)
 			}
 			continue
 		}
@@ -173,10 +173,12 @@ func (s *Server) wsImport(r *http.Request) (any, *apiError) {
 	now := ms(s.now())
 	if obj, ok := s.st.Objects[p]; ok {
 		if !req.Overwrite {
-			return nil, alreadyExists("Path (%s) already exists.", p)
+			return nil, existsAt("Path (%s) already exists.", p)
 		}
-		if obj.Type == workspace.ObjectTypeDirectory {
-			return nil, invalidParam("Path (%s) is a directory and cannot be overwritten.", p)
+		if obj.Type != objType {
+			// Overwrite replaces an object of the same type only; a folder
+			// or a notebook in the way is "already exists" even then.
+			return nil, existsAt("Path (%s) already exists.", p)
 		}
 		obj.Type, obj.Language, obj.Content, obj.Modified = objType, lang, content, now
 		return nil, nil

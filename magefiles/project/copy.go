@@ -20,6 +20,41 @@ var hostLine = regexp.MustCompile(`(?m)^([ \t]*host:[ \t]*)\S+[ \t]*$`)
 // points every target's workspace.host at host, so a deploy from dir goes
 // to that workspace (an emulator) whatever the project's targets say.
 func CopyBundle(root, dir, host string) error {
+	return copyBundle(root, dir, func(raw []byte) []byte { return hostLine.ReplaceAll(raw, []byte("${1}"+host)) })
+}
+
+// CopyBundleHosts is CopyBundle with a workspace per target: each target
+// named in hosts points at its own host (separate emulated workspaces);
+// the others keep theirs.
+func CopyBundleHosts(root, dir string, hosts map[string]string) error {
+	return copyBundle(root, dir, func(raw []byte) []byte { return pointTargets(raw, hosts) })
+}
+
+var (
+	topKey    = regexp.MustCompile(`^[A-Za-z_][\w-]*:`)
+	targetKey = regexp.MustCompile(`^  ([A-Za-z0-9_-]+):[ \t]*$`)
+)
+
+// pointTargets rewrites the host line inside each named target of
+// databricks.yml's targets mapping.
+func pointTargets(raw []byte, hosts map[string]string) []byte {
+	lines := strings.SplitAfter(string(raw), "\n")
+	inTargets, target := false, ""
+	for i, line := range lines {
+		bare := strings.TrimRight(line, "\r\n")
+		switch {
+		case topKey.MatchString(bare):
+			inTargets, target = strings.HasPrefix(bare, "targets:"), ""
+		case inTargets && targetKey.MatchString(bare):
+			target = targetKey.FindStringSubmatch(bare)[1]
+		case inTargets && target != "" && hosts[target] != "" && hostLine.MatchString(bare):
+			lines[i] = hostLine.ReplaceAllString(bare, "${1}"+hosts[target]) + line[len(bare):]
+		}
+	}
+	return []byte(strings.Join(lines, ""))
+}
+
+func copyBundle(root, dir string, rewrite func([]byte) []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("copy bundle: %w", err)
 	}
@@ -44,7 +79,7 @@ func CopyBundle(root, dir, host string) error {
 	if err != nil {
 		return fmt.Errorf("copy bundle: %w", err)
 	}
-	return dst.WriteFile("databricks.yml", hostLine.ReplaceAll(raw, []byte("${1}"+host)), 0o644)
+	return dst.WriteFile("databricks.yml", rewrite(raw), 0o644)
 }
 
 // copyTree copies the file or directory p from src to dst, leaving out

@@ -56,7 +56,7 @@ func TestBackupTakesTheServedConfig(t *testing.T) {
 	assert.Equal(t, "NOT_UPDATING", e.ConfigUpdate)
 	require.Len(t, e.ServedEntities, 1)
 	assert.Equal(t, withEnv.EnvironmentVars, e.ServedEntities[0].EnvironmentVars)
-	assert.True(t, e.ServedEntities[0].ScaleToZeroEnabled)
+	assert.False(t, e.ServedEntities[0].ScaleToZeroEnabled)
 	assert.Equal(t, "Small", e.ServedEntities[0].WorkloadSize)
 	assert.Equal(t, []string{wd.stable.Name + " 100"}, routes(serving.EndpointCoreConfigInput{TrafficConfig: &serving.TrafficConfig{Routes: e.Routes}}))
 
@@ -69,6 +69,11 @@ func TestBackupTakesTheServedConfig(t *testing.T) {
 	cfg, err := ws.Config()
 	require.NoError(t, err)
 	assert.Equal(t, withEnv.EnvironmentVars, cfg.ServedEntities[0].EnvironmentVars)
+	// Scale to zero off survives the round trip through the backup file
+	// and goes on the wire (the service refuses an entity without it).
+	raw, err := json.Marshal(cfg.ServedEntities[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"scale_to_zero_enabled":false`)
 
 	// The artifacts copy masks plain values but keeps secret references.
 	data, err := release.DirStore{Dir: local}.Read(context.Background(), "backups/prod/20250601T120000Z-v1.1.0.json")

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
 // Pure functions over endpoint configs: what the endpoint serves now, and
@@ -44,7 +46,7 @@ func describe(e Entity) string {
 
 // InputOf turns a served entity as the endpoint reports it back into the
 // spec that serves it unchanged, so a config that keeps it does not
-// redeploy it.
+// redeploy it. scale_to_zero_enabled is always sent (see forcesend).
 func InputOf(o serving.ServedEntityOutput) Entity {
 	in := Entity{
 		Name: o.Name, EntityName: o.EntityName, EntityVersion: o.EntityVersion,
@@ -60,7 +62,16 @@ func InputOf(o serving.ServedEntityOutput) Entity {
 			in.EnvironmentVars[k] = v
 		}
 	}
-	return in
+	return forcesend.ServedEntity(in)
+}
+
+// RouteName is the served entity a route sends traffic to. The service may
+// name it by served_entity_name, served_model_name or both, so read either.
+func RouteName(r serving.Route) string {
+	if r.ServedEntityName != "" {
+		return r.ServedEntityName
+	}
+	return r.ServedModelName
 }
 
 // Traffic returns the served config's traffic shares by served entity
@@ -72,11 +83,7 @@ func Traffic(ep *serving.ServingEndpointDetailed) map[string]int {
 	}
 	if ep.Config.TrafficConfig != nil {
 		for _, r := range ep.Config.TrafficConfig.Routes {
-			n := r.ServedEntityName
-			if n == "" {
-				n = r.ServedModelName
-			}
-			out[n] += r.TrafficPercentage
+			out[RouteName(r)] += r.TrafficPercentage
 		}
 	}
 	if len(out) == 0 && len(ep.Config.ServedEntities) == 1 {

@@ -126,7 +126,7 @@ func TestInputOfKeepsTheDeployment(t *testing.T) {
 	assert.Equal(t, Entity{
 		Name: "m-1", EntityName: "m", EntityVersion: "1", WorkloadSize: "Medium", WorkloadType: serving.ServingModelWorkloadTypeGpuSmall,
 		ScaleToZeroEnabled: true, MinProvisionedConcurrency: 4, MaxProvisionedConcurrency: 8, EnvironmentVars: map[string]string{"A": "b"},
-		InstanceProfileArn: "arn:x",
+		InstanceProfileArn: "arn:x", ForceSendFields: []string{"ScaleToZeroEnabled"},
 	}, in)
 	in.EnvironmentVars["A"] = "changed"
 	assert.Equal(t, "b", out.EnvironmentVars["A"], "a copy")

@@ -10,6 +10,8 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
 // Endpoints is the part of the SDK's serving API the rollout uses;
@@ -156,6 +158,7 @@ func (d *driver) settle(ctx context.Context) (*serving.ServingEndpointDetailed, 
 // apply sends a config, waits for NOT_UPDATING with the SDK's waiter and
 // then for READY, and checks that the endpoint serves what was asked.
 func (d *driver) apply(ctx context.Context, cfg serving.EndpointCoreConfigInput) (*serving.ServingEndpointDetailed, error) {
+	cfg = forcesend.EndpointConfig(cfg)
 	cfg.Name = d.endpoint
 	if d.o.OnUpdate != nil {
 		d.o.OnUpdate(cfg)

@@ -18,6 +18,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
 const (
@@ -80,8 +81,12 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		versions = append(versions, v)
 	}
 	wd := &world{t: t, srv: srv, w: w, api: w.ServingEndpoints, wire: wr, others: versions[2:]}
-	wd.stable = Entity{Name: ServedEntityName(testModel, versions[0]), EntityName: testModel, EntityVersion: versions[0], WorkloadSize: "Small", ScaleToZeroEnabled: true}
-	wd.cand = Entity{Name: ServedEntityName(testModel, versions[1]), EntityName: testModel, EntityVersion: versions[1], WorkloadSize: "Small", ScaleToZeroEnabled: true}
+	// Scale to zero off, as prod serves: the SDK leaves a false out of the
+	// JSON and the emulator refuses an entity without it, so every config
+	// the rollout sends must force-send it (the candidate as callers build
+	// it does not).
+	wd.stable = Entity{Name: ServedEntityName(testModel, versions[0]), EntityName: testModel, EntityVersion: versions[0], WorkloadSize: "Small"}
+	wd.cand = Entity{Name: ServedEntityName(testModel, versions[1]), EntityName: testModel, EntityVersion: versions[1], WorkloadSize: "Small"}
 	if o.stableBehavior != nil {
 		srv.SetVersionBehavior(testModel, versions[0], *o.stableBehavior)
 	}
@@ -93,7 +98,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	wait, err := w.ServingEndpoints.Create(c, serving.CreateServingEndpoint{
 		Name:   testEndpoint,
 		Tags:   []serving.EndpointTag{{Key: "release", Value: "v1.0.0"}},
-		Config: &serving.EndpointCoreConfigInput{ServedEntities: []Entity{wd.stable}},
+		Config: &serving.EndpointCoreConfigInput{ServedEntities: []Entity{forcesend.ServedEntity(wd.stable)}},
 	})
 	require.NoError(t, err)
 	_, err = wait.Get()
@@ -132,7 +137,7 @@ func (wd *world) canary(plan Plan) *Canary {
 // leftovers), outside the rollout code.
 func (wd *world) serve(entities []Entity, shares []int) {
 	wd.t.Helper()
-	in := serving.EndpointCoreConfigInput{Name: testEndpoint, ServedEntities: entities, TrafficConfig: &serving.TrafficConfig{}}
+	in := forcesend.EndpointConfig(serving.EndpointCoreConfigInput{Name: testEndpoint, ServedEntities: entities, TrafficConfig: &serving.TrafficConfig{}})
 	for i, e := range entities {
 		in.TrafficConfig.Routes = append(in.TrafficConfig.Routes, serving.Route{ServedEntityName: e.Name, TrafficPercentage: shares[i]})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
 // A rollout re-run against whatever a crashed one left on the endpoint
@@ -236,7 +237,7 @@ func TestResumeWaitsForAnUpdateInFlight(t *testing.T) {
 		TimeScale: 1,
 		Durations: emulator.Durations{EndpointUpdate: 200 * time.Millisecond, TrafficUpdate: time.Nanosecond},
 	}})
-	_, err := wd.api.UpdateConfig(testCtx(t), canaryConfig(testEndpoint, wd.stable, wd.cand, 10))
+	_, err := wd.api.UpdateConfig(testCtx(t), forcesend.EndpointConfig(canaryConfig(testEndpoint, wd.stable, wd.cand, 10)))
 	require.NoError(t, err)
 	ep, _ := wd.srv.Endpoint(testEndpoint)
 	require.Equal(t, serving.EndpointStateConfigUpdateInProgress, ep.State.ConfigUpdate, "the crashed run's update is in flight")

@@ -64,8 +64,13 @@ func (f Files) Write(ctx context.Context, name string, data []byte, overwrite bo
 		}
 		err = f.API.Import(ctx, req)
 	}
-	if exists(err) {
+	if exists(err) && !overwrite {
 		return fmt.Errorf("workspace file %s: %w", name, release.ErrExist)
+	}
+	if exists(err) {
+		// An overwrite cannot collide with a file: something that is not
+		// one (a folder, a notebook) holds the path.
+		return fmt.Errorf("write workspace file %s: the path holds an object that is not a file: %w", name, err)
 	}
 	if err != nil {
 		return fmt.Errorf("write workspace file %s: %w", name, err)

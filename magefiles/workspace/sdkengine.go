@@ -21,6 +21,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
 // SDKEngine deploys natively through the SDK: it uploads the sync folders
@@ -533,7 +534,7 @@ func (d *deployRun) endpoints(ctx context.Context) error {
 			continue
 		}
 		if d.apply {
-			req := *ep
+			req := forcesend.CreateEndpoint(*ep)
 			req.Tags = mergeEndpointTags(ep.Tags, d.req.Tags)
 			if _, err := d.c.W.ServingEndpoints.Create(ctx, req); err != nil {
 				return fmt.Errorf("create endpoint %s: %w", ep.Name, err)

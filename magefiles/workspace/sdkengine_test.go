@@ -41,8 +41,10 @@ func testRequest(t *testing.T, srv *emulator.Server) DeployRequest {
 			}},
 			Models:      map[string]*ml.CreateModelRequest{"agent": {Name: "dev-model", Description: "the agent"}},
 			Experiments: map[string]*ml.Experiment{"exp": {Name: "/Shared/agent-dev"}},
+			// Scale to zero off, which the SDK alone would leave out of the
+			// JSON and the service refuses (see package forcesend).
 			Endpoints: map[string]*serving.CreateServingEndpoint{"ep": {Name: "agent-dev", Config: &serving.EndpointCoreConfigInput{
-				ServedEntities: []serving.ServedEntityInput{{EntityName: "dev-model", EntityVersion: "1", WorkloadSize: "Small", ScaleToZeroEnabled: true}},
+				ServedEntities: []serving.ServedEntityInput{{EntityName: "dev-model", EntityVersion: "1", WorkloadSize: "Small"}},
 			}}},
 		},
 		Tags:          map[string]string{"release": "v1.0.0", "git_sha": "abc123", "target": "dev"},
@@ -132,6 +134,8 @@ func TestSDKEngineDeployAndRedeploy(t *testing.T) {
 	assert.True(t, ok, "a removed resource is reported, not deleted")
 	ep, ok := srv.Endpoint("agent-dev")
 	require.True(t, ok)
+	require.NotNil(t, ep.Config)
+	assert.False(t, ep.Config.ServedEntities[0].ScaleToZeroEnabled)
 	tags := map[string]string{}
 	for _, tg := range ep.Tags {
 		tags[tg.Key] = tg.Value

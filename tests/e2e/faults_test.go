@@ -51,7 +51,7 @@ func TestTrainingRunFails(t *testing.T) {
 	assert.Contains(t, msg, "ended FAILED")
 	assert.Contains(t, msg, "Task train failed", "the run's state message")
 	assert.Contains(t, msg, "CUDA out of memory in the feature step", "the task's error")
-	assert.Contains(t, msg, w.srv.URL()+"/#job/", "the run's URL")
+	assert.Contains(t, msg, w.srv.URL()+"/jobs/", "the run's URL")
 	assert.Zero(t, w.opsCount("registry.model-versions.create"))
 	w.noServingChange("a failed training run serves nothing")
 	rec := w.latest(cd.EnvDev)

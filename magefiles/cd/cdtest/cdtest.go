@@ -37,14 +37,31 @@ type Repo struct {
 // project's bundle, every target's workspace.host set to host.
 func NewRepo(t testing.TB, host string) *Repo {
 	t.Helper()
+	return newRepo(t, func(root, dir string) error { return project.CopyBundle(root, dir, host) })
+}
+
+// newRepo commits the bundle copy makes.
+func newRepo(t testing.TB, copyBundle func(root, dir string) error) *Repo {
+	t.Helper()
 	root, err := project.Root()
 	require.NoError(t, err)
 	r := &Repo{T: t, Dir: t.TempDir()}
-	require.NoError(t, project.CopyBundle(root, r.Dir, host))
+	require.NoError(t, copyBundle(root, r.Dir))
 	r.Git("init", "--quiet", "--initial-branch=main")
 	r.Git("add", ".")
 	r.Git("commit", "--quiet", "-m", "bundle")
 	return r
+}
+
+// NewRepoIn is NewRepo with each target pointing at its own workspace of
+// ws (dev at ws's dev, staging at its staging, ...).
+func NewRepoIn(t testing.TB, ws *emulator.Workspaces) *Repo {
+	t.Helper()
+	hosts := map[string]string{}
+	for _, n := range ws.Names() {
+		hosts[n] = ws.Get(n).URL()
+	}
+	return newRepo(t, func(root, dir string) error { return project.CopyBundleHosts(root, dir, hosts) })
 }
 
 // Git runs git in the repository, isolated from the user's configuration.
@@ -98,6 +115,29 @@ func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv
+}
+
+// Workspaces starts one emulator per environment (dev, staging, prod),
+// each its own workspace, closed when the test ends.
+func Workspaces(t testing.TB, opts ...func(*emulator.Options)) *emulator.Workspaces {
+	t.Helper()
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}}
+	for _, f := range opts {
+		f(&o)
+	}
+	ws, err := emulator.StartWorkspaces(cd.Envs, o)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ws.Close() })
+	return ws
+}
+
+// NewRunIn is NewRun for env against its own workspace of ws, with every
+// environment's credentials as the README describes them:
+// DATABRICKS_HOST_<ENV> and DATABRICKS_TOKEN_<ENV>.
+func NewRunIn(t testing.TB, repo *Repo, ws *emulator.Workspaces, env string) *Run {
+	r := NewRun(t, repo, ws.Get(env), env)
+	r.Opts.Getenv = Env(ws.Env()).Getenv
+	return r
 }
 
 // Env is an environment as a map, for Options.Getenv.

@@ -31,8 +31,8 @@ func TestClock(t *testing.T) {
 	srv.SetVersionBehavior("agent", v2, emulator.Behavior{ErrorRate: 1})
 	wait, err := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "ep", Config: &serving.EndpointCoreConfigInput{
 		ServedEntities: []serving.ServedEntityInput{
-			{EntityName: "agent", EntityVersion: v1, WorkloadSize: "Small"},
-			{EntityName: "agent", EntityVersion: v2, WorkloadSize: "Small"},
+			{EntityName: "agent", EntityVersion: v1, WorkloadSize: "Small", ScaleToZeroEnabled: true},
+			{EntityName: "agent", EntityVersion: v2, WorkloadSize: "Small", ScaleToZeroEnabled: true},
 		},
 		TrafficConfig: &serving.TrafficConfig{Routes: []serving.Route{
 			{ServedEntityName: "agent-" + v1, TrafficPercentage: 50},

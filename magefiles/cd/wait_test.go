@@ -1,0 +1,33 @@
+package cd
+
+import (
+	"testing"
+
+	"github.com/databricks/databricks-sdk-go/service/jobs"
+	"github.com/stretchr/testify/assert"
+)
+
+// A run over the job's concurrency limit is QUEUED with queue_details (Jobs
+// API 2.2 queues by default; see tests/contract); the wait says why.
+func TestRunState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  *jobs.Run
+		want string
+	}{
+		{"no state", &jobs.Run{}, ""},
+		{"running", &jobs.Run{State: &jobs.RunState{LifeCycleState: jobs.RunLifeCycleStateRunning}}, "RUNNING"},
+		{"ended", &jobs.Run{State: &jobs.RunState{LifeCycleState: jobs.RunLifeCycleStateTerminated, ResultState: jobs.RunResultStateSuccess}}, "TERMINATED SUCCESS"},
+		{"queued with details", &jobs.Run{
+			State:  &jobs.RunState{LifeCycleState: jobs.RunLifeCycleStateQueued, StateMessage: "state message"},
+			Status: &jobs.RunStatus{QueueDetails: &jobs.QueueDetails{Code: jobs.QueueDetailsCodeCodeActiveRunsLimitReached, Message: "Waiting for the active runs of this job to finish."}},
+		}, "QUEUED (Waiting for the active runs of this job to finish.)"},
+		{"queued, state message only", &jobs.Run{State: &jobs.RunState{LifeCycleState: jobs.RunLifeCycleStateQueued, StateMessage: "In queue"}}, "QUEUED (In queue)"},
+		{"queued, nothing said", &jobs.Run{State: &jobs.RunState{LifeCycleState: jobs.RunLifeCycleStateQueued}}, "QUEUED (waiting for the job's other runs to end)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, RunState(tc.run))
+		})
+	}
+	assert.Equal(t, "", RunState(nil))
+}
