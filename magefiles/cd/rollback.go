@@ -63,7 +63,8 @@ type RollbackSummary struct {
 // previous stable (or a named) release.
 func RollbackStages(t RollbackTarget) []Stage {
 	return []Stage{
-		LoadConfig{},                   // the target: endpoint and model names, checked offline
+		LoadConfig{}, // the target: endpoint and model names, checked offline
+		CheckInputs{Approve: true, Notify: true, Verify: true}, // APPROVE, notification settings, smoke cases
 		Connect{},                      // workspace client; state comes from the workspace, not local files
 		ChooseRollback{Target: t},      // journal, registry and endpoint read: the target, or a clear refusal
 		ifChanging{Approve{}},          // shows the change; GitHub environment, terminal confirmation, or -yes

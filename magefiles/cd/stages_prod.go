@@ -278,13 +278,7 @@ func (s *State) rolloutState() (*RolloutState, error) {
 	if s.Version == nil {
 		return nil, errors.New("no model version to roll out (the promote stage did not run)")
 	}
-	plan := rollout.PlanFromPolicy(s.Config.Bundle.Rollout)
-	if s.probes() {
-		plan = plan.WithProbes()
-		if cases, err := verify.LoadCases(filepath.Join(s.Root, CasesPath)); err == nil {
-			plan.Probe.Records = verify.FirstRequests(cases)
-		}
-	}
+	plan := s.canaryPlan()
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
@@ -293,12 +287,21 @@ func (s *State) rolloutState() (*RolloutState, error) {
 	return s.Rollout, nil
 }
 
-func (s *State) probes() bool {
-	if s.Opts.Canary.Probes {
-		return true
+// canaryPlan is the rollout plan of the bundle target's policy, with
+// probe traffic when asked for.
+func (s *State) canaryPlan() rollout.Plan {
+	plan := rollout.PlanFromPolicy(s.Config.Bundle.Rollout)
+	if s.probes() {
+		plan = plan.WithProbes()
+		if cases, err := verify.LoadCases(filepath.Join(s.Root, CasesPath)); err == nil {
+			plan.Probe.Records = verify.FirstRequests(cases)
+		}
 	}
-	v := strings.ToLower(s.Getenv(CanaryProbesEnv))
-	return v == "1" || v == "true" || v == "yes"
+	return plan
+}
+
+func (s *State) probes() bool {
+	return s.Opts.Canary.Probes || s.envFlag(CanaryProbesEnv)
 }
 
 func (s *State) canaryClock() rollout.Clock {
