@@ -264,7 +264,7 @@ func (Smoke) Run(ctx context.Context, s *State) error {
 		if s.Record.Kind == release.KindRollback {
 			return fmt.Errorf("smoke tests after the rollback: %w", err)
 		}
-		return fmt.Errorf("smoke tests after the rollout: %w; %s now serves %s: run `mage rollback %s` to go back to the previous stable release",
+		return fmt.Errorf("smoke tests after the rollout: %w; %s now serves %s: run `mage rollback %s` to go back to the last stable release",
 			err, s.Config.Endpoint.Name, s.Release.Tag, s.Env)
 	}
 	return nil
