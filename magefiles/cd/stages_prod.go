@@ -398,8 +398,12 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 	}
 	s.Rollout.Outcome = out
 	s.Endpoint = out.After
-	if err := s.TagEndpoint(ctx, out.After); err != nil {
-		return err
+	// The endpoint carries the release it serves: only once the candidate
+	// has all the traffic, not while 90% still goes to the stable release.
+	if rollout.Traffic(out.After)[s.Rollout.Candidate.Name] == 100 {
+		if err := s.TagEndpoint(ctx, out.After); err != nil {
+			return err
+		}
 	}
 	s.Record.Endpoint = EndpointSnapshot(out.After)
 	if early && out.Updates == 0 {

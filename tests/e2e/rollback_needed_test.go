@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -106,6 +107,9 @@ func TestRollbackAfterProdFailsBeforeCanary(t *testing.T) {
 		require.ErrorIs(t, killed.deploy(w.ctx), cd.ErrExitedAfterStage, killed.Output())
 		cand := w.served(cd.EnvProd, "2")
 		require.Equal(t, map[string]int{stable: 90, cand: 10}, w.traffic(cd.EnvProd))
+		ep, ok := w.endpoint(cd.EnvProd)
+		require.True(t, ok)
+		assert.Equal(t, "v1.0.0", endpointTag(ep, cd.TagRelease), "the endpoint names the release 90% of its traffic goes to, not the canary's")
 		assert.Contains(t, checkRollback(t, w, true), "rollback needed")
 		rb, err := w.rollback(cd.RollbackTarget{})
 		require.NoError(t, err, rb.Output())
@@ -134,4 +138,14 @@ func recordsJSON(t *testing.T, w *world) string {
 	raw, err := json.Marshal(w.records(cd.EnvProd))
 	require.NoError(t, err)
 	return string(raw)
+}
+
+// endpointTag is the value of an endpoint's tag, "" when it has none.
+func endpointTag(ep serving.ServingEndpointDetailed, key string) string {
+	for _, tg := range ep.Tags {
+		if tg.Key == key {
+			return tg.Value
+		}
+	}
+	return ""
 }
