@@ -12,12 +12,20 @@
 // release record's progress after each stage, and always runs the cleanups
 // (the lock's release), also after a failure or Ctrl-C.
 //
-//	deploy:dev      config, release, connect, approve (skipped), lock, record, bundle, train, register, serve
-//	deploy:staging  config, release, connect, source, approve, lock, record, bundle, promote, serve
-//	deploy:prod     config, release, connect, source, approve, lock, record, backup, bundle, promote,
+//	deploy:dev      config, inputs, release, connect, approve (skipped), lock, record, bundle, train, register, serve
+//	deploy:staging  config, inputs, release, connect, source, approve, lock, record, bundle, promote, serve
+//	deploy:prod     config, inputs, release, connect, source, approve, lock, record, backup, bundle, promote,
 //	                canary, analysis, serve, smoke
-//	verify:<env>    config, connect, find-release, verify
-//	rollback <env>  config, connect, target, approve, lock, record, backup, rollback, smoke
+//	verify:<env>    config, inputs, connect, find-release, verify
+//	rollback <env>  config, inputs, connect, target, approve, lock, record, backup, rollback, smoke
+//
+// Nothing changes before every input is checked: the inputs stage
+// (CheckInputs) checks, offline, what a flow would otherwise read only
+// half way through (the deploy engine, yes/no settings such as APPROVE and
+// CANARY_PROBES, the notification channels' settings, the canary plan, the
+// verify cases and load thresholds) and reports every problem at once;
+// with the config, release, connect, source and approve stages, all of it
+// comes before the first lock, write, record or notification.
 //
 // # Production rollout
 //
