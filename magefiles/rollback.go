@@ -8,8 +8,8 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 )
 
-// Rollback puts an environment back on its previous stable release (-to=v1.0.0 for a release, -version=N for a model version; -yes skips the confirmation).
-func Rollback(ctx context.Context, env string, to, version *string, yes *bool) error {
+// Rollback puts an environment back on its last stable release when the endpoint no longer serves it, else says none is needed (-to=v1.0.0 or -version=N for an explicit target; -yes skips the confirmation; -check only tells).
+func Rollback(ctx context.Context, env string, to, version *string, yes, check *bool) error {
 	o, err := cdOptions(env, nil)
 	if err != nil {
 		return err
@@ -21,6 +21,10 @@ func Rollback(ctx context.Context, env string, to, version *string, yes *bool) e
 	}
 	if version != nil {
 		t.Version = *version
+	}
+	if isSet(check) {
+		_, err = cd.RollbackCheck(ctx, o, t)
+		return err
 	}
 	return cd.Rollback(ctx, o, t)
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Roll an environment back to its previous stable release, or to a named
+# Roll an environment back to its last stable release (when the endpoint no
+# longer serves it; otherwise nothing changes), or to a named
 # release or model version. A thin wrapper around `go run mage.go rollback`,
 # which owns all the logic: it reads the release journal in the workspace
 # (so it works from a fresh checkout), shows what will change and asks,
@@ -8,7 +9,7 @@
 # and notifies.
 #
 # Usage:
-#   scripts/rollback.sh --env production                      previous stable release
+#   scripts/rollback.sh --env production                      last stable release, if needed
 #   scripts/rollback.sh --env production --to-version v1.0.0  a release tag
 #   scripts/rollback.sh --env production --to-version 3       a model version number
 #   scripts/rollback.sh --env production --to-version v1.0.0 --yes   no question asked

@@ -40,6 +40,20 @@ func TestBadInput(t *testing.T) {
 		{fixture: "duplicate_resource_key", want: []want{errAt(`multiple resources are defined with the key "train"`, "resources/b.yml:4:5")}},
 		{fixture: "unknown_target", opts: LoadOptions{Target: "qa"}, want: []want{errAt(`target "qa" is not defined`, "databricks.yml:3:1")}},
 		{fixture: "two_default_targets", want: []want{errAt("multiple targets are marked as default: dev, staging", "databricks.yml:5:14")}},
+		// Two defaults are wrong for every command, a named target too.
+		{fixture: "two_default_targets", opts: LoadOptions{Target: "dev"}, want: []want{errAt("multiple targets are marked as default: dev, staging", "databricks.yml:5:14")}},
+		// v1: ${var.v0}${var.v0} … v40 doubles at each step: stopped at
+		// MaxExpandedBytes with the variable named, once.
+		{fixture: "expansion_bomb", want: []want{errAt("variable v17 expands to more than 65536 bytes: its references repeat one another (${var.v16} is used more than once at each step); a value may expand to at most 65536 bytes", "databricks.yml:39:14")}},
+		// Independent errors of four phases (schema, target selection,
+		// interpolation, resource checks) in one run.
+		{fixture: "several_phases", opts: LoadOptions{Target: "dev"}, want: []want{
+			errAt(`unknown field "max_concurent_runs" (did you mean "max_concurrent_runs"?)`, "databricks.yml:7:7"),
+			errAt("multiple targets are marked as default: dev, staging", "databricks.yml:36:14"),
+			errAt("reference to undefined variable ${var.endpoint_nmae}", "databricks.yml:14:13"),
+			errAt(`traffic routes of endpoint "endpoint" sum to 90%, not 100%`, "databricks.yml:27:13"),
+		}},
+		{fixture: "target_resource_typo", want: []want{errAt(`target "prod" overrides jobs "train_modle", which the bundle does not define (did you mean "train_model"?)`, "databricks.yml:17:9")}},
 		{fixture: "undefined_variable", want: []want{errAt("reference to undefined variable ${var.model_nmae}", "databricks.yml:9:13")}},
 		{fixture: "variable_cycle", want: []want{errAt("cycle in references: var.a -> var.b -> var.c -> var.a", "databricks.yml:5:14")}},
 		{fixture: "variable_without_value", opts: LoadOptions{Target: "prod"}, want: []want{errAt(`no value assigned to required variable "endpoint_name" in target "prod"`, "databricks.yml:4:3")}},

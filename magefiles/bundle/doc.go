@@ -55,9 +55,19 @@
 //     cluster references, names), and read the rollout and load-test
 //     policies from the variables.
 //
-// A phase that finds an error stops the load after the phase, so all
-// problems of that phase are reported but later phases never see a broken
-// tree.
+// Every independent problem is reported in one run: a phase that finds an
+// error does not stop the load (unless the files could not be read or no
+// target could be picked), but what later phases find at a configuration
+// path that already has an error, or in a value whose references could not
+// be resolved because of one, is a consequence and dropped; so are their
+// warnings. Two targets marked default are an error for every command,
+// whichever target it names. A value may expand to at most
+// MaxExpandedBytes (64 KiB); references that repeat one another (v1:
+// ${var.v0}${var.v0}, v2: ${var.v1}${var.v1}, …) are an error naming the
+// variable, not an exhausted memory. A target may only override resources
+// the bundle defines at the top level: a key it does not define
+// (train_modle for train_model) is an error with a did-you-mean, where the
+// CLI would silently define a second, half-configured resource.
 //
 // # Resources
 //

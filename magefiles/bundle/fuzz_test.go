@@ -102,6 +102,8 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 	}
 	add(minimal, "")
 	add(minimal, "prod")
+	add(filepath.Join("testdata", "bad", "two_default_targets"), "dev")
+	add(filepath.Join("testdata", "bad", "several_phases"), "dev")
 	for _, target := range []string{"dev", "staging", "prod"} {
 		add(filepath.Join("..", ".."), target)
 	}

@@ -13,6 +13,12 @@ import (
 // such as ${ not a ref } or {{job.parameters.x}} stays literal.
 var reference = regexp.MustCompile(`\$\{([a-zA-Z]+(?:[-_]*[a-zA-Z0-9]+)*(?:\[[0-9]+\])*(?:\.[a-zA-Z]+(?:[-_]*[a-zA-Z0-9]+)*(?:\[[0-9]+\])*)*)\}`)
 
+// MaxExpandedBytes bounds the value one string may expand to. References
+// that repeat another (v1: ${var.v0}${var.v0}, v2: ${var.v1}${var.v1}, …)
+// double the size at each step; past this bound the value is an error
+// naming the variable, instead of exhausting memory.
+const MaxExpandedBytes = 64 << 10
+
 // deferredResourceFields are resource fields that only exist after deploy
 // (IDs, URLs); references to them stay in the configuration for the
 // deploy engine to fill.
@@ -33,6 +39,12 @@ type resolver struct {
 	// skipped are variables without a value; their references are not
 	// reported again.
 	skipped func(name string) bool
+	// failed are the config paths that already have errors: a reference
+	// to one stays unresolved without a second error.
+	failed []string
+	// tainted are the paths of values left unresolved because what they
+	// reference has no value or an error.
+	tainted []string
 	diags   diag.Diagnostics
 }
 
@@ -57,8 +69,10 @@ func (l *loader) interpolate() {
 		_, ok := l.b.Variables[name]
 		return !ok
 	}
+	r.failed = l.errorPaths()
 	l.tree = r.node(nil, l.tree)
 	l.diags = l.diags.Extend(r.diags)
+	l.tainted = append(l.tainted, r.tainted...)
 	for name, v := range l.b.Variables {
 		v.Value = dyn.GetPath(l.tree, dyn.NewPath("variables", name, "value")).Interface()
 	}
@@ -69,8 +83,10 @@ func (l *loader) interpolate() {
 // that only exist after deploy (id) stay as they are.
 func (l *loader) resolveResourceRefs() {
 	r := newResolver(l.tree, "resources")
+	r.failed = append(l.errorPaths(), l.tainted...)
 	l.tree = r.node(nil, l.tree)
 	l.diags = l.diags.Extend(r.diags)
+	l.tainted = append(l.tainted, r.tainted...)
 }
 
 // node returns v, found at path at, with all references resolved.
@@ -147,10 +163,46 @@ func (r *resolver) str(at dyn.Path, v dyn.Value) dyn.Value {
 			b.WriteString(s[m[0]:m[1]])
 			continue
 		}
+		if b.Len()+len(text)+len(s)-last > MaxExpandedBytes {
+			r.tooLarge(at, v, s[m[2]:m[3]])
+			return v
+		}
 		b.WriteString(text)
 	}
 	b.WriteString(s[last:])
 	return dyn.String(b.String(), v.Location())
+}
+
+// tooLarge reports a value that expands past MaxExpandedBytes, once per
+// variable (its default and its value are the same text), and leaves
+// every reference to it unresolved from now on, so nothing built on it
+// grows further.
+func (r *resolver) tooLarge(at dyn.Path, v dyn.Value, ref string) {
+	root := variableRoot(at)
+	if overlaps([]string{root.String()}, r.failed) {
+		r.tainted = append(r.tainted, at.String())
+		return
+	}
+	r.failed = append(r.failed, root.String())
+	r.errorf(at, v, "%s expands to more than %d bytes: its references repeat one another (${%s} is used more than once at each step); a value may expand to at most %d bytes",
+		describeAt(at), MaxExpandedBytes, ref, MaxExpandedBytes)
+}
+
+// variableRoot is variables.<name> for a path inside a variable, else at.
+func variableRoot(at dyn.Path) dyn.Path {
+	if len(at) >= 2 && at[0].KeyName() == "variables" {
+		return at[:2]
+	}
+	return at
+}
+
+// describeAt names the value at a path: "variable x" for a variable's
+// value, else the configuration path.
+func describeAt(at dyn.Path) string {
+	if len(at) >= 2 && at[0].KeyName() == "variables" {
+		return fmt.Sprintf("variable %s", at[1].KeyName())
+	}
+	return at.String()
 }
 
 func (r *resolver) errorf(at dyn.Path, v dyn.Value, format string, args ...any) {
@@ -189,6 +241,7 @@ func (r *resolver) ref(at dyn.Path, v dyn.Value, expr string) (dyn.Value, bool) 
 			return dyn.InvalidValue, false
 		}
 		if r.skipped(name) {
+			r.tainted = append(r.tainted, at.String())
 			return dyn.InvalidValue, false
 		}
 		p = append(dyn.NewPath("variables", name, "value"), p[2:]...)
@@ -205,6 +258,13 @@ func (r *resolver) ref(at dyn.Path, v dyn.Value, expr string) (dyn.Value, bool) 
 		if len(p) == 4 && deferredResourceFields[p[3].KeyName()] && !dyn.GetPath(r.tree, p).IsValid() {
 			return dyn.InvalidValue, false
 		}
+	}
+	if overlaps([]string{p.String()}, r.failed) {
+		// What at refers to has an error: at is left unresolved, and so is
+		// anything that refers to at.
+		r.tainted = append(r.tainted, at.String())
+		r.failed = append(r.failed, variableRoot(at).String())
+		return dyn.InvalidValue, false
 	}
 	target := dyn.GetPath(r.tree, p)
 	if !target.IsValid() {

@@ -42,6 +42,9 @@ type loader struct {
 	// targetRootPath is true when the target itself sets
 	// workspace.root_path (what production mode asks for).
 	targetRootPath bool
+	// tainted are the config paths of values left with unresolved
+	// references because of an error elsewhere.
+	tainted []string
 
 	user      User
 	shortName string
@@ -69,10 +72,12 @@ func (l *loader) run() *Bundle {
 		// Read databricks.yml and its include globs; one tree, every value
 		// with its file:line:col.
 		{l.loadFiles},
-		// Unknown fields and wrong shapes anywhere, all targets included.
-		{l.checkSchema},
-		// Pick the target and merge its overrides over the top level.
-		{l.selectTarget, l.mergeTarget, l.requireBundleName},
+		// Unknown fields and wrong shapes anywhere, all targets included;
+		// one default target at most, whichever target is asked for.
+		{l.checkSchema, l.checkDefaultTargets},
+		// Pick the target and merge its overrides over the top level; a
+		// target may only override resources the bundle defines.
+		{l.selectTarget, l.checkTargetResources, l.mergeTarget, l.requireBundleName},
 		// Default workspace paths, the current user, variable values.
 		{l.defineWorkspaceDefaults, l.resolveUser, l.defineVariables},
 		// ${var.*}, ${bundle.*}, ${workspace.*} (resources come later).
@@ -87,16 +92,100 @@ func (l *loader) run() *Bundle {
 		// and load policies, the host the caller will use.
 		{l.decodeResources, l.validateResources, l.readPolicies, l.checkHost},
 	}
-	for _, phase := range phases {
-		for _, step := range phase {
-			step()
+	const read, selected = 0, 2 // the phases that read the files and pick the target
+	for i, phase := range phases {
+		if !l.runPhase(phase) {
+			return nil
 		}
-		if l.diags.HasError() {
+		// Without the files or a target there is nothing for later
+		// phases to check.
+		if l.diags.HasError() && (i == read || (i >= selected && l.target == "")) {
 			return nil
 		}
 	}
+	if l.diags.HasError() {
+		return nil
+	}
 	l.b.config = l.tree
 	return l.b
+}
+
+// runPhase runs a phase's steps. After errors in earlier phases the phase
+// still runs, so every independent problem is reported in one run: its
+// diagnostics at a path that already has an error (the same value, one
+// inside it, or one around it) are consequences of that error and dropped.
+// Values whose references could not be resolved because of an earlier
+// error (l.tainted) count as having that error.
+// A step that panics on a tree an earlier error left broken ends the load
+// (false) with the errors found so far; on a tree without errors a panic
+// is a bug and goes on.
+func (l *loader) runPhase(phase []func()) (ok bool) {
+	failed := l.errorPaths()
+	start := len(l.diags)
+	defer func() {
+		if len(failed) == 0 {
+			return
+		}
+		if r := recover(); r != nil {
+			ok = false
+		}
+		failed = append(failed, l.tainted...)
+		kept := l.diags[:start]
+		for _, d := range l.diags[start:] {
+			// Only errors: warnings about a tree with errors are noise.
+			if d.Severity == diag.Error && !overlaps(d.Paths, failed) {
+				kept = append(kept, d)
+			}
+		}
+		l.diags = kept
+	}()
+	for _, step := range phase {
+		step()
+	}
+	return true
+}
+
+// errorPaths are the config paths of the errors so far (a target's path
+// also as the merged path it overrides), or nil (no error yet: nothing to
+// drop, and a panic is not caught). An error without a path is recorded
+// as "".
+func (l *loader) errorPaths() []string {
+	var out []string
+	for _, d := range l.diags {
+		if d.Severity != diag.Error {
+			continue
+		}
+		if len(d.Paths) == 0 {
+			out = append(out, "")
+		}
+		for _, p := range d.Paths {
+			out = append(out, p)
+			// A target's override lands at the same path without the
+			// targets.<name> prefix once merged.
+			if rest, ok := strings.CutPrefix(p, "targets."); ok {
+				if _, merged, ok := strings.Cut(rest, "."); ok {
+					out = append(out, merged)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// overlaps reports whether one of paths is one of failed, inside one, or
+// around one.
+func overlaps(paths, failed []string) bool {
+	within := func(inner, outer string) bool {
+		return outer != "" && (inner == outer || strings.HasPrefix(inner, outer+".") || strings.HasPrefix(inner, outer+"["))
+	}
+	for _, p := range paths {
+		for _, f := range failed {
+			if within(p, f) || within(f, p) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (l *loader) errorAt(v dyn.Value, p dyn.Path, format string, args ...any) {

@@ -48,28 +48,12 @@ func (l *loader) selectTarget() {
 		l.add(d)
 		return
 	}
-	var defaults []string
-	var locs []diag.Location
-	var paths []string
-	for _, name := range names {
-		v := targets.Get(name).Get("default")
-		if b, ok := v.AsBool(); ok && b {
-			defaults = append(defaults, name)
-			locs = append(locs, v.Location())
-			paths = append(paths, dyn.NewPath("targets", name, "default").String())
-		}
-	}
+	defaults, _, _ := l.defaultTargets()
 	switch {
 	case len(defaults) == 1:
 		l.target = defaults[0]
 	case len(defaults) > 1:
-		l.add(diag.Diagnostic{
-			Severity:  diag.Error,
-			Summary:   "multiple targets are marked as default: " + strings.Join(defaults, ", "),
-			Detail:    "Mark exactly one target with default: true.",
-			Locations: locs,
-			Paths:     paths,
-		})
+		// checkDefaultTargets reported it; no target can be picked.
 	case len(names) == 1:
 		l.target = names[0]
 	default:
@@ -79,6 +63,83 @@ func (l *loader) selectTarget() {
 			Detail:   "Pass a target (" + strings.Join(names, ", ") + ") or mark one with default: true.",
 			Paths:    []string{"targets"},
 		})
+	}
+}
+
+// defaultTargets are the targets marked default: true, with where.
+func (l *loader) defaultTargets() (names []string, locs []diag.Location, paths []string) {
+	targets := l.tree.Get("targets")
+	for _, name := range l.targetNames() {
+		v := targets.Get(name).Get("default")
+		if b, ok := v.AsBool(); ok && b {
+			names = append(names, name)
+			locs = append(locs, v.Location())
+			paths = append(paths, dyn.NewPath("targets", name, "default").String())
+		}
+	}
+	return names, locs, paths
+}
+
+// checkDefaultTargets refuses two targets marked default, whichever
+// target a command names: the bundle is wrong for every command.
+func (l *loader) checkDefaultTargets() {
+	defaults, locs, paths := l.defaultTargets()
+	if len(defaults) < 2 {
+		return
+	}
+	l.add(diag.Diagnostic{
+		Severity:  diag.Error,
+		Summary:   "multiple targets are marked as default: " + strings.Join(defaults, ", "),
+		Detail:    "Mark exactly one target with default: true.",
+		Locations: locs,
+		Paths:     paths,
+	})
+}
+
+// checkTargetResources refuses a target's resource that the bundle does
+// not define at the top level (resources: in databricks.yml or an included
+// file): a target overrides resources, and a misspelt key (train_modle for
+// train_model) would otherwise define a second, half-configured resource.
+func (l *loader) checkTargetResources() {
+	if l.target == "" {
+		return
+	}
+	res := l.tree.Get("targets").Get(l.target).Get("resources")
+	kinds, ok := res.AsMap()
+	if !ok {
+		return
+	}
+	base := l.tree.Get("resources")
+	for _, kp := range kinds.Pairs() {
+		kind := kp.Key.MustString()
+		keys, ok := kp.Value.AsMap()
+		if !ok {
+			continue
+		}
+		var defined []string
+		if m, ok := base.Get(kind).AsMap(); ok {
+			defined = m.Keys()
+		}
+		for _, p := range keys.Pairs() {
+			key := p.Key.MustString()
+			if base.Get(kind).Get(key).IsValid() {
+				continue
+			}
+			at := dyn.NewPath("targets", l.target, "resources", kind, key)
+			d := diag.Diagnostic{
+				Severity:  diag.Error,
+				Summary:   fmt.Sprintf("target %q overrides %s %q, which the bundle does not define", l.target, kind, key),
+				Detail:    "A target may only override resources defined under resources: at the top level (databricks.yml or an included file); define it there first.",
+				Locations: []diag.Location{p.Key.Location()},
+				Paths:     []string{at.String()},
+			}
+			if s := dyn.Suggest(key, defined); s != "" {
+				d.Summary += fmt.Sprintf(" (did you mean %q?)", s)
+			} else if len(defined) > 0 {
+				d.Detail += " Defined: " + strings.Join(sortedCopy(defined), ", ") + "."
+			}
+			l.add(d)
+		}
 	}
 }
 

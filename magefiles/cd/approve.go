@@ -13,6 +13,9 @@ import (
 // protection rules (required reviewers) gated the job.
 const DeployEnvironmentEnv = "DEPLOY_ENVIRONMENT"
 
+// ApproveEnv approves a deploy or rollback in automation (APPROVE=1).
+const ApproveEnv = "APPROVE"
+
 // githubEnvironments are the GitHub environment names accepted for each
 // deploy environment.
 var githubEnvironments = map[string][]string{
@@ -57,8 +60,8 @@ func (s *State) approval(ctx context.Context) (string, error) {
 	if s.Opts.Yes {
 		return "-yes by " + who, nil
 	}
-	if v := strings.ToLower(s.Getenv("APPROVE")); v == "1" || v == "true" || v == "yes" {
-		return "APPROVE=" + v + " by " + who, nil
+	if s.envFlag(ApproveEnv) {
+		return ApproveEnv + "=" + strings.ToLower(strings.TrimSpace(s.Getenv(ApproveEnv))) + " by " + who, nil
 	}
 	if s.Getenv("GITHUB_ACTIONS") == "true" {
 		gh := s.Getenv(DeployEnvironmentEnv)

@@ -12,12 +12,20 @@
 // release record's progress after each stage, and always runs the cleanups
 // (the lock's release), also after a failure or Ctrl-C.
 //
-//	deploy:dev      config, release, connect, approve (skipped), lock, record, bundle, train, register, serve
-//	deploy:staging  config, release, connect, source, approve, lock, record, bundle, promote, serve
-//	deploy:prod     config, release, connect, source, approve, lock, record, backup, bundle, promote,
+//	deploy:dev      config, inputs, release, connect, approve (skipped), lock, record, bundle, train, register, serve
+//	deploy:staging  config, inputs, release, connect, source, approve, lock, record, bundle, promote, serve
+//	deploy:prod     config, inputs, release, connect, source, approve, lock, record, backup, bundle, promote,
 //	                canary, analysis, serve, smoke
-//	verify:<env>    config, connect, find-release, verify
-//	rollback <env>  config, connect, target, approve, lock, record, backup, rollback, smoke
+//	verify:<env>    config, inputs, connect, find-release, verify
+//	rollback <env>  config, inputs, connect, target, approve, lock, record, backup, rollback, smoke
+//
+// Nothing changes before every input is checked: the inputs stage
+// (CheckInputs) checks, offline, what a flow would otherwise read only
+// half way through (the deploy engine, yes/no settings such as APPROVE and
+// CANARY_PROBES, the notification channels' settings, the canary plan, the
+// verify cases and load thresholds) and reports every problem at once;
+// with the config, release, connect, source and approve stages, all of it
+// comes before the first lock, write, record or notification.
 //
 // # Production rollout
 //
@@ -54,12 +62,18 @@
 //
 // `mage rollback <env>` works from the workspace alone (journal, registry,
 // endpoint), so it runs from a fresh checkout. The target is a release tag
-// (-to), a model version (-version), or by default the previous stable
-// release: the last stable release when the endpoint does not serve it
-// (a deploy that failed after its rollout), else the stable release before
-// it. After an aborted canary, whose abort already restored stable, the
-// default has nothing to do and says so. A release or version that does not
-// exist, or no previous stable release, is refused before anything changes.
+// (-to), a model version (-version), or by default the last stable release,
+// decided from what the endpoint serves and the journal together: when the
+// endpoint does not serve the last stable release alone (a rollout whose
+// smoke tests or verify failed, a canary left half way), it comes back;
+// when it does (a deploy that failed or was refused before the endpoint,
+// an aborted canary, one killed before its canary, or no deploy since),
+// the default has nothing to do, says so, names the stable release before
+// it for -to, and exits 0. `rollback -check` answers the same question
+// without changing anything (rollback_needed=true|false in
+// $GITHUB_OUTPUT), so the CD workflow's rollback job runs only when
+// needed. A release or version that does not exist, or no stable release
+// at all, is refused before anything changes.
 // Then: approval, lock, a KindRollback record, a backup, the target alone
 // at 100% (READY), smoke tests; the replaced release's record becomes
 // rolled_back. `mage unlock <env>` shows a lock's holder and removes it

@@ -11,16 +11,17 @@ import (
 // commit and served on the dev endpoint.
 func DeployDev() []Stage {
 	return []Stage{
-		LoadConfig{},   // the dev target of databricks.yml: checked offline
-		CheckRelease{}, // the tag on HEAD (or -release): semver
-		Connect{},      // workspace client; refuses another workspace or missing credentials
-		Approve{},      // dev needs none: skipped, and says so
-		AcquireLock{},  // one deploy per environment at a time; released at the end
-		BeginRecord{},  // release record in the workspace journal (resumes an interrupted one)
-		BundleDeploy{}, // src/ uploaded; job, experiment, model created or updated; endpoint created if it can be
-		Train{},        // run the training job with the release, wait, check result_state
-		Register{},     // the trained model as a READY dev version tagged with sha, release, run id
-		Serve{},        // dev endpoint serves that version at 100% (created if missing), READY
+		LoadConfig{},                            // the dev target of databricks.yml: checked offline
+		CheckInputs{Engine: true, Notify: true}, // -engine, notification settings: every input checked before anything changes
+		CheckRelease{},                          // the tag on HEAD (or -release): semver
+		Connect{},                               // workspace client; refuses another workspace or missing credentials
+		Approve{},                               // dev needs none: skipped, and says so
+		AcquireLock{},                           // one deploy per environment at a time; released at the end
+		BeginRecord{},                           // release record in the workspace journal (resumes an interrupted one)
+		BundleDeploy{},                          // src/ uploaded; job, experiment, model created or updated; endpoint created if it can be
+		Train{},                                 // run the training job with the release, wait, check result_state
+		Register{},                              // the trained model as a READY dev version tagged with sha, release, run id
+		Serve{},                                 // dev endpoint serves that version at 100% (created if missing), READY
 	}
 }
 
@@ -28,7 +29,8 @@ func DeployDev() []Stage {
 // promoted into the staging model and served.
 func DeployStaging() []Stage {
 	return []Stage{
-		LoadConfig{},   // the staging target: checked offline
+		LoadConfig{}, // the staging target: checked offline
+		CheckInputs{Engine: true, Approve: true, Notify: true}, // -engine, APPROVE, notification settings
 		CheckRelease{}, // the tag on HEAD; prereleases may go to staging
 		Connect{},      // staging workspace client
 		LoadSource{},   // dev's record of this release: verified, and its model version
@@ -46,7 +48,8 @@ func DeployStaging() []Stage {
 // own metrics, then promoted to all traffic or pulled back.
 func DeployProd() []Stage {
 	return []Stage{
-		LoadConfig{},   // the prod target: checked offline
+		LoadConfig{}, // the prod target: checked offline
+		CheckInputs{Engine: true, Approve: true, Notify: true, Canary: true, Verify: true}, // -engine, APPROVE, notifications, canary plan, smoke cases
 		CheckRelease{}, // a stable tag whose commit is on main
 		Connect{},      // prod workspace client
 		LoadSource{},   // staging's record of this release: verified, and its model version
@@ -81,10 +84,11 @@ func DeployStages(env string) ([]Stage, error) {
 // the result kept in the environment's release record.
 func VerifyStages() []Stage {
 	return []Stage{
-		LoadConfig{},  // the target: endpoint name, load thresholds
-		Connect{},     // workspace client
-		FindRelease{}, // the environment's latest deploy record (and the tag on HEAD, if any, must match)
-		Verify{},      // integration (or smoke), load, metrics; JUnit + JSON under artifacts/; record updated
+		LoadConfig{},              // the target: endpoint name, load thresholds
+		CheckInputs{Verify: true}, // the cases and the load thresholds, before the record is touched
+		Connect{},                 // workspace client
+		FindRelease{},             // the environment's latest deploy record (and the tag on HEAD, if any, must match)
+		Verify{},                  // integration (or smoke), load, metrics; JUnit + JSON under artifacts/; record updated
 	}
 }
 

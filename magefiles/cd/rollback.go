@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -59,11 +60,12 @@ type RollbackSummary struct {
 	Resolves string `json:"resolves,omitempty"`
 }
 
-// RollbackStages is `mage rollback <env>`: the endpoint back on the
-// previous stable (or a named) release.
+// RollbackStages is `mage rollback <env>`: the endpoint back on the last
+// stable (or a named) release.
 func RollbackStages(t RollbackTarget) []Stage {
 	return []Stage{
-		LoadConfig{},                   // the target: endpoint and model names, checked offline
+		LoadConfig{}, // the target: endpoint and model names, checked offline
+		CheckInputs{Approve: true, Notify: true, Verify: true}, // APPROVE, notification settings, smoke cases
 		Connect{},                      // workspace client; state comes from the workspace, not local files
 		ChooseRollback{Target: t},      // journal, registry and endpoint read: the target, or a clear refusal
 		ifChanging{Approve{}},          // shows the change; GitHub environment, terminal confirmation, or -yes
@@ -78,6 +80,19 @@ func RollbackStages(t RollbackTarget) []Stage {
 // Rollback runs `mage rollback <env>`: it restores the target, records the
 // rollback and notifies (rollback done, or rollback failed).
 func Rollback(ctx context.Context, o Options, t RollbackTarget) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	s, err := NewState(ctx, o)
+	if err != nil {
+		return err
+	}
+	err = Flow{Name: "rollback:" + o.Env, Stages: RollbackStages(t), Success: release.OutcomeStable, Failure: release.OutcomeFailed}.Run(ctx, s)
+	s.rollbackEnd(ctx, err)
+	return err
+}
+
+func (t RollbackTarget) check() error {
 	if t.Release != "" && t.Version != "" {
 		return fmt.Errorf("rollback: name a release (-to=%s) or a model version (-version=%s), not both", t.Release, t.Version)
 	}
@@ -89,13 +104,55 @@ func Rollback(ctx context.Context, o Options, t RollbackTarget) error {
 	if t.Version != "" && !isVersionNumber(t.Version) {
 		return fmt.Errorf("rollback: -version=%q is not a model version number (want e.g. -version=3)", t.Version)
 	}
+	return nil
+}
+
+// RollbackNeededOutput is the step output `rollback -check` writes to
+// $GITHUB_OUTPUT: true or false.
+const RollbackNeededOutput = "rollback_needed"
+
+// RollbackCheck runs `mage rollback <env> -check`: it works out, from what
+// the endpoint serves and the journal, whether the rollback would change
+// anything, prints the answer and, in GitHub Actions, writes
+// rollback_needed=true|false to $GITHUB_OUTPUT. It changes nothing. A
+// rollback that would be refused (no stable release to go back to) is an
+// error.
+func RollbackCheck(ctx context.Context, o Options, t RollbackTarget) (*RollbackPlan, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
 	s, err := NewState(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := runStages(ctx, s, LoadConfig{}, Connect{}, ChooseRollback{Target: t}); err != nil {
+		return nil, fmt.Errorf("rollback:%s -check: %w", s.Env, err)
+	}
+	p := s.Rollback
+	needed := !p.Noop
+	if needed {
+		s.Printf("rollback needed: %s -> %s\n", p.Preview.Text, p.describeTarget())
+	} else {
+		s.Printf("no rollback needed: %s\n", p.Why)
+	}
+	if out := s.Getenv("GITHUB_OUTPUT"); out != "" {
+		if err := appendLine(out, fmt.Sprintf("%s=%t", RollbackNeededOutput, needed)); err != nil {
+			return p, fmt.Errorf("rollback:%s -check: write $GITHUB_OUTPUT: %w", s.Env, err)
+		}
+	}
+	return p, nil
+}
+
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 G302 -- $GITHUB_OUTPUT, the runner's own step-output file
 	if err != nil {
 		return err
 	}
-	err = Flow{Name: "rollback:" + o.Env, Stages: RollbackStages(t), Success: release.OutcomeStable, Failure: release.OutcomeFailed}.Run(ctx, s)
-	s.rollbackEnd(ctx, err)
-	return err
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func isVersionNumber(v string) bool {
@@ -122,8 +179,9 @@ func (c ifChanging) Run(ctx context.Context, s *State) error {
 
 // ChooseRollback works out the rollback from the workspace: the journal,
 // the registry and the endpoint. A release or model version that does not
-// exist, or no previous stable release, is refused here, before anything
-// changes.
+// exist, or no stable release at all, is refused here, before anything
+// changes; an endpoint already serving the last stable release alone
+// needs no default rollback (RollbackPlan.Noop).
 type ChooseRollback struct{ Target RollbackTarget }
 
 // Name implements Stage.
@@ -293,23 +351,27 @@ func chooseRollback(recs []*release.Record, served map[string]int, t RollbackTar
 			p.Why = fmt.Sprintf("the last stable release (record %s); the endpoint serves %s", good.ID, describeServed(served))
 			break
 		}
-		if latest != nil && latest.Outcome == release.OutcomeAborted && latest.Started.After(good.Started) {
-			p.Noop = true
-			p.Release, p.Record = good.Release, good
-			p.Target = rollout.Entity{EntityName: model, EntityVersion: good.Model.Version}
-			p.Why = fmt.Sprintf("the canary of %s was aborted and %s serves the stable %s again; name a release with -to to go further back", latest.Release, env, good.Release)
-			return p, nil
+		// The endpoint serves the last stable release alone: whatever came
+		// after it (a deploy that failed before the endpoint, an aborted
+		// canary, one still in progress, or nothing) did not replace it, so
+		// going back one more release would make production worse. Going
+		// further back is an explicit -to or -version.
+		p.Noop = true
+		p.Release, p.Record = good.Release, good
+		p.Target = rollout.Entity{EntityName: model, EntityVersion: good.Model.Version}
+		p.Why = fmt.Sprintf("%s serves the last stable release %s (model v%s) alone", env, good.Release, good.Model.Version)
+		if latest != nil && latest != good && !latest.Good() && latest.Started.After(good.Started) {
+			how := fmt.Sprintf("the deploy of %s after it is %s (record %s)", latest.Release, latest.Outcome, latest.ID)
+			if latest.Outcome == release.OutcomeAborted {
+				how = fmt.Sprintf("the canary of %s after it was aborted (record %s)", latest.Release, latest.ID)
+			}
+			p.Why += "; " + how + " and did not replace it"
 		}
-		prev := newest(func(r *release.Record) bool {
+		if prev := newest(func(r *release.Record) bool {
 			return r.Good() && r.Model.Version != good.Model.Version && !r.Started.After(good.Started)
-		})
-		if prev == nil {
-			return nil, fmt.Errorf("%s has no previous stable release: it has only served %s (model v%s, record %s) as stable: nothing was changed",
-				env, good.Release, good.Model.Version, good.ID)
+		}); prev != nil {
+			p.Why += fmt.Sprintf("; to go back to the stable release before it, name it: mage rollback %s -to=%s", env, prev.Release)
 		}
-		p.Record, p.Release = prev, prev.Release
-		p.Target = rollout.Entity{EntityName: model, EntityVersion: prev.Model.Version}
-		p.Why = fmt.Sprintf("the stable release before %s (record %s)", good.Release, prev.ID)
 	}
 	return p, nil
 }

@@ -24,6 +24,7 @@ func TestChooseRollback(t *testing.T) {
 	v2 := rec(d, "v1.1.0", "2", release.OutcomeStable)
 	v3abort := rec(d, "v1.2.0", "3", release.OutcomeAborted)
 	v3failed := rec(d, "v1.2.0", "3", release.OutcomeFailed)
+	v3running := rec(d, "v1.2.0", "3", release.OutcomeInProgress)
 	rolled := rec(d, "v1.1.0", "2", release.OutcomeRolledBack)
 	rbV1 := rec(release.KindRollback, "v1.0.0", "1", release.OutcomeStable)
 
@@ -36,17 +37,23 @@ func TestChooseRollback(t *testing.T) {
 		noop    bool
 		from    string // the replaced release
 		resolve string
+		why     string // part of the explanation
 		err     string
 	}{
-		{name: "previous stable", recs: []*release.Record{v1, v2}, served: map[string]int{"2": 100}, want: "1", from: "v1.1.0", resolve: "v1.1.0"},
+		{name: "the last stable serves: nothing to do", recs: []*release.Record{v1, v2}, served: map[string]int{"2": 100}, noop: true, from: "v1.1.0", resolve: "v1.1.0", why: "prod serves the last stable release v1.1.0 (model v2) alone; to go back to the stable release before it, name it: mage rollback prod -to=v1.0.0"},
+		{name: "after a deploy that failed unverified: the last stable", recs: []*release.Record{v1, rec(d, "v1.1.0", "2", release.OutcomeVerifyFailed)}, served: map[string]int{"2": 100}, want: "1", from: "v1.1.0", resolve: "v1.1.0"},
 		{name: "after an abort: nothing to do", recs: []*release.Record{v1, v2, v3abort}, served: map[string]int{"2": 100}, noop: true, from: "v1.1.0", resolve: "v1.2.0"},
+		{name: "after a deploy that failed before the endpoint: nothing to do", recs: []*release.Record{v1, v2, v3failed}, served: map[string]int{"2": 100}, noop: true, from: "v1.1.0", resolve: "v1.2.0", why: "the deploy of v1.2.0 after it is failed (record v1.2.0-deploy) and did not replace it"},
+		{name: "after a deploy killed before the endpoint: nothing to do", recs: []*release.Record{v1, v2, v3running}, served: map[string]int{"2": 100}, noop: true, from: "v1.1.0"},
+		{name: "after a failed deploy, a named release still goes", recs: []*release.Record{v1, v2, v3failed}, served: map[string]int{"2": 100}, target: RollbackTarget{Release: "v1.0.0"}, want: "1", from: "v1.1.0", resolve: "v1.2.0"},
+		{name: "after a failed deploy, a named version still goes", recs: []*release.Record{v1, v2, v3failed}, served: map[string]int{"2": 100}, target: RollbackTarget{Version: "1"}, want: "1", from: "v1.1.0"},
 		{name: "after a failed rollout: the last stable", recs: []*release.Record{v1, v2, v3failed}, served: map[string]int{"3": 100}, want: "2", from: "v1.2.0", resolve: "v1.2.0"},
 		{name: "a canary left half way: the last stable", recs: []*release.Record{v1, v2, v3failed}, served: map[string]int{"2": 90, "3": 10}, want: "2", resolve: "v1.2.0"},
 		{name: "named release", recs: []*release.Record{v1, v2, v3abort}, served: map[string]int{"2": 100}, target: RollbackTarget{Release: "v1.0.0"}, want: "1", from: "v1.1.0", resolve: "v1.2.0"},
 		{name: "named release that was rolled back", recs: []*release.Record{v1, rolled, rbV1}, served: map[string]int{"1": 100}, target: RollbackTarget{Release: "v1.1.0"}, want: "2", from: "v1.0.0"},
 		{name: "named version", recs: []*release.Record{v1, v2}, served: map[string]int{"2": 100}, target: RollbackTarget{Version: "7"}, want: "7", from: "v1.1.0"},
-		{name: "no previous stable after a rollback", recs: []*release.Record{v1, rolled, rbV1}, served: map[string]int{"1": 100}, err: "prod has no previous stable release: it has only served v1.0.0 (model v1, record v1.0.0-rollback)"},
-		{name: "only one release", recs: []*release.Record{v1}, served: map[string]int{"1": 100}, err: "no previous stable release"},
+		{name: "after a rollback: nothing to do", recs: []*release.Record{v1, rolled, rbV1}, served: map[string]int{"1": 100}, noop: true, from: "v1.0.0", why: "prod serves the last stable release v1.0.0 (model v1) alone"},
+		{name: "only one release: nothing to do", recs: []*release.Record{v1}, served: map[string]int{"1": 100}, noop: true, from: "v1.0.0"},
 		{name: "empty journal", served: map[string]int{"1": 100}, err: "prod has no stable release in its journal"},
 		{name: "unknown release", recs: []*release.Record{v1, v2}, served: map[string]int{"2": 100}, target: RollbackTarget{Release: "v0.1.0"}, err: "prod has no record of release v0.1.0; known: v1.1.0 (v2, stable), v1.0.0 (v1, verified)"},
 		{name: "aborted release", recs: []*release.Record{v1, v2, v3abort}, served: map[string]int{"2": 100}, target: RollbackTarget{Release: "v1.2.0"}, err: "release v1.2.0 never became stable in prod (its latest record v1.2.0-deploy is aborted)"},
@@ -70,6 +77,7 @@ func TestChooseRollback(t *testing.T) {
 				require.NotNil(t, p.Replaced)
 				assert.Equal(t, tt.from, p.Replaced.Release)
 			}
+			assert.Contains(t, p.Why, tt.why)
 			if tt.resolve != "" {
 				assert.Equal(t, tt.resolve, p.Resolves)
 			}

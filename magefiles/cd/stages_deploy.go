@@ -54,18 +54,10 @@ func (BundleDeploy) Name() string { return "bundle" }
 
 // Run implements Stage.
 func (BundleDeploy) Run(ctx context.Context, s *State) error {
-	engine := s.Engine
-	if engine == nil {
-		name := s.Opts.Engine
-		if name == "" {
-			name = s.Getenv("DEPLOY_ENGINE")
-		}
-		var err error
-		if engine, err = workspace.SelectEngine(name, s.Opts.LookPath); err != nil {
-			return err
-		}
-		s.Engine = engine
+	if err := s.selectEngine(); err != nil {
+		return err
 	}
+	engine := s.Engine
 	s.Printf("   engine %s\n", engine.Name())
 	res, err := engine.Deploy(ctx, s.Client, s.deployRequest())
 	if res != nil {

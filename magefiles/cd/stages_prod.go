@@ -264,7 +264,7 @@ func (Smoke) Run(ctx context.Context, s *State) error {
 		if s.Record.Kind == release.KindRollback {
 			return fmt.Errorf("smoke tests after the rollback: %w", err)
 		}
-		return fmt.Errorf("smoke tests after the rollout: %w; %s now serves %s: run `mage rollback %s` to go back to the previous stable release",
+		return fmt.Errorf("smoke tests after the rollout: %w; %s now serves %s: run `mage rollback %s` to go back to the last stable release",
 			err, s.Config.Endpoint.Name, s.Release.Tag, s.Env)
 	}
 	return nil
@@ -278,13 +278,7 @@ func (s *State) rolloutState() (*RolloutState, error) {
 	if s.Version == nil {
 		return nil, errors.New("no model version to roll out (the promote stage did not run)")
 	}
-	plan := rollout.PlanFromPolicy(s.Config.Bundle.Rollout)
-	if s.probes() {
-		plan = plan.WithProbes()
-		if cases, err := verify.LoadCases(filepath.Join(s.Root, CasesPath)); err == nil {
-			plan.Probe.Records = verify.FirstRequests(cases)
-		}
-	}
+	plan := s.canaryPlan()
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
@@ -293,12 +287,21 @@ func (s *State) rolloutState() (*RolloutState, error) {
 	return s.Rollout, nil
 }
 
-func (s *State) probes() bool {
-	if s.Opts.Canary.Probes {
-		return true
+// canaryPlan is the rollout plan of the bundle target's policy, with
+// probe traffic when asked for.
+func (s *State) canaryPlan() rollout.Plan {
+	plan := rollout.PlanFromPolicy(s.Config.Bundle.Rollout)
+	if s.probes() {
+		plan = plan.WithProbes()
+		if cases, err := verify.LoadCases(filepath.Join(s.Root, CasesPath)); err == nil {
+			plan.Probe.Records = verify.FirstRequests(cases)
+		}
 	}
-	v := strings.ToLower(s.Getenv(CanaryProbesEnv))
-	return v == "1" || v == "true" || v == "yes"
+	return plan
+}
+
+func (s *State) probes() bool {
+	return s.Opts.Canary.Probes || s.envFlag(CanaryProbesEnv)
 }
 
 func (s *State) canaryClock() rollout.Clock {
@@ -395,8 +398,12 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 	}
 	s.Rollout.Outcome = out
 	s.Endpoint = out.After
-	if err := s.TagEndpoint(ctx, out.After); err != nil {
-		return err
+	// The endpoint carries the release it serves: only once the candidate
+	// has all the traffic, not while 90% still goes to the stable release.
+	if rollout.Traffic(out.After)[s.Rollout.Candidate.Name] == 100 {
+		if err := s.TagEndpoint(ctx, out.After); err != nil {
+			return err
+		}
 	}
 	s.Record.Endpoint = EndpointSnapshot(out.After)
 	if early && out.Updates == 0 {

@@ -18,7 +18,7 @@ func Unlock(ctx context.Context, o Options) (*release.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := runStages(ctx, s, LoadConfig{}, Connect{}); err != nil {
+	if err := runStages(ctx, s, LoadConfig{}, CheckInputs{Approve: true}, Connect{}); err != nil {
 		return nil, err
 	}
 	l := s.Locker()

@@ -76,12 +76,18 @@ func TestPlantedFailures(t *testing.T) {
 		{"a Python type error", func(root string) {
 			appendFile(t, root, "src/fixture/core.py", "\n\ndef half(number: int) -> int:\n    \"\"\"Halve a number.\"\"\"\n    return number / 2\n")
 		}, "mypy", "src/fixture/core.py:45:12: Incompatible return value type (got \"float\", expected \"int\")"},
+		{"a shell fed a computed command line, in a new package", func(root string) {
+			writeFile(t, root, "shell/shell.go", shellExec)
+		}, "gosec", "shell/shell.go:7 [G204]"},
 		{"invalid YAML in resources/", func(root string) {
 			writeFile(t, root, "resources/serving.yml", "resources:\n  model_serving_endpoints:\n    agent:\n      name: [unclosed\n")
 		}, "bundle", "resources/serving.yml:4: invalid YAML"},
 	}
 	for _, p := range plants {
 		t.Run(p.name, func(t *testing.T) {
+			if _, pinned := toolchain.GoTools[p.fails]; pinned {
+				requireTool(t, p.fails)
+			}
 			root := filepath.Join(t.TempDir(), "repo")
 			copyTree(t, base, root)
 			p.plant(root)
@@ -98,7 +104,7 @@ func TestPlantedFailures(t *testing.T) {
 				}
 			}
 			want := []string{p.fails + ":fail"}
-			if p.fails == "secrets" || p.fails == "bandit" {
+			if p.fails == "secrets" || p.fails == "bandit" || p.fails == "gosec" {
 				want = append(want, "bundle:blocked") // it waits for the security scans
 			}
 			sort.Strings(failed)
@@ -109,3 +115,16 @@ func TestPlantedFailures(t *testing.T) {
 		})
 	}
 }
+
+// shellExec runs a computed command line through a shell: gosec's G204,
+// which this repository excludes only at reviewed sites (#nosec with a
+// reason), never for a whole package.
+const shellExec = `package shell
+
+import "os/exec"
+
+// Run runs a command line through the shell.
+func Run(x string) error {
+	return exec.Command("sh", "-c", x).Run()
+}
+`

@@ -120,3 +120,18 @@ func (m misconfigured) Name() string { return m.name }
 func (m misconfigured) Send(context.Context, Event) (string, error) {
 	return "", m.err
 }
+
+// Problems returns what is wrong with the settings of the notifier's
+// channels (a half-configured e-mail, a webhook that is not a URL), one
+// error per channel, or nil. A run checks it before it changes anything, so
+// a broken setting is fixed before a deploy rather than found when its
+// notifications fail. Values are never echoed.
+func (n *Notifier) Problems() error {
+	var errs []error
+	for _, c := range n.Channels {
+		if m, ok := c.(misconfigured); ok {
+			errs = append(errs, fmt.Errorf("%s: %w", m.name, m.err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -88,8 +88,19 @@ func TestFromEnvMisconfiguration(t *testing.T) {
 			assert.Equal(t, Failed, res.Status)
 			assert.Contains(t, res.Detail, tt.want)
 			assert.NotContains(t, r.String(), "SECRETPART")
+			problems := FromEnv(mapEnv(tt.env)).Problems()
+			require.Error(t, problems, "a broken setting is a problem before anything is sent")
+			assert.Contains(t, problems.Error(), tt.want)
+			assert.NotContains(t, problems.Error(), "SECRETPART")
 		})
 	}
+}
+
+func TestProblemsNoneWhenConfiguredOrUnset(t *testing.T) {
+	assert.NoError(t, FromEnv(mapEnv(nil)).Problems(), "unset channels are skipped, not problems")
+	assert.NoError(t, FromEnv(mapEnv(map[string]string{
+		EnvSlackWebhookURL: "https://hooks.example.test/services/T/B/X", EnvPagerDutyRoutingKey: "rk-1",
+	})).Problems())
 }
 
 func TestSendReportsEveryChannelInOrder(t *testing.T) {

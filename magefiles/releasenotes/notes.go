@@ -40,8 +40,9 @@ type Notes struct {
 }
 
 // Generate reads the history of the git repository in repoDir and returns
-// the notes of tag: the commits after the previous release tag (by semver,
-// see PreviousTag) up to tag, or every commit up to tag for a first release.
+// the notes of tag: the commits after the previous release tag (among the
+// tags that tag descends from, the one PreviousTag picks) up to tag, or
+// every commit up to tag for a first release.
 // deployed comes from the release records; it may be nil.
 func Generate(ctx context.Context, repoDir, tag string, deployed []Deployment) (*Notes, error) {
 	v, err := release.ParseTag(tag)
@@ -64,7 +65,10 @@ func Generate(ctx context.Context, repoDir, tag string, deployed []Deployment) (
 		return nil, fmt.Errorf("release notes %s: tag date: %w", tag, err)
 	}
 
-	tagList, err := git(ctx, repoDir, "tag", "--list", "v*")
+	// The previous release is the highest one the tag descends from: a
+	// hotfix tagged on another branch (v1.0.1 off v1.0.0) is not where
+	// v1.1.0's changes start, whatever its number.
+	tagList, err := git(ctx, repoDir, "tag", "--list", "--merged", ref+"^{commit}", "v*")
 	if err != nil {
 		return nil, fmt.Errorf("release notes %s: list tags: %w", tag, err)
 	}

@@ -266,3 +266,30 @@ func BenchmarkParseMessage(b *testing.B) {
 		_ = ParseMessage(msg)
 	}
 }
+
+// TestPreviousReleaseByAncestry: v1.0.1 is a hotfix tagged on a branch off
+// v1.0.0 and never merged; v1.1.0 on main descends from v1.0.0 only, so
+// its notes start at v1.0.0 and leave the hotfix's commit out, although
+// v1.0.1 is the highest lower version.
+func TestPreviousReleaseByAncestry(t *testing.T) {
+	r := newGitRepo(t)
+	r.commit(ada, "feat: first model")
+	r.run(ada, "", "tag", "v1.0.0")
+	r.run(ada, "", "checkout", "-q", "-b", "hotfix")
+	r.commit(grace, "fix: hotfix only on the branch")
+	r.run(grace, "", "tag", "v1.0.1")
+	r.run(ada, "", "checkout", "-q", "main")
+	r.commit(linus, "feat: the next release")
+	r.run(linus, "", "tag", "v1.1.0")
+
+	n, err := Generate(context.Background(), r.dir, "v1.1.0", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "v1.0.0", n.Previous)
+	md := n.Markdown()
+	assert.Contains(t, md, "the next release")
+	assert.NotContains(t, md, "hotfix only on the branch")
+
+	hot, err := Generate(context.Background(), r.dir, "v1.0.1", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "v1.0.0", hot.Previous, "the hotfix's own notes start at what it descends from")
+}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 )
 
 // WriteOptions configure WriteAndPublish.
@@ -32,7 +35,15 @@ func WriteAndPublish(ctx context.Context, o WriteOptions) (*Notes, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if err := o.checkPublish(); err != nil {
+		return nil, err
+	}
 	tag := o.Tag
+	if tag != "" {
+		if _, err := release.ParseTag(tag); err != nil {
+			return nil, fmt.Errorf("release notes: -tag=%q: %w", tag, err)
+		}
+	}
 	if tag == "" {
 		var err error
 		if tag, err = HeadTag(ctx, o.RepoDir); err != nil {
@@ -74,6 +85,25 @@ func WriteAndPublish(ctx context.Context, o WriteOptions) (*Notes, error) {
 	}
 	fmt.Fprintf(o.Log, "updated the GitHub release %s of %s\n", tag, o.GitHubRepo)
 	return notes, nil
+}
+
+// checkPublish refuses GitHub settings that would only fail after the
+// notes were written: a repository that is not owner/name, an API URL that
+// is not http(s).
+func (o WriteOptions) checkPublish() error {
+	if o.GitHubToken == "" || o.GitHubRepo == "" {
+		return nil
+	}
+	if !repoRE.MatchString(o.GitHubRepo) {
+		return fmt.Errorf("release notes: GITHUB_REPOSITORY=%q is not owner/name: nothing was written", o.GitHubRepo)
+	}
+	if o.GitHubAPI != "" {
+		u, err := url.Parse(o.GitHubAPI)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("release notes: GITHUB_API_URL=%q is not an http(s) URL: nothing was written", o.GitHubAPI)
+		}
+	}
+	return nil
 }
 
 // HeadTag returns the highest release tag pointing at HEAD.

@@ -38,10 +38,7 @@ func TestWriteAndPublish(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var log bytes.Buffer
-			o := tt.opts
-			o.RepoDir, o.Log = repo, &log
-			o.OutPath = filepath.Join(t.TempDir(), "artifacts", "release-notes.md")
-			notes, err := WriteAndPublish(context.Background(), o)
+			o, notes, err := writeIn(t, repo, tt.opts, &log)
 			require.NoError(t, err)
 			b, err := os.ReadFile(o.OutPath)
 			require.NoError(t, err)
@@ -83,4 +80,43 @@ func TestHeadTagWithoutRelease(t *testing.T) {
 	_, err := HeadTag(context.Background(), r.dir)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "pass -tag=vX.Y.Z")
+}
+
+// TestWriteAndPublishRefusesBadInputFirst: every bad option is refused
+// before the notes file is written and before any request reaches GitHub.
+func TestWriteAndPublishRefusesBadInputFirst(t *testing.T) {
+	repo := releaseHistory(t)
+	gh := startGitHub(t, "")
+	tests := []struct {
+		name string
+		opts WriteOptions
+		want string
+	}{
+		{"tag that is not a release tag", WriteOptions{Tag: "latest"}, `-tag="latest"`},
+		{"tag without its v", WriteOptions{Tag: "1.1.0"}, `-tag="1.1.0"`},
+		{"tag that does not exist", WriteOptions{Tag: "v9.9.9", GitHubToken: plantedToken, GitHubRepo: "hitl-mlops/interrupt-agent", GitHubAPI: gh.URL}, "no such tag"},
+		{"repository that is not owner/name", WriteOptions{Tag: "v1.1.0", GitHubToken: plantedToken, GitHubRepo: "interrupt-agent", GitHubAPI: gh.URL}, `GITHUB_REPOSITORY="interrupt-agent" is not owner/name`},
+		{"API URL that is not http(s)", WriteOptions{Tag: "v1.1.0", GitHubToken: plantedToken, GitHubRepo: "hitl-mlops/interrupt-agent", GitHubAPI: "ftp://example.test"}, `GITHUB_API_URL="ftp://example.test"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			o, _, err := writeIn(t, repo, tt.opts, &log)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NoFileExists(t, o.OutPath, "nothing is written")
+			assert.NotContains(t, err.Error()+log.String(), plantedToken)
+		})
+	}
+	assert.Empty(t, gh.calls, "no request reached GitHub")
+}
+
+// writeIn runs WriteAndPublish on repo with the notes going to a temporary
+// artifacts folder, and returns the options it ran with.
+func writeIn(t *testing.T, repo string, o WriteOptions, log *bytes.Buffer) (WriteOptions, *Notes, error) {
+	t.Helper()
+	o.RepoDir, o.Log = repo, log
+	o.OutPath = filepath.Join(t.TempDir(), "artifacts", "release-notes.md")
+	notes, err := WriteAndPublish(context.Background(), o)
+	return o, notes, err
 }

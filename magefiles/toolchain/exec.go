@@ -59,6 +59,7 @@ func ExitCode(err error) int {
 // Run runs c to completion. A non-zero exit is an *ExitError; a cancelled
 // context terminates the command's whole process group and returns ctx.Err().
 func Run(ctx context.Context, c Cmd) error {
+	// #nosec G204 -- the one tool runner: callers name a pinned tool (toolchain.GoTools) or a found interpreter, with argument lists, never a shell command line
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)

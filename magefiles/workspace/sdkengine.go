@@ -577,10 +577,13 @@ func (d *deployRun) missingVersions(ctx context.Context, ep *serving.CreateServi
 	return missing, nil
 }
 
-// endpointTags brings an existing endpoint's tags up to date; what it
-// serves is left alone.
+// endpointTags brings an existing endpoint's own tags (the bundle's) up to
+// date; what it serves is left alone, and so are the release tags
+// (DeployRequest.Tags): they name the release the endpoint serves, which
+// only the serve and rollout stages change, once the release has all the
+// traffic.
 func (d *deployRun) endpointTags(ctx context.Context, key string, ep *serving.CreateServingEndpoint, got *serving.ServingEndpointDetailed) error {
-	want := mergeEndpointTags(ep.Tags, d.req.Tags)
+	want := mergeEndpointTags(ep.Tags, nil)
 	have := map[string]string{}
 	for _, t := range got.Tags {
 		have[t.Key] = t.Value

@@ -28,15 +28,7 @@ const (
 // output or artifact.
 func TestNotifications(t *testing.T) {
 	t.Parallel()
-	slack, pd := &hook{}, &hook{}
-	slackSrv, pdSrv := httptest.NewServer(slack), httptest.NewServer(pd)
-	t.Cleanup(slackSrv.Close)
-	t.Cleanup(pdSrv.Close)
-	notifyEnv := withEnv(
-		notify.EnvSlackWebhookURL, slackSrv.URL+"/services/T000/B000/"+plantedWebhookToken,
-		notify.EnvPagerDutyRoutingKey, plantedRoutingKey,
-		notify.EnvPagerDutyEventsURL, pdSrv.URL+"/v2/enqueue",
-	)
+	slack, pd, notifyEnv := localNotify(t)
 
 	w := newWorld(t)
 	w.toStaging()
@@ -137,6 +129,23 @@ func TestNotifications(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
+}
+
+// localNotify starts a local Slack webhook and PagerDuty events endpoint
+// and returns them with the settings that send to them (the planted token
+// and routing key).
+func localNotify(t *testing.T) (slack, pd *hook, env func(*cd.Options)) {
+	t.Helper()
+	slack, pd = &hook{}, &hook{}
+	slackSrv, pdSrv := httptest.NewServer(slack), httptest.NewServer(pd)
+	t.Cleanup(slackSrv.Close)
+	t.Cleanup(pdSrv.Close)
+	env = withEnv(
+		notify.EnvSlackWebhookURL, slackSrv.URL+"/services/T000/B000/"+plantedWebhookToken,
+		notify.EnvPagerDutyRoutingKey, plantedRoutingKey,
+		notify.EnvPagerDutyEventsURL, pdSrv.URL+"/v2/enqueue",
+	)
+	return slack, pd, env
 }
 
 // TestFailingChannelDoesNotFailTheDeploy: a webhook that refuses is in

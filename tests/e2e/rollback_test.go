@@ -35,22 +35,29 @@ func (w *world) freshMachine() (*cdtest.Repo, func(*cd.Options)) {
 	}
 }
 
-// TestRollbackToPrevious: the previous stable release comes back from the
-// journal in the workspace, on a machine that never deployed; the rollback
-// is recorded, the replaced release marked rolled back; a second rollback
-// has no previous stable release left and changes nothing.
+// TestRollbackToPrevious: v1.1.0 rolled out but failed verify:prod, so the
+// last stable release, v1.0.0, comes back from the journal in the
+// workspace, on a machine that never deployed; the rollback is recorded,
+// the replaced release marked rolled back; a second rollback finds prod
+// on its last stable release and changes nothing.
 func TestRollbackToPrevious(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.ship("v1.0.0", allEnvs...)
-	w.ship("v1.1.0", allEnvs...)
+	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+	d, err := w.deploy(cd.EnvProd)
+	require.NoError(t, err, d.Output())
+	w.badVersion("2", emulator.Behavior{ErrorRate: 1})
+	_, err = w.verify(cd.EnvProd)
+	require.Error(t, err, "verify:prod fails: the release is not stable any more")
+	w.badVersion("2", emulator.Behavior{})
 	clone, fresh := w.freshMachine()
 
 	r, err := w.rollback(cd.RollbackTarget{}, fresh)
 	require.NoError(t, err, r.Output())
 	assert.Equal(t, map[string]int{w.served(cd.EnvProd, "1"): 100}, w.traffic(cd.EnvProd))
 	out := r.Output()
-	assert.Contains(t, out, "target: v1.0.0 (model v1): the stable release before v1.1.0")
+	assert.Contains(t, out, "target: v1.0.0 (model v1): the last stable release")
 	assert.Contains(t, out, "change: langgraph_human_interrupt_model_prod-2 100% -> langgraph_human_interrupt_model_prod v1")
 
 	rbs := w.prodRecords(release.KindRollback)
@@ -101,10 +108,10 @@ func TestRollbackToPrevious(t *testing.T) {
 	assert.Equal(t, release.OutcomeVerified, w.prodRecords(release.KindRollback)[0].Outcome)
 
 	w.srv.ResetRequests()
-	_, err = w.rollback(cd.RollbackTarget{})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "prod has no previous stable release")
-	w.noMutation("no previous stable release")
+	r, err = w.rollback(cd.RollbackTarget{})
+	require.NoError(t, err, r.Output())
+	assert.Contains(t, r.Output(), "nothing to roll back: prod serves the last stable release v1.0.0 (model v1) alone")
+	w.noMutation("prod serves its last stable release")
 }
 
 // TestRollbackToNamed: a named release and a named model version.
@@ -155,7 +162,7 @@ func TestRollbackAfterAbort(t *testing.T) {
 	w.srv.ResetRequests()
 	r, err := w.rollback(cd.RollbackTarget{})
 	require.NoError(t, err, r.Output())
-	assert.Contains(t, r.Output(), "the canary of v1.2.0 was aborted and prod serves the stable v1.1.0 again")
+	assert.Contains(t, r.Output(), "prod serves the last stable release v1.1.0 (model v2) alone; the canary of v1.2.0 after it was aborted")
 	w.noMutation("nothing to roll back after an abort")
 
 	r, err = w.rollback(cd.RollbackTarget{Release: "v1.0.0"})

@@ -62,6 +62,10 @@ func TestRollbackUnlockDemoTargets(t *testing.T) {
 		{[]string{"rollback", "qa"}, 1, `unknown environment "qa"`},
 		{[]string{"unlock", "qa"}, 1, `unknown environment "qa"`},
 		{[]string{"demo", "-timescale=-1"}, 1, "time scale -1 must not be negative"},
+		// Bad options are refused before any workspace is reached.
+		{[]string{"deploy:prod", "-yes", "-engine=bogus"}, 1, `-engine: unknown deploy engine "bogus"`},
+		{[]string{"deploy:dev", "-engine=cli"}, 1, "the databricks CLI is not on PATH"},
+		{[]string{"release:notes", "-tag=latest"}, 1, `-tag="latest"`},
 	}
 	for _, tt := range tests {
 		out, code := runIn(t, root, bin, tt.args...)

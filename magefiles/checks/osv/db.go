@@ -109,6 +109,7 @@ func Load(dir, ecosystem string) (*DB, error) {
 		p := filepath.Join(scope, d.Name())
 		switch strings.ToLower(filepath.Ext(d.Name())) {
 		case ".json":
+			// #nosec G304 -- a file of the advisory database directory the operator named (CI_VULN_DB)
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", p, err)

@@ -60,6 +60,7 @@ func BuildGoIndex(src, dst string, modified time.Time) (count int, err error) {
 		if d.IsDir() || !strings.HasSuffix(d.Name(), ".json") {
 			continue
 		}
+		// #nosec G304 -- a JSON file of the vulnerability database directory the operator named (CI_GOVULN_DB)
 		b, err := os.ReadFile(filepath.Join(src, d.Name()))
 		if err != nil {
 			return 0, fmt.Errorf("read %s: %w", d.Name(), err)
