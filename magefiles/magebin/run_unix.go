@@ -15,7 +15,7 @@ import (
 // another process holds it. The kernel drops the lock if the holder dies,
 // so a killed run never leaves the checkout locked.
 func lockFile(path string, waiting func()) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) // #nosec G304 -- the lock file in this checkout's cache
 	if err != nil {
 		return nil, fmt.Errorf("compile lock: %w", err)
 	}
@@ -24,16 +24,16 @@ func lockFile(path string, waiting func()) (func(), error) {
 		waiting()
 		err = syscall.Flock(fd, syscall.LOCK_EX)
 		if err != nil {
-			f.Close()
+			_ = f.Close()
 			return nil, fmt.Errorf("compile lock %s: %w", path, err)
 		}
 	} else if err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("compile lock %s: %w", path, err)
 	}
 	return func() {
 		_ = syscall.Flock(fd, syscall.LOCK_UN)
-		f.Close()
+		_ = f.Close()
 	}, nil
 }
 
