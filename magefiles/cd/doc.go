@@ -17,12 +17,12 @@
 //	                promote, serve
 //	deploy:prod     config, release, connect, source, approve, lock, record, backup, bundle, train,
 //	                register, promote, canary, analysis, serve, smoke
+//	verify:<env>    config, connect, find-release, verify
+//	rollback <env>  config, connect, target, approve, lock, record, backup, rollback, smoke
 //
 // In staging and prod, train and register run when the source environment
 // is another workspace and promote when it is the same one; the others
 // skip, saying why (see Promotion).
-//	verify:<env>    config, connect, find-release, verify
-//	rollback <env>  config, connect, target, approve, lock, record, backup, rollback, smoke
 //
 // # Production rollout
 //
