@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/notify"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 )
@@ -44,8 +47,11 @@ func TestThreeWorkspaces(t *testing.T) {
 	assert.Equal(t, cd.RouteTrain, p.Source.Route)
 	assert.Contains(t, pr.Output(), "model:    train")
 
+	slack := &hook{}
+	slackSrv := httptest.NewServer(slack)
+	t.Cleanup(slackSrv.Close)
 	for _, env := range []string{cd.EnvStaging, cd.EnvProd} {
-		r, err := w.deploy(env)
+		r, err := w.deploy(env, withEnv(notify.EnvSlackWebhookURL, slackSrv.URL+"/services/T000/B000/x"))
 		require.NoError(t, err, r.Output())
 		assert.Contains(t, r.Output(), env+" is another workspace: workspace-registry versions cannot cross workspaces; training release v1.0.0 in "+env+" from the same commit")
 		r, err = w.verify(env)
@@ -81,6 +87,17 @@ func TestThreeWorkspaces(t *testing.T) {
 		assert.Equal(t, release.StageSkipped, rec.Stage("promote").Status, "nothing copied")
 		assert.Equal(t, release.StageOK, rec.Stage("train").Status)
 	}
+
+	heard, err := json.Marshal(slack.received())
+	require.NoError(t, err)
+	assert.Contains(t, string(heard), "the release is trained in staging's own workspace, from the commit dev verified", "the announcement says which route")
+
+	// plan staging again: the version trained before is reused.
+	pr = w.run(cd.EnvStaging)
+	p, err = cd.Plan(w.ctx, pr.Opts)
+	require.NoError(t, err, pr.Output())
+	assert.Equal(t, "reuse", p.Model.Action)
+	assert.Equal(t, "1", p.Model.Version)
 
 	// Re-running deploy:staging trains nothing again: it serves the version
 	// it trained before.
