@@ -12,7 +12,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 )
 
-// Demo tells the whole release story on a local workspace emulator, no Databricks needed: dev, staging, prod canary, a bad canary aborted, a rollback (-timescale=0.01 -keep).
+// Demo tells the whole release story on three local emulated workspaces (dev, staging, prod), no Databricks needed: dev, staging, prod canary, a bad canary aborted, a rollback (-timescale=0.01 -keep).
 func Demo(ctx context.Context, timescale *float64, keep *bool) error {
 	root, err := project.Root()
 	if err != nil {

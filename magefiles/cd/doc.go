@@ -13,9 +13,10 @@
 // (the lock's release), also after a failure or Ctrl-C.
 //
 //	deploy:dev      config, inputs, release, connect, approve (skipped), lock, record, bundle, train, register, serve
-//	deploy:staging  config, inputs, release, connect, source, approve, lock, record, bundle, promote, serve
-//	deploy:prod     config, inputs, release, connect, source, approve, lock, record, backup, bundle, promote,
-//	                canary, analysis, serve, smoke
+//	deploy:staging  config, inputs, release, connect, source, approve, lock, record, bundle, train, register,
+//	                promote, serve
+//	deploy:prod     config, inputs, release, connect, source, approve, lock, record, backup, bundle, train,
+//	                register, promote, canary, analysis, serve, smoke
 //	verify:<env>    config, inputs, connect, find-release, verify
 //	rollback <env>  config, inputs, connect, target, approve, lock, record, backup, rollback, smoke
 //
@@ -26,6 +27,10 @@
 // verify cases and load thresholds) and reports every problem at once;
 // with the config, release, connect, source and approve stages, all of it
 // comes before the first lock, write, record or notification.
+//
+// In staging and prod, train and register run when the source environment
+// is another workspace and promote when it is the same one; the others
+// skip, saying why (see Promotion).
 //
 // # Production rollout
 //
@@ -104,7 +109,9 @@
 //	                       credentials, through the SDK's unified auth
 //	DATABRICKS_HOST        optional; when set it must be the target's workspace.host
 //	<NAME>_<ENV>           e.g. DATABRICKS_TOKEN_DEV: read before <NAME> for that
-//	                       environment's workspace (a promotion source in another workspace)
+//	                       environment's workspace. deploy:staging needs staging's and
+//	                       dev's (dev's to read its records), deploy:prod prod's and
+//	                       staging's; the other targets their environment's only
 //	DEPLOY_ENGINE          sdk, cli or auto (default: the CLI when on PATH, else sdk)
 //	APPROVE=1              approval for staging/prod, like -yes
 //	DEPLOY_ENVIRONMENT     in GitHub Actions: the job's environment (staging,
@@ -135,18 +142,33 @@
 //
 // # Promotion
 //
-// Staging copies the exact model version dev verified for the release (the
-// dev record must be verified and made from the same commit), prod the one
-// staging verified. The copy carries lineage tags (source_env,
+// Staging promotes a release only once dev's record of it is verified and
+// made from the same commit; prod only once staging's is. LoadSource reads
+// that record with the source environment's client (its <NAME>_<ENV>
+// credentials when it is another workspace) and chooses the route
+// (RouteCopy or RouteTrain), which the record keeps (model.source.route)
+// and plan shows.
+//
+// Within one workspace (the same host, or hosts with the same workspace
+// id) the exact version the source verified is copied into this
+// environment's model. The copy carries lineage tags (source_env,
 // source_model, source_version, source_record) and the release tags
 // (release, git_sha, target, job_run_id); a re-run finds the copy by its
-// tags instead of making another. A promotion source in another workspace
-// (told apart by host, then by workspace id) is refused by the source
-// stage before anything changes (CrossWorkspaceError): a workspace
-// registry's version points at an MLflow run of its own workspace, which
-// another workspace's registry cannot copy; the error says to use one
-// workspace or Unity Catalog models. Reading the source's records still
-// takes its credentials (<NAME>_<ENV>).
+// tags instead of making another; the train and register stages skip.
+//
+// In another workspace a copy cannot work: a workspace registry's version
+// points at an MLflow run of its own workspace. The deploy then follows the
+// "deploy code" pattern (Databricks documentation, "Model deployment
+// patterns"): the train and register stages run this environment's training
+// job at the release's commit and register the result in its own
+// workspace, tagged source_env, source_record and promotion_route=train;
+// the promote stage skips. The output says why ("<env> is another
+// workspace: workspace-registry versions cannot cross workspaces; training
+// release vX in <env> from the same commit"). A re-run of the same release
+// serves the version it trained before. A target there that cannot train
+// (no training job, or several) is refused by the source stage before
+// anything changes (CrossWorkspaceError), naming both workspaces and what
+// to do instead.
 //
 // # Re-runs
 //

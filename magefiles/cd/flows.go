@@ -25,40 +25,47 @@ func DeployDev() []Stage {
 	}
 }
 
-// DeployStaging is `mage deploy:staging`: the version dev verified,
-// promoted into the staging model and served.
+// DeployStaging is `mage deploy:staging`: the release dev verified, served
+// in staging. In dev's workspace the exact version dev verified is copied
+// into the staging model; in a workspace of its own staging trains the
+// release from the same commit (RouteTrain: the "deploy code" pattern).
 func DeployStaging() []Stage {
 	return []Stage{
 		LoadConfig{}, // the staging target: checked offline
 		CheckInputs{Engine: true, Approve: true, Notify: true}, // -engine, APPROVE, notification settings
 		CheckRelease{}, // the tag on HEAD; prereleases may go to staging
 		Connect{},      // staging workspace client
-		LoadSource{},   // dev's record of this release: verified, and its model version
+		LoadSource{},   // dev's record of this release (dev's credentials): verified, its model version, and the route
 		Approve{},      // GitHub environment, terminal confirmation, or -yes
 		AcquireLock{},  // staging lock
 		BeginRecord{},  // staging release record
 		BundleDeploy{}, // staging jobs, model, endpoint definitions
-		Promote{},      // copy dev's exact version into the staging model, lineage tags; finds an earlier copy
+		Train{},        // another workspace: the staging training job at the release's commit (one workspace: skipped)
+		Register{},     // another workspace: the trained model as a staging version with lineage tags (one workspace: skipped)
+		Promote{},      // one workspace: copy dev's exact version into the staging model, lineage tags; finds an earlier copy
 		Serve{},        // staging endpoint serves it at 100%
 	}
 }
 
-// DeployProd is `mage deploy:prod`: the version staging verified, promoted
-// into the prod model and rolled out as a canary judged by the endpoint's
-// own metrics, then promoted to all traffic or pulled back.
+// DeployProd is `mage deploy:prod`: the release staging verified (copied
+// within one workspace, trained from the same commit in a workspace of its
+// own) rolled out as a canary judged by the endpoint's own metrics, then
+// promoted to all traffic or pulled back.
 func DeployProd() []Stage {
 	return []Stage{
 		LoadConfig{}, // the prod target: checked offline
 		CheckInputs{Engine: true, Approve: true, Notify: true, Canary: true, Verify: true}, // -engine, APPROVE, notifications, canary plan, smoke cases
 		CheckRelease{}, // a stable tag whose commit is on main
 		Connect{},      // prod workspace client
-		LoadSource{},   // staging's record of this release: verified, and its model version
+		LoadSource{},   // staging's record of this release (staging's credentials): verified, its model version, and the route
 		Approve{},      // GitHub environment, terminal confirmation, or -yes
 		AcquireLock{},  // prod lock
 		BeginRecord{},  // prod release record; deploy started is announced
 		Backup{},       // endpoint config, stable version and record to the workspace and artifacts/backups/prod: no backup, no deploy
 		BundleDeploy{}, // prod jobs, model, endpoint definitions (never the served versions)
-		Promote{},      // copy staging's exact version into the prod model
+		Train{},        // another workspace: the prod training job at the release's commit (one workspace: skipped)
+		Register{},     // another workspace: the trained model as a prod version with lineage tags (one workspace: skipped)
+		Promote{},      // one workspace: copy staging's exact version into the prod model
 		Canary{},       // candidate next to stable at canary_traffic_percent, READY (a first release: skipped)
 		Analyze{},      // every analysis_interval: metrics export judged, candidate against stable; abort puts stable back
 		Rollout{},      // "serve": candidate at 100%, old entity removed, READY (a first release: served directly)

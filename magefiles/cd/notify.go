@@ -73,7 +73,11 @@ func (s *State) announce(ctx context.Context) {
 	}
 	s.announced = true
 	e := notify.Event{Kind: notify.DeployStarted, Release: s.Release.Tag, Summary: fmt.Sprintf("deploy:%s of %s started by %s.", s.Env, s.Release.Tag, s.actor())}
-	if s.SourceVersion != nil {
+	switch {
+	case s.SourceVersion != nil && s.Route == RouteTrain:
+		e.Summary = fmt.Sprintf("deploy:%s of %s started by %s: the release is trained in %s's own workspace, from the commit %s verified (%s v%s).",
+			s.Env, s.Release.Tag, s.actor(), s.Env, s.Source.Env, s.SourceVersion.Name, s.SourceVersion.Version)
+	case s.SourceVersion != nil:
 		e.Summary = fmt.Sprintf("deploy:%s of %s started by %s: promoting %s v%s.", s.Env, s.Release.Tag, s.actor(), s.SourceVersion.Name, s.SourceVersion.Version)
 	}
 	e.Details = s.eventDetails()

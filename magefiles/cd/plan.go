@@ -41,7 +41,7 @@ type PlanReport struct {
 
 // ModelPlan is the model version a deploy would serve.
 type ModelPlan struct {
-	Action  string `json:"action"` // train, promote, reuse
+	Action  string `json:"action"` // train (dev, or staging/prod in a workspace of their own), promote (a copy), reuse
 	Model   string `json:"model"`
 	Version string `json:"version,omitempty"` // known when reused
 	Detail  string `json:"detail"`
@@ -105,9 +105,19 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 	switch {
 	case s.Env == EnvDev:
 		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("run job %s at %s, register the result as a new version", cfg.TrainingJob, release.ShortSHA(s.Release.SHA))}
+	case s.SourceVersion != nil && s.Route == RouteTrain:
+		src := s.SourceVersion
+		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID, Route: RouteTrain}
+		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("%s (%s verified it: %s v%s, record %s); run job %s at %s, register the result as a new version",
+			s.crossReason(), s.Source.Env, src.Name, src.Version, s.Source.ID, cfg.TrainingJob, release.ShortSHA(s.Release.SHA))}
+		if s.Version == nil {
+			if earlier, err := findVersion(ctx, s, cfg.Model, s.trainedMatch); err == nil && earlier != nil {
+				p.Model = ModelPlan{Action: "reuse", Model: cfg.Model, Version: earlier.Version, Detail: fmt.Sprintf("v%s was trained in %s for %s before", earlier.Version, s.Env, s.Release.Tag)}
+			}
+		}
 	case s.SourceVersion != nil:
 		src := s.SourceVersion
-		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID}
+		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID, Route: RouteCopy}
 		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: fmt.Sprintf("copy %s %s v%s (record %s, %s) as a new version", s.Source.Env, src.Name, src.Version, s.Source.ID, s.Source.Outcome)}
 		if s.Version == nil {
 			if copyOf, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool {

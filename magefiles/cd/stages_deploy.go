@@ -29,6 +29,8 @@ const (
 	TagSourceModel   = "source_model"
 	TagSourceVersion = "source_version"
 	TagSourceRecord  = "source_record"
+	// TagRoute marks a version trained on the train route (RouteTrain).
+	TagRoute = "promotion_route"
 )
 
 // ModelArtifactPath is where the training job logs the model in its MLflow
@@ -112,10 +114,24 @@ func (Train) Name() string { return "train" }
 // Run implements Stage.
 func (Train) Run(ctx context.Context, s *State) error {
 	cfg := s.Config
+	if !s.trainedHere() {
+		return Skip("%s's version is copied from %s (one workspace)", s.Env, s.Source.Env)
+	}
 	if s.resumedOK("train") && s.Record.Model != nil && s.Record.Model.RunID != "" {
 		m := s.Record.Model
 		s.Training = &Training{RunID: m.JobRunID, RunURL: m.JobRunURL, MLflowRunID: m.RunID, ReportedModel: m.Name, ReportedVersion: m.Version}
 		return Skip("trained before the interruption: run %d (MLflow run %s)", m.JobRunID, m.RunID)
+	}
+	if s.Source != nil {
+		mv, err := s.trainedBefore(ctx)
+		if err != nil {
+			return err
+		}
+		if mv != nil {
+			s.Version = mv
+			s.Record.Model = s.lineage(&release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: mv.RunId, JobRunID: jobRunOf(mv)})
+			return Skip("%s v%s was trained in %s for %s at %s before: served again", cfg.Model, mv.Version, s.Env, s.Release.Tag, release.ShortSHA(s.Release.SHA))
+		}
 	}
 	jobID := int64(0)
 	if s.Deployment != nil {
@@ -172,7 +188,7 @@ func (Train) Run(ctx context.Context, s *State) error {
 		return err
 	}
 	s.Training = tr
-	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL}
+	s.Record.Model = s.lineage(&release.ModelVersionRef{Name: cfg.Model, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL})
 	s.Printf("   run %d succeeded: MLflow run %s\n", tr.RunID, tr.MLflowRunID)
 	return nil
 }
@@ -324,12 +340,21 @@ func (Register) Name() string { return "register" }
 // Run implements Stage.
 func (Register) Run(ctx context.Context, s *State) error {
 	tr, cfg := s.Training, s.Config
+	if !s.trainedHere() {
+		return Skip("%s's version is copied from %s (one workspace)", s.Env, s.Source.Env)
+	}
+	if tr == nil && s.Version != nil {
+		return Skip("%s v%s registered before", s.Version.Name, s.Version.Version)
+	}
 	if tr == nil {
 		return fmt.Errorf("no training run to register")
 	}
 	reg := s.Client.W.ModelRegistry
 	tags := s.Tags()
 	tags[TagJobRunID] = strconv.FormatInt(tr.RunID, 10)
+	if s.Source != nil {
+		tags[TagSourceEnv], tags[TagSourceRecord], tags[TagRoute] = s.Source.Env, s.Source.ID, RouteTrain
+	}
 
 	var mv *ml.ModelVersion
 	how := "registered by the training run"
@@ -373,7 +398,7 @@ func (Register) Run(ctx context.Context, s *State) error {
 		return err
 	}
 	s.Version = mv
-	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL}
+	s.Record.Model = s.lineage(&release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL})
 	s.Printf("   %s v%s READY (%s)\n", cfg.Model, mv.Version, how)
 	return nil
 }
@@ -496,6 +521,9 @@ func (Promote) Run(ctx context.Context, s *State) error {
 	if src == nil || rec == nil {
 		return fmt.Errorf("no promotion source (the source stage did not run)")
 	}
+	if s.Route == RouteTrain {
+		return Skip("trained in %s's own workspace instead: %s is another workspace than %s", s.Env, s.Env, rec.Env)
+	}
 	tags := s.Tags()
 	tags[TagSourceEnv] = rec.Env
 	tags[TagSourceModel] = src.Name
@@ -543,11 +571,43 @@ func (Promote) Run(ctx context.Context, s *State) error {
 	s.Version = mv
 	s.Record.Model = &release.ModelVersionRef{
 		Name: cfg.Model, Version: mv.Version, RunID: src.RunId,
-		Source: &release.ModelSource{Env: rec.Env, Model: src.Name, Version: src.Version, Record: rec.ID},
+		Source: &release.ModelSource{Env: rec.Env, Model: src.Name, Version: src.Version, Record: rec.ID, Route: RouteCopy},
 	}
 	if rec.Model != nil {
 		s.Record.Model.JobRunID, s.Record.Model.JobRunURL = rec.Model.JobRunID, rec.Model.JobRunURL
 	}
 	s.Printf("   %s v%s -> %s v%s (%s)\n", src.Name, src.Version, cfg.Model, mv.Version, how)
 	return nil
+}
+
+// lineage adds the promotion source to a version trained on the train
+// route (dev's versions have none).
+func (s *State) lineage(ref *release.ModelVersionRef) *release.ModelVersionRef {
+	if s.Source != nil && s.SourceVersion != nil {
+		ref.Source = &release.ModelSource{Env: s.Source.Env, Model: s.SourceVersion.Name, Version: s.SourceVersion.Version, Record: s.Source.ID, Route: RouteTrain}
+	}
+	return ref
+}
+
+// trainedBefore finds the version an earlier deploy of this release
+// trained in this workspace on the train route (same release, commit and
+// source environment), so a re-run serves it instead of training again.
+func (s *State) trainedBefore(ctx context.Context) (*ml.ModelVersion, error) {
+	found, err := findVersion(ctx, s, s.Config.Model, s.trainedMatch)
+	if err != nil || found == nil {
+		return nil, err
+	}
+	return s.WaitVersionReady(ctx, found.Name, found.Version)
+}
+
+func (s *State) trainedMatch(mv ml.ModelVersion) bool {
+	t := tagMap(mv.Tags)
+	return t[TagRoute] == RouteTrain && t[TagRelease] == s.Release.Tag && t[TagGitSHA] == s.Release.SHA &&
+		t[TagSourceEnv] == s.Source.Env && usable(mv)
+}
+
+// jobRunOf is the training job run a version's tags name (0 if none).
+func jobRunOf(mv *ml.ModelVersion) int64 {
+	id, _ := strconv.ParseInt(tagMap(mv.Tags)[TagJobRunID], 10, 64)
+	return id
 }

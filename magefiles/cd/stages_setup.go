@@ -135,8 +135,10 @@ func (s *State) journal(env string, c *workspace.Client, cfg *EnvConfig) *releas
 	}
 }
 
-// LoadSource finds what a promotion copies: the source environment's
-// record of this release, which must be verified, and its model version.
+// LoadSource finds what a promotion starts from: the source environment's
+// record of this release, which must be verified, and its model version;
+// and the route (copy within one workspace, training in this one when the
+// source is another workspace).
 type LoadSource struct{}
 
 // Name implements Stage.
@@ -148,76 +150,81 @@ func (LoadSource) Run(ctx context.Context, s *State) error {
 	if !ok {
 		return Skip("%s is not promoted from another environment", s.Env)
 	}
-	rec, mv, err := s.findSource(ctx, from)
+	rec, mv, route, err := s.findSource(ctx, from)
 	if err != nil {
 		return err
 	}
-	s.Source, s.SourceVersion = rec, mv
+	s.Source, s.SourceVersion, s.Route = rec, mv, route
 	verified := ""
 	if rec.Verify != nil {
 		verified = " at " + rec.Verify.At.Format(time.RFC3339)
 	}
 	s.Printf("   %s: %s v%s of %s, %s%s (record %s)\n", from, rec.Release, mv.Version, mv.Name, rec.Outcome, verified, rec.ID)
+	if route == RouteTrain {
+		s.Printf("   %s\n", s.crossReason())
+	}
 	return nil
 }
 
-// findSource reads the source environment's journal for this release.
-func (s *State) findSource(ctx context.Context, from string) (*release.Record, *ml.ModelVersion, error) {
+// findSource reads the source environment's journal for this release
+// (with the source's credentials) and chooses the route.
+func (s *State) findSource(ctx context.Context, from string) (*release.Record, *ml.ModelVersion, string, error) {
 	c, err := s.connect(ctx, from)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading %s's release records needs %s's workspace (set DATABRICKS_HOST_%s and its credentials when it is another workspace): %w",
+		return nil, nil, "", fmt.Errorf("reading %s's release records needs %s's workspace (set DATABRICKS_HOST_%s and its credentials when it is another workspace): %w",
 			from, from, strings.ToUpper(from), err)
 	}
-	if err := s.sameWorkspace(ctx, from, c); err != nil {
-		return nil, nil, err
+	route, err := s.routeFrom(ctx, from, c)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	cfg, err := s.LoadConfig(from, c.User)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	j := s.journal(from, c, cfg)
 	tag := s.Release.Tag
 	// Newest first, reading only as far back as the decision needs.
 	ids, err := j.IDs(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	picker := &sourcePicker{tag: tag}
 	for i := len(ids) - 1; i >= 0 && !picker.done; i-- {
 		r, err := j.Get(ctx, ids[i])
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		picker.offer(r)
 	}
 	rec := picker.result()
 	if rec == nil {
-		return nil, nil, fmt.Errorf("%s has no release record of %s: run deploy:%s and verify:%s for %s first", from, tag, from, from, tag)
+		return nil, nil, "", fmt.Errorf("%s has no release record of %s: run deploy:%s and verify:%s for %s first", from, tag, from, from, tag)
 	}
 	if !rec.Good() {
 		why := ""
 		if rec.Verify != nil && !rec.Verify.Passed {
 			why = " (verification failed)"
 		}
-		return nil, nil, fmt.Errorf("%s's latest record of %s (%s) is %s%s: %s promotes only a verified release; run verify:%s (and fix what fails)",
+		return nil, nil, "", fmt.Errorf("%s's latest record of %s (%s) is %s%s: %s promotes only a verified release; run verify:%s (and fix what fails)",
 			from, tag, rec.ID, rec.Outcome, why, s.Env, from)
 	}
 	if rec.SHA != s.Release.SHA {
-		return nil, nil, fmt.Errorf("%s deployed %s from commit %s, but HEAD is %s: the tag moved; re-run the release from deploy:%s",
+		return nil, nil, "", fmt.Errorf("%s deployed %s from commit %s, but HEAD is %s: the tag moved; re-run the release from deploy:%s",
 			from, tag, release.ShortSHA(rec.SHA), release.ShortSHA(s.Release.SHA), from)
 	}
 	if rec.Model == nil || rec.Model.Version == "" {
-		return nil, nil, fmt.Errorf("%s's record %s of %s names no model version", from, rec.ID, tag)
+		return nil, nil, "", fmt.Errorf("%s's record %s of %s names no model version", from, rec.ID, tag)
 	}
 	resp, err := c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: rec.Model.Name, Version: rec.Model.Version})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s model %s v%s (record %s): %w", from, rec.Model.Name, rec.Model.Version, rec.ID, err)
+		return nil, nil, "", fmt.Errorf("%s model %s v%s (record %s): %w", from, rec.Model.Name, rec.Model.Version, rec.ID, err)
 	}
 	mv := resp.ModelVersion
 	if mv == nil || mv.Status != ml.ModelVersionStatusReady {
-		return nil, nil, fmt.Errorf("%s model %s v%s is not READY", from, rec.Model.Name, rec.Model.Version)
+		return nil, nil, "", fmt.Errorf("%s model %s v%s is not READY", from, rec.Model.Name, rec.Model.Version)
 	}
-	return rec, mv, nil
+	return rec, mv, route, nil
 }
 
 // sourcePicker chooses the record a promotion trusts, offered records

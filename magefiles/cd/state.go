@@ -200,6 +200,8 @@ type State struct {
 	// Source is the promotion source's record and the version it verified.
 	Source        *release.Record
 	SourceVersion *ml.ModelVersion
+	// Route is how the version comes from Source: RouteCopy or RouteTrain.
+	Route string
 	// Version is the model version this release serves in Env.
 	Version *ml.ModelVersion
 	// Endpoint is what the endpoint serves after the serve stage.

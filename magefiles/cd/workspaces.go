@@ -3,46 +3,113 @@ package cd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
-// CrossWorkspaceError refuses a promotion between two workspaces through
-// the workspace model registry. A registry is per workspace: the source's
-// version points at an MLflow run (runs:/<run id>/agent) that exists only in
-// the source workspace, so the target's registry cannot copy it. It is
-// returned by the source stage, before anything changes.
+// Promotion routes: how staging and prod come by the model version they
+// serve. The release record keeps the route (model.source.route) and plan
+// shows it.
+const (
+	// RouteCopy copies the version the source environment verified into
+	// this environment's model: both are in one workspace, so one registry
+	// holds the source version and the run it points at.
+	RouteCopy = "copy"
+	// RouteTrain trains the release again in this environment's own
+	// workspace, from the same commit, once the source environment has
+	// verified it. A workspace model registry's version points at an MLflow
+	// run (runs:/<run id>/agent) of its own workspace, so no other
+	// workspace's registry can copy it; what moves between workspaces is
+	// the code. This is the "deploy code" pattern Databricks recommends in
+	// most situations (Databricks documentation, "Model deployment
+	// patterns", machine-learning/mlops/deployment-patterns: "the same code
+	// moves to staging and then production. The model is trained in each
+	// environment").
+	RouteTrain = "train"
+)
+
+// CrossWorkspaceError refuses a promotion from another workspace that the
+// train route cannot carry either. It is returned by the source stage,
+// before anything changes.
 type CrossWorkspaceError struct {
 	Env, From           string
 	Host, FromHost      string
 	WorkspaceID, FromID int64
+	// Why the train route cannot be taken.
+	Why string
 }
 
 func (e *CrossWorkspaceError) Error() string {
-	return fmt.Sprintf("deploy:%s promotes %s's model version through the workspace model registry, but %s is another workspace "+
-		"(%s, workspace %d) than %s (%s, workspace %d): a registry is per workspace and %s's version points at an MLflow run that only %s's workspace holds, "+
-		"so it cannot be copied across. Nothing was changed. Either deploy %s and %s to one workspace (give both targets the same workspace.host), "+
+	return fmt.Sprintf("deploy:%s cannot promote %s's release: %s is another workspace (%s, workspace %d) than %s (%s, workspace %d), "+
+		"and workspace-registry versions cannot cross workspaces (%s's version points at an MLflow run that only %s's workspace holds), "+
+		"so %s would train the release itself from the same commit, but %s. Nothing was changed. "+
+		"Fix that, deploy %s and %s to one workspace (give both targets the same workspace.host), "+
 		"or promote through Unity Catalog models, which every workspace attached to the same metastore shares",
-		e.Env, e.From, e.From, e.FromHost, e.FromID, e.Env, e.Host, e.WorkspaceID, e.From, e.From, e.From, e.Env)
+		e.Env, e.From, e.From, e.FromHost, e.FromID, e.Env, e.Host, e.WorkspaceID,
+		e.From, e.From, e.Env, e.Why, e.From, e.Env)
 }
 
-// sameWorkspace refuses a promotion from another workspace. Two hosts may
-// name one workspace (an alias), so differing hosts are compared by
-// workspace id (SCIM Me's X-Databricks-Org-Id header) before refusing.
-func (s *State) sameWorkspace(ctx context.Context, from string, src *workspace.Client) error {
+// routeFrom chooses the promotion route from the source environment's
+// client: a copy within one workspace, training in this workspace when
+// the source is another one (refused when this target cannot train). Two
+// hosts may name one workspace (an alias), so differing hosts are compared
+// by workspace id (SCIM Me's X-Databricks-Org-Id header).
+func (s *State) routeFrom(ctx context.Context, from string, src *workspace.Client) (string, error) {
 	if s.Client == nil || src == nil || src == s.Client || workspace.SameHost(src.Host, s.Client.Host) {
-		return nil
+		return RouteCopy, nil
 	}
 	id, err := s.Client.W.CurrentWorkspaceID(ctx)
 	if err != nil {
-		return fmt.Errorf("workspace id of %s (%s): %w", s.Env, s.Client.Host, err)
+		return "", fmt.Errorf("workspace id of %s (%s): %w", s.Env, s.Client.Host, err)
 	}
 	fromID, err := src.W.CurrentWorkspaceID(ctx)
 	if err != nil {
-		return fmt.Errorf("workspace id of %s (%s): %w", from, src.Host, err)
+		return "", fmt.Errorf("workspace id of %s (%s): %w", from, src.Host, err)
 	}
 	if id == fromID {
-		return nil
+		return RouteCopy, nil
 	}
-	return &CrossWorkspaceError{Env: s.Env, From: from, Host: s.Client.Host, FromHost: src.Host, WorkspaceID: id, FromID: fromID}
+	if why := s.cannotTrain(); why != "" {
+		return "", &CrossWorkspaceError{Env: s.Env, From: from, Host: s.Client.Host, FromHost: src.Host, WorkspaceID: id, FromID: fromID, Why: why}
+	}
+	return RouteTrain, nil
+}
+
+// cannotTrain says why this environment's target cannot train the release
+// in its own workspace ("" when it can).
+func (s *State) cannotTrain() string {
+	cfg := s.Config
+	if cfg == nil || cfg.TrainingJobKey == "" {
+		return fmt.Sprintf("bundle target %s declares no training job (a job whose key mentions train)", s.Env)
+	}
+	if n := countTrainers(cfg); n != 1 {
+		return fmt.Sprintf("bundle target %s declares %d training jobs (jobs whose key mentions train): want one", s.Env, n)
+	}
+	return ""
+}
+
+// trainedHere reports whether this deploy trains its own model version:
+// dev always, staging and prod on the train route.
+func (s *State) trainedHere() bool { return s.Source == nil || s.Route == RouteTrain }
+
+// crossReason is what the output says when the train route is taken.
+func (s *State) crossReason() string {
+	return fmt.Sprintf("%s is another workspace: workspace-registry versions cannot cross workspaces; training release %s in %s from the same commit",
+		s.Env, s.Release.Tag, s.Env)
+}
+
+// countTrainers counts the target's training jobs as configFromBundle
+// picks them (a job whose key mentions train, or the only job).
+func countTrainers(cfg *EnvConfig) int {
+	if cfg.Bundle == nil {
+		return 0
+	}
+	n := 0
+	for key := range cfg.Bundle.Jobs {
+		if strings.Contains(strings.ToLower(key), "train") || len(cfg.Bundle.Jobs) == 1 {
+			n++
+		}
+	}
+	return n
 }

@@ -1,13 +1,20 @@
-// Package demo is `mage demo`: the whole release story told against a
-// workspace emulator running in this process, so a newcomer sees the
-// pipeline work without a Databricks workspace.
+// Package demo is `mage demo`: the whole release story told against three
+// emulated workspaces (dev, staging, prod: emulator.StartWorkspaces) running
+// in this process, so a newcomer sees the pipeline work without a
+// Databricks workspace.
 //
 // The story, in a temporary git repository holding a copy of the
-// project's bundle:
+// project's bundle whose targets point at their own workspaces; every step
+// gets each environment's credentials as DATABRICKS_HOST_<ENV> and
+// DATABRICKS_TOKEN_<ENV>, as a CI job holding all three would:
 //
 //  1. CI: the last `mage ci` result, in one line (or a note to run it).
-//  2. v1.0.0 goes dev -> staging -> prod: trained, registered, verified,
-//     promoted; prod's first release is served directly.
+//  2. v1.0.0 goes dev -> staging -> prod: trained, registered and verified
+//     in dev; staging and prod, each in a workspace of its own, train it
+//     again from the same commit once the environment before verified it
+//     (a workspace-registry version cannot cross workspaces: the "deploy
+//     code" route, cd.RouteTrain); prod's first release is served
+//     directly.
 //  3. v1.1.0 goes the same way; in prod it is a canary at 10% next to
 //     v1.0.0, judged interval by interval from the endpoint's metrics
 //     export, and rolled out to 100%.
@@ -136,7 +143,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 type demo struct {
 	o     Options
 	out   io.Writer
-	srv   *emulator.Server
+	ws    *emulator.Workspaces
 	slack *httptest.Server
 	heard []string
 	mu    sync.Mutex
@@ -176,7 +183,7 @@ func setup(o Options) (*demo, error) {
 	}
 	d := &demo{o: o, out: o.Out, scale: scale, start: time.Now(), res: &Result{Status: map[string]*cd.StatusReport{}}}
 	d.paint(o.Color)
-	srv, err := emulator.Start(emulator.Options{
+	ws, err := emulator.StartWorkspaces(cd.Envs, emulator.Options{
 		TimeScale: emuScale, Durations: Durations,
 		// Model latency the metrics report (slept at the time scale): the
 		// canary compares p95 latencies of the model, not of the emulator.
@@ -185,7 +192,7 @@ func setup(o Options) (*demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: start the workspace emulator: %w", err)
 	}
-	d.srv = srv
+	d.ws = ws
 	d.slack = httptest.NewServer(http.HandlerFunc(d.slackHook))
 	dir := o.Dir
 	if dir == "" {
@@ -195,7 +202,11 @@ func setup(o Options) (*demo, error) {
 		}
 		d.tmp = dir
 	}
-	if d.repo, err = newRepo(o.Root, dir, srv.URL()); err != nil {
+	hosts := map[string]string{}
+	for _, env := range cd.Envs {
+		hosts[env] = ws.Get(env).URL()
+	}
+	if d.repo, err = newRepo(o.Root, dir, hosts); err != nil {
 		d.close()
 		return nil, fmt.Errorf("demo: make the release repository: %w", err)
 	}
@@ -208,8 +219,8 @@ func (d *demo) close() {
 	if d.slack != nil {
 		d.slack.Close()
 	}
-	if d.srv != nil {
-		_ = d.srv.Close()
+	if d.ws != nil {
+		_ = d.ws.Close()
 	}
 	if d.tmp != "" && !d.o.Keep {
 		_ = os.RemoveAll(d.tmp)
@@ -252,15 +263,17 @@ func (d *demo) slackHook(w http.ResponseWriter, r *http.Request) {
 
 func (d *demo) story(ctx context.Context) (*Result, error) {
 	d.printf("%s\n", d.bold("The release story of the human interrupt agent, on a local Databricks workspace"))
-	d.printf("%s\n", d.faint(fmt.Sprintf("Workspace emulator on %s; time runs %s faster than the real service (a 2-minute endpoint update takes %s).",
-		d.srv.URL(), scaleText(d.scale), wall(2*time.Minute, d.scale))))
+	d.printf("%s\n", d.faint(fmt.Sprintf("Three emulated workspaces: dev on %s, staging on %s, prod on %s; time runs %s faster than the real service (a 2-minute endpoint update takes %s).",
+		d.ws.Get(cd.EnvDev).URL(), d.ws.Get(cd.EnvStaging).URL(), d.ws.Get(cd.EnvProd).URL(), scaleText(d.scale), wall(2*time.Minute, d.scale))))
+	d.printf("%s\n", d.faint("Each step holds every environment's credentials (DATABRICKS_HOST_<ENV>, DATABRICKS_TOKEN_<ENV>); a deploy uses its own, and reads the environment before it with that one's."))
 	d.printf("%s\n", d.faint("Release repository: "+d.repo.dir+" (a copy of databricks.yml, resources/, src/ and the integration cases)"))
 	d.printf("%s\n\n", d.faint("Notifications go to a local Slack webhook; its messages show as "+d.cyan("#releases ▸")+"."))
 
 	d.chapter("1. CI", "every push runs `go run mage.go ci`: security scans, secrets, unit tests, quality, bundle validation")
 	d.printf("   %s\n", ciLine(d.o.Root))
 
-	d.chapter("2. v1.0.0: dev -> staging -> prod", "trained once in dev, then the exact verified model version is promoted; prod's first release is served directly")
+	d.chapter("2. v1.0.0: dev -> staging -> prod", "trained and verified in dev; staging and prod are other workspaces, where workspace-registry versions cannot go, "+
+		"so each trains the same commit itself once the environment before verified it; prod's first release is served directly")
 	if err := d.repo.tag("v1.0.0"); err != nil {
 		return nil, err
 	}
@@ -291,7 +304,7 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 		return d.res, err
 	}
 	// v1.2.0 will be prod's third model version.
-	d.srv.SetVersionBehavior(prodModel, "3", emulator.Behavior{ErrorRate: BadErrorRate, Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}})
+	d.ws.Get(cd.EnvProd).SetVersionBehavior(prodModel, "3", emulator.Behavior{ErrorRate: BadErrorRate, Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}})
 	err = d.step(ctx, "deploy:prod", "v1.2.0", true, func(o cd.Options) error { return cd.Deploy(ctx, o) })
 	var abort *rollout.AbortError
 	if !errors.As(err, &abort) {
@@ -399,7 +412,7 @@ func yesFlag(command string) string {
 	return ""
 }
 
-// options are the cd options of one step: the emulator's token, the
+// options are the cd options of one step: every workspace's host and token, the
 // demo's clock, approval given, notifications to the local webhook.
 func (d *demo) options(env string, out io.Writer) cd.Options {
 	no := false
@@ -407,10 +420,8 @@ func (d *demo) options(env string, out io.Writer) cd.Options {
 	for k, v := range Vars {
 		vars[k] = v
 	}
-	getenv := map[string]string{
-		"DATABRICKS_TOKEN":  d.srv.Token(),
-		"SLACK_WEBHOOK_URL": d.slack.URL + "/services/demo",
-	}
+	getenv := d.ws.Env() // DATABRICKS_HOST_<ENV>, DATABRICKS_TOKEN_<ENV>
+	getenv["SLACK_WEBHOOK_URL"] = d.slack.URL + "/services/demo"
 	return cd.Options{
 		Env: env, Root: d.repo.dir, Yes: true, Vars: vars,
 		Getenv: func(k string) string { return getenv[k] },
@@ -431,7 +442,7 @@ func (d *demo) model(env string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := s.LoadConfig(env, d.srv.UserName())
+	c, err := s.LoadConfig(env, d.ws.Get(env).UserName())
 	if err != nil {
 		return "", err
 	}
@@ -465,7 +476,7 @@ func (d *demo) finalStatus(ctx context.Context) error {
 		return err
 	}
 
-	w, err := d.srv.WorkspaceClient()
+	w, err := d.ws.Get(cd.EnvProd).WorkspaceClient()
 	if err != nil {
 		return err
 	}
@@ -473,7 +484,7 @@ func (d *demo) finalStatus(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := s.LoadConfig(cd.EnvProd, d.srv.UserName())
+	cfg, err := s.LoadConfig(cd.EnvProd, d.ws.Get(cd.EnvProd).UserName())
 	if err != nil {
 		return err
 	}

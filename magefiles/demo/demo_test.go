@@ -19,7 +19,9 @@ import (
 
 // TestDemoTellsTheStory runs the demo in-process with instant state
 // machines and checks that the story ended as told: prod back on v1.0.0
-// after v1.1.0 rolled out and v1.2.0's canary was aborted.
+// after v1.1.0 rolled out and v1.2.0's canary was aborted, with dev,
+// staging and prod in three workspaces, staging and prod training each
+// release themselves.
 func TestDemoTellsTheStory(t *testing.T) {
 	root, err := project.Root()
 	require.NoError(t, err)
@@ -35,6 +37,19 @@ func TestDemoTellsTheStory(t *testing.T) {
 		st := res.Status[env]
 		require.NotNil(t, st.Endpoint, env)
 		assert.Equal(t, "3", st.Endpoint.ServedEntities[0].EntityVersion, "%s serves v1.2.0", env)
+	}
+
+	hosts := map[string]bool{}
+	for _, env := range cd.Envs {
+		hosts[res.Status[env].Host] = true
+	}
+	assert.Len(t, hosts, 3, "three workspaces")
+	for _, r := range res.Journal {
+		if r.Kind == release.KindDeploy {
+			require.NotNil(t, r.Model.Source, r.Release)
+			assert.Equal(t, cd.RouteTrain, r.Model.Source.Route, "%s was trained in prod's workspace", r.Release)
+			assert.Equal(t, cd.EnvStaging, r.Model.Source.Env)
+		}
 	}
 
 	type row struct {
@@ -70,7 +85,8 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"── 1. CI", "── 4. v1.2.0: a bad model caught by its canary",
 		"Failed: candidate", "decision: Abort", "interval 3 (10%) [400 probes, 0 failed]: Successful",
 		"$ go run mage.go rollback prod -to=v1.0.0 -yes",
-		"prod's release journal", "replaced v1.1.0", "Done:",
+		"prod's release journal", "replaced v1.1.0", "Done:", "Three emulated workspaces",
+		"prod is another workspace: workspace-registry versions cannot cross workspaces; training release v1.1.0 in prod from the same commit",
 	} {
 		assert.Contains(t, text, want)
 	}

@@ -11,13 +11,14 @@ import (
 )
 
 // repo is the demo's temporary git repository: a copy of the project's
-// bundle whose targets all point at the emulator.
+// bundle whose targets point at their own emulated workspaces.
 type repo struct{ dir string }
 
-// newRepo copies the bundle from root into dir, points every target's
-// workspace.host at host and makes the first commit on main.
-func newRepo(root, dir, host string) (*repo, error) {
-	if err := project.CopyBundle(root, dir, host); err != nil {
+// newRepo copies the bundle from root into dir, points each target's
+// workspace.host at its host (hosts by target name) and makes the first
+// commit on main.
+func newRepo(root, dir string, hosts map[string]string) (*repo, error) {
+	if err := project.CopyBundleHosts(root, dir, hosts); err != nil {
 		return nil, err
 	}
 	// Reports the runs write stay out of the commits (a dirty tree is

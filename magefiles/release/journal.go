@@ -80,7 +80,8 @@ type ModelVersionRef struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	// RunID is the MLflow run that produced the model; JobRunID/JobRunURL
-	// the training job run (dev only).
+	// the training job run (of dev, or of this environment on the train
+	// route).
 	RunID     string `json:"run_id,omitempty"`
 	JobRunID  int64  `json:"job_run_id,omitempty"`
 	JobRunURL string `json:"job_run_url,omitempty"`
@@ -88,12 +89,19 @@ type ModelVersionRef struct {
 	Source *ModelSource `json:"source,omitempty"`
 }
 
-// ModelSource is the lineage of a promoted version.
+// ModelSource is the lineage of a promoted version: the source
+// environment's verified version and record, and the route that brought the
+// release here.
 type ModelSource struct {
 	Env     string `json:"env"`
 	Model   string `json:"model"`
 	Version string `json:"version"`
 	Record  string `json:"record,omitempty"` // the source env's record id
+	// Route is "copy" (the source's version copied within one workspace)
+	// or "train" (the release trained again from the same commit in this
+	// environment's own workspace, the source being another workspace).
+	// Empty in records written before routes were kept: a copy.
+	Route string `json:"route,omitempty"`
 }
 
 // EndpointState is a serving endpoint's configuration as the journal keeps it.

@@ -19,14 +19,17 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
-// world is one workspace emulator and one release repository.
+// world is one release repository and its workspaces: one emulator for
+// every environment (newWorld), or one per environment (newWorlds).
 type world struct {
 	t    *testing.T
 	ctx  context.Context
-	srv  *emulator.Server
+	srv  *emulator.Server // the one workspace; nil in a world of three
+	ws   *emulator.Workspaces
 	repo *cdtest.Repo
-	w    *databricks.WorkspaceClient
+	w    *databricks.WorkspaceClient // the one workspace's client
 	cfgs map[string]*cd.EnvConfig
+	wcs  map[string]*databricks.WorkspaceClient
 }
 
 func newWorld(t *testing.T, opts ...func(*emulator.Options)) *world {
@@ -34,12 +37,51 @@ func newWorld(t *testing.T, opts ...func(*emulator.Options)) *world {
 	srv := cdtest.Workspace(t, opts...)
 	w, err := srv.WorkspaceClient()
 	require.NoError(t, err)
-	return &world{t: t, ctx: context.Background(), srv: srv, repo: cdtest.NewRepo(t, srv.URL()), w: w, cfgs: map[string]*cd.EnvConfig{}}
+	return &world{t: t, ctx: context.Background(), srv: srv, repo: cdtest.NewRepo(t, srv.URL()), w: w,
+		cfgs: map[string]*cd.EnvConfig{}, wcs: map[string]*databricks.WorkspaceClient{}}
+}
+
+// newWorlds is dev, staging and prod in three workspaces of one emulator
+// process, each deploy given every environment's credentials
+// (DATABRICKS_HOST_<ENV>, DATABRICKS_TOKEN_<ENV>).
+func newWorlds(t *testing.T, opts ...func(*emulator.Options)) *world {
+	t.Helper()
+	ws := cdtest.Workspaces(t, opts...)
+	return &world{t: t, ctx: context.Background(), ws: ws, repo: cdtest.NewRepoIn(t, ws),
+		cfgs: map[string]*cd.EnvConfig{}, wcs: map[string]*databricks.WorkspaceClient{}}
+}
+
+// server is env's workspace.
+func (w *world) server(env string) *emulator.Server {
+	if w.ws != nil {
+		return w.ws.Get(env)
+	}
+	return w.srv
+}
+
+// client is a client of env's workspace.
+func (w *world) client(env string) *databricks.WorkspaceClient {
+	w.t.Helper()
+	if w.ws == nil {
+		return w.w
+	}
+	if c, ok := w.wcs[env]; ok {
+		return c
+	}
+	c, err := w.server(env).WorkspaceClient()
+	require.NoError(w.t, err)
+	w.wcs[env] = c
+	return c
 }
 
 // run returns a run of env with the test defaults, adjusted by mods.
 func (w *world) run(env string, mods ...func(*cd.Options)) *cdtest.Run {
-	r := cdtest.NewRun(w.t, w.repo, w.srv, env)
+	var r *cdtest.Run
+	if w.ws != nil {
+		r = cdtest.NewRunIn(w.t, w.repo, w.ws, env)
+	} else {
+		r = cdtest.NewRun(w.t, w.repo, w.srv, env)
+	}
 	for _, m := range mods {
 		m(&r.Opts)
 	}
@@ -76,14 +118,14 @@ func (w *world) config(env string) *cd.EnvConfig {
 	}
 	s, err := cd.NewState(w.ctx, w.run(env).Opts)
 	require.NoError(w.t, err)
-	c, err := s.LoadConfig(env, w.srv.UserName())
+	c, err := s.LoadConfig(env, w.server(env).UserName())
 	require.NoError(w.t, err)
 	w.cfgs[env] = c
 	return c
 }
 
 func (w *world) journal(env string) *release.Journal {
-	return &release.Journal{Env: env, Store: workspace.Files{API: w.w.Workspace}, Dir: w.config(env).JournalDir}
+	return &release.Journal{Env: env, Store: workspace.Files{API: w.client(env).Workspace}, Dir: w.config(env).JournalDir}
 }
 
 func (w *world) records(env string) []*release.Record {
@@ -104,7 +146,7 @@ func (w *world) latest(env string) *release.Record {
 func (w *world) versions(env string) []ml.ModelVersion {
 	w.t.Helper()
 	model := w.config(env).Model
-	all, err := w.w.ModelRegistry.SearchModelVersionsAll(w.ctx, ml.SearchModelVersionsRequest{Filter: "name='" + model + "'"})
+	all, err := w.client(env).ModelRegistry.SearchModelVersionsAll(w.ctx, ml.SearchModelVersionsRequest{Filter: "name='" + model + "'"})
 	require.NoError(w.t, err)
 	sort.Slice(all, func(i, j int) bool { return all[i].Version < all[j].Version })
 	return all
@@ -119,12 +161,12 @@ func tags(mv ml.ModelVersion) map[string]string {
 }
 
 func (w *world) endpoint(env string) (serving.ServingEndpointDetailed, bool) {
-	return w.srv.Endpoint(w.config(env).Endpoint.Name)
+	return w.server(env).Endpoint(w.config(env).Endpoint.Name)
 }
 
 // traffic is the endpoint's split by entity name, e.g. {"m-1": 100}.
 func (w *world) traffic(env string) map[string]int {
-	return w.srv.Traffic(w.config(env).Endpoint.Name)
+	return w.server(env).Traffic(w.config(env).Endpoint.Name)
 }
 
 func (w *world) served(env, version string) string {

@@ -49,7 +49,7 @@ func (w *world) prodModel() string { return w.config(cd.EnvProd).Model }
 
 // badVersion makes a prod model version misbehave from now on.
 func (w *world) badVersion(version string, b emulator.Behavior) {
-	w.srv.SetVersionBehavior(w.prodModel(), version, b)
+	w.server(cd.EnvProd).SetVersionBehavior(w.prodModel(), version, b)
 }
 
 // prodRun is a deploy:prod run that records every config the rollout sends.
@@ -131,7 +131,7 @@ type watcher struct {
 
 func (w *world) watch(env string) *watcher {
 	w.t.Helper()
-	cfg := w.srv.Config()
+	cfg := w.server(env).Config()
 	cfg.RateLimitPerSecond = 100000
 	cl, err := databricks.NewWorkspaceClient(cfg)
 	require.NoError(w.t, err)

@@ -115,6 +115,8 @@ func TestRelease(t *testing.T) {
 			} else {
 				assert.Contains(t, rec.Approval, "-yes")
 				require.NotNil(t, rec.Model.Source)
+				assert.Equal(t, cd.RouteCopy, rec.Model.Source.Route, "one workspace: the record keeps the copy route")
+				assert.Equal(t, release.StageSkipped, rec.Stage("train").Status, "one workspace: %s trains nothing", env)
 			}
 			for _, st := range []string{"config", "release", "connect", "lock", "record", "bundle", "serve"} {
 				require.NotNil(t, rec.Stage(st), "%s record lists stage %s", env, st)
