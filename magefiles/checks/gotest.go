@@ -441,13 +441,19 @@ func (s *goTestStream) line(b []byte) {
 
 // modulePath reads the module path from go.mod.
 func modulePath(root string) string {
+	return strings.Trim(goModDirective(root, "module"), `"`)
+}
+
+// goModDirective is the argument of a one-line directive of go.mod
+// (module, go, toolchain); "" when go.mod or the directive is missing.
+func goModDirective(root, name string) string {
 	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return ""
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
+		if f := strings.Fields(l); len(f) == 2 && f[0] == name {
+			return f[1]
 		}
 	}
 	return ""

@@ -117,6 +117,30 @@ func TestPytestMatrixMissingInterpreter(t *testing.T) {
 	assert.Contains(t, res.Error, "python3.4 not found (strict mode")
 }
 
+func TestPytestMatrixInterpreterWithoutTheModules(t *testing.T) {
+	// A pyenv build of the version that lacks pytest: found in pyenv's
+	// versions folder (never through its slow shim), reported with what
+	// it lacks and the pip command, skipped; strict mode fails.
+	pyenv := t.TempDir()
+	bin := filepath.Join(pyenv, "versions", "3.7.18", "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "python3.7"),
+		[]byte("#!/bin/sh\necho '{\"version\":\"3.7\",\"full\":\"3.7.18\",\"modules\":{},\"dists\":{}}'\n"), 0o755))
+	t.Setenv("PYENV_ROOT", pyenv)
+	root := fixture(t)
+	cfg := testConfig(t, root, env{})
+	res, out := runOne(t, cfg, Pytest(cfg, "3.7"))
+	require.Equal(t, pipeline.StatusSkipped, res.Status, out)
+	assert.Equal(t, "python3.7 (pyenv 3.7.18) lacks Python modules: pytest, pytest_cov, xdist, pytest_timeout", res.Reason)
+	assert.Contains(t, out, filepath.Join(bin, "python3.7")+" -m pip install pytest pytest-cov pytest-xdist pytest-timeout")
+
+	cfg.Strict = true
+	res, _ = runOne(t, cfg, Pytest(cfg, "3.7"))
+	require.Equal(t, pipeline.StatusFail, res.Status)
+	assert.Contains(t, res.Error, "python3.7 (pyenv 3.7.18) lacks Python modules: pytest")
+	assert.Contains(t, res.Error, "-m pip install pytest")
+}
+
 func TestPytestMatrixNames(t *testing.T) {
 	cfg := Config{Root: t.TempDir(), Getenv: env{}.get}
 	assert.Equal(t, []string{"pytest-3.9", "pytest-3.10", "pytest-3.11"}, taskNames(PytestMatrix(cfg)))
