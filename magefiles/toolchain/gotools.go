@@ -160,12 +160,18 @@ var goVersionMemo struct {
 
 // GoVersion is the go command's version (go1.27.3), asked once per
 // process: with GOTOOLCHAIN set it names the toolchain that command
-// switches to, not the one on PATH.
+// switches to, not the one on PATH. GOTOOLCHAIN naming one exact release
+// is the answer itself (the go command runs that release or nothing),
+// which spares every run two process starts.
 func GoVersion(ctx context.Context) (string, error) {
 	goVersionMemo.Lock()
 	defer goVersionMemo.Unlock()
 	if goVersionMemo.v != "" {
 		return goVersionMemo.v, nil
+	}
+	if tc := os.Getenv("GOTOOLCHAIN"); exactToolchain(tc) {
+		goVersionMemo.v = tc
+		return tc, nil
 	}
 	v, err := Output(ctx, Cmd{Name: "go", Args: []string{"env", "GOVERSION"}})
 	if err != nil {
@@ -173,6 +179,12 @@ func GoVersion(ctx context.Context) (string, error) {
 	}
 	goVersionMemo.v = strings.TrimSpace(v)
 	return goVersionMemo.v, nil
+}
+
+// exactToolchain reports whether a GOTOOLCHAIN value names one release
+// ("go1.27.3"), not a minimum ("go1.27.3+auto"), "local", "auto" or "path".
+func exactToolchain(tc string) bool {
+	return strings.HasPrefix(tc, "go1.") && !strings.Contains(tc, "+") && version.IsValid(tc)
 }
 
 func isExecutable(p string) bool {

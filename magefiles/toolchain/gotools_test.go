@@ -60,6 +60,15 @@ func TestBuiltWithOlderGo(t *testing.T) {
 	}
 }
 
+func TestExactToolchain(t *testing.T) {
+	for tc, want := range map[string]bool{
+		"go1.27.3": true, "go1.27rc1": true, "go1.27.3+auto": false, "go1.27.3+path": false,
+		"local": false, "auto": false, "path": false, "": false, "go1.x": false,
+	} {
+		assert.Equal(t, want, exactToolchain(tc), tc)
+	}
+}
+
 func TestGoVersionIsTheGoCommands(t *testing.T) {
 	v, err := GoVersion(context.Background())
 	require.NoError(t, err)
