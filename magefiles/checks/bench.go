@@ -20,7 +20,7 @@ import (
 // BenchOptions configure BenchCI.
 type BenchOptions struct {
 	Out        io.Writer // progress; default os.Stdout
-	WarmRounds int       // all-cached runs to take the median of (default 5)
+	WarmRounds int       // all-cached runs to take the median of (default 3)
 	// Base is a commit to measure the cold run of side by side (the
 	// commit before a change); empty: no comparison.
 	Base string
@@ -102,7 +102,7 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		o.Out = os.Stdout
 	}
 	if o.WarmRounds <= 0 {
-		o.WarmRounds = 5
+		o.WarmRounds = 3
 	}
 	if o.GoEdit == "" {
 		o.GoEdit = defaultGoEdit
@@ -208,9 +208,12 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		res.PerCheck = append(res.PerCheck, c)
 	}
 
-	// A failed check is never cached: fill the cache once, then measure.
-	if _, _, err := benchMage(ctx, clone, "ci"); err != nil {
-		return nil, err
+	// A failed check is never cached: after a failure, fill the cache
+	// once before measuring (a failing check still runs every time).
+	if len(failedTasks(serial)) > 0 {
+		if _, _, err := benchMage(ctx, clone, "ci"); err != nil {
+			return nil, err
+		}
 	}
 	step(fmt.Sprintf("(d) warm, all cached (%d runs)", o.WarmRounds))
 	var warm []float64
