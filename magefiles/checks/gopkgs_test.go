@@ -109,3 +109,17 @@ func TestGoTestPlanPartitionsEveryPackage(t *testing.T) {
 	assert.NotContains(t, in.Files, "src/**", "Python sources count by name only")
 	assert.Contains(t, in.Names, "src/**")
 }
+
+func TestGoCoverageKeyIsTheUnionOfTheGroups(t *testing.T) {
+	root := repoRoot(t)
+	tasks := GoTests(Config{Root: root, ToolsDir: t.TempDir()})
+	merge := tasks[len(tasks)-1]
+	require.Equal(t, goCoverageName, merge.Name)
+	assert.Len(t, merge.Deps, len(tasks)-1, "it waits for every group")
+	v, err := merge.Inputs.Version(context.Background())
+	require.NoError(t, err)
+	assert.Contains(t, v, "gosec@", "the checks group's tool state is part of it")
+	assert.Contains(t, v, "installed=false")
+	assert.Contains(t, merge.Inputs.Files, "tests/e2e/*.go")
+	assert.Contains(t, merge.Inputs.Files, "src/**", "the emulator group reads the model's sources")
+}

@@ -206,13 +206,28 @@ func GoTests(cfg Config) []pipeline.Task {
 	plan := planGoTests(cfg.Root, goTestGroups)
 	var tasks []pipeline.Task
 	var names []string
-	cover := pipeline.Inputs{Version: goVersion}
+	var versions []func(context.Context) (string, error)
+	var cover pipeline.Inputs
 	for _, g := range plan.groups {
 		tasks = append(tasks, plan.task(cfg, g))
 		names = append(names, g.Name)
 		in := plan.inputs(cfg, g)
 		cover.Files = append(cover.Files, in.Files...)
 		cover.Names = append(cover.Names, in.Names...)
+		versions = append(versions, in.Version)
+	}
+	// The merge's key is the union of the groups' keys: it is cached
+	// exactly when every group is.
+	cover.Version = func(ctx context.Context) (string, error) {
+		var b strings.Builder
+		for _, v := range versions {
+			s, err := v(ctx)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(s + "\n")
+		}
+		return b.String(), nil
 	}
 	return append(tasks, goCoverage(cfg, names, cover))
 }
