@@ -134,7 +134,14 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	if res.Go, err = goVersion(ctx); err != nil {
 		return nil, err
 	}
-	step := func(what string) { fmt.Fprintf(o.Out, "bench: %s...\n", what) }
+	step := func(what string) { fmt.Fprintf(o.Out, "bench %s: %s...\n", time.Now().UTC().Format("15:04:05"), what) }
+	// Every figure is written as soon as it is measured: a bench cut
+	// short still leaves what it measured.
+	benchDir := filepath.Join(root, "artifacts", "bench")
+	record := func(what string, secs float64) error {
+		fmt.Fprintf(o.Out, "bench %s: %s = %.1fs\n", time.Now().UTC().Format("15:04:05"), what, secs)
+		return writeBench(benchDir, res)
+	}
 
 	clone := filepath.Join(dir, "clone")
 	step("fresh clone of " + head[:12])
@@ -152,6 +159,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		return nil, err
 	}
 	res.Fresh = wall.Seconds()
+	if err := record("(a) fresh", res.Fresh); err != nil {
+		return nil, err
+	}
 
 	if o.Base != "" {
 		base := filepath.Join(dir, "base")
@@ -175,6 +185,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 			return nil, err
 		}
 		res.BaseCold = wall.Seconds()
+		if err := record("(b) of the base", res.BaseCold); err != nil {
+			return nil, err
+		}
 	}
 
 	step("(b) cold: go run mage.go ci -nocache")
@@ -186,6 +199,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	res.Failed = failedTasks(cold)
 	if res.BaseCold > 0 {
 		res.BaseRatio = res.Cold / res.BaseCold
+	}
+	if err := record("(b) cold", res.Cold); err != nil {
+		return nil, err
 	}
 
 	step("(c) cold, serial: go run mage.go ci -nocache -j=1")
@@ -207,6 +223,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		}
 		res.PerCheck = append(res.PerCheck, c)
 	}
+	if err := record("(c) cold, -j=1", res.ColdSerial); err != nil {
+		return nil, err
+	}
 
 	// A failed check is never cached: after a failure, fill the cache
 	// once before measuring (a failing check still runs every time).
@@ -226,6 +245,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		res.WarmCached = countStatus(rep, pipeline.StatusCached)
 	}
 	res.Warm = median(warm)
+	if err := record("(d) warm", res.Warm); err != nil {
+		return nil, err
+	}
 
 	for _, e := range []struct {
 		what, file string
@@ -249,6 +271,9 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 				*e.ran = append(*e.ran, r.Name)
 			}
 		}
+		if err := record(e.what, *e.secs); err != nil {
+			return nil, err
+		}
 	}
 
 	step("mage start-up (go run mage.go -l)")
@@ -263,7 +288,7 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	res.MageStartup = median(startup)
 	res.Load = append(res.Load, loadAvg())
 
-	if err := writeBench(filepath.Join(root, "artifacts", "bench"), res); err != nil {
+	if err := record("mage start-up", res.MageStartup); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -391,6 +416,9 @@ var benchGoals = struct{ BaseRatio, Ratio, Warm, GoEdit, PyEdit, Fresh float64 }
 func (r *BenchResult) Markdown() string {
 	var b strings.Builder
 	verdict := func(v, goal float64) string {
+		if v == 0 {
+			return "not measured"
+		}
 		if v <= goal {
 			return "met"
 		}
