@@ -92,7 +92,8 @@ func TestGoTestPlanPartitionsEveryPackage(t *testing.T) {
 	}
 	assert.Len(t, seen, len(plan.graph.dirs()), "every package is tested by exactly one group")
 	assert.Equal(t, "go-test-e2e", seen["tests/e2e"])
-	assert.Equal(t, "go-test-emulator", seen["magefiles/emulator/agentmodel"])
+	assert.Equal(t, "go-test-model", seen["magefiles/emulator/agentmodel"], "the first group that names a package takes it")
+	assert.Equal(t, "go-test-emulator", seen["magefiles/emulator/traffic"])
 	assert.Equal(t, "go-test-rest", seen["magefiles/releasenotes"])
 
 	var e2e goTestGroup
@@ -121,5 +122,5 @@ func TestGoCoverageKeyIsTheUnionOfTheGroups(t *testing.T) {
 	assert.Contains(t, v, "gosec@", "the checks group's tool state is part of it")
 	assert.Contains(t, v, "installed=false")
 	assert.Contains(t, merge.Inputs.Files, "tests/e2e/*.go")
-	assert.Contains(t, merge.Inputs.Files, "src/**", "the emulator group reads the model's sources")
+	assert.Contains(t, merge.Inputs.Files, "src/**", "the model group reads the model's sources")
 }

@@ -71,9 +71,12 @@ var goTestGroups = []goTestGroup{
 	// the pinned Go tools when built (otherwise those tests skip), and
 	// Python's.
 	{Name: "go-test-checks", Packages: []string{"magefiles/checks/..."}, Version: checksTestTools},
-	// The emulator; agentmodel's test runs the Python model of src/
-	// against its Go stand-in on the integration cases.
-	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/..."}, Files: []string{"src/**", "tests/integration/**"}},
+	// The emulator's stand-in of the model, whose test runs the Python
+	// model of src/ beside it on the integration cases: the one Go test
+	// that reads what the Python files say.
+	{Name: "go-test-model", Packages: []string{"magefiles/emulator/agentmodel"}, Files: []string{"src/**", "tests/integration/**"}},
+	// The emulator.
+	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/..."}, Files: []string{"tests/integration/**"}},
 	// Canary, rollout and rollback against the emulator, with the
 	// project's bundle.
 	{Name: "go-test-rollout", Packages: []string{"magefiles/rollout/..."}, Files: bundleInputs},
