@@ -35,6 +35,9 @@ import (
 // go-coverage merges the groups' profiles into artifacts/coverage/go.out
 // and reports the module's coverage; the group "go-test" selects all.
 
+// goTestTimeout bounds one test binary of a group.
+const goTestTimeout = "30m"
+
 // goTestGroup is one check of the Go tests.
 type goTestGroup struct {
 	Name string
@@ -268,7 +271,10 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs
 	stream := newGoTestStream(t.Out())
 	var stderr bytes.Buffer
 	// -vet=off: go vet is a check of its own (go-vet), run once.
-	args := append([]string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off"}, pkgs...)
+	// -timeout: go test's default (10 minutes per test binary) is what the
+	// end-to-end tests take on a 2-core machine that other work loads;
+	// the tests bound their own waits with contexts.
+	args := append([]string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}, pkgs...)
 	runErr := toolchain.Run(ctx, toolchain.Cmd{
 		Name: "go", Args: args, Dir: cfg.Root,
 		Stdout: io.MultiWriter(&raw, stream),

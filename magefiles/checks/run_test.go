@@ -24,7 +24,9 @@ func TestGroupsAndNames(t *testing.T) {
 	assert.Equal(t, []string{"bandit", "gosec", "secrets"}, Expand(cfg, []string{"security", "secrets", "bandit"}))
 	assert.Contains(t, Names(cfg), "quality")
 	assert.Contains(t, Names(cfg), "pytest-3.10")
-	assert.Len(t, All(cfg), 19)
+	// No go.mod here: one catch-all Go test group and the coverage merge.
+	assert.Len(t, All(cfg), 20)
+	assert.Equal(t, []string{"go-test-rest", goCoverageName}, Expand(cfg, []string{"go-test"}))
 }
 
 func TestRunWritesTheReport(t *testing.T) {
