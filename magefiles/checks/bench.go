@@ -27,6 +27,10 @@ type BenchOptions struct {
 	// Dir holds the scratch clone and the base worktree; default a
 	// temporary directory, removed afterwards.
 	Dir string
+	// Caches is a directory holding tools/ and vulndb/ as a run leaves
+	// them under .cache: the clone uses them and (a) is not measured
+	// (a bench repeated for the other figures).
+	Caches string
 	// GoEdit and PyEdit are the files the one-line edits append to
 	// (defaults: a Go package the end-to-end tests do not import, and a
 	// file of the model).
@@ -45,13 +49,14 @@ const (
 //
 //	(a) Fresh      `mage ci` in the clone: no pinned tool built, no CI cache
 //	(b) Cold       `mage ci -nocache`, tools built
-//	(c) ColdSerial (b) with -j=1
 //	(d) Warm       `mage ci`, everything cached (median of WarmRounds)
 //	(e) GoEdit     `mage ci` after a one-line edit of a Go package the
 //	               end-to-end tests do not import
 //	(f) PyEdit     `mage ci` after a one-line edit of a Python file
+//	(c) ColdSerial (b) with -j=1, last: the longest run
 //
-// and BaseCold, (b) of the Base commit, run right before (b).
+// and BaseCold, (b) of the Base commit, run right before (b). Each figure
+// is written as soon as it is measured.
 type BenchResult struct {
 	When   time.Time `json:"when"`
 	CPUs   int       `json:"cpus"`
@@ -81,6 +86,9 @@ type BenchResult struct {
 	MageStartup float64 `json:"mage_startup_s"`
 
 	Failed []string `json:"failed_checks,omitempty"` // checks that failed in (b)
+	// Excluded are the checks left out of (d), (e) and (f) because they
+	// failed in (b).
+	Excluded []string `json:"excluded_after_b,omitempty"`
 
 	PerCheck []BenchCheck `json:"per_check"`
 }
@@ -153,14 +161,24 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 	}
 	res.Tasks = len(All(Config{Root: clone}))
 
-	step("(a) fresh clone: go run mage.go ci (builds the pinned tools)")
-	wall, _, err := benchMage(ctx, clone, "ci")
-	if err != nil {
-		return nil, err
-	}
-	res.Fresh = wall.Seconds()
-	if err := record("(a) fresh", res.Fresh); err != nil {
-		return nil, err
+	if o.Caches != "" {
+		if err := shareCaches(o.Caches, filepath.Join(clone, ".cache")); err != nil {
+			return nil, err
+		}
+		step("(a) not measured: the tools of " + o.Caches + "; compile the magefiles (not measured)")
+		if _, _, err := benchMage(ctx, clone, "-l"); err != nil {
+			return nil, err
+		}
+	} else {
+		step("(a) fresh clone: go run mage.go ci (builds the pinned tools)")
+		wall, _, err := benchMage(ctx, clone, "ci")
+		if err != nil {
+			return nil, err
+		}
+		res.Fresh = wall.Seconds()
+		if err := record("(a) fresh", res.Fresh); err != nil {
+			return nil, err
+		}
 	}
 
 	if o.Base != "" {
@@ -172,7 +190,7 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		res.Base, _ = git("rev-parse", o.Base)
 		// The base uses the tools and vulnerability index (a) built: the
 		// pair compares the checks, not the tool builds.
-		if err := shareCaches(clone, base); err != nil {
+		if err := shareCaches(filepath.Join(clone, ".cache"), filepath.Join(base, ".cache")); err != nil {
 			return nil, err
 		}
 		step("base " + o.Base + ": compile its magefiles (not measured)")
@@ -204,40 +222,24 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		return nil, err
 	}
 
-	step("(c) cold, serial: go run mage.go ci -nocache -j=1")
-	wall, serial, err := benchMage(ctx, clone, "ci", "-nocache", "-j=1")
-	if err != nil {
-		return nil, err
-	}
-	if serial.Jobs != 1 {
-		return nil, fmt.Errorf("bench: the serial run used %d jobs", serial.Jobs)
-	}
-	res.ColdSerial = wall.Seconds()
-	if res.ColdSerial > 0 {
-		res.Ratio = res.Cold / res.ColdSerial
-	}
-	for _, r := range cold.Results {
-		c := BenchCheck{Name: r.Name, Cold: r.Seconds}
-		if s, ok := serial.Result(r.Name); ok {
-			c.Serial = s.Seconds
+	// A failed check is never cached and would run in every later run,
+	// measuring itself rather than the cache: the later runs leave the
+	// checks that failed in (b) out.
+	ciArgs := []string{"ci"}
+	if len(res.Failed) > 0 {
+		res.Excluded = res.Failed
+		var keep []string
+		for _, r := range cold.Results {
+			if r.Status != pipeline.StatusFail && r.Status != pipeline.StatusBlocked {
+				keep = append(keep, r.Name)
+			}
 		}
-		res.PerCheck = append(res.PerCheck, c)
-	}
-	if err := record("(c) cold, -j=1", res.ColdSerial); err != nil {
-		return nil, err
-	}
-
-	// A failed check is never cached: after a failure, fill the cache
-	// once before measuring (a failing check still runs every time).
-	if len(failedTasks(serial)) > 0 {
-		if _, _, err := benchMage(ctx, clone, "ci"); err != nil {
-			return nil, err
-		}
+		ciArgs = append(ciArgs, "-only="+strings.Join(keep, ","))
 	}
 	step(fmt.Sprintf("(d) warm, all cached (%d runs)", o.WarmRounds))
 	var warm []float64
 	for i := 0; i < o.WarmRounds; i++ {
-		wall, rep, err := benchMage(ctx, clone, "ci")
+		wall, rep, err := benchMage(ctx, clone, ciArgs...)
 		if err != nil {
 			return nil, err
 		}
@@ -261,7 +263,7 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		if err := appendLine(filepath.Join(clone, filepath.FromSlash(e.file))); err != nil {
 			return nil, err
 		}
-		wall, rep, err := benchMage(ctx, clone, "ci")
+		wall, rep, err := benchMage(ctx, clone, ciArgs...)
 		if err != nil {
 			return nil, err
 		}
@@ -274,6 +276,29 @@ func BenchCI(ctx context.Context, root string, o BenchOptions) (*BenchResult, er
 		if err := record(e.what, *e.secs); err != nil {
 			return nil, err
 		}
+	}
+
+	step("(c) cold, serial: go run mage.go ci -nocache -j=1")
+	wall, serial, err := benchMage(ctx, clone, "ci", "-nocache", "-j=1")
+	if err != nil {
+		return nil, err
+	}
+	if serial.Jobs != 1 {
+		return nil, fmt.Errorf("bench: the serial run used %d jobs", serial.Jobs)
+	}
+	res.ColdSerial = wall.Seconds()
+	if res.ColdSerial > 0 {
+		res.Ratio = res.Cold / res.ColdSerial
+	}
+	for _, r := range cold.Results {
+		c := BenchCheck{Name: r.Name, Cold: r.Seconds}
+		if s, ok := serial.Result(r.Name); ok {
+			c.Serial = s.Seconds
+		}
+		res.PerCheck = append(res.PerCheck, c)
+	}
+	if err := record("(c) cold, -j=1", res.ColdSerial); err != nil {
+		return nil, err
 	}
 
 	step("mage start-up (go run mage.go -l)")
@@ -326,11 +351,12 @@ func benchMage(ctx context.Context, dir string, args ...string) (time.Duration, 
 	return wall, rep, nil
 }
 
-// shareCaches points dst's tool and vulnerability-index caches at src's.
+// shareCaches points the tool and vulnerability-index caches in the
+// cache directory dst (a .cache) at src's.
 func shareCaches(src, dst string) error {
 	for _, d := range []string{"tools", "vulndb"} {
-		from := filepath.Join(src, ".cache", d)
-		to := filepath.Join(dst, ".cache", d)
+		from := filepath.Join(src, d)
+		to := filepath.Join(dst, d)
 		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 			return err
 		}
@@ -443,6 +469,9 @@ func (r *BenchResult) Markdown() string {
 	fmt.Fprintf(&b, "\nRe-run by (e): %s.\nRe-run by (f): %s.\n", strings.Join(r.GoEditRan, ", "), strings.Join(r.PyEditRan, ", "))
 	if len(r.Failed) > 0 {
 		fmt.Fprintf(&b, "\nChecks that failed in (b): %s.\n", strings.Join(r.Failed, ", "))
+	}
+	if len(r.Excluded) > 0 {
+		fmt.Fprintf(&b, "Left out of (d), (e) and (f) (a failure is never cached): %s.\n", strings.Join(r.Excluded, ", "))
 	}
 	if len(r.PerCheck) > 0 {
 		fmt.Fprintf(&b, "\n| check | (b) s | (c) s |\n|---|---:|---:|\n")
