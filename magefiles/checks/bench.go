@@ -379,7 +379,7 @@ func appendLine(path string) error {
 		return fmt.Errorf("one-line edit: %w", err)
 	}
 	if _, err := f.WriteString(comment); err != nil {
-		f.Close()
+		_ = f.Close() // the write's error is the one to report
 		return fmt.Errorf("one-line edit: %w", err)
 	}
 	return f.Close()
