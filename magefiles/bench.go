@@ -15,13 +15,20 @@ import (
 // Bench holds benchmarks of the automation itself.
 type Bench mg.Namespace
 
-// Ci measures mage ci here: cold parallel vs -j 1, warm all-cached, runner overhead (artifacts/bench/ci.*).
-func (Bench) Ci(ctx context.Context) error {
+// Ci measures mage ci on a fresh clone of HEAD: fresh, cold, warm, after a Go and a Python edit, -j=1; -base=<commit> adds its cold run, -caches=<dir> reuses built tools (artifacts/bench/ci.*).
+func (Bench) Ci(ctx context.Context, base, caches *string) error {
 	root, err := project.Root()
 	if err != nil {
 		return err
 	}
-	res, err := checks.BenchCI(ctx, root, checks.BenchOptions{})
+	o := checks.BenchOptions{}
+	if base != nil {
+		o.Base = *base
+	}
+	if caches != nil {
+		o.Caches = *caches
+	}
+	res, err := checks.BenchCI(ctx, root, o)
 	if err != nil {
 		return err
 	}

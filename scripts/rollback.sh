@@ -71,4 +71,7 @@ if [ -n "$dry" ]; then
   exit 0
 fi
 cd "$(dirname "$0")/.."
+# go.mod needs Go 1.27.3; a machine whose own Go is older ignores go.mod's
+# version unless the toolchain is named (the go command then fetches it).
+export GOTOOLCHAIN="${GOTOOLCHAIN:-go1.27.3}"
 exec go run mage.go "${args[@]}"

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/version"
 	"io"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func dbSkip(cfg Config, log func(string), hint string) error {
 
 // goEnvPassThrough are Go settings a check forwards from its Config's
 // environment to the go command (tests use them to go offline).
-var goEnvPassThrough = []string{"GOPROXY", "GOMODCACHE", "GOFLAGS", "GONOSUMDB", "GOSUMDB", "GOPATH"}
+var goEnvPassThrough = []string{"GOPROXY", "GOMODCACHE", "GOFLAGS", "GONOSUMDB", "GOSUMDB", "GOPATH", "GOTOOLCHAIN"}
 
 func goEnv(cfg Config) []string {
 	var env []string
@@ -126,9 +127,43 @@ func Govulncheck(cfg Config) pipeline.Task {
 			if err != nil {
 				return err
 			}
+			if err := scannedGoBuildsProject(res.GoVer, cfg.Root); err != nil {
+				return err
+			}
+			t.Printf("standard library scanned: %s", res.GoVer)
 			return reportGovulncheck(t, res, ignores, time.Now())
 		},
 	}
+}
+
+// scannedGoBuildsProject fails when govulncheck scanned the standard
+// library of an older Go than the one go.mod builds the project with
+// (its toolchain line, else its go line): the advisories of the Go that
+// ships would go unseen.
+func scannedGoBuildsProject(scanned, root string) error {
+	want := goModToolchain(root)
+	if want == "" {
+		return nil
+	}
+	if scanned == "" {
+		return fmt.Errorf("govulncheck did not say which Go it scanned; go.mod builds with %s", want)
+	}
+	if version.Compare(scanned, want) < 0 {
+		return fmt.Errorf("govulncheck scanned the standard library of %s, but go.mod builds with %s: export GOTOOLCHAIN=%s and run again", scanned, want, want)
+	}
+	return nil
+}
+
+// goModToolchain is the Go go.mod asks for: the toolchain line, else the
+// go line, as "go1.27.3"; "" when go.mod names neither.
+func goModToolchain(root string) string {
+	if tc := goModDirective(root, "toolchain"); tc != "" {
+		return tc
+	}
+	if v := goModDirective(root, "go"); v != "" {
+		return "go" + v
+	}
+	return ""
 }
 
 // goVulnDBIdentity names the database the next run would use, for the

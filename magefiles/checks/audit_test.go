@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -169,7 +170,8 @@ func TestGovulncheckRealRun(t *testing.T) {
 
 	res, out := runOne(t, cfg, Govulncheck(cfg))
 	require.Equal(t, pipeline.StatusFail, res.Status, out)
-	assert.Contains(t, res.Error, "GO-2099-0001 in stdlib@v1.26")
+	// The standard library scanned is the Go running the check.
+	assert.Contains(t, res.Error, "GO-2099-0001 in stdlib@v"+strings.TrimPrefix(runtime.Version(), "go"))
 	assert.Contains(t, res.Error, "from calc/calc.go:13")
 	assert.True(t, findingAt(res.Findings, "calc/calc.go", 13, "GO-2099-0001"))
 	assert.Equal(t, "1 called, 1 not called", res.Summary)
@@ -180,6 +182,47 @@ func TestGovulncheckRealRun(t *testing.T) {
 	res, out = runOne(t, cfg, Govulncheck(cfg))
 	require.Equal(t, pipeline.StatusPass, res.Status, out)
 	assert.Equal(t, "0 called, 1 accepted, 1 not called", res.Summary)
+}
+
+func TestScannedGoBuildsProject(t *testing.T) {
+	tests := []struct {
+		name    string
+		goMod   string
+		scanned string
+		err     string
+	}{
+		{"the go line's Go was scanned", "module m\n\ngo 1.27.3\n", "go1.27.3", ""},
+		{"a newer Go was scanned", "module m\n\ngo 1.27.3\n", "go1.27.4", ""},
+		{"an older Go was scanned", "module m\n\ngo 1.27.3\n", "go1.26.8", "scanned the standard library of go1.26.8, but go.mod builds with go1.27.3: export GOTOOLCHAIN=go1.27.3"},
+		{"the toolchain line wins over the go line", "module m\n\ngo 1.26\n\ntoolchain go1.27.3\n", "go1.27.0", "go.mod builds with go1.27.3"},
+		{"a language-only go line", "module m\n\ngo 1.26\n", "go1.26.8", ""},
+		{"no version in the output", "module m\n\ngo 1.27.3\n", "", "did not say which Go it scanned"},
+		{"no go line accepts any Go", "module m\n", "go1.20", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeFile(t, root, "go.mod", tt.goMod)
+			err := scannedGoBuildsProject(tt.scanned, root)
+			if tt.err == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.err)
+		})
+	}
+	t.Run("no go.mod", func(t *testing.T) {
+		require.NoError(t, scannedGoBuildsProject("go1.20", t.TempDir()))
+	})
+}
+
+func TestProjectGoIsScanned(t *testing.T) {
+	// This repository's go.mod and the Go running its tests: the CI
+	// entry points export GOTOOLCHAIN, so the two agree.
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	require.NoError(t, scannedGoBuildsProject(runtime.Version(), root))
 }
 
 func TestGovulncheckOffline(t *testing.T) {

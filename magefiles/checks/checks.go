@@ -3,7 +3,9 @@
 //
 // The checks and their groups (a group name selects all its checks):
 //
-//	unit      go-test (race, coverage, JUnit), pytest-<version> per matrix entry
+//	unit      go-test: go-test-<group> per group of packages (race,
+//	          coverage, JUnit; see gotest.go) and go-coverage (the merged
+//	          profile); pytest-<version> per matrix entry
 //	audit     govulncheck (Go module), req-audit (requirements*.txt)
 //	quality   staticcheck, go-vet, gofmt, pylint, mypy, black, isort, flake8,
 //	          workflows (actionlint over .github/workflows)
@@ -109,10 +111,8 @@ func SplitList(s string) []string {
 // checks lead (go-test, govulncheck, staticcheck, gosec) and the short
 // ones fill the gaps; bundle waits for the security and secret scans.
 func All(cfg Config) []pipeline.Task {
-	tasks := []pipeline.Task{
-		// unit tests
-		GoTest(cfg),
-	}
+	// unit tests
+	tasks := GoTests(cfg)
 	tasks = append(tasks, PytestMatrix(cfg)...)
 	tasks = append(tasks,
 		// dependency audit
@@ -145,10 +145,12 @@ func Groups(cfg Config) map[string][]string {
 	for _, v := range cfg.pythons() {
 		pytests = append(pytests, pytestName(v))
 	}
+	goTests := goTestNames(cfg)
 	return map[string][]string{
 		"security": {"bandit", "gosec"},
 		"audit":    {"govulncheck", "req-audit"},
-		"unit":     append([]string{"go-test"}, pytests...),
+		"go-test":  goTests,
+		"unit":     append(append([]string(nil), goTests...), pytests...),
 		"pytest":   pytests,
 		"quality":  {"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy", "workflows"},
 	}

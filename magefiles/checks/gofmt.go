@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
@@ -76,23 +75,8 @@ func goFiles(root string) ([]string, error) {
 	return files, nil
 }
 
-var goVersionMemo struct {
-	sync.Mutex
-	v string
-}
-
 // goVersion is the Go toolchain's version, asked once per process: every
 // Go check's cache key includes it.
 func goVersion(ctx context.Context) (string, error) {
-	goVersionMemo.Lock()
-	defer goVersionMemo.Unlock()
-	if goVersionMemo.v != "" {
-		return goVersionMemo.v, nil
-	}
-	v, err := toolchain.Output(ctx, toolchain.Cmd{Name: "go", Args: []string{"env", "GOVERSION"}})
-	if err != nil {
-		return "", err
-	}
-	goVersionMemo.v = strings.TrimSpace(v)
-	return goVersionMemo.v, nil
+	return toolchain.GoVersion(ctx)
 }

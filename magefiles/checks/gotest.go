@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,76 +20,296 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
 
-// goTestInputs are what the Go tests read: the Go code, their fixtures,
-// and the repository files Go code under test loads (the bundle, the
-// integration cases). The Python payload is not among them: pytest tests
-// it, and a Go test that needs Python files uses a fixture under testdata.
-// A Go test that starts reading another repository file must add it here.
-var goTestInputs = []string{"**/*.go", "go.mod", "go.sum", "**/testdata/**",
-	"databricks.yml", "resources/**", "tests/integration/**", "tests/e2e/**"}
+// The Go tests are several checks, one per group of packages, each with
+// its own cache key: an edit re-runs only the groups whose packages
+// import (directly or not) the package edited, or whose tests read the
+// file edited. A group's key is the Go files of its packages and of every
+// module package they import (tests' imports included, read from the
+// import clauses), its packages' testdata, go.mod and go.sum, the Go
+// version, and the repository files its tests read that the import graph
+// does not show, listed with the group. A group runs `go test -count=1`:
+// its key, not Go's test cache, decides when it runs, because Go's cache
+// cannot see what a test's subprocesses read (the real tools, Python, the
+// compiled magefiles).
+//
+// go-coverage merges the groups' profiles into artifacts/coverage/go.out
+// and reports the module's coverage; the group "go-test" selects all.
 
-// GoTest runs `go test -race -cover ./...` and writes JUnit XML and a coverage profile.
-func GoTest(cfg Config) pipeline.Task {
-	return pipeline.Task{
-		Name: "go-test",
-		Inputs: pipeline.Inputs{
-			Files:   goTestInputs,
-			Version: goVersion,
-		},
-		Run: func(ctx context.Context, t *pipeline.T) error {
-			covDir := filepath.Join(t.Artifacts(), "coverage")
-			testsDir := filepath.Join(t.Artifacts(), "tests")
-			for _, d := range []string{covDir, testsDir} {
-				if err := os.MkdirAll(d, 0o755); err != nil {
-					return err
+// goTestTimeout bounds one test binary of a group.
+const goTestTimeout = "30m"
+
+// goTestGroup is one check of the Go tests.
+type goTestGroup struct {
+	Name string
+	// Packages are package directories ("tests/e2e") or trees
+	// ("magefiles/emulator/..."); empty: every package no other group takes.
+	Packages []string
+	// Files are repository files the tests read beyond their packages'
+	// Go files and testdata (by content).
+	Files []string
+	// Names are files whose presence, not content, the tests depend on.
+	Names []string
+	// Version adds tool versions or states the tests depend on.
+	Version func(ctx context.Context, cfg Config) (string, error)
+}
+
+// bundleInputs are the bundle files the tests that load or copy the
+// project's bundle read. The Python sources count by name only: the
+// bundle validation checks that the files its resources name exist,
+// and the scratch repositories of the demo and the end-to-end tests copy
+// src/ and upload it to the emulator, whose jobs and endpoints run a Go
+// stand-in of the model, so what the files say changes no result.
+var (
+	bundleInputs = []string{"databricks.yml", "resources/**", "tests/integration/**"}
+	pythonNames  = []string{"src/**"}
+)
+
+// goTestGroups partition the module's tests, the longest first (the
+// order is also the start order of the checks).
+var goTestGroups = []goTestGroup{
+	// Whole CD flows against the emulator through the SDK, from scratch
+	// copies of the bundle.
+	{Name: "go-test-e2e", Packages: []string{"tests/e2e"}, Files: bundleInputs, Names: pythonNames},
+	// The checks run the real tools on fixtures under their testdata:
+	// the pinned Go tools when built (otherwise those tests skip), and
+	// Python's.
+	{Name: "go-test-checks", Packages: []string{"magefiles/checks/..."}, Version: checksTestTools},
+	// The emulator's stand-in of the model, whose test runs the Python
+	// model of src/ beside it on the integration cases: the one Go test
+	// that reads what the Python files say.
+	{Name: "go-test-model", Packages: []string{"magefiles/emulator/agentmodel"}, Files: []string{"src/**", "tests/integration/**"}},
+	// The emulator.
+	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/..."}, Files: []string{"tests/integration/**"}},
+	// Canary, rollout and rollback against the emulator, with the
+	// project's bundle.
+	{Name: "go-test-rollout", Packages: []string{"magefiles/rollout/..."}, Files: bundleInputs},
+	// tests/targets compiles every magefile (the mage-tagged targets
+	// included) with mage.go, runs targets in the repository (ci:gofmt
+	// over every Go file, bundle:validate, scripts/rollback.sh) and reads
+	// the workflows.
+	{Name: "go-test-targets", Packages: []string{"tests/targets"},
+		Files: append([]string{"**/*.go", "scripts/**", ".github/workflows/**"}, bundleInputs...), Names: pythonNames},
+	// Every other package: unit tests, the bundle loader on the project's
+	// bundle, the demo on a scratch copy.
+	{Name: "go-test-rest", Files: bundleInputs, Names: pythonNames},
+}
+
+// checksTestTools is what the checks' tests find installed: which pinned
+// Go tools are built (a missing one skips its real-run tests) and the
+// Python tools' versions.
+func checksTestTools(ctx context.Context, cfg Config) (string, error) {
+	var b strings.Builder
+	for _, name := range toolchain.ToolNames() {
+		tool := toolchain.Tool(name)
+		fmt.Fprintf(&b, "%s installed=%t\n", tool.ID(), toolchain.Installed(cfg.toolsDir(), tool))
+	}
+	py, err := toolchain.FindPython(ctx, "", pythonTestTools...)
+	if err != nil {
+		var missing *toolchain.MissingError
+		if !errors.As(err, &missing) {
+			return "", err
+		}
+		// Cacheable: installing the tools changes this line.
+		fmt.Fprintf(&b, "python: %s\n", missing.What)
+		return b.String(), nil
+	}
+	v, err := toolchain.DistVersions(ctx, py, pythonTestTools...)
+	if err != nil {
+		return "", err
+	}
+	return b.String() + v, nil
+}
+
+// pythonTestTools are the Python modules the checks' tests run.
+var pythonTestTools = []string{"pytest", "pytest_cov", "xdist", "pytest_timeout", "bandit", "black", "isort", "flake8", "pylint", "mypy"}
+
+// goTestPlan is the groups that have packages in the module at root,
+// each with its package directories, and the scan's error.
+type goTestPlan struct {
+	groups []goTestGroup
+	pkgs   map[string][]string // group name -> package directories
+	graph  *goPackages
+	err    error
+}
+
+func planGoTests(root string, groups []goTestGroup) *goTestPlan {
+	p := &goTestPlan{pkgs: map[string][]string{}}
+	p.graph, p.err = scanGoPackages(root)
+	if p.err != nil {
+		// Inputs can still be named (conservatively); Run reports the error.
+		p.groups = groups[len(groups)-1:]
+		return p
+	}
+	taken := map[string]bool{}
+	var rest *goTestGroup
+	for i, g := range groups {
+		if len(g.Packages) == 0 {
+			rest = &groups[i]
+			continue
+		}
+		var dirs []string
+		for _, pat := range g.Packages {
+			for _, d := range p.graph.match(pat) {
+				if !taken[d] {
+					taken[d] = true
+					dirs = append(dirs, d)
 				}
 			}
-			profile := filepath.Join(covDir, "go.out")
-			var raw bytes.Buffer
-			stream := newGoTestStream(t.Out())
-			var stderr bytes.Buffer
-			runErr := toolchain.Run(ctx, toolchain.Cmd{
-				Name: "go",
-				// -vet=off: go vet is a check of its own (go-vet), run once.
-				Args:   []string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "./..."},
-				Dir:    cfg.Root,
-				Stdout: io.MultiWriter(&raw, stream),
-				Stderr: io.MultiWriter(&stderr, t.Out()),
-			})
-			stream.Flush()
-			if ctx.Err() != nil {
-				return ctx.Err()
+		}
+		if len(dirs) > 0 {
+			p.groups = append(p.groups, g)
+			p.pkgs[g.Name] = dirs
+		}
+	}
+	if rest != nil {
+		var dirs []string
+		for _, d := range p.graph.dirs() {
+			if !taken[d] {
+				dirs = append(dirs, d)
 			}
-			res, err := parseGoTestJSON(bytes.NewReader(raw.Bytes()))
+		}
+		if len(dirs) > 0 {
+			p.groups = append(p.groups, *rest)
+			p.pkgs[rest.Name] = dirs
+		}
+	}
+	return p
+}
+
+// inputs is a group's cache key: see the comment at the top.
+func (p *goTestPlan) inputs(cfg Config, g goTestGroup) pipeline.Inputs {
+	in := pipeline.Inputs{Names: g.Names, Version: goVersion}
+	if g.Version != nil {
+		in.Version = func(ctx context.Context) (string, error) {
+			gv, err := goVersion(ctx)
 			if err != nil {
-				return err
+				return "", err
 			}
-			if err := os.WriteFile(filepath.Join(testsDir, "go-test.json"), raw.Bytes(), 0o644); err != nil {
-				return err
+			v, err := g.Version(ctx, cfg)
+			if err != nil {
+				return "", err
 			}
-			if err := writeJUnit(filepath.Join(testsDir, "go-test.xml"), res.junit()); err != nil {
-				return err
+			return gv + "\n" + v, nil
+		}
+	}
+	files := []string{"go.mod", "go.sum"}
+	if p.err != nil {
+		files = append(files, "**/*.go", "**/testdata/**")
+	} else {
+		dirs := p.pkgs[g.Name]
+		files = append(files, goFilesOf(p.graph.closure(dirs))...)
+		for _, d := range dirs {
+			files = append(files, path.Join(d, "testdata", "**"))
+		}
+	}
+	in.Files = append(files, g.Files...)
+	return in
+}
+
+// GoTests returns the Go test checks of the module at cfg.Root, one per
+// group with packages, and go-coverage after them.
+func GoTests(cfg Config) []pipeline.Task {
+	plan := planGoTests(cfg.Root, goTestGroups)
+	var tasks []pipeline.Task
+	var names []string
+	var versions []func(context.Context) (string, error)
+	var cover pipeline.Inputs
+	for _, g := range plan.groups {
+		tasks = append(tasks, plan.task(cfg, g))
+		names = append(names, g.Name)
+		in := plan.inputs(cfg, g)
+		cover.Files = append(cover.Files, in.Files...)
+		cover.Names = append(cover.Names, in.Names...)
+		versions = append(versions, in.Version)
+	}
+	// The merge's key is the union of the groups' keys: it is cached
+	// exactly when every group is.
+	cover.Version = func(ctx context.Context) (string, error) {
+		var b strings.Builder
+		for _, v := range versions {
+			s, err := v(ctx)
+			if err != nil {
+				return "", err
 			}
-			if _, err := os.Stat(profile); err == nil {
-				// The HTML view is a convenience; a failure here is not the tests'.
-				if herr := toolchain.Run(ctx, toolchain.Cmd{Name: "go", Args: []string{"tool", "cover", "-html=" + profile, "-o", filepath.Join(covDir, "go.html")}, Dir: cfg.Root}); herr != nil {
-					t.Printf("warning: go tool cover -html: %v", herr)
-				}
+			b.WriteString(s + "\n")
+		}
+		return b.String(), nil
+	}
+	return append(tasks, goCoverage(cfg, names, cover))
+}
+
+func (p *goTestPlan) task(cfg Config, g goTestGroup) pipeline.Task {
+	return pipeline.Task{
+		Name:   g.Name,
+		Inputs: p.inputs(cfg, g),
+		Run: func(ctx context.Context, t *pipeline.T) error {
+			if p.err != nil {
+				return p.err
 			}
-			module := modulePath(cfg.Root)
-			for _, f := range res.findings(module) {
-				t.Finding(f)
+			pkgs := make([]string, 0, len(p.pkgs[g.Name]))
+			for _, d := range p.pkgs[g.Name] {
+				pkgs = append(pkgs, "./"+d)
 			}
-			t.Summary("%s", res.summary())
-			if runErr != nil {
-				if failed := res.failedNames(); len(failed) > 0 {
-					return fmt.Errorf("go test: %s failed (see artifacts/tests/go-test.xml)", strings.Join(failed, ", "))
-				}
-				return fmt.Errorf("go test: %w: %s", runErr, tail(stderr.String(), 10))
-			}
-			return nil
+			return runGoTest(ctx, t, cfg, g.Name, pkgs)
 		},
 	}
+}
+
+// runGoTest runs `go test -race -cover` on the packages and writes the
+// JUnit XML, the -json stream and the coverage profile under the name.
+func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs []string) error {
+	covDir := filepath.Join(t.Artifacts(), "coverage")
+	testsDir := filepath.Join(t.Artifacts(), "tests")
+	for _, d := range []string{covDir, testsDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	profile := filepath.Join(covDir, name+".out")
+	_ = os.Remove(profile) // a stale profile must never pass for this run's
+	var raw bytes.Buffer
+	stream := newGoTestStream(t.Out())
+	var stderr bytes.Buffer
+	// -vet=off: go vet is a check of its own (go-vet), run once.
+	// -timeout: go test's default (10 minutes per test binary) is what the
+	// end-to-end tests take on a 2-core machine that other work loads;
+	// the tests bound their own waits with contexts.
+	args := append([]string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}, pkgs...)
+	runErr := toolchain.Run(ctx, toolchain.Cmd{
+		Name: "go", Args: args, Dir: cfg.Root,
+		Stdout: io.MultiWriter(&raw, stream),
+		Stderr: io.MultiWriter(&stderr, t.Out()),
+	})
+	stream.Flush()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	res, err := parseGoTestJSON(bytes.NewReader(raw.Bytes()))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(testsDir, name+".json"), raw.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := writeJUnit(filepath.Join(testsDir, name+".xml"), res.junit()); err != nil {
+		return err
+	}
+	module := modulePath(cfg.Root)
+	for _, f := range res.findings(module) {
+		t.Finding(f)
+	}
+	summary := res.summary()
+	if total, err := profileCoverage(profile); err == nil {
+		summary += fmt.Sprintf(", coverage %.1f%%", total)
+	}
+	t.Summary("%s", summary)
+	if runErr != nil {
+		if failed := res.failedNames(); len(failed) > 0 {
+			return fmt.Errorf("go test: %s failed (see artifacts/tests/%s.xml)", strings.Join(failed, ", "), name)
+		}
+		return fmt.Errorf("go test: %w: %s", runErr, tail(stderr.String(), 10))
+	}
+	return nil
 }
 
 // goTestEvent is one line of `go test -json` (test2json).
@@ -441,15 +662,31 @@ func (s *goTestStream) line(b []byte) {
 
 // modulePath reads the module path from go.mod.
 func modulePath(root string) string {
+	return strings.Trim(goModDirective(root, "module"), `"`)
+}
+
+// goModDirective is the argument of a one-line directive of go.mod
+// (module, go, toolchain); "" when go.mod or the directive is missing.
+func goModDirective(root, name string) string {
 	// #nosec G304 -- go.mod at the repository root
 	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		return ""
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
+		if f := strings.Fields(l); len(f) == 2 && f[0] == name {
+			return f[1]
 		}
 	}
 	return ""
+}
+
+// goTestNames are the names of the Go test checks of the module at
+// cfg.Root (the group "go-test").
+func goTestNames(cfg Config) []string {
+	var names []string
+	for _, t := range GoTests(cfg) {
+		names = append(names, t.Name)
+	}
+	return names
 }

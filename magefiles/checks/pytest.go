@@ -3,6 +3,7 @@ package checks
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,7 +42,9 @@ func PytestMatrix(cfg Config) []pipeline.Task {
 
 // Pytest runs tests/unit on one Python version with coverage (XML, HTML,
 // terminal; at least MinCoverage), JUnit XML, xdist and per-test timeouts.
-// A version that is not installed is skipped, or fails in strict mode.
+// A version that is not installed, or whose interpreter lacks the test
+// modules and is not Debian's (a pyenv build), is skipped with what it
+// lacks, or fails in strict mode.
 func Pytest(cfg Config, version string) pipeline.Task {
 	name := pytestName(version)
 	return pipeline.Task{
@@ -69,6 +72,14 @@ func Pytest(cfg Config, version string) pipeline.Task {
 					return fmt.Errorf("python%s not found (strict mode: every matrix entry must run; install it or set CI_PYTHON_VERSIONS)", version)
 				}
 				return pipeline.Skip("python%s not found", version)
+			}
+			var missing *toolchain.MissingError
+			if errors.As(err, &missing) && missing.NotDebian && !cfg.Strict {
+				// An interpreter Debian's packages cannot equip (a pyenv
+				// build): say what it lacks and how to get it, and skip
+				// like a missing interpreter.
+				t.Printf("%s", missing.Error())
+				return pipeline.Skip("%s", missing.What)
 			}
 			if err != nil {
 				return err

@@ -16,41 +16,58 @@ func TestGoTestRealRun(t *testing.T) {
 	root := fixture(t)
 	cfg := testConfig(t, root, env{})
 
-	res, out := runOne(t, cfg, GoTest(cfg))
+	// The fixture's one package falls to the catch-all group; go-coverage
+	// merges its profile.
+	tasks := GoTests(cfg)
+	require.Equal(t, []string{"go-test-rest", goCoverageName}, taskNames(tasks))
+	rep, out := run(t, cfg, tasks, func(o *pipeline.Options) { o.NoCache = true })
+	res, _ := rep.Result("go-test-rest")
 	require.Equal(t, pipeline.StatusPass, res.Status, out)
-	assert.Equal(t, "1 packages ok; 2 tests passed", res.Summary)
+	assert.Equal(t, "1 packages ok; 2 tests passed, coverage 100.0%", res.Summary)
 	assert.Contains(t, out, "ok  \texample.com/fixture/calc")
-	suites := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test.xml"))
+	cov, _ := rep.Result(goCoverageName)
+	require.Equal(t, pipeline.StatusPass, cov.Status, out)
+	assert.Equal(t, "100.0% of statements (1 checks merged)", cov.Summary)
+	suites := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test-rest.xml"))
 	require.Len(t, suites.Suites, 1)
 	s := suites.Suites[0]
 	assert.Equal(t, "example.com/fixture/calc", s.Name)
 	assert.Equal(t, 2, s.Tests)
 	assert.Equal(t, "100.0%", s.Properties[0].Value)
-	for _, f := range []string{"coverage/go.out", "coverage/go.html", "tests/go-test.json"} {
+	for _, f := range []string{"coverage/go.out", "coverage/go.html", "coverage/go-test-rest.out", "tests/go-test-rest.json"} {
 		_, err := os.Stat(filepath.Join(root, "artifacts", f))
 		assert.NoError(t, err, f)
 	}
 
 	t.Run("a failing test fails with its file:line", func(t *testing.T) {
 		appendFile(t, root, "calc/calc_test.go", "\nfunc TestBroken(t *testing.T) {\n\tt.Run(\"case\", func(t *testing.T) {\n\t\tt.Errorf(\"Add(1, 1) = %d, want 3\", Add(1, 1))\n\t})\n}\n")
-		res, out := runOne(t, cfg, GoTest(cfg))
+		res, out := runOne(t, cfg, tasks[0])
 		require.Equal(t, pipeline.StatusFail, res.Status)
 		assert.Contains(t, res.Error, "calc.TestBroken/case failed")
 		assert.True(t, findingAt(res.Findings, "calc/calc_test.go", 19, "TestBroken/case"), "%+v", res.Findings)
 		assert.Contains(t, out, "Add(1, 1) = 2, want 3", "failed tests' output is shown")
-		assert.Equal(t, "0 packages ok, 1 failed; 2 tests passed, 2 failed", res.Summary)
-		s := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test.xml")).Suites[0]
+		assert.Regexp(t, `^0 packages ok, 1 failed; 2 tests passed, 2 failed`, res.Summary)
+		s := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test-rest.xml")).Suites[0]
 		assert.Equal(t, 2, s.Failures)
 	})
 
 	t.Run("a compile error is located", func(t *testing.T) {
 		writeFile(t, root, "calc/calc_test.go", "package calc\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) { undefinedThing() }\n")
-		res, _ := runOne(t, cfg, GoTest(cfg))
+		res, _ := runOne(t, cfg, tasks[0])
 		require.Equal(t, pipeline.StatusFail, res.Status)
 		assert.True(t, findingAt(res.Findings, "calc/calc_test.go", 5, "build"), "%+v", res.Findings)
 		assert.Contains(t, res.Error, "example.com/fixture/calc (build or package failure)")
-		s := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test.xml")).Suites[0]
+		s := readJUnitFile(t, filepath.Join(root, "artifacts", "tests", "go-test-rest.xml")).Suites[0]
 		assert.Equal(t, 1, s.Errors)
+	})
+
+	t.Run("a missing profile skips the merge with the command to run", func(t *testing.T) {
+		require.NoError(t, os.Remove(filepath.Join(root, "artifacts", "coverage", "go-test-rest.out")))
+		merge := tasks[1]
+		merge.Deps = nil // as when the group's pass is cached and the merge is not
+		res, _ := runOne(t, cfg, merge)
+		require.Equal(t, pipeline.StatusSkipped, res.Status)
+		assert.Contains(t, res.Reason, "no coverage profile from go-test-rest")
 	})
 }
 
@@ -117,12 +134,36 @@ func TestPytestMatrixMissingInterpreter(t *testing.T) {
 	assert.Contains(t, res.Error, "python3.4 not found (strict mode")
 }
 
+func TestPytestMatrixInterpreterWithoutTheModules(t *testing.T) {
+	// A pyenv build of the version that lacks pytest: found in pyenv's
+	// versions folder (never through its slow shim), reported with what
+	// it lacks and the pip command, skipped; strict mode fails.
+	pyenv := t.TempDir()
+	bin := filepath.Join(pyenv, "versions", "3.7.18", "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "python3.7"),
+		[]byte("#!/bin/sh\necho '{\"version\":\"3.7\",\"full\":\"3.7.18\",\"modules\":{},\"dists\":{}}'\n"), 0o755))
+	t.Setenv("PYENV_ROOT", pyenv)
+	root := fixture(t)
+	cfg := testConfig(t, root, env{})
+	res, out := runOne(t, cfg, Pytest(cfg, "3.7"))
+	require.Equal(t, pipeline.StatusSkipped, res.Status, out)
+	assert.Equal(t, "python3.7 (pyenv 3.7.18) lacks Python modules: pytest, pytest_cov, xdist, pytest_timeout", res.Reason)
+	assert.Contains(t, out, filepath.Join(bin, "python3.7")+" -m pip install pytest pytest-cov pytest-xdist pytest-timeout")
+
+	cfg.Strict = true
+	res, _ = runOne(t, cfg, Pytest(cfg, "3.7"))
+	require.Equal(t, pipeline.StatusFail, res.Status)
+	assert.Contains(t, res.Error, "python3.7 (pyenv 3.7.18) lacks Python modules: pytest")
+	assert.Contains(t, res.Error, "-m pip install pytest")
+}
+
 func TestPytestMatrixNames(t *testing.T) {
 	cfg := Config{Root: t.TempDir(), Getenv: env{}.get}
 	assert.Equal(t, []string{"pytest-3.9", "pytest-3.10", "pytest-3.11"}, taskNames(PytestMatrix(cfg)))
 	cfg.Getenv = env{"CI_PYTHON_VERSIONS": "3.12, 3.13"}.get
 	assert.Equal(t, []string{"pytest-3.12", "pytest-3.13"}, taskNames(PytestMatrix(cfg)))
-	assert.Equal(t, []string{"go-test", "pytest-3.12", "pytest-3.13"}, Expand(cfg, []string{"unit"}))
+	assert.Equal(t, []string{"go-test-rest", goCoverageName, "pytest-3.12", "pytest-3.13"}, Expand(cfg, []string{"unit"}))
 }
 
 func taskNames(ts []pipeline.Task) []string {

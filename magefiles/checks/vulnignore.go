@@ -15,9 +15,9 @@ import (
 // expiry date, and an expired entry no longer hides anything.
 //
 //	ignore:
-//	  - id: GO-2026-6603
-//	    until: 2026-12-31
-//	    reason: needs Go 1.26.9; the toolchain bump is tracked in issue 12
+//	  - id: GO-2099-0001
+//	    until: 2099-01-31
+//	    reason: why the finding is safe here, and what removes it
 const vulnIgnoreFile = ".vuln-ignore.yml"
 
 type vulnIgnore struct {

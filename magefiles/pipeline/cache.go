@@ -56,6 +56,15 @@ func (c *cache) key(ctx context.Context, t Task, getenv func(string) string) (ke
 		}
 		fmt.Fprintf(h, "file\x00%s\x00%s\n", f, sum)
 	}
+	if len(t.Inputs.Names) > 0 {
+		names, err := c.files.match(t.Inputs.Names)
+		if err != nil {
+			return "", false, err
+		}
+		for _, f := range names {
+			fmt.Fprintf(h, "name\x00%s\n", f)
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil)), true, nil
 }
 

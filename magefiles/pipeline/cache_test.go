@@ -171,6 +171,38 @@ func TestEnvInputInvalidates(t *testing.T) {
 	assert.Equal(t, StatusPass, run())
 }
 
+func TestArtifactsAreOutputOnlyAtTheRoot(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "artifacts/ci-report.json", "{}")
+	writeFile(t, root, "magefiles/artifacts/paths.go", "package artifacts\n")
+	files, err := newFileIndex(root).match([]string{"**"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"magefiles/artifacts/paths.go"}, files)
+}
+
+func TestNamesInputCountsPathsNotContents(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "main.go", "package main\n")
+	writeFile(t, root, "src/model.py", "x = 1\n")
+	tasks := []Task{{Name: "copy", Inputs: Inputs{Files: []string{"*.go"}, Names: []string{"src/**"}}, Run: ok}}
+	run := func() Status {
+		var out bytes.Buffer
+		rep, err := Run(context.Background(), tasks, Options{Root: root, Out: &out})
+		require.NoError(t, err)
+		return rep.Results[0].Status
+	}
+	assert.Equal(t, StatusPass, run())
+	assert.Equal(t, StatusCached, run())
+	writeFile(t, root, "src/model.py", "x = 2\n")
+	assert.Equal(t, StatusCached, run(), "a changed content of a Names input keeps the cache")
+	writeFile(t, root, "src/extra.py", "y = 1\n")
+	assert.Equal(t, StatusPass, run(), "a new file matching Names invalidates")
+	require.NoError(t, os.Remove(filepath.Join(root, "src", "extra.py")))
+	assert.Equal(t, StatusPass, run(), "a removed file matching Names invalidates")
+	writeFile(t, root, "main.go", "package main // changed\n")
+	assert.Equal(t, StatusPass, run(), "Files still count by content")
+}
+
 func TestMatchGlob(t *testing.T) {
 	tests := []struct {
 		pattern, name string

@@ -16,9 +16,13 @@ import (
 
 // skipDirs are never inputs: VCS data, run output and caches.
 var skipDirs = map[string]bool{
-	".git": true, "artifacts": true, ".cache": true, "node_modules": true,
+	".git": true, ".cache": true, "node_modules": true,
 	"__pycache__": true, ".pytest_cache": true, ".mypy_cache": true, "htmlcov": true,
 }
+
+// skipRootDirs are never inputs at the root only: the run output, while
+// a package of that name deeper down (magefiles/artifacts) is code.
+var skipRootDirs = map[string]bool{"artifacts": true}
 
 // fileIndex lists the repository's files once per run and hashes each file
 // at most once, however many tasks read it.
@@ -50,7 +54,8 @@ func (x *fileIndex) list() ([]string, error) {
 				return err
 			}
 			if d.IsDir() {
-				if p != x.root && (skipDirs[d.Name()] || strings.HasSuffix(d.Name(), ".egg-info")) {
+				if p != x.root && (skipDirs[d.Name()] || strings.HasSuffix(d.Name(), ".egg-info") ||
+					(skipRootDirs[d.Name()] && filepath.Dir(p) == x.root)) {
 					return filepath.SkipDir
 				}
 				return nil

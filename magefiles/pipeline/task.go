@@ -35,6 +35,10 @@ type Inputs struct {
 	// Files are glob patterns relative to the root; `**` matches any number
 	// of directories ("**/*.py", "src/**", "go.sum").
 	Files []string
+	// Names are glob patterns like Files whose matching paths count, not
+	// their contents: for a task that copies or lists files without its
+	// result depending on what they say.
+	Names []string
 	// Config holds settings that change the result (flags, thresholds).
 	Config []string
 	// Env names environment variables whose values matter.

@@ -103,7 +103,9 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	require.NoError(t, err)
 	_, err = wait.Get()
 	require.NoError(t, err)
-	wd.clock = traffic.NewClock(w.ServingEndpoints, testEndpoint, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), o.rate)
+	// Client load as plain HTTP: thousands of requests per test, whose SDK
+	// mapping is not what these tests are about.
+	wd.clock = traffic.NewClock(traffic.NewHTTPQuerier(srv.URL(), srv.Token()), testEndpoint, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), o.rate)
 	wd.clock.OnSleep(func(int) { wd.observe() })
 	wr.reset()
 	srv.ResetRequests()

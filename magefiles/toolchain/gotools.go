@@ -2,11 +2,14 @@ package toolchain
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"fmt"
+	"go/version"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -90,15 +93,23 @@ var installLocks sync.Map // tool ID -> *sync.Mutex
 // is the tools directory, normally ToolsDir(root)). The build goes to a
 // temporary directory renamed into place, so an interrupted install never
 // leaves a half-written binary behind.
+//
+// A binary built by an older Go than the go command's is rebuilt: a tool
+// that type-checks the code (staticcheck, gosec, govulncheck) refuses
+// files that need a newer Go than its own.
 func EnsureGoTool(ctx context.Context, dir string, t GoTool, log func(string)) (string, error) {
 	bin := ToolPath(dir, t)
-	if isExecutable(bin) {
+	gv, err := GoVersion(ctx)
+	if err != nil {
+		return "", fmt.Errorf("install %s: %w", t.ID(), err)
+	}
+	if isExecutable(bin) && !builtWithOlderGo(bin, gv) {
 		return bin, nil
 	}
 	mu, _ := installLocks.LoadOrStore(t.ID(), &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	if isExecutable(bin) {
+	if isExecutable(bin) && !builtWithOlderGo(bin, gv) {
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -130,6 +141,50 @@ func EnsureGoTool(ctx context.Context, dir string, t GoTool, log func(string)) (
 		return "", fmt.Errorf("install %s: %s missing after go install", t.ID(), bin)
 	}
 	return bin, nil
+}
+
+// builtWithOlderGo reports whether the Go program bin was built by a Go
+// older than goVersion; a file that is not a Go program is not.
+func builtWithOlderGo(bin, goVersion string) bool {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return false
+	}
+	return version.Compare(info.GoVersion, goVersion) < 0
+}
+
+var goVersionMemo struct {
+	sync.Mutex
+	v string
+}
+
+// GoVersion is the go command's version (go1.27.3), asked once per
+// process: with GOTOOLCHAIN set it names the toolchain that command
+// switches to, not the one on PATH. GOTOOLCHAIN naming one exact release
+// is the answer itself (the go command runs that release or nothing),
+// which spares every run two process starts.
+func GoVersion(ctx context.Context) (string, error) {
+	goVersionMemo.Lock()
+	defer goVersionMemo.Unlock()
+	if goVersionMemo.v != "" {
+		return goVersionMemo.v, nil
+	}
+	if tc := os.Getenv("GOTOOLCHAIN"); exactToolchain(tc) {
+		goVersionMemo.v = tc
+		return tc, nil
+	}
+	v, err := Output(ctx, Cmd{Name: "go", Args: []string{"env", "GOVERSION"}})
+	if err != nil {
+		return "", fmt.Errorf("go env GOVERSION: %w", err)
+	}
+	goVersionMemo.v = strings.TrimSpace(v)
+	return goVersionMemo.v, nil
+}
+
+// exactToolchain reports whether a GOTOOLCHAIN value names one release
+// ("go1.27.3"), not a minimum ("go1.27.3+auto"), "local", "auto" or "path".
+func exactToolchain(tc string) bool {
+	return strings.HasPrefix(tc, "go1.") && !strings.Contains(tc, "+") && version.IsValid(tc)
 }
 
 func isExecutable(p string) bool {

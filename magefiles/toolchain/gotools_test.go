@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,45 @@ func TestEnsureGoToolUsesAnInstalledBinary(t *testing.T) {
 	got, err := EnsureGoTool(context.Background(), dir, tool, func(string) { t.Fatal("must not install") })
 	require.NoError(t, err)
 	assert.Equal(t, bin, got)
+}
+
+func TestBuiltWithOlderGo(t *testing.T) {
+	self, err := os.Executable() // this test binary, built by runtime.Version()
+	require.NoError(t, err)
+	script := filepath.Join(t.TempDir(), "stand-in")
+	require.NoError(t, os.WriteFile(script, []byte("#!/bin/sh\n"), 0o755))
+	tests := []struct {
+		name string
+		bin  string
+		goV  string
+		want bool
+	}{
+		{"built by the running Go", self, runtime.Version(), false},
+		{"built by an older Go than the go command", self, "go1.999.0", true},
+		{"built by a newer Go than the go command", self, "go1.20", false},
+		{"not a Go program", script, "go1.999.0", false},
+		{"missing", filepath.Join(t.TempDir(), "none"), "go1.999.0", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, builtWithOlderGo(tt.bin, tt.goV))
+		})
+	}
+}
+
+func TestExactToolchain(t *testing.T) {
+	for tc, want := range map[string]bool{
+		"go1.27.3": true, "go1.27rc1": true, "go1.27.3+auto": false, "go1.27.3+path": false,
+		"local": false, "auto": false, "path": false, "": false, "go1.x": false,
+	} {
+		assert.Equal(t, want, exactToolchain(tc), tc)
+	}
+}
+
+func TestGoVersionIsTheGoCommands(t *testing.T) {
+	v, err := GoVersion(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, runtime.Version(), v, "go test runs the test binary with the go command's toolchain")
 }
 
 func TestEnsureGoToolInstallsOnceFromTheModuleCache(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -42,6 +43,10 @@ type MissingError struct {
 	// NoInterpreter is set when no interpreter of the version exists at
 	// all (as opposed to one that lacks modules).
 	NoInterpreter bool
+	// NotDebian is set when the interpreter lacking modules is not
+	// Debian's (a pyenv build, say): Debian's packages cannot give it
+	// any, only its own pip can.
+	NotDebian bool
 }
 
 func (e *MissingError) Error() string {
@@ -53,17 +58,114 @@ func (e *MissingError) Error() string {
 
 // pythonCandidates lists interpreters for a version ("" = any python3),
 // Debian's system interpreter first: it is the one with the tools here,
-// while the first python3 on PATH may be a bare pyenv build.
+// while the first python3 on PATH may be a bare pyenv build. For a named
+// version, pyenv's builds are read from its versions folder. pyenv's
+// shims are never started: the shim of a version that is installed but
+// not active fails, and slowly (seconds; even an active one takes more
+// than a second). A python3 shim stands for pyenv's active version, read
+// from PYENV_VERSION or pyenv's version file.
 func pythonCandidates(version string) []string {
 	name := "python3"
 	if version != "" {
 		name = "python" + version
 	}
 	cands := []string{"/usr/bin/" + name, "/usr/local/bin/" + name}
-	if p, err := exec.LookPath(name); err == nil {
+	if version != "" {
+		cands = append(cands, pyenvInterpreters(version)...)
+	}
+	p, err := exec.LookPath(name)
+	switch {
+	case err != nil:
+	case !isPyenvShim(p):
 		cands = append(cands, p)
+	case version == "":
+		if active := pyenvActive(); active != "" {
+			cands = append(cands, filepath.Join(pyenvRoot(), "versions", active, "bin", name))
+		}
 	}
 	return cands
+}
+
+// pyenvActive is pyenv's active version: PYENV_VERSION, else the first
+// line of <root>/version ("" when neither names one, or it is "system").
+func pyenvActive() string {
+	v := os.Getenv("PYENV_VERSION")
+	if v == "" {
+		b, err := os.ReadFile(filepath.Join(pyenvRoot(), "version"))
+		if err != nil {
+			return ""
+		}
+		v, _, _ = strings.Cut(string(b), "\n")
+	}
+	v = strings.Fields(strings.ReplaceAll(v, ":", " ") + " system")[0]
+	if v == "system" {
+		return ""
+	}
+	return v
+}
+
+// pyenvRoot is PYENV_ROOT, else ~/.pyenv.
+func pyenvRoot() string {
+	if r := os.Getenv("PYENV_ROOT"); r != "" {
+		return r
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".pyenv")
+}
+
+func isPyenvShim(p string) bool {
+	root := pyenvRoot()
+	return root != "" && filepath.Dir(p) == filepath.Join(root, "shims")
+}
+
+// pyenvInterpreters lists pyenv's builds of a version
+// (<root>/versions/3.9.18/bin/python3.9), newest patch release first.
+func pyenvInterpreters(version string) []string {
+	root := pyenvRoot()
+	if root == "" {
+		return nil
+	}
+	matches, _ := filepath.Glob(filepath.Join(root, "versions", version+".*", "bin", "python"+version))
+	sort.Slice(matches, func(i, j int) bool {
+		return patchLevel(pyenvVersion(matches[i])) > patchLevel(pyenvVersion(matches[j]))
+	})
+	return matches
+}
+
+// pyenvVersion is the pyenv version a path belongs to ("3.9.18"), or ""
+// for an interpreter outside pyenv's versions folder.
+func pyenvVersion(p string) string {
+	root := pyenvRoot()
+	if root == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(filepath.Join(root, "versions"), p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return strings.Split(filepath.ToSlash(rel), "/")[0]
+}
+
+// patchLevel is the number after the last dot of a version ("3.9.18": 18),
+// -1 when there is none.
+func patchLevel(v string) int {
+	n, err := strconv.Atoi(v[strings.LastIndex(v, ".")+1:])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// describePython names an interpreter for messages: "python3.9 (pyenv
+// 3.9.18)" for a pyenv build, else its path.
+func describePython(p string) string {
+	if v := pyenvVersion(p); v != "" {
+		return fmt.Sprintf("%s (pyenv %s)", filepath.Base(p), v)
+	}
+	return p
 }
 
 // FindPython returns the first interpreter of the version ("3.11"; ""
@@ -74,6 +176,7 @@ func pythonCandidates(version string) []string {
 func FindPython(ctx context.Context, version string, modules ...string) (*Python, error) {
 	var found []string
 	var bestMissing []string
+	var best string // the interpreter missing the fewest modules
 	for _, cand := range pythonCandidates(version) {
 		if _, err := os.Stat(cand); err != nil {
 			continue
@@ -93,7 +196,7 @@ func FindPython(ctx context.Context, version string, modules ...string) (*Python
 			return &Python{Path: cand, Version: info.Version}, nil
 		}
 		if bestMissing == nil || len(missing) < len(bestMissing) {
-			bestMissing = missing
+			best, bestMissing = cand, missing
 		}
 	}
 	if ctx.Err() != nil {
@@ -107,12 +210,14 @@ func FindPython(ctx context.Context, version string, modules ...string) (*Python
 		return nil, &MissingError{What: name + " not found", NoInterpreter: true}
 	}
 	fix := "install them with: " + InstallCommand(bestMissing)
-	if !strings.HasPrefix(found[0], "/usr/bin/") {
-		fix = "install them with: " + found[0] + " -m pip install " + strings.Join(pipNames(bestMissing), " ")
+	notDebian := !strings.HasPrefix(best, "/usr/bin/")
+	if notDebian {
+		fix = "install them with: " + best + " -m pip install " + strings.Join(pipNames(bestMissing), " ")
 	}
 	return nil, &MissingError{
-		What: fmt.Sprintf("%s lacks Python modules: %s", found[0], strings.Join(bestMissing, ", ")),
-		Fix:  fix,
+		What:      fmt.Sprintf("%s lacks Python modules: %s", describePython(best), strings.Join(bestMissing, ", ")),
+		Fix:       fix,
+		NotDebian: notDebian,
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
@@ -200,14 +199,12 @@ func NewRun(t testing.TB, repo *Repo, srv *emulator.Server, env string) *Run {
 	for k, v := range CanaryVars {
 		r.Opts.Vars[k] = v
 	}
-	// Clients get a client of their own, with a rate limit that lets a
-	// burst through, so their traffic never queues behind the deploy's calls.
-	cfg := srv.Config()
-	cfg.RateLimitPerSecond = 100000
-	clients, err := databricks.NewWorkspaceClient(cfg)
-	require.NoError(t, err)
-	// Now starts at the wall clock, so records and locks read sensibly.
-	r.Traffic = traffic.NewClock(clients.ServingEndpoints, endpointName(t, r.Opts), time.Now(), ClientRate)
+	// Clients send plain HTTP (a canary test sends thousands of requests;
+	// the SDK's per-request work is the deploy's to exercise, not theirs),
+	// on connections of their own, so their traffic never queues behind
+	// the deploy's calls. Now starts at the wall clock, so records and
+	// locks read sensibly.
+	r.Traffic = traffic.NewClock(traffic.NewHTTPQuerier(srv.URL(), srv.Token()), endpointName(t, r.Opts), time.Now(), ClientRate)
 	r.Opts.Canary.Clock = r.Traffic
 	if testing.Verbose() {
 		r.Opts.Out = io.MultiWriter(r.out, testWriter{t})

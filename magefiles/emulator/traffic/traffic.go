@@ -1,7 +1,8 @@
 // Package traffic is client load in virtual time, for tests and benchmarks
 // that run a canary against the emulator: sleeping on the Clock sends the
-// requests that clients would have sent meanwhile, through the SDK, so the
-// endpoint's traffic split routes them and its metrics count them.
+// requests that clients would have sent meanwhile (through the SDK, or as
+// plain HTTP with HTTPQuerier), so the endpoint's traffic split routes them
+// and its metrics count them.
 package traffic
 
 import (
@@ -13,7 +14,8 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 )
 
-// Querier is the SDK call clients make (w.ServingEndpoints fits).
+// Querier is the SDK call clients make (w.ServingEndpoints fits, and
+// HTTPQuerier).
 type Querier interface {
 	Query(ctx context.Context, req serving.QueryEndpointInput) (*serving.QueryEndpointResponse, error)
 }

@@ -68,3 +68,42 @@ func TestClock(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, c.Sleep(ctx, time.Second), context.Canceled)
 }
+
+// TestHTTPQuerier sends the clients' requests as plain HTTP: routed by the
+// split and counted like the SDK's, failures as errors with their status.
+func TestHTTPQuerier(t *testing.T) {
+	srv, err := emulator.Start(emulator.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	w, err := srv.WorkspaceClient()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v1, _, err := srv.SeedModelVersion("agent")
+	require.NoError(t, err)
+	wait, err := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "ep", Config: &serving.EndpointCoreConfigInput{
+		ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: v1, WorkloadSize: "Small"}},
+	}})
+	require.NoError(t, err)
+	_, err = wait.Get()
+	require.NoError(t, err)
+
+	q := NewHTTPQuerier(srv.URL(), srv.Token())
+	resp, err := q.Query(ctx, serving.QueryEndpointInput{Name: "ep", DataframeRecords: []any{map[string]any{"message": "hi"}}})
+	require.NoError(t, err)
+	assert.Equal(t, "agent-"+v1, resp.ServedModelName)
+
+	c := NewClock(q, "ep", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 4)
+	require.NoError(t, c.Sleep(ctx, time.Second))
+	assert.Equal(t, int64(5), srv.EntityStats("ep")["agent-"+v1].Requests, "the emulator served the query and the clock's 4")
+
+	srv.SetVersionBehavior("agent", v1, emulator.Behavior{ErrorRate: 1})
+	_, err = q.Query(ctx, serving.QueryEndpointInput{Name: "ep", DataframeRecords: []any{map[string]any{"message": "hi"}}})
+	require.ErrorContains(t, err, "query ep: status 500")
+	_, err = (&HTTPQuerier{Host: srv.URL(), Token: "wrong"}).Query(ctx, serving.QueryEndpointInput{Name: "ep"})
+	require.ErrorContains(t, err, "query ep: status 40", "refused: a 4xx with its status")
+	_, err = q.Query(ctx, serving.QueryEndpointInput{Name: "no-such-endpoint"})
+	require.ErrorContains(t, err, "status 404")
+	_, err = (&HTTPQuerier{Host: "http://127.0.0.1:1", Token: "t"}).Query(ctx, serving.QueryEndpointInput{Name: "ep"})
+	require.Error(t, err)
+}

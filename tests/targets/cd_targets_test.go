@@ -1,4 +1,4 @@
-package e2e
+package targets
 
 import (
 	"bytes"
@@ -12,20 +12,6 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 )
-
-// compiledMage builds the magefiles into a binary, so the rollback, unlock
-// and demo targets are exercised as a user runs them.
-func compiledMage(t *testing.T) (bin, root string) {
-	t.Helper()
-	root, err := project.Root()
-	require.NoError(t, err)
-	bin = filepath.Join(t.TempDir(), "mage-targets")
-	cmd := exec.Command("go", "run", "mage.go", "-compile", bin)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "compile the magefiles: %s", out)
-	return bin, root
-}
 
 func runIn(t *testing.T, dir, name string, args ...string) (string, int) {
 	t.Helper()
@@ -46,10 +32,12 @@ func runIn(t *testing.T, dir, name string, args ...string) (string, int) {
 }
 
 // TestRollbackUnlockDemoTargets drives the thin targets' argument handling
-// through the compiled magefiles, and the scripts/rollback.sh wrapper.
+// through the compiled magefiles (magebin, built once by TestMain), and the
+// scripts/rollback.sh wrapper.
 func TestRollbackUnlockDemoTargets(t *testing.T) {
-	t.Parallel()
-	bin, root := compiledMage(t)
+	root, err := project.Root()
+	require.NoError(t, err)
+	bin := magebin
 	tests := []struct {
 		args []string
 		code int
