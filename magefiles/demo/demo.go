@@ -268,7 +268,7 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 		return d.res, err
 	}
 
-	d.chapter("3. v1.1.0: a canary that passes", "prod gets a backup, then 10% of traffic goes to v1.1.0 next to v1.0.0; every interval the metrics export decides")
+	d.chapter("3. v1.1.0: a canary that passes", "prod gets a backup, then 10% of traffic goes to v1.1.0 next to v1.0.0; each minute of the metrics export feeds a sequential test whose false-abort rate is bounded")
 	if err := d.next("feat: sharper risk scoring for bulk operations", "v1.1.0"); err != nil {
 		return nil, err
 	}
@@ -277,7 +277,7 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 	}
 
 	d.chapter("4. v1.2.0: a bad model caught by its canary",
-		fmt.Sprintf("v1.2.0 passes dev and staging, but production traffic makes it fail %.0f%% of requests (the emulator is told so)", BadErrorRate*100))
+		fmt.Sprintf("v1.2.0 passes dev and staging, but in production its model raises on %.0f%% of requests, which callers get as 4xx (the emulator is told so); its share of the endpoint's errors far exceeds its share of traffic", BadErrorRate*100))
 	if err := d.next("feat: new prompt template", "v1.2.0"); err != nil {
 		return nil, err
 	}
@@ -513,13 +513,8 @@ func (d *demo) outcome(o release.Outcome) string {
 func recordNote(r *release.Record) string {
 	var cp rollout.Checkpoint
 	if ok, _ := r.Attachment(rollout.CanaryAttachment, &cp); ok && len(cp.Intervals) > 0 {
-		failed := 0
-		for _, iv := range cp.Intervals {
-			if iv.Phase == "Failed" {
-				failed++
-			}
-		}
-		return fmt.Sprintf("canary at %d%%: %d intervals judged, %d failed", cp.Intervals[0].Percent, len(cp.Intervals), failed)
+		last := cp.Intervals[len(cp.Intervals)-1]
+		return fmt.Sprintf("canary at %d%%: %d minutes judged, %s", cp.Intervals[0].Percent, last.Decision.Minutes, strings.ToLower(string(last.Outcome)))
 	}
 	var rb cd.RollbackSummary
 	if ok, _ := r.Attachment(cd.AttachRollback, &rb); ok {

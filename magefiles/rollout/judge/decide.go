@@ -93,7 +93,7 @@ func Decide(c Config, s State) Decision {
 			count(s.Candidate.Requests), s.Minutes, c.MinRequests)
 	case s.Minutes >= c.MaxMinutes:
 		d.Outcome = Promote
-		d.Reason = fmt.Sprintf("%d minutes without evidence against the candidate (%s requests; error ratio %s)", s.Minutes, count(s.Candidate.Requests), ratioText(e))
+		d.Reason = fmt.Sprintf("%d minutes without evidence against the candidate (%s candidate requests)", s.Minutes, count(s.Candidate.Requests))
 	default:
 		d.Outcome = Continue
 		d.Reason = fmt.Sprintf("minute %d of at most %d", s.Minutes, c.MaxMinutes)
@@ -132,6 +132,9 @@ func ratio(c, b Counts) (est, lo, hi *float64) {
 		return nil, nil, nil
 	}
 	ec, eb := c.Errors(), b.Errors()
+	if ec == 0 && eb == 0 {
+		return nil, nil, nil // no errors at all: no ratio to estimate
+	}
 	if ec == 0 || eb == 0 {
 		ec, eb = ec+0.5, eb+0.5
 	}

@@ -41,8 +41,9 @@
 // minimum, is an always-valid p-value.
 //
 // Latency, where the export has per-minute histograms, is judged the same
-// way on slow requests: each minute the slow threshold is the bucket bound
-// at the pooled (candidate plus baseline) 95th percentile, a symmetric
+// way on slow requests: each minute the slow threshold is the highest
+// bucket bound that at least 5% of the pooled (candidate plus baseline)
+// requests exceed, the pooled p95 to bucket precision, a symmetric
 // function of the pooled observations, so for identical versions the
 // candidate's share of the slow requests is again hypergeometric given the
 // pooled histogram. Errors and latency split alpha in half (a union bound);

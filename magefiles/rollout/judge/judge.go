@@ -208,26 +208,23 @@ func mixture(lr []float64) float64 {
 	return top + math.Log(sum/float64(len(lr)))
 }
 
-// slow counts each version's requests above the bucket bound at the pooled
-// 95th percentile; ok is false when there is nothing to compare.
+// slow counts each version's requests above the highest bucket bound that
+// at least 5% of the pooled requests exceed (the pooled p95, to bucket
+// precision); ok is false when there is nothing to compare.
 func slow(cand, base servingmetrics.Histogram) (kc, kb float64, ok bool) {
 	if cand.Empty() || base.Empty() {
 		return 0, 0, false
 	}
 	pooled := cand.Add(base)
-	rank := 0.95 * pooled.Total
-	bound := math.NaN()
-	for i, n := range pooled.Counts {
-		if n >= rank {
-			bound = pooled.Bounds[i]
-			break
-		}
+	if len(pooled.Bounds) == 0 {
+		return 0, 0, false
 	}
-	if math.IsNaN(bound) {
-		if len(pooled.Bounds) == 0 {
-			return 0, 0, false
+	// The highest bound that at least 5% of the pooled requests exceed.
+	bound := pooled.Bounds[0]
+	for i, n := range pooled.Counts {
+		if n <= 0.95*pooled.Total {
+			bound = pooled.Bounds[i]
 		}
-		bound = pooled.Bounds[len(pooled.Bounds)-1]
 	}
 	kc, kb = cand.Above(bound), base.Above(bound)
 	return kc, kb, kc+kb > 0

@@ -59,3 +59,6 @@ func pct(v *float64) string {
 }
 
 func count(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+// String is Summary.
+func (d Decision) String() string { return d.Summary() }
