@@ -86,10 +86,10 @@ var Durations = emulator.Durations{
 }
 
 // Vars are the demo's bundle variable overrides: a short load test (it runs
-// in real time) and a prod canary that needs less traffic to decide.
+// in real time) and a prod canary of at most 5 minutes of service time.
 var Vars = map[string]string{
 	"load_duration": "1s", "load_concurrency": "2",
-	"analysis_count": "3", "min_requests": "20",
+	"canary_max_duration": "5m", "min_requests": "100",
 }
 
 // BadErrorRate is the share of production requests v1.2.0 fails.
@@ -176,8 +176,11 @@ func setup(o Options) (*demo, error) {
 	}
 	d := &demo{o: o, out: o.Out, scale: scale, start: time.Now(), res: &Result{Status: map[string]*cd.StatusReport{}}}
 	d.paint(o.Color)
+	d.clock = rollout.NewScaledClock(scale)
 	srv, err := emulator.Start(emulator.Options{
 		TimeScale: emuScale, Durations: Durations,
+		// The export's minutes are the pipeline's minutes of service time.
+		MetricsClock: d.clock,
 		// Model latency the metrics report (slept at the time scale): the
 		// canary compares p95 latencies of the model, not of the emulator.
 		DefaultBehavior: &emulator.Behavior{Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}},
@@ -199,7 +202,6 @@ func setup(o Options) (*demo, error) {
 		d.close()
 		return nil, fmt.Errorf("demo: make the release repository: %w", err)
 	}
-	d.clock = rollout.NewScaledClock(scale)
 	d.serviceStart = d.clock.Now()
 	return d, nil
 }

@@ -80,7 +80,7 @@ request_5xx_count_total{served_entity_name="a"} 2
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ws, gaps := windows(t, before, tt.after, t0.Add(time.Minute))
-			res := CheckMetrics(ws, gaps, t0.Add(30*time.Second), tt.sent)
+			res := CheckMetrics(ws, gaps, time.Time{}, tt.sent)
 			assert.Equal(t, tt.pass, res.Passed(), "%+v", res.Checks)
 			var msgs []string
 			for _, c := range res.Checks {
@@ -101,7 +101,7 @@ func TestCheckMetricsPerMinute(t *testing.T) {
 			"\n# TYPE request_5xx_count_total gauge\nrequest_5xx_count_total{served_entity_name=\"a\"} " + strconv.Itoa(e5) + " " + ts + "\n"
 	}
 	m := t0.Truncate(time.Minute)
-	end := t0.Add(10 * time.Second) // the traffic ran in minute m
+	open := m // the traffic ran in minute m, still open when it ended
 	tests := []struct {
 		name    string
 		after   string
@@ -111,7 +111,7 @@ func TestCheckMetricsPerMinute(t *testing.T) {
 		{"the run's minute closed and counted", gauge(m, 10, 0), Pass, ""},
 		{"the run's minute not closed yet", gauge(m.Add(-time.Minute), 0, 0), Skip, "shows a minute once it has closed"},
 		{"closed with fewer requests than sent", gauge(m, 4, 0), Fail, "counted 4 requests, fewer than the 10 sent"},
-		{"a minute never read is a gap", gauge(m.Add(time.Minute), 10, 0), Fail, "1 minutes were never read"},
+		{"a minute never read is a gap", gauge(m.Add(time.Minute), 10, 0), Skip, "1 minutes of the per-minute export were never read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestCheckMetricsPerMinute(t *testing.T) {
 			if tt.name == "a minute never read is a gap" {
 				ws[0].Entities["a"] = servingmetrics.Values{Requests: 3}
 			}
-			res := CheckMetrics(ws, gaps, end, 10)
+			res := CheckMetrics(ws, gaps, open, 10)
 			assert.Equal(t, tt.outcome, res.Checks[0].Outcome, res.Checks[0].Message)
 			assert.Contains(t, res.Checks[0].Message, tt.msg)
 		})

@@ -297,7 +297,7 @@ func fixedReport() *Report {
 		Metrics: func() *MetricsResult {
 			start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 			m := CheckMetrics([]servingmetrics.Window{{Start: start, End: start.Add(time.Minute),
-				Entities: map[string]servingmetrics.Values{"agent-3": {Requests: 505, Errors5xx: 10}}}}, nil, start.Add(30*time.Second), 505)
+				Entities: map[string]servingmetrics.Values{"agent-3": {Requests: 505, Errors5xx: 10}}}}, nil, start, 505)
 			m.Endpoint, m.Reads = "agent-staging", 1
 			return &m
 		}(),

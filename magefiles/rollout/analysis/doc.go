@@ -23,5 +23,5 @@
 // worst phase wins, abort at FailureLimit failed, ConsecutiveErrorLimit
 // errors in a row or InconclusiveLimit inconclusive intervals, promote at
 // Count successful ones. With the former bundle defaults it aborted healthy
-// candidates in up to 80% of runs in some cells of the benchmark.
+// candidates in up to 77% of runs in some cells of the benchmark.
 package analysis
