@@ -47,6 +47,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
@@ -141,7 +142,7 @@ type demo struct {
 	heard []string
 	mu    sync.Mutex
 	repo  *repo
-	clock *rollout.ScaledClock
+	clock rollout.Clock
 	// serviceStart is the clock's time when the demo began.
 	serviceStart time.Time
 	scale        float64
@@ -177,6 +178,12 @@ func setup(o Options) (*demo, error) {
 	d := &demo{o: o, out: o.Out, scale: scale, start: time.Now(), res: &Result{Status: map[string]*cd.StatusReport{}}}
 	d.paint(o.Color)
 	d.clock = rollout.NewScaledClock(scale)
+	if o.Instant {
+		// Virtual time that moves only when the pipeline sleeps: the
+		// probes' real duration would otherwise span many minutes of the
+		// export at this speed, and the canary would read few of them.
+		d.clock = traffic.NewClock(nil, "", time.Now(), 0)
+	}
 	srv, err := emulator.Start(emulator.Options{
 		TimeScale: emuScale, Durations: Durations,
 		// The export's minutes are the pipeline's minutes of service time.
@@ -423,8 +430,20 @@ func (d *demo) options(env string, out io.Writer) cd.Options {
 		Client:       workspace.Options{SkipConfigFile: true, RateLimitPerSecond: 1000},
 		LookPath:     func(string) (string, error) { return "", exec.ErrNotFound },
 		Canary:       cd.CanaryOptions{Clock: d.clock, Probes: true},
-		Exit:         func(int) {},
+		// Verify reads the export in real time; the instant demo's minutes
+		// move only with the pipeline's sleeps, so waiting would not help.
+		MetricsSettle: d.settle(),
+		Exit:          func(int) {},
 	}
+}
+
+// settle is how long verify waits for the export to close the run's
+// minute: a moment in the instant demo, verify's default otherwise.
+func (d *demo) settle() time.Duration {
+	if d.o.Instant {
+		return time.Millisecond
+	}
+	return 0
 }
 
 // model is an environment's registered model name.
