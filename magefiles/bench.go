@@ -5,11 +5,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/magefile/mage/mg"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/artifacts"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/checks"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
 
 // Bench holds benchmarks of the automation itself.
@@ -33,5 +36,19 @@ func (Bench) Ci(ctx context.Context, base, caches *string) error {
 		return err
 	}
 	fmt.Print(res.Markdown())
+	return nil
+}
+
+// Canary simulates canary verdicts from per-minute binomial counts, sequential judge beside the old thresholds (artifacts/bench/canary.*).
+func (Bench) Canary() error {
+	root, err := project.Root()
+	if err != nil {
+		return err
+	}
+	rep := judge.Simulate(judge.DefaultConfig(), judge.DefaultOldJudge(), judge.DefaultGrid())
+	if err := rep.Write(filepath.Join(artifacts.Dir(root), "bench")); err != nil {
+		return err
+	}
+	fmt.Print(rep.Markdown())
 	return nil
 }

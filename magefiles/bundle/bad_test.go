@@ -76,9 +76,12 @@ func TestBadInput(t *testing.T) {
 		{fixture: "prod_cluster_override", want: []want{errAt(`cannot override the compute of target "prod" with a cluster: that is only allowed with 'mode: development'`, "databricks.yml:6:17")}},
 		{fixture: "unknown_mode", want: []want{errAt(`unsupported value "staging" for mode: must be development or production`, "databricks.yml:5:11")}},
 		{fixture: "policy_out_of_range", want: []want{
-			errAt(`variable analysis_interval must be a duration such as 60s or 2m, found "soon"`, "databricks.yml:19:26"),
-			errAt("canary_traffic_percent must be between 1 and 99, found 100", "databricks.yml:18:31"),
-			errAt("failure_limit (9) exceeds analysis_count (5): a failing canary could never be aborted", "databricks.yml:20:22"),
+			errAt(`variable canary_max_duration must be a duration such as 60s or 2m, found "soon"`, "databricks.yml:17:28"),
+			errAt("canary_traffic_percent must be between 1 and 99, found 100", "databricks.yml:15:31"),
+			errAt("analysis_interval must be a whole number of minutes between 1m and 60m (the metrics export holds per-minute windows), found 30s", "databricks.yml:16:26"),
+		}},
+		{fixture: "policy_removed_variable", want: []want{
+			errAt("variable max_error_rate was removed: errors are judged as the candidate's share of the endpoint's errors against its share of traffic; set canary_alpha and canary_max_error_ratio", "databricks.yml:10:19"),
 		}},
 		{fixture: "policy_incomplete", want: []want{errAt("the load test policy is incomplete: declare variables load_max_p95_ms, load_max_error_rate, load_min_rps", "databricks.yml:3:1")}},
 		{fixture: "complex_without_type", want: []want{errAt(`variable "cluster" has a map value but is not declared with type: complex`, "databricks.yml:6:7")}},

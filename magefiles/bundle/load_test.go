@@ -147,14 +147,13 @@ func TestRepositoryBundlePolicies(t *testing.T) {
 	root := filepath.Join("..", "..")
 	prod := loadOK(t, root, LoadOptions{Target: "prod"})
 	assert.Equal(t, &RolloutPolicy{
-		CanaryPercent: 10, AnalysisInterval: time.Minute, AnalysisCount: 5, FailureLimit: 2, InconclusiveLimit: 3,
-		MaxErrorRate: 0.01, ErrorRateMargin: 0.005, MaxLatencyRatio: 1.5, MinRequests: 50,
+		CanaryPercent: 10, AnalysisInterval: time.Minute, Alpha: 0.01, MaxErrorRatio: 1.5, MaxDuration: 20 * time.Minute, MinRequests: 500,
 	}, prod.Rollout)
 	assert.Equal(t, &LoadPolicy{Concurrency: 8, Duration: time.Minute, MaxP95: 500 * time.Millisecond, MaxErrorRate: 0.01, MinRPS: 20}, prod.LoadTest)
-	assert.Equal(t, 5*time.Minute, prod.Rollout.AnalysisWindow())
+	assert.Equal(t, 20*time.Minute, prod.Rollout.AnalysisWindow())
 
 	dev := loadOK(t, root, LoadOptions{Target: "dev", CurrentUser: "alice@example.com"})
-	assert.Equal(t, 10*time.Second, dev.Rollout.AnalysisInterval)
+	assert.Equal(t, 5*time.Minute, dev.Rollout.MaxDuration)
 	assert.Equal(t, "langgraph_human_interrupt_model_dev", dev.Var("model_name"))
 	assert.Equal(t, "dev_alice_langgraph-human-interrupt-dev", dev.ServingEndpoints["human_interrupt_endpoint"].Request.Name)
 
@@ -174,7 +173,7 @@ func TestRepositoryBundlePolicies(t *testing.T) {
 }
 
 func TestPolicyValidate(t *testing.T) {
-	good := RolloutPolicy{CanaryPercent: 10, AnalysisInterval: time.Minute, AnalysisCount: 5, FailureLimit: 2, InconclusiveLimit: 3, MaxErrorRate: 0.01, ErrorRateMargin: 0.005, MaxLatencyRatio: 1.5, MinRequests: 50}
+	good := RolloutPolicy{CanaryPercent: 10, AnalysisInterval: time.Minute, Alpha: 0.01, MaxErrorRatio: 1.5, MaxDuration: 20 * time.Minute, MinRequests: 500}
 	assert.Empty(t, good.Validate())
 	tests := []struct {
 		name   string
@@ -183,13 +182,13 @@ func TestPolicyValidate(t *testing.T) {
 	}{
 		{"zero percent", func(p *RolloutPolicy) { p.CanaryPercent = 0 }, VarCanaryPercent},
 		{"all traffic", func(p *RolloutPolicy) { p.CanaryPercent = 100 }, VarCanaryPercent},
-		{"sub-second interval", func(p *RolloutPolicy) { p.AnalysisInterval = time.Millisecond }, VarAnalysisInterval},
-		{"no analyses", func(p *RolloutPolicy) { p.AnalysisCount = 0 }, VarAnalysisCount},
-		{"no failures allowed", func(p *RolloutPolicy) { p.FailureLimit = 0 }, VarFailureLimit},
-		{"limit above count", func(p *RolloutPolicy) { p.InconclusiveLimit = 6 }, VarInconclusiveLimit},
-		{"error rate of 1", func(p *RolloutPolicy) { p.MaxErrorRate = 1 }, VarMaxErrorRate},
-		{"negative margin", func(p *RolloutPolicy) { p.ErrorRateMargin = -0.1 }, VarErrorRateMargin},
-		{"latency ratio below 1", func(p *RolloutPolicy) { p.MaxLatencyRatio = 0.9 }, VarMaxLatencyRatio},
+		{"half a minute", func(p *RolloutPolicy) { p.AnalysisInterval = 30 * time.Second }, VarAnalysisInterval},
+		{"ninety seconds", func(p *RolloutPolicy) { p.AnalysisInterval = 90 * time.Second }, VarAnalysisInterval},
+		{"alpha zero", func(p *RolloutPolicy) { p.Alpha = 0 }, VarCanaryAlpha},
+		{"alpha too high", func(p *RolloutPolicy) { p.Alpha = 0.5 }, VarCanaryAlpha},
+		{"ratio of 1", func(p *RolloutPolicy) { p.MaxErrorRatio = 1 }, VarMaxErrorRatio},
+		{"duration below the interval", func(p *RolloutPolicy) { p.AnalysisInterval, p.MaxDuration = 5*time.Minute, 2*time.Minute }, VarCanaryMaxTime},
+		{"duration in seconds", func(p *RolloutPolicy) { p.MaxDuration = 90 * time.Second }, VarCanaryMaxTime},
 		{"no requests", func(p *RolloutPolicy) { p.MinRequests = 0 }, VarMinRequests},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package bundle
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -16,24 +17,20 @@ import (
 type RolloutPolicy struct {
 	// CanaryPercent is the share of traffic the canary gets (1..99).
 	CanaryPercent int
-	// AnalysisInterval is the time between two analyses.
+	// AnalysisInterval is how often the canary reads the metrics export: a
+	// whole number of minutes, since the export holds per-minute windows.
 	AnalysisInterval time.Duration
-	// AnalysisCount is how many analyses must pass before promotion.
-	AnalysisCount int
-	// FailureLimit is how many consecutive failed analyses abort.
-	FailureLimit int
-	// InconclusiveLimit is how many consecutive inconclusive analyses
-	// (too little traffic) abort.
-	InconclusiveLimit int
-	// MaxErrorRate is the highest error rate the canary may have (0..1).
-	MaxErrorRate float64
-	// ErrorRateMargin is how much worse than the baseline the canary's
-	// error rate may be.
-	ErrorRateMargin float64
-	// MaxLatencyRatio bounds canary p95 latency / baseline p95 (>= 1).
-	MaxLatencyRatio float64
-	// MinRequests is the fewest canary requests an analysis needs to
-	// decide; fewer make it inconclusive.
+	// Alpha bounds the rate at which a candidate no worse than the stable
+	// version is aborted (0 < alpha <= 0.2).
+	Alpha float64
+	// MaxErrorRatio is the promotion margin: promote early once the
+	// candidate's error rate is shown below this multiple of the stable's.
+	MaxErrorRatio float64
+	// MaxDuration ends the canary: promote with the evidence, or stop for
+	// insufficient traffic (whole minutes).
+	MaxDuration time.Duration
+	// MinRequests is how many candidate requests the canary needs by
+	// MaxDuration; fewer is insufficient traffic.
 	MinRequests int
 }
 
@@ -59,16 +56,25 @@ type PolicyProblem struct {
 
 // Rollout policy variables, as declared in databricks.yml.
 const (
-	VarCanaryPercent     = "canary_traffic_percent"
-	VarAnalysisInterval  = "analysis_interval"
-	VarAnalysisCount     = "analysis_count"
-	VarFailureLimit      = "failure_limit"
-	VarInconclusiveLimit = "inconclusive_limit"
-	VarMaxErrorRate      = "max_error_rate"
-	VarErrorRateMargin   = "error_rate_margin"
-	VarMaxLatencyRatio   = "max_latency_ratio"
-	VarMinRequests       = "min_requests"
+	VarCanaryPercent    = "canary_traffic_percent"
+	VarAnalysisInterval = "analysis_interval"
+	VarCanaryAlpha      = "canary_alpha"
+	VarMaxErrorRatio    = "canary_max_error_ratio"
+	VarCanaryMaxTime    = "canary_max_duration"
+	VarMinRequests      = "min_requests"
 )
+
+// RemovedRolloutVars are the variables of the former threshold judge, with
+// what replaces each; a bundle that still declares one fails validation
+// with this explanation.
+var RemovedRolloutVars = map[string]string{
+	"analysis_count":     "the canary promotes on evidence or at " + VarCanaryMaxTime + ", not after a count of intervals",
+	"failure_limit":      "a sequential test decides over all minutes at once; its false-abort rate is " + VarCanaryAlpha,
+	"inconclusive_limit": "too little traffic is its own outcome, judged against " + VarMinRequests + " by " + VarCanaryMaxTime,
+	"max_error_rate":     "errors are judged as the candidate's share of the endpoint's errors against its share of traffic; set " + VarCanaryAlpha + " and " + VarMaxErrorRatio,
+	"error_rate_margin":  "the margin is a ratio now: " + VarMaxErrorRatio,
+	"max_latency_ratio":  "latency is judged by the candidate's share of requests slower than the endpoint's p95, at half of " + VarCanaryAlpha,
+}
 
 // Load test policy variables.
 const (
@@ -79,10 +85,7 @@ const (
 	VarLoadMinRPS       = "load_min_rps"
 )
 
-var rolloutVars = []string{
-	VarCanaryPercent, VarAnalysisInterval, VarAnalysisCount, VarFailureLimit, VarInconclusiveLimit,
-	VarMaxErrorRate, VarErrorRateMargin, VarMaxLatencyRatio, VarMinRequests,
-}
+var rolloutVars = []string{VarCanaryPercent, VarAnalysisInterval, VarCanaryAlpha, VarMaxErrorRatio, VarCanaryMaxTime, VarMinRequests}
 
 var loadVars = []string{VarLoadConcurrency, VarLoadDuration, VarLoadMaxP95Ms, VarLoadMaxErrorRate, VarLoadMinRPS}
 
@@ -95,30 +98,19 @@ func (p RolloutPolicy) Validate() []PolicyProblem {
 	if p.CanaryPercent < 1 || p.CanaryPercent > 99 {
 		bad(VarCanaryPercent, "%s must be between 1 and 99, found %d", VarCanaryPercent, p.CanaryPercent)
 	}
-	if p.AnalysisInterval < time.Second || p.AnalysisInterval > time.Hour {
-		bad(VarAnalysisInterval, "%s must be between 1s and 1h, found %s", VarAnalysisInterval, p.AnalysisInterval)
+	if p.AnalysisInterval < time.Minute || p.AnalysisInterval > time.Hour || p.AnalysisInterval%time.Minute != 0 {
+		bad(VarAnalysisInterval, "%s must be a whole number of minutes between 1m and 60m (the metrics export holds per-minute windows), found %s", VarAnalysisInterval, p.AnalysisInterval)
 	}
-	if p.AnalysisCount < 1 || p.AnalysisCount > 100 {
-		bad(VarAnalysisCount, "%s must be between 1 and 100, found %d", VarAnalysisCount, p.AnalysisCount)
+	if !(p.Alpha > 0 && p.Alpha <= 0.2) {
+		bad(VarCanaryAlpha, "%s must be a false-abort rate in (0, 0.2], found %g", VarCanaryAlpha, p.Alpha)
 	}
-	if p.FailureLimit < 1 {
-		bad(VarFailureLimit, "%s must be at least 1, found %d", VarFailureLimit, p.FailureLimit)
-	} else if p.AnalysisCount >= 1 && p.FailureLimit > p.AnalysisCount {
-		bad(VarFailureLimit, "%s (%d) exceeds %s (%d): a failing canary could never be aborted", VarFailureLimit, p.FailureLimit, VarAnalysisCount, p.AnalysisCount)
+	if !(p.MaxErrorRatio > 1 && p.MaxErrorRatio <= 100) {
+		bad(VarMaxErrorRatio, "%s must be above 1 and at most 100 (candidate error rate / stable error rate), found %g", VarMaxErrorRatio, p.MaxErrorRatio)
 	}
-	if p.InconclusiveLimit < 1 {
-		bad(VarInconclusiveLimit, "%s must be at least 1, found %d", VarInconclusiveLimit, p.InconclusiveLimit)
-	} else if p.AnalysisCount >= 1 && p.InconclusiveLimit > p.AnalysisCount {
-		bad(VarInconclusiveLimit, "%s (%d) exceeds %s (%d): a canary without traffic could never be aborted", VarInconclusiveLimit, p.InconclusiveLimit, VarAnalysisCount, p.AnalysisCount)
-	}
-	if !(p.MaxErrorRate >= 0 && p.MaxErrorRate < 1) {
-		bad(VarMaxErrorRate, "%s must be a fraction in [0, 1), found %g", VarMaxErrorRate, p.MaxErrorRate)
-	}
-	if !(p.ErrorRateMargin >= 0 && p.ErrorRateMargin < 1) {
-		bad(VarErrorRateMargin, "%s must be a fraction in [0, 1), found %g", VarErrorRateMargin, p.ErrorRateMargin)
-	}
-	if !(p.MaxLatencyRatio >= 1 && p.MaxLatencyRatio <= 100) {
-		bad(VarMaxLatencyRatio, "%s must be between 1 and 100 (canary p95 / baseline p95), found %g", VarMaxLatencyRatio, p.MaxLatencyRatio)
+	if p.MaxDuration < time.Minute || p.MaxDuration > 24*time.Hour || p.MaxDuration%time.Minute != 0 {
+		bad(VarCanaryMaxTime, "%s must be a whole number of minutes between 1m and 24h, found %s", VarCanaryMaxTime, p.MaxDuration)
+	} else if p.AnalysisInterval >= time.Minute && p.MaxDuration < p.AnalysisInterval {
+		bad(VarCanaryMaxTime, "%s (%s) is shorter than %s (%s)", VarCanaryMaxTime, p.MaxDuration, VarAnalysisInterval, p.AnalysisInterval)
 	}
 	if p.MinRequests < 1 {
 		bad(VarMinRequests, "%s must be at least 1, found %d", VarMinRequests, p.MinRequests)
@@ -126,10 +118,8 @@ func (p RolloutPolicy) Validate() []PolicyProblem {
 	return out
 }
 
-// AnalysisWindow is the shortest time a full canary analysis takes.
-func (p RolloutPolicy) AnalysisWindow() time.Duration {
-	return time.Duration(p.AnalysisCount) * p.AnalysisInterval
-}
+// AnalysisWindow is the longest time a canary analysis takes.
+func (p RolloutPolicy) AnalysisWindow() time.Duration { return p.MaxDuration }
 
 // Validate returns every setting outside its range.
 func (p LoadPolicy) Validate() []PolicyProblem {
@@ -159,18 +149,16 @@ func (p LoadPolicy) Validate() []PolicyProblem {
 // declares their variables. Declaring some but not all is an error, as is
 // a value of the wrong type or out of range, at the line that set it.
 func (l *loader) readPolicies() {
+	l.removedRolloutVars()
 	if l.declaresAny(rolloutVars) && l.requireAll("rollout", rolloutVars) {
 		r := &policyReader{l: l, failed: map[string]bool{}}
 		p := RolloutPolicy{
-			CanaryPercent:     r.int(VarCanaryPercent),
-			AnalysisInterval:  r.duration(VarAnalysisInterval),
-			AnalysisCount:     r.int(VarAnalysisCount),
-			FailureLimit:      r.int(VarFailureLimit),
-			InconclusiveLimit: r.int(VarInconclusiveLimit),
-			MaxErrorRate:      r.float(VarMaxErrorRate),
-			ErrorRateMargin:   r.float(VarErrorRateMargin),
-			MaxLatencyRatio:   r.float(VarMaxLatencyRatio),
-			MinRequests:       r.int(VarMinRequests),
+			CanaryPercent:    r.int(VarCanaryPercent),
+			AnalysisInterval: r.duration(VarAnalysisInterval),
+			Alpha:            r.float(VarCanaryAlpha),
+			MaxErrorRatio:    r.float(VarMaxErrorRatio),
+			MaxDuration:      r.duration(VarCanaryMaxTime),
+			MinRequests:      r.int(VarMinRequests),
 		}
 		if r.report(p.Validate()) {
 			l.b.Rollout = &p
@@ -188,6 +176,32 @@ func (l *loader) readPolicies() {
 		if r.report(p.Validate()) {
 			l.b.LoadTest = &p
 		}
+	}
+}
+
+// removedRolloutVars reports each declared variable of the former canary
+// judge, saying what replaced it.
+func (l *loader) removedRolloutVars() {
+	defs := l.tree.Get("variables")
+	names := make([]string, 0, len(RemovedRolloutVars))
+	for n := range RemovedRolloutVars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !defs.Get(n).IsValid() {
+			continue
+		}
+		d := diag.Diagnostic{
+			Severity: diag.Error,
+			Summary:  fmt.Sprintf("variable %s was removed: %s", n, RemovedRolloutVars[n]),
+			Detail:   "The canary is judged by a sequential test on per-minute counts; its variables are " + strings.Join(rolloutVars, ", ") + ". Delete " + n + " from the variables and from every target's overrides.",
+			Paths:    []string{dyn.NewPath("variables", n).String()},
+		}
+		if loc := defs.Get(n).Location(); !loc.IsZero() {
+			d.Locations = []diag.Location{loc}
+		}
+		l.add(d)
 	}
 }
 

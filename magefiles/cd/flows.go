@@ -105,6 +105,12 @@ func Deploy(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	if o.Env == EnvProd && o.Client.RateLimitPerSecond == 0 {
+		// The SDK's default 15 requests/s would hold the canary's probes
+		// back (a 5 s interval of probes took about 67 s); the probes bound
+		// their own rate, cap and concurrency.
+		o.Client.RateLimitPerSecond = 1000
+	}
 	s, err := NewState(ctx, o)
 	if err != nil {
 		return err

@@ -14,7 +14,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/verify"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
@@ -52,7 +52,7 @@ type RolloutState struct {
 type AbortSummary struct {
 	Reason    string             `json:"reason"`
 	Restored  bool               `json:"restored"`
-	Decision  *analysis.Decision `json:"decision,omitempty"`
+	Decision  *judge.Decision    `json:"decision,omitempty"`
 	Intervals []rollout.Interval `json:"intervals,omitempty"`
 	Stable    string             `json:"stable"`
 	Candidate string             `json:"candidate"`
@@ -437,7 +437,7 @@ func (s *State) aborted(ae *rollout.AbortError) error {
 		filepath.Join(s.Artifacts, "releases", s.Env, s.Record.ID+".json"))
 }
 
-// describePlan renders "10% for 5 x 1m0s (abort at 2 failed or 3 inconclusive), then 100%".
+// describePlan renders "10% -> analyse every 1m0s -> 100% (alpha 0.01, at most 20 minutes, ...)".
 func describePlan(p rollout.Plan) string {
 	var parts []string
 	for _, st := range p.Steps {
@@ -445,13 +445,14 @@ func describePlan(p rollout.Plan) string {
 		case st.SetWeight != 0:
 			parts = append(parts, fmt.Sprintf("%d%%", st.SetWeight))
 		case st.Analyze != nil:
-			parts = append(parts, fmt.Sprintf("analyse %d x %s", st.Analyze.Count, st.Analyze.Interval))
+			parts = append(parts, fmt.Sprintf("analyse every %s", st.Analyze.Interval))
 		case st.Promote:
 			parts = append(parts, "100%")
 		}
 	}
 	text := strings.Join(parts, " -> ")
-	text += fmt.Sprintf(" (abort at %d failed or %d inconclusive intervals", p.Limits.FailureLimit, p.Limits.InconclusiveLimit)
+	text += fmt.Sprintf(" (sequential test: false aborts at most %g, promote below %gx the stable error rate, at most %d minutes, %d canary requests needed",
+		p.Judge.Alpha, p.Judge.MaxErrorRatio, p.Judge.MaxMinutes, p.Judge.MinRequests)
 	if p.Probe != nil {
 		text += fmt.Sprintf("; probes: up to %d per interval", p.Probe.Cap)
 	}

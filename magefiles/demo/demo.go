@@ -54,6 +54,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
@@ -93,10 +94,10 @@ var Durations = emulator.Durations{
 }
 
 // Vars are the demo's bundle variable overrides: a short load test (it runs
-// in real time) and a prod canary that needs less traffic to decide.
+// in real time) and a prod canary of at most 5 minutes of service time.
 var Vars = map[string]string{
 	"load_duration": "1s", "load_concurrency": "2",
-	"analysis_count": "3", "min_requests": "20",
+	"canary_max_duration": "5m", "min_requests": "100",
 }
 
 // BadErrorRate is the share of production requests v1.2.0 fails.
@@ -148,7 +149,7 @@ type demo struct {
 	heard []string
 	mu    sync.Mutex
 	repo  *repo
-	clock *rollout.ScaledClock
+	clock rollout.Clock
 	// serviceStart is the clock's time when the demo began.
 	serviceStart time.Time
 	scale        float64
@@ -183,8 +184,17 @@ func setup(o Options) (*demo, error) {
 	}
 	d := &demo{o: o, out: o.Out, scale: scale, start: time.Now(), res: &Result{Status: map[string]*cd.StatusReport{}}}
 	d.paint(o.Color)
+	d.clock = rollout.NewScaledClock(scale)
+	if o.Instant {
+		// Virtual time that moves only when the pipeline sleeps: the
+		// probes' real duration would otherwise span many minutes of the
+		// export at this speed, and the canary would read few of them.
+		d.clock = traffic.NewClock(nil, "", time.Now(), 0)
+	}
 	ws, err := emulator.StartWorkspaces(cd.Envs, emulator.Options{
 		TimeScale: emuScale, Durations: Durations,
+		// The export's minutes are the pipeline's minutes of service time.
+		MetricsClock: d.clock,
 		// Model latency the metrics report (slept at the time scale): the
 		// canary compares p95 latencies of the model, not of the emulator.
 		DefaultBehavior: &emulator.Behavior{Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}},
@@ -210,7 +220,6 @@ func setup(o Options) (*demo, error) {
 		d.close()
 		return nil, fmt.Errorf("demo: make the release repository: %w", err)
 	}
-	d.clock = rollout.NewScaledClock(scale)
 	d.serviceStart = d.clock.Now()
 	return d, nil
 }
@@ -281,7 +290,7 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 		return d.res, err
 	}
 
-	d.chapter("3. v1.1.0: a canary that passes", "prod gets a backup, then 10% of traffic goes to v1.1.0 next to v1.0.0; every interval the metrics export decides")
+	d.chapter("3. v1.1.0: a canary that passes", "prod gets a backup, then 10% of traffic goes to v1.1.0 next to v1.0.0; each minute of the metrics export feeds a sequential test whose false-abort rate is bounded")
 	if err := d.next("feat: sharper risk scoring for bulk operations", "v1.1.0"); err != nil {
 		return nil, err
 	}
@@ -290,7 +299,7 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 	}
 
 	d.chapter("4. v1.2.0: a bad model caught by its canary",
-		fmt.Sprintf("v1.2.0 passes dev and staging, but production traffic makes it fail %.0f%% of requests (the emulator is told so)", BadErrorRate*100))
+		fmt.Sprintf("v1.2.0 passes dev and staging, but in production its model raises on %.0f%% of requests, which callers get as 4xx (the emulator is told so); its share of the endpoint's errors far exceeds its share of traffic", BadErrorRate*100))
 	if err := d.next("feat: new prompt template", "v1.2.0"); err != nil {
 		return nil, err
 	}
@@ -432,8 +441,20 @@ func (d *demo) options(env string, out io.Writer) cd.Options {
 		Client:       workspace.Options{SkipConfigFile: true, RateLimitPerSecond: 1000},
 		LookPath:     func(string) (string, error) { return "", exec.ErrNotFound },
 		Canary:       cd.CanaryOptions{Clock: d.clock, Probes: true},
-		Exit:         func(int) {},
+		// Verify reads the export in real time; the instant demo's minutes
+		// move only with the pipeline's sleeps, so waiting would not help.
+		MetricsSettle: d.settle(),
+		Exit:          func(int) {},
 	}
+}
+
+// settle is how long verify waits for the export to close the run's
+// minute: a moment in the instant demo, verify's default otherwise.
+func (d *demo) settle() time.Duration {
+	if d.o.Instant {
+		return time.Millisecond
+	}
+	return 0
 }
 
 // model is an environment's registered model name.
@@ -524,13 +545,8 @@ func (d *demo) outcome(o release.Outcome) string {
 func recordNote(r *release.Record) string {
 	var cp rollout.Checkpoint
 	if ok, _ := r.Attachment(rollout.CanaryAttachment, &cp); ok && len(cp.Intervals) > 0 {
-		failed := 0
-		for _, iv := range cp.Intervals {
-			if iv.Phase == "Failed" {
-				failed++
-			}
-		}
-		return fmt.Sprintf("canary at %d%%: %d intervals judged, %d failed", cp.Intervals[0].Percent, len(cp.Intervals), failed)
+		last := cp.Intervals[len(cp.Intervals)-1]
+		return fmt.Sprintf("canary at %d%%: %d minutes judged, %s", cp.Intervals[0].Percent, last.Decision.Minutes, strings.ToLower(string(last.Outcome)))
 	}
 	var rb cd.RollbackSummary
 	if ok, _ := r.Attachment(cd.AttachRollback, &rb); ok {

@@ -83,7 +83,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"── 1. CI", "── 4. v1.2.0: a bad model caught by its canary",
-		"Failed: candidate", "decision: Abort", "interval 3 (10%) [400 probes, 0 failed]: Successful",
+		"minute 5: cand ", "decision: Promote: 5 minutes without evidence against the candidate", "decision: Abort: the candidate's share of errors", "[400 probes, 0 failed]",
 		"$ go run mage.go rollback prod -to=v1.0.0 -yes",
 		"prod's release journal", "replaced v1.1.0", "Done:", "Three emulated workspaces",
 		"prod is another workspace: workspace-registry versions cannot cross workspaces; training release v1.1.0 in prod from the same commit",

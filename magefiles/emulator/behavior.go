@@ -16,11 +16,19 @@ import (
 type Behavior struct {
 	// Latency of each request, in service time (see Options.TimeScale).
 	Latency Latency `json:"latency"`
-	// ErrorRate is the share of requests answered with a 5xx (ErrorStatus).
+	// ErrorRate is the share of requests on which the model raises. As on
+	// the service, a model's exception is the caller's 400 BAD_REQUEST with
+	// the MLflow scoring server's message, never a 5xx.
 	ErrorRate float64 `json:"error_rate,omitempty"`
-	// ErrorStatus is the status of those errors; default 500.
-	ErrorStatus int `json:"error_status,omitempty"`
-	// ClientErrorRate is the share of requests answered with 400.
+	// PlatformErrorRate is the share of requests the platform fails (an
+	// overloaded or dropped upstream): answered with PlatformErrorStatus and
+	// counted as that entity's 5xx.
+	PlatformErrorRate float64 `json:"platform_error_rate,omitempty"`
+	// PlatformErrorStatus is the status of platform errors, 500 to 599;
+	// default 500 (429 and 503 would be retried by the SDK).
+	PlatformErrorStatus int `json:"platform_error_status,omitempty"`
+	// ClientErrorRate is the share of requests rejected as malformed input
+	// (400), before the model runs.
 	ClientErrorRate float64 `json:"client_error_rate,omitempty"`
 	// Responses are fixed answers for matching records, checked in order.
 	Responses []FixedResponse `json:"responses,omitempty"`
@@ -83,6 +91,11 @@ func (f FixedResponse) matches(record any) bool {
 	return strings.Contains(strings.ToLower(msg), strings.ToLower(f.Match))
 }
 
+// ModelErrorMessage is how the service answers a request whose model
+// raised: MLflow's scoring server wraps any exception from predict() this
+// way, with error_code BAD_REQUEST.
+const ModelErrorMessage = "Encountered an unexpected error while evaluating the model. Verify that the input is compatible with the model for inference."
+
 // outcome is what one invocation of a version does.
 type outcome struct {
 	latency time.Duration
@@ -95,16 +108,20 @@ func (b *Behavior) decide(r *rand.Rand, records []any) outcome {
 	o := outcome{latency: b.Latency.draw(r)}
 	x := r.Float64()
 	switch {
-	case x < b.ErrorRate:
-		o.status = b.ErrorStatus
-		if o.status < 500 {
+	case x < b.PlatformErrorRate:
+		o.status = b.PlatformErrorStatus
+		if o.status < 500 || o.status > 599 {
 			o.status = 500
 		}
-		o.message = "Model raised an exception while scoring the request (injected error)"
+		o.message = "The serving platform failed to handle the request (injected platform fault)."
 		return o
-	case x < b.ErrorRate+b.ClientErrorRate:
+	case x < b.PlatformErrorRate+b.ClientErrorRate:
 		o.status = 400
-		o.message = "Model rejected the input (injected client error)"
+		o.message = "Model input rejected (injected client error)."
+		return o
+	case x < b.PlatformErrorRate+b.ClientErrorRate+b.ErrorRate:
+		o.status = 400
+		o.message = ModelErrorMessage
 		return o
 	}
 	for _, rec := range records {

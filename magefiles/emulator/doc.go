@@ -54,11 +54,19 @@
 //     serving.go for the config update state machine and validations
 //     (routes name served entities and sum to 100; one update at a time).
 //     Invocations are routed by the traffic percentages, answered by the
-//     served version's Behavior and carry the served-model-name header;
+//     served version's Behavior and carry the served-model-name header. A
+//     version whose model raises answers 400 BAD_REQUEST with the MLflow
+//     scoring server's message, as the service does; 5xx come only from
+//     injected platform faults (Behavior.PlatformErrorRate, fault rules).
 //     GET /api/2.0/serving-endpoints/{name}/metrics exports Prometheus
-//     text (request_count_total, request_4xx_count_total,
-//     request_5xx_count_total, request_latency_ms histogram) per served
-//     entity, counted from the traffic actually served.
+//     text per served entity, counted from the traffic actually served, in
+//     the service's shape: request_count_total, request_4xx_count_total and
+//     request_5xx_count_total as gauges holding the last complete minute of
+//     service time (Options.MetricsClock, or the clock scaled by
+//     TimeScale), stamped with the minute's start, and a per-minute
+//     request_latency_ms histogram stamped the same way.
+//     Options.Metrics leaves latency out (as some workspaces do) or exports
+//     cumulative counters instead.
 //
 // Request bodies are checked against the SDK structs: an unknown field is
 // 400 INVALID_PARAMETER_VALUE, a value of the wrong JSON type or a body

@@ -39,7 +39,8 @@ func Example() {
 		fmt.Println("training:", run.State.ResultState)
 	}
 
-	// Version 2 is bad: every request fails.
+	// Version 2 is bad: its model raises on every request (a 400, as on
+	// the service).
 	srv.SetVersionBehavior("agent", "2", emulator.Behavior{ErrorRate: 1})
 
 	create, _ := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "agent-prod", Config: &serving.EndpointCoreConfigInput{
@@ -65,13 +66,13 @@ func Example() {
 	for range 200 {
 		_, err := w.ServingEndpoints.Query(ctx, serving.QueryEndpointInput{Name: "agent-prod",
 			DataframeRecords: []any{map[string]any{"thread_id": "t", "message": "refund order 7"}}})
-		if err != nil && !errors500(err) {
+		if err != nil && !errors400(err) {
 			log.Fatal(err)
 		}
 	}
 	stats := srv.EntityStats("agent-prod")
-	fmt.Println("canary all failed:", stats["agent-2"].Requests > 0 && stats["agent-2"].Status5xx == stats["agent-2"].Requests)
-	fmt.Println("stable all served:", stats["agent-1"].Status5xx == 0)
+	fmt.Println("canary all failed:", stats["agent-2"].Requests > 0 && stats["agent-2"].Status4xx == stats["agent-2"].Requests)
+	fmt.Println("stable all served:", stats["agent-1"].Status4xx == 0)
 	fmt.Println("mutations:", len(srv.MutatingRequests()))
 	// Output:
 	// training: SUCCESS
@@ -81,8 +82,8 @@ func Example() {
 	// mutations: 5
 }
 
-func errors500(err error) bool {
+func errors400(err error) bool {
 	var ae *apierr.APIError
 	ok := errors.As(err, &ae)
-	return ok && ae.StatusCode == 500
+	return ok && ae.StatusCode == 400
 }

@@ -18,15 +18,40 @@ var queryInputType = reflect.TypeOf(serving.QueryEndpointInput{})
 // latencyBucketsMs are the upper bounds of the request_latency_ms histogram.
 var latencyBucketsMs = []float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
 
-// entityMetrics are the cumulative counters of one served entity.
+// counts are requests, errors and latency observations.
+type counts struct {
+	Requests     int64   `json:"requests"`
+	Status4xx    int64   `json:"status_4xx"`
+	Status5xx    int64   `json:"status_5xx"`
+	Buckets      []int64 `json:"buckets"` // per bucket, the last one is +Inf
+	LatencySumMs float64 `json:"latency_sum_ms"`
+}
+
+func (c *counts) observe(status int, latencyMs float64) {
+	if len(c.Buckets) != len(latencyBucketsMs)+1 {
+		c.Buckets = make([]int64, len(latencyBucketsMs)+1)
+	}
+	c.Requests++
+	switch {
+	case status >= 500:
+		c.Status5xx++
+	case status >= 400:
+		c.Status4xx++
+	}
+	c.Buckets[sort.SearchFloat64s(latencyBucketsMs, latencyMs)]++
+	c.LatencySumMs += latencyMs
+}
+
+// keptMinutes bounds the per-minute windows kept per entity.
+const keptMinutes = 120
+
+// entityMetrics are one served entity's cumulative counts and its counts per
+// minute of service time (keyed by the minute's start, epoch ms).
 type entityMetrics struct {
-	EntityName    string  `json:"entity_name"`
-	EntityVersion string  `json:"entity_version"`
-	Requests      int64   `json:"requests"`
-	Status4xx     int64   `json:"status_4xx"`
-	Status5xx     int64   `json:"status_5xx"`
-	Buckets       []int64 `json:"buckets"` // per bucket, the last one is +Inf
-	LatencySumMs  float64 `json:"latency_sum_ms"`
+	EntityName    string `json:"entity_name"`
+	EntityVersion string `json:"entity_version"`
+	counts
+	Minutes map[int64]*counts `json:"minutes,omitempty"`
 }
 
 func (ep *endpointRec) metrics(e serving.ServedEntityOutput) *entityMetrics {
@@ -35,23 +60,30 @@ func (ep *endpointRec) metrics(e serving.ServedEntityOutput) *entityMetrics {
 	}
 	m, ok := ep.Metrics[e.Name]
 	if !ok {
-		m = &entityMetrics{EntityName: e.EntityName, EntityVersion: e.EntityVersion, Buckets: make([]int64, len(latencyBucketsMs)+1)}
+		m = &entityMetrics{EntityName: e.EntityName, EntityVersion: e.EntityVersion, counts: counts{Buckets: make([]int64, len(latencyBucketsMs)+1)}}
 		ep.Metrics[e.Name] = m
 	}
 	return m
 }
 
-func (m *entityMetrics) observe(status int, latencyMs float64) {
-	m.Requests++
-	switch {
-	case status >= 500:
-		m.Status5xx++
-	case status >= 400:
-		m.Status4xx++
+// record counts one request in the totals and in its minute.
+func (m *entityMetrics) record(status int, latencyMs float64, minute time.Time) {
+	m.observe(status, latencyMs)
+	if m.Minutes == nil {
+		m.Minutes = map[int64]*counts{}
 	}
-	i := sort.SearchFloat64s(latencyBucketsMs, latencyMs)
-	m.Buckets[i]++
-	m.LatencySumMs += latencyMs
+	key := minute.UnixMilli()
+	c := m.Minutes[key]
+	if c == nil {
+		c = &counts{}
+		m.Minutes[key] = c
+		for k := range m.Minutes {
+			if k <= key-keptMinutes*int64(time.Minute/time.Millisecond) {
+				delete(m.Minutes, k)
+			}
+		}
+	}
+	c.observe(status, latencyMs)
 }
 
 func behaviorKey(model, version string) string { return model + "/" + version }
@@ -147,7 +179,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	latencyMs := float64(o.latency+max(overhead, 0)) / float64(time.Millisecond)
 	s.mu.Lock()
 	if cur, ok := s.st.Endpoints[name]; ok {
-		cur.metrics(entity).observe(status, latencyMs)
+		cur.metrics(entity).record(status, latencyMs, s.metricsMinute())
 	}
 	s.mu.Unlock()
 
@@ -259,16 +291,17 @@ func toString(v any) string {
 }
 
 // endpointsMetrics exports the endpoint's per-entity metrics as Prometheus
-// text: request_count_total, request_4xx_count_total,
-// request_5xx_count_total (counters) and request_latency_ms (histogram),
-// labelled with served_entity_name, entity_name and entity_version.
+// text, in the shape Options.Metrics selects: by default the service's,
+// gauges holding the last complete minute's counts stamped with that
+// minute's start (epoch ms), and a per-minute request_latency_ms histogram
+// stamped the same way.
 func (s *Server) endpointsMetrics(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	var text string
 	if aerr == nil {
 		s.advanceEndpoint(ep, s.now())
-		text = ep.prometheus()
+		text = ep.prometheus(s.opts.Metrics, s.metricsMinute().Add(-time.Minute))
 	}
 	s.mu.Unlock()
 	if aerr != nil {
@@ -279,7 +312,21 @@ func (s *Server) endpointsMetrics(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(text))
 }
 
-func (ep *endpointRec) prometheus() string {
+// metricsMinute is the minute of service time now: Options.MetricsClock's,
+// or the scaled clock's (TimeScale > 0 on the wall clock), or the clock's.
+// Call with s.mu held or not: it reads no state.
+func (s *Server) metricsMinute() time.Time {
+	now := s.now()
+	switch {
+	case s.opts.MetricsClock != nil:
+		now = s.opts.MetricsClock.Now()
+	case s.realTime && s.scale > 0:
+		now = s.started.Add(time.Duration(float64(now.Sub(s.started)) / s.scale))
+	}
+	return now.UTC().Truncate(time.Minute)
+}
+
+func (ep *endpointRec) prometheus(o MetricsOptions, minute time.Time) string {
 	if ep.Current != nil {
 		for _, e := range ep.Current.Entities {
 			ep.metrics(e)
@@ -290,33 +337,60 @@ func (ep *endpointRec) prometheus() string {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	cumulative := o.Shape == MetricsCounters
+	// pick is what one entity exports: its totals, or its minute's counts.
+	pick := func(m *entityMetrics) *counts {
+		if cumulative {
+			return &m.counts
+		}
+		if c := m.Minutes[minute.UnixMilli()]; c != nil {
+			return c
+		}
+		return &counts{}
+	}
+	suffix, kind := "", "counter"
+	if !cumulative {
+		suffix, kind = " "+strconv.FormatInt(minute.UnixMilli(), 10), "gauge"
+	}
 	var b strings.Builder
 	labels := func(n string, m *entityMetrics) string {
 		return `served_entity_name="` + escapeLabel(n) + `",entity_name="` + escapeLabel(m.EntityName) + `",entity_version="` + escapeLabel(m.EntityVersion) + `"`
 	}
-	counter := func(metric, help string, get func(*entityMetrics) int64) {
-		b.WriteString("# HELP " + metric + " " + help + "\n# TYPE " + metric + " counter\n")
+	family := func(metric, help string, get func(*counts) int64) {
+		b.WriteString("# HELP " + metric + " " + help + "\n# TYPE " + metric + " " + kind + "\n")
 		for _, n := range names {
 			m := ep.Metrics[n]
-			b.WriteString(metric + "{" + labels(n, m) + "} " + strconv.FormatInt(get(m), 10) + "\n")
+			b.WriteString(metric + "{" + labels(n, m) + "} " + strconv.FormatInt(get(pick(m)), 10) + suffix + "\n")
 		}
 	}
-	counter("request_count_total", "Requests served by the served entity.", func(m *entityMetrics) int64 { return m.Requests })
-	counter("request_4xx_count_total", "Requests the served entity answered with a 4xx status.", func(m *entityMetrics) int64 { return m.Status4xx })
-	counter("request_5xx_count_total", "Requests the served entity answered with a 5xx status.", func(m *entityMetrics) int64 { return m.Status5xx })
-	b.WriteString("# HELP request_latency_ms Request latency of the served entity in milliseconds.\n# TYPE request_latency_ms histogram\n")
+	span := "since the served entity started"
+	if !cumulative {
+		span = "during the last minute"
+	}
+	family("request_count_total", "Requests served by the served entity "+span+".", func(c *counts) int64 { return c.Requests })
+	family("request_4xx_count_total", "Requests answered with a 4xx status "+span+".", func(c *counts) int64 { return c.Status4xx })
+	family("request_5xx_count_total", "Requests answered with a 5xx status "+span+".", func(c *counts) int64 { return c.Status5xx })
+	if o.OmitLatency {
+		return b.String()
+	}
+	b.WriteString("# HELP request_latency_ms Request latency of the served entity in milliseconds " + span + ".\n# TYPE request_latency_ms histogram\n")
 	for _, n := range names {
 		m := ep.Metrics[n]
+		c := pick(m)
 		l := labels(n, m)
 		var cum int64
 		for i, le := range latencyBucketsMs {
-			cum += m.Buckets[i]
-			b.WriteString("request_latency_ms_bucket{" + l + `,le="` + strconv.FormatFloat(le, 'f', -1, 64) + `"} ` + strconv.FormatInt(cum, 10) + "\n")
+			if i < len(c.Buckets) {
+				cum += c.Buckets[i]
+			}
+			b.WriteString("request_latency_ms_bucket{" + l + `,le="` + strconv.FormatFloat(le, 'f', -1, 64) + `"} ` + strconv.FormatInt(cum, 10) + suffix + "\n")
 		}
-		cum += m.Buckets[len(latencyBucketsMs)]
-		b.WriteString("request_latency_ms_bucket{" + l + `,le="+Inf"} ` + strconv.FormatInt(cum, 10) + "\n")
-		b.WriteString("request_latency_ms_sum{" + l + "} " + strconv.FormatFloat(m.LatencySumMs, 'f', -1, 64) + "\n")
-		b.WriteString("request_latency_ms_count{" + l + "} " + strconv.FormatInt(cum, 10) + "\n")
+		if len(c.Buckets) > len(latencyBucketsMs) {
+			cum += c.Buckets[len(latencyBucketsMs)]
+		}
+		b.WriteString("request_latency_ms_bucket{" + l + `,le="+Inf"} ` + strconv.FormatInt(cum, 10) + suffix + "\n")
+		b.WriteString("request_latency_ms_sum{" + l + "} " + strconv.FormatFloat(c.LatencySumMs, 'f', -1, 64) + suffix + "\n")
+		b.WriteString("request_latency_ms_count{" + l + "} " + strconv.FormatInt(cum, 10) + suffix + "\n")
 	}
 	return b.String()
 }

@@ -45,6 +45,12 @@ type Options struct {
 	// behaviour of their own; nil means the contract stand-in with no latency
 	// and no errors.
 	DefaultBehavior *Behavior
+	// Metrics shapes the metrics export.
+	Metrics MetricsOptions
+	// MetricsClock, when set, is the service time whose minutes the metrics
+	// export's windows follow (a test's virtual clock). Default: the
+	// emulator's clock, scaled by TimeScale when that is above 0.
+	MetricsClock Clock
 	// MaxRequestLog bounds the request log; the oldest entries are dropped.
 	// Default 50,000.
 	MaxRequestLog int
@@ -61,6 +67,26 @@ type Options struct {
 
 // DefaultWorkspaceID is the workspace id of a server without one.
 const DefaultWorkspaceID int64 = 1000000000000000
+// MetricsShape is how the metrics export presents its counts.
+type MetricsShape string
+
+// The shapes.
+const (
+	// MetricsGauges is the service's shape (the default): request counts as
+	// gauges holding the last complete minute, stamped with its start.
+	MetricsGauges MetricsShape = "gauges"
+	// MetricsCounters exports cumulative counters and histograms without
+	// timestamps, as a Prometheus client library would.
+	MetricsCounters MetricsShape = "counters"
+)
+
+// MetricsOptions shape the metrics export.
+type MetricsOptions struct {
+	// Shape is MetricsGauges (default, also for "") or MetricsCounters.
+	Shape MetricsShape `json:"shape,omitempty"`
+	// OmitLatency leaves request_latency_ms out, as some workspaces do.
+	OmitLatency bool `json:"omit_latency,omitempty"`
+}
 
 // Durations of the service's state machines, in service time.
 type Durations struct {

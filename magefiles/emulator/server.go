@@ -28,6 +28,7 @@ type Server struct {
 	scale    float64
 	clock    Clock
 	realTime bool
+	started  time.Time // wall time at Start, the origin of scaled service time
 	user     string
 	token    string
 	tokens   map[string]bool
@@ -84,6 +85,11 @@ func Start(opts Options) (*Server, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("emulator address %q: the emulator binds to loopback only (use 127.0.0.1)", addr)
 	}
+	switch opts.Metrics.Shape {
+	case "", MetricsGauges, MetricsCounters:
+	default:
+		return nil, fmt.Errorf("emulator metrics shape %q: want %q or %q", opts.Metrics.Shape, MetricsGauges, MetricsCounters)
+	}
 	if opts.TimeScale < 0 {
 		return nil, fmt.Errorf("emulator time scale %v: must be 0 or more", opts.TimeScale)
 	}
@@ -103,6 +109,7 @@ func Start(opts Options) (*Server, error) {
 	if s.clock == nil {
 		s.clock, s.realTime = wallClock{}, true
 	}
+	s.started = s.clock.Now()
 	if s.user == "" {
 		s.user = "emulator@localhost"
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/verify"
 )
 
@@ -161,13 +164,13 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 				return nil, r.stop(err)
 			}
 			r.decision = &dec
-			if dec.Action == analysis.ActionAbort {
+			if dec.Outcome != judge.Promote {
 				return nil, r.abort(ctx, dec.Reason, &dec, nil)
 			}
 			r.cp.Reason = dec.Reason
 		case s.Promote:
 			if c.Until == StagePromoting && pos.weight < 100 {
-				r.report(StagePromoting, nil, r.decision)
+				r.report(StagePromoting, r.decision)
 				return nil, ErrPaused
 			}
 			return r.promote(ctx)
@@ -206,28 +209,27 @@ type run struct {
 	before   *serving.ServingEndpointDetailed
 	live     *serving.ServingEndpointDetailed // the last config seen
 	cp       Checkpoint
-	results  []analysis.Result
-	decision *analysis.Decision
+	decision *judge.Decision
 	resumed  string
 }
 
 func (r *run) printf(format string, args ...any) { r.d.printf(format, args...) }
 
-func (r *run) report(stage Stage, res *analysis.Result, dec *analysis.Decision) {
+func (r *run) report(stage Stage, dec *judge.Decision) {
 	r.cp.Stage, r.cp.At = stage, r.d.o.Clock.Now().UTC()
 	if r.c.Progress == nil {
 		return
 	}
 	cp := r.cp
 	cp.Intervals = append([]Interval(nil), r.cp.Intervals...)
-	r.c.Progress(Progress{Checkpoint: cp, Result: res, Decision: dec})
+	r.c.Progress(Progress{Checkpoint: cp, Decision: dec})
 }
 
 // setWeight puts the candidate at weight next to stable, unless the
 // endpoint already serves exactly that.
 func (r *run) setWeight(ctx context.Context, weight int) error {
 	r.cp.Percent = weight
-	r.report(StageCanary, nil, nil)
+	r.report(StageCanary, nil)
 	cfg := canaryConfig(r.c.Endpoint, *r.stable, r.cand, weight)
 	if matches(r.live, cfg) && ready(r.live) {
 		r.printf("   canary: %s already at %d%%, %s at %d%%\n", r.cand.Name, weight, r.stable.Name, 100-weight)
@@ -245,68 +247,122 @@ func (r *run) setWeight(ctx context.Context, weight int) error {
 	return nil
 }
 
-// analyze runs one analyze step: every interval it reads the metrics
-// export, judges the candidate against the stable entity, prints the
-// numbers and folds the results, until the decision is not Continue.
-// Intervals a resumed run already judged at this step and weight count.
-func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) (analysis.Decision, error) {
-	limits := r.c.Plan.Limits
-	limits.Count = a.Count
-	res := results(r.cp.Intervals, step, weight)
-	n := len(res)
-	dec := analysis.Decide(res, limits)
-	if n > 0 {
-		r.printf("   analysis resumes after %d judged intervals: %s\n", n, dec)
+// analyze runs one analyze step: every interval (whole minutes) it reads
+// the metrics export, feeds each minute the export newly shows to the
+// sequential judge, prints each minute's numbers and statistic, and stops
+// once the judge decides. Minutes a resumed run already judged at this
+// step and weight are folded in again first.
+func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) (judge.Decision, error) {
+	cfg := r.c.Plan.Judge
+	limit := r.c.Plan.ScrapeErrorLimit
+	if limit <= 0 {
+		limit = DefaultScrapeErrorLimit
 	}
-	r.printf("   analysis: every %s, %d to pass, abort at %d failed or %d inconclusive\n", a.Interval, a.Count, limits.FailureLimit, limits.InconclusiveLimit)
-	prev, prevErr := r.scrape(ctx)
-	for dec.Action == analysis.ActionContinue {
+	var st judge.State
+	prior := judged(r.cp.Intervals, step, weight)
+	latencyKnown := false
+	if n := len(prior); n > 0 {
+		cfg.Latency, latencyKnown = prior[n-1].LatencyStat != nil, true
+	}
+	for _, iv := range prior {
+		for _, m := range iv.Judged {
+			st = judge.Observe(cfg, st, m)
+		}
+	}
+	dec := judge.Decide(cfg, st)
+	n := len(prior)
+	if n > 0 {
+		r.printf("   analysis resumes after %d minutes judged: %s\n", st.Minutes, dec.Summary())
+	}
+	r.printf("   analysis: every %s, false-abort rate at most %g, promote once the error ratio is shown below %g, at most %d minutes, %d candidate requests needed\n",
+		a.Interval, cfg.Alpha, cfg.MaxErrorRatio, cfg.MaxMinutes, cfg.MinRequests)
+	var series servingmetrics.Series
+	if _, err := r.read(ctx, &series); err == nil {
+		series.Next() // minutes before the analysis are not the candidate's at this weight
+	}
+	looks, failedReads := 0, 0
+	gaps := 0
+	for !dec.Outcome.Final() {
 		stats, err := r.probes.wait(ctx, r.d.o.Clock, a.Interval)
 		if err != nil {
 			return dec, err
 		}
-		cur, curErr := r.scrape(ctx)
+		looks++
+		n++
+		iv := Interval{Step: step, Percent: weight, N: n}
+		fresh, readErr := r.read(ctx, &series)
 		if ctx.Err() != nil {
 			return dec, ctx.Err()
 		}
-		var result analysis.Result
+		iv.At = r.d.o.Clock.Now().UTC()
 		switch {
-		case curErr != nil:
-			result = analysis.ErrorResult(curErr)
-		case prevErr != nil:
-			result = analysis.ErrorResult(fmt.Errorf("no reading at the interval's start: %w", prevErr))
+		case readErr != nil:
+			failedReads++
+			iv.ScrapeError = readErr.Error()
+			r.printf("   read %d: %v\n", n, readErr)
+			if failedReads >= limit {
+				dec.Outcome = judge.Abort
+				dec.Reason = fmt.Sprintf("%d reads of the metrics export in a row failed (last: %v)", failedReads, readErr)
+			}
 		default:
-			result = analysis.Analyze(prev, cur, r.cand.Name, r.stable.Name, r.c.Plan.Policy)
+			failedReads = 0
+			if !latencyKnown {
+				cfg.Latency, latencyKnown = series.LatencyExported, true
+			}
+			for _, w := range fresh {
+				m := judge.MinuteOf(w, r.cand.Name, r.stable.Name)
+				st = judge.Observe(cfg, st, m)
+				dec = judge.Decide(cfg, st)
+				iv.Judged = append(iv.Judged, m)
+				r.printf("   %s\n", judge.Line(m, dec))
+				if dec.Outcome.Final() {
+					break
+				}
+			}
+			if len(fresh) == 0 {
+				r.printf("   read %d: the export shows no new minute yet\n", n)
+			}
+			if g := series.Gaps(); len(g) > gaps {
+				gaps = len(g)
+				iv.Gaps = g
+				r.printf("   the export never showed %d minutes (first %s)\n", len(g), g[0].Format("15:04"))
+			}
 		}
-		if curErr == nil {
-			prev, prevErr = cur, nil
+		// A canary whose export stops showing minutes still ends.
+		waited := looks * int(a.Interval/time.Minute)
+		if !dec.Outcome.Final() && waited >= cfg.MaxMinutes+2 && st.Minutes < cfg.MaxMinutes {
+			dec.Outcome = judge.InsufficientTraffic
+			dec.Reason = fmt.Sprintf("insufficient traffic: the export showed %d minutes (%s candidate requests) in %d minutes of analysis; set CANARY_PROBES=1 or raise canary_traffic_percent",
+				st.Minutes, strconv.FormatFloat(st.Candidate.Requests, 'f', -1, 64), waited)
 		}
-		n++
-		res = append(res, result)
-		r.results = append(r.results, result)
-		iv := Interval{Step: step, Percent: weight, N: n, At: r.d.o.Clock.Now().UTC(), Evidence: result.Evidence()}
-		probeNote := ""
+		iv.Decision = dec
 		if r.probes != nil {
 			iv.Probes = &stats
-			probeNote = fmt.Sprintf(" [%d probes, %d failed]", stats.Sent, stats.Failed)
+			r.printf("   [%d probes, %d failed]\n", stats.Sent, stats.Failed)
 		}
 		r.cp.Intervals = append(r.cp.Intervals, iv)
-		dec = analysis.Decide(res, limits)
-		r.printf("   interval %d (%d%%)%s: %s\n", n, weight, probeNote, result.Line())
-		r.report(StageAnalysis, &result, &dec)
+		r.report(StageAnalysis, &dec)
 	}
-	r.printf("   decision: %s\n", dec)
+	r.printf("   decision: %s\n", dec.Summary())
 	return dec, nil
 }
 
-func (r *run) scrape(ctx context.Context) (analysis.Snapshot, error) {
-	return verify.ScrapeMetrics(ctx, r.c.API, r.c.Endpoint)
+// read scrapes the export into the series and returns the windows it
+// newly shows.
+func (r *run) read(ctx context.Context, series *servingmetrics.Series) ([]servingmetrics.Window, error) {
+	at := r.d.o.Clock.Now()
+	reading, err := verify.ScrapeMetrics(ctx, r.c.API, r.c.Endpoint, at)
+	if err != nil {
+		return nil, err
+	}
+	series.Add(reading, at)
+	return series.Next(), nil
 }
 
 // promote moves all traffic to the candidate and drops the stable entity
 // (its spec stays in the backup). A failed promotion restores stable.
 func (r *run) promote(ctx context.Context) (*Outcome, error) {
-	r.report(StagePromoting, nil, nil)
+	r.report(StagePromoting, nil)
 	cfg := singleConfig(r.c.Endpoint, r.cand)
 	ep := r.live
 	var err error
@@ -327,7 +383,7 @@ func (r *run) promote(ctx context.Context) (*Outcome, error) {
 	}
 	r.live = ep
 	r.cp.Percent = 100
-	r.report(StagePromoted, nil, nil)
+	r.report(StagePromoted, nil)
 	r.printf("   %s READY: %s\n", r.c.Endpoint, DescribeTraffic(ep))
 	return &Outcome{
 		Endpoint: r.c.Endpoint, Stable: r.stable, Candidate: r.cand,
@@ -338,7 +394,7 @@ func (r *run) promote(ctx context.Context) (*Outcome, error) {
 
 // abort puts stable back at 100% without the candidate and returns the
 // AbortError with the evidence.
-func (r *run) abort(ctx context.Context, reason string, dec *analysis.Decision, cause error) error {
+func (r *run) abort(ctx context.Context, reason string, dec *judge.Decision, cause error) error {
 	r.cp.Reason = reason
 	if cause != nil {
 		r.cp.Reason = fmt.Sprintf("%s: %v", reason, cause)
@@ -347,11 +403,11 @@ func (r *run) abort(ctx context.Context, reason string, dec *analysis.Decision, 
 		return fmt.Errorf("canary of %s on %s: %s, and the endpoint has no stable version left to restore (%s): use mage rollback",
 			describe(r.cand), r.c.Endpoint, r.cp.Reason, DescribeTraffic(r.live))
 	}
-	r.report(StageAborting, nil, dec)
+	r.report(StageAborting, dec)
 	r.printf("   aborting: %s\n   restoring %s at 100%%\n", r.cp.Reason, describe(*r.stable))
 	ae := &AbortError{
 		Endpoint: r.c.Endpoint, Stable: *r.stable, Candidate: r.cand, Reason: r.cp.Reason,
-		Decision: dec, Results: r.results, Cause: cause, Before: r.before,
+		Decision: dec, Cause: cause, Before: r.before,
 	}
 	ep, err := r.d.restore(ctx, singleConfig(r.c.Endpoint, *r.stable))
 	ae.Updates = r.d.updates
@@ -363,7 +419,7 @@ func (r *run) abort(ctx context.Context, reason string, dec *analysis.Decision, 
 	}
 	r.live, ae.After, ae.Restored = ep, ep, true
 	r.cp.Percent = 0
-	r.report(StageAborted, nil, dec)
+	r.report(StageAborted, dec)
 	ae.Intervals = r.cp.Intervals
 	r.printf("   %s READY: %s\n", r.c.Endpoint, DescribeTraffic(ep))
 	return ae

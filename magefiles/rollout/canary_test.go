@@ -12,11 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
 
-// clientRate gives about 300 requests per 1-minute interval: ~30 reach a
-// 10% canary, above the test plan's 20 to judge.
+// clientRate gives about 300 requests per virtual minute: ~30 reach a 10%
+// canary, 150 in the test plan's 5 minutes, above its 100 needed.
 const clientRate = 5
 
 func TestGoodCanaryPromotes(t *testing.T) {
@@ -38,24 +38,27 @@ func TestGoodCanaryPromotes(t *testing.T) {
 	assert.Equal(t, serving.EndpointStateReadyReady, ep.State.Ready)
 
 	assert.Equal(t, 2, out.Updates, "one canary update and one promotion")
-	require.Len(t, out.Intervals, 3)
-	for _, iv := range out.Intervals {
-		assert.Equal(t, analysis.PhaseSuccessful, iv.Phase, iv.Reason)
+	require.Len(t, out.Intervals, 5, "one read per virtual minute, up to the plan's 5 minutes")
+	for i, iv := range out.Intervals {
 		assert.Equal(t, 10, iv.Percent)
-		require.NotNil(t, iv.Candidate)
-		assert.GreaterOrEqual(t, iv.Candidate.Requests, 20.0)
+		require.Len(t, iv.Judged, 1, "each read shows one new minute")
+		assert.False(t, iv.Judged[0].CandidateAbsent)
+		assert.Positive(t, iv.Judged[0].Candidate.Requests)
+		assert.Equal(t, i+1, iv.Decision.Minutes)
 	}
 	require.NotNil(t, out.Decision)
-	assert.Equal(t, analysis.ActionPromote, out.Decision.Action)
+	assert.Equal(t, judge.Promote, out.Decision.Outcome, out.Decision.Reason)
+	assert.Contains(t, out.Decision.Reason, "5 minutes without evidence against the candidate")
+	assert.NotNil(t, out.Decision.LatencyStat, "the emulator exports latency: it is judged")
 	assert.Equal(t, map[string]int{wd.stable.Name: 100}, Traffic(out.Before))
 	assert.Equal(t, map[string]int{wd.cand.Name: 100}, Traffic(out.After))
 	assert.Equal(t, wd.stable.Name, out.Stable.Name)
 	assert.Empty(t, out.Resumed)
 
-	assert.Equal(t, []Stage{StageCanary, StageAnalysis, StageAnalysis, StageAnalysis, StagePromoting, StagePromoted}, st.names())
+	assert.Equal(t, []Stage{StageCanary, StageAnalysis, StageAnalysis, StageAnalysis, StageAnalysis, StageAnalysis, StagePromoting, StagePromoted}, st.names())
 	last := st.last()
 	assert.Equal(t, 100, last.Percent)
-	assert.Len(t, last.Intervals, 3)
+	assert.Len(t, last.Intervals, 5)
 
 	sent := wd.updates()
 	require.Len(t, sent, 2)
@@ -68,7 +71,11 @@ func TestGoodCanaryPromotes(t *testing.T) {
 			assert.NotEqual(t, cfg.ServedEntities[0].Name, cfg.ServedEntities[1].Name, "stable and candidate have distinct names")
 		}
 	}
-	assert.Contains(t, c.Out.(*syncBuffer).String(), "interval 3 (10%): Successful: candidate \""+wd.cand.Name+"\"")
+	out5 := c.Out.(*syncBuffer).String()
+	assert.Contains(t, out5, "minute 5: cand ")
+	assert.Contains(t, out5, "| errors log-LR ")
+	assert.Contains(t, out5, "latency: slow ")
+	assert.Contains(t, out5, "decision: Promote: 5 minutes without evidence")
 }
 
 func TestBadCanaryAborts(t *testing.T) {
@@ -79,15 +86,20 @@ func TestBadCanaryAborts(t *testing.T) {
 		reason    string
 	}{
 		{
-			name:      "20% 5xx",
+			name:      "the model raises on 20% of requests (4xx)",
 			candidate: emulator.Behavior{ErrorRate: 0.2},
-			reason:    "2 failed intervals reached failure_limit 2",
+			reason:    "share of errors",
+		},
+		{
+			name:      "20% platform 5xx",
+			candidate: emulator.Behavior{PlatformErrorRate: 0.2},
+			reason:    "share of errors",
 		},
 		{
 			name:      "3x p95 latency",
 			stable:    &emulator.Behavior{Latency: emulator.Latency{Median: 30 * time.Millisecond, P99: 60 * time.Millisecond}},
 			candidate: emulator.Behavior{Latency: emulator.Latency{Median: 90 * time.Millisecond, P99: 180 * time.Millisecond}},
-			reason:    "p95",
+			reason:    "slower than the endpoint's p95",
 		},
 	}
 	for _, tt := range tests {
@@ -109,31 +121,30 @@ func TestBadCanaryAborts(t *testing.T) {
 			assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic(), "traffic back to 100% stable, candidate removed")
 			assert.Equal(t, map[string]int{wd.stable.Name: 100}, Traffic(ae.After))
 			require.NotNil(t, ae.Decision)
-			assert.Equal(t, analysis.ActionAbort, ae.Decision.Action)
-			assert.Equal(t, 2, ae.Decision.Failed)
-			assert.LessOrEqual(t, ae.Decision.Intervals, testPlan().Limits.FailureLimit, "aborted within failure_limit intervals")
-			require.Len(t, ae.Results, ae.Decision.Intervals)
-			require.Len(t, ae.Intervals, ae.Decision.Intervals)
-			for _, r := range ae.Results {
-				assert.Equal(t, analysis.PhaseFailed, r.Phase)
+			assert.Equal(t, judge.Abort, ae.Decision.Outcome)
+			assert.LessOrEqual(t, ae.Decision.Minutes, 2, "caught within two minutes")
+			require.Len(t, ae.Intervals, ae.Decision.Minutes)
+			if tt.reason == "share of errors" {
+				require.NotNil(t, ae.Decision.Ratio, "the record estimates the error ratio")
+				assert.Greater(t, *ae.Decision.Ratio, 1.0)
 			}
 			assert.Equal(t, 2, ae.Updates, "canary and restore")
 			assert.Equal(t, StageAborted, st.last().Stage)
-			assert.Equal(t, []Stage{StageCanary, StageAnalysis, StageAnalysis, StageAborting, StageAborted}, st.names())
-			assert.Equal(t, 2, wd.clock.Sleeps(), "two intervals waited")
+			assert.Equal(t, StageAborting, st.names()[len(st.names())-2])
 			wd.assertHealthyRouted(wd.stable.Name)
 		})
 	}
 }
 
 func TestLowTraffic(t *testing.T) {
-	t.Run("without probes the canary aborts as inconclusive", func(t *testing.T) {
+	t.Run("without probes the canary stops for insufficient traffic", func(t *testing.T) {
 		wd := newWorld(t, worldOpts{rate: 0.1})
 		_, err := wd.canary(testPlan()).Run(testCtx(t))
 		var ae *AbortError
 		require.ErrorAs(t, err, &ae)
-		assert.Contains(t, ae.Reason, "inconclusive intervals reached inconclusive_limit 2")
-		assert.Equal(t, 2, ae.Decision.Inconclusive)
+		assert.Contains(t, ae.Reason, "insufficient traffic: ")
+		assert.Contains(t, ae.Reason, "candidate requests in 5 minutes, fewer than the 100 needed; set CANARY_PROBES=1 or raise canary_traffic_percent")
+		assert.Equal(t, judge.InsufficientTraffic, ae.Decision.Outcome, "not a verdict on the candidate")
 		assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
 		wd.assertHealthyRouted(wd.stable.Name)
 	})
@@ -141,19 +152,19 @@ func TestLowTraffic(t *testing.T) {
 		wd := newWorld(t, worldOpts{rate: 0})
 		plan := testPlan().WithProbes()
 		require.NotNil(t, plan.Probe)
-		assert.Equal(t, 400, plan.Probe.Cap, "2 x 20 requests at 10%")
+		assert.Equal(t, 400, plan.Probe.Cap, "2 x 100 requests in 5 minutes at 10%")
 		c := wd.canary(plan)
 		out, err := c.Run(testCtx(t))
 		require.NoError(t, err)
 		assert.Equal(t, map[string]int{wd.cand.Name: 100}, wd.traffic())
-		require.Len(t, out.Intervals, 3)
+		require.Len(t, out.Intervals, 5)
 		for _, iv := range out.Intervals {
 			require.NotNil(t, iv.Probes)
 			assert.Equal(t, 400, iv.Probes.Sent)
 			assert.Zero(t, iv.Probes.Failed)
-			assert.Equal(t, analysis.PhaseSuccessful, iv.Phase)
 		}
-		assert.Equal(t, 1200, len(wd.srv.RequestsFor("serving-endpoints.query")), "probes bounded by the cap")
+		assert.Equal(t, judge.Promote, out.Decision.Outcome)
+		assert.Equal(t, 2000, len(wd.srv.RequestsFor("serving-endpoints.query")), "probes bounded by the cap")
 		assert.Contains(t, c.Out.(*syncBuffer).String(), "[400 probes, 0 failed]")
 	})
 	t.Run("probes catch a bad candidate", func(t *testing.T) {
@@ -161,7 +172,7 @@ func TestLowTraffic(t *testing.T) {
 		_, err := wd.canary(testPlan().WithProbes()).Run(testCtx(t))
 		var ae *AbortError
 		require.ErrorAs(t, err, &ae)
-		assert.Equal(t, 2, ae.Decision.Failed)
+		assert.Equal(t, judge.Abort, ae.Decision.Outcome)
 		assert.Positive(t, ae.Intervals[0].Probes.Failed, "probes the candidate failed")
 		assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
 	})
@@ -171,9 +182,9 @@ func TestLowTraffic(t *testing.T) {
 		plan.Probe = &Probe{Rate: 1, Cap: 1000, Concurrency: 2}
 		_, err := wd.canary(plan).Run(testCtx(t))
 		var ae *AbortError
-		require.ErrorAs(t, err, &ae, "60 probes give the canary ~6 requests: inconclusive")
+		require.ErrorAs(t, err, &ae, "60 probes a minute give the canary ~30 requests in 5 minutes: insufficient")
 		assert.Equal(t, 60, ae.Intervals[0].Probes.Sent)
-		assert.Equal(t, 2, ae.Decision.Inconclusive)
+		assert.Equal(t, judge.InsufficientTraffic, ae.Decision.Outcome)
 	})
 }
 
@@ -339,31 +350,43 @@ func TestCancelStopsPromptly(t *testing.T) {
 	assert.Equal(t, map[string]int{wd.stable.Name: 90, wd.cand.Name: 10}, wd.traffic(), "left in a safe state")
 }
 
-func TestMetricsErrorsCountTowardTheErrorLimit(t *testing.T) {
+func TestFailedReadsOfTheExportAbort(t *testing.T) {
 	wd := newWorld(t, worldOpts{rate: clientRate})
 	wd.srv.InjectFaults("GET /api/2.0/serving-endpoints/*/metrics", emulator.Fault500, emulator.Fault500, emulator.Fault500, emulator.Fault500)
 	plan := testPlan()
-	plan.Limits.ConsecutiveErrorLimit = 3
+	plan.ScrapeErrorLimit = 3
 	_, err := wd.canary(plan).Run(testCtx(t))
 	var ae *AbortError
 	require.ErrorAs(t, err, &ae)
-	assert.Equal(t, 3, ae.Decision.ConsecutiveErrors)
-	assert.Contains(t, ae.Reason, "could not be measured")
-	for _, r := range ae.Results {
-		assert.Equal(t, analysis.PhaseError, r.Phase)
+	assert.Contains(t, ae.Reason, "3 reads of the metrics export in a row failed")
+	require.Len(t, ae.Intervals, 3, "the first read before the analysis failed too, without counting")
+	for _, iv := range ae.Intervals {
+		assert.NotEmpty(t, iv.ScrapeError)
 	}
 	assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
+}
+
+func TestExportWithoutLatency(t *testing.T) {
+	wd := newWorld(t, worldOpts{rate: clientRate, emulator: emulator.Options{Metrics: emulator.MetricsOptions{OmitLatency: true}}})
+	c := wd.canary(testPlan())
+	out, err := c.Run(testCtx(t))
+	require.NoError(t, err)
+	assert.Equal(t, judge.LatencyNotExported, out.Decision.Latency)
+	assert.Nil(t, out.Decision.LatencyStat)
+	assert.Contains(t, c.Out.(*syncBuffer).String(), "latency not exported by this workspace")
 }
 
 func TestMultiStepPlan(t *testing.T) {
 	wd := newWorld(t, worldOpts{rate: clientRate})
 	plan := testPlan()
-	plan.Steps = []Step{SetWeight(10), Analyze(time.Minute, 1), SetWeight(50), Analyze(time.Minute, 2), Promote()}
+	plan.Judge.MaxMinutes = 2
+	plan.Judge.MinRequests = 40
+	plan.Steps = []Step{SetWeight(10), Analyze(time.Minute), SetWeight(50), Analyze(time.Minute), Promote()}
 	out, err := wd.canary(plan).Run(testCtx(t))
 	require.NoError(t, err)
 	assert.Equal(t, 3, out.Updates)
-	require.Len(t, out.Intervals, 3)
-	assert.Equal(t, []int{10, 50, 50}, []int{out.Intervals[0].Percent, out.Intervals[1].Percent, out.Intervals[2].Percent})
+	require.Len(t, out.Intervals, 4, "each weight judged on its own minutes")
+	assert.Equal(t, []int{10, 10, 50, 50}, []int{out.Intervals[0].Percent, out.Intervals[1].Percent, out.Intervals[2].Percent, out.Intervals[3].Percent})
 	wd.assertHealthyRouted(wd.stable.Name, wd.cand.Name)
 }
 

@@ -17,7 +17,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
@@ -59,6 +59,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		// varies with the machine's load and would make p95 comparisons
 		// of identical versions noisy. Not slept: time scale 0.
 		o.emulator.DefaultBehavior = &emulator.Behavior{Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}}
+	}
+	// The export's minutes follow the virtual clock that brings the traffic.
+	mc := &lateClock{}
+	if o.emulator.MetricsClock == nil {
+		o.emulator.MetricsClock = mc
 	}
 	srv, err := emulator.Start(o.emulator)
 	require.NoError(t, err)
@@ -106,6 +111,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	// Client load as plain HTTP: thousands of requests per test, whose SDK
 	// mapping is not what these tests are about.
 	wd.clock = traffic.NewClock(traffic.NewHTTPQuerier(srv.URL(), srv.Token()), testEndpoint, time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), o.rate)
+	mc.set(wd.clock)
 	wd.clock.OnSleep(func(int) { wd.observe() })
 	wr.reset()
 	srv.ResetRequests()
@@ -118,13 +124,12 @@ func testCtx(t testing.TB) context.Context {
 	return c
 }
 
-// plan is a fast test plan: 10% canary, 1-minute virtual intervals, 3 to
-// pass, 2 failures or 2 inconclusive abort, 20 requests to judge.
+// testPlan is a fast test plan: 10% canary, read every virtual minute,
+// false aborts at most 1%, at most 5 minutes, 100 candidate requests needed.
 func testPlan() Plan {
 	return Plan{
-		Steps:  []Step{SetWeight(10), Analyze(time.Minute, 3), Promote()},
-		Policy: analysis.Policy{MaxErrorRate: 0.05, ErrorRateMargin: 0.01, MaxLatencyRatio: 1.5, MinRequests: 20},
-		Limits: analysis.Limits{Count: 3, FailureLimit: 2, InconclusiveLimit: 2, ConsecutiveErrorLimit: 3},
+		Steps: []Step{SetWeight(10), Analyze(time.Minute), Promote()},
+		Judge: judge.Config{Alpha: 0.01, MaxErrorRatio: 1.5, MaxMinutes: 5, MinRequests: 100},
 	}
 }
 
@@ -300,4 +305,27 @@ func (s *stages) last() Checkpoint {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.all[len(s.all)-1].Checkpoint
+}
+
+// lateClock is a clock bound after the emulator starts (the traffic clock
+// needs the emulator's client); before that it reads the zero time.
+type lateClock struct {
+	mu sync.Mutex
+	c  interface{ Now() time.Time }
+}
+
+func (l *lateClock) set(c interface{ Now() time.Time }) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.c = c
+}
+
+func (l *lateClock) Now() time.Time {
+	l.mu.Lock()
+	c := l.c
+	l.mu.Unlock()
+	if c == nil {
+		return time.Time{}
+	}
+	return c.Now()
 }

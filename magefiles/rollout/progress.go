@@ -3,13 +3,12 @@ package rollout
 import (
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
 
 // Stage is where a rollout stands, as its progress reports and checkpoints
@@ -42,7 +41,14 @@ type Interval struct {
 	At      time.Time `json:"at"`
 	// Probes counts the probe traffic sent during the interval.
 	Probes *ProbeStats `json:"probes,omitempty"`
-	analysis.Evidence
+	// Judged are the export's minutes judged in this interval.
+	Judged []judge.Minute `json:"judged,omitempty"`
+	// Gaps are minutes the export never showed, as of this interval.
+	Gaps []time.Time `json:"gaps,omitempty"`
+	// ScrapeError is why the export could not be read.
+	ScrapeError string `json:"scrape_error,omitempty"`
+	// Decision is the judgement after this interval.
+	judge.Decision
 }
 
 // Checkpoint is a rollout's progress as the release record keeps it. Pass
@@ -67,19 +73,17 @@ type Checkpoint struct {
 // the decision so far.
 type Progress struct {
 	Checkpoint
-	Result   *analysis.Result
-	Decision *analysis.Decision
+	Decision *judge.Decision
 }
 
-// results turns stored intervals of one step back into results for
-// analysis.Decide, which reads only their phase and reason.
-func results(intervals []Interval, step, percent int) []analysis.Result {
-	var out []analysis.Result
+// judged returns the stored intervals of one step and weight, so a resumed
+// analysis folds their minutes again.
+func judged(intervals []Interval, step, percent int) []Interval {
+	var out []Interval
 	for _, iv := range intervals {
-		if iv.Step != step || iv.Percent != percent {
-			continue
+		if iv.Step == step && iv.Percent == percent {
+			out = append(out, iv)
 		}
-		out = append(out, analysis.Result{Phase: iv.Phase, Reason: iv.Reason, ErrorRateLimit: math.NaN(), P95LimitMs: math.NaN()})
 	}
 	return out
 }
@@ -93,7 +97,7 @@ type Outcome struct {
 	Before, After *serving.ServingEndpointDetailed
 	// Intervals are all judged intervals, including those of a resumed run.
 	Intervals []Interval
-	Decision  *analysis.Decision
+	Decision  *judge.Decision
 	// Updates counts the config updates this run sent.
 	Updates int
 	// Resumed says what the run found and continued from, empty for a fresh
@@ -113,12 +117,11 @@ type AbortError struct {
 	Candidate Entity
 	// Reason says why: the analysis decision, or the update that failed.
 	Reason string
-	// Decision is the analysis decision, nil when something else aborted.
-	Decision *analysis.Decision
-	// Results are the intervals this run judged, with full numbers;
-	// Intervals are all judged intervals as JSON evidence (including those
-	// of a resumed run).
-	Results   []analysis.Result
+	// Decision is the analysis decision, nil when something else aborted;
+	// its Outcome tells a bad candidate (Abort) from too little traffic.
+	Decision *judge.Decision
+	// Intervals are all judged intervals with their evidence (including
+	// those of a resumed run).
 	Intervals []Interval
 	// Cause is the failure that aborted, if not the analysis.
 	Cause error

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace/forcesend"
 )
 
@@ -26,11 +26,11 @@ func TestResumeFromEndpointState(t *testing.T) {
 		intervals int
 		resumed   string
 	}{
-		{name: "stable only: a fresh start", leave: func(*world) {}, updates: 2, intervals: 3},
+		{name: "stable only: a fresh start", leave: func(*world) {}, updates: 2, intervals: 5},
 		{
 			name:    "candidate at the canary weight: analysis continues without an update",
 			leave:   func(wd *world) { wd.serve([]Entity{wd.stable, wd.cand}, []int{90, 10}) },
-			updates: 1, intervals: 3, resumed: "already at 10%",
+			updates: 1, intervals: 5, resumed: "already at 10%",
 		},
 		{
 			name:  "canary update landed after the checkpoint said canary",
@@ -38,29 +38,29 @@ func TestResumeFromEndpointState(t *testing.T) {
 			resume: func(wd *world) *Checkpoint {
 				return &Checkpoint{Stage: StageCanary, Endpoint: testEndpoint, Candidate: wd.cand.Name, Stable: wd.stable.Name, Percent: 10}
 			},
-			updates: 1, intervals: 3, resumed: "already at 10%",
+			updates: 1, intervals: 5, resumed: "already at 10%",
 		},
 		{
-			name:  "two intervals already judged: one more is enough",
+			name:  "two minutes already judged: three more reach the plan's five",
 			leave: func(wd *world) { wd.serve([]Entity{wd.stable, wd.cand}, []int{90, 10}) },
 			resume: func(wd *world) *Checkpoint {
 				return &Checkpoint{Stage: StageAnalysis, Step: 1, Endpoint: testEndpoint, Candidate: wd.cand.Name, Stable: wd.stable.Name, Percent: 10,
 					Intervals: []Interval{
-						{Step: 1, Percent: 10, N: 1, Evidence: analysis.Evidence{Phase: analysis.PhaseSuccessful, Reason: "ok"}},
-						{Step: 1, Percent: 10, N: 2, Evidence: analysis.Evidence{Phase: analysis.PhaseSuccessful, Reason: "ok"}},
+						{Step: 1, Percent: 10, N: 1, Judged: okMinute, Decision: judge.Decision{Outcome: judge.Continue, Reason: "ok"}},
+						{Step: 1, Percent: 10, N: 2, Judged: okMinute, Decision: judge.Decision{Outcome: judge.Continue, Reason: "ok"}},
 					}}
 			},
-			updates: 1, intervals: 3, resumed: "already at 10%",
+			updates: 1, intervals: 5, resumed: "already at 10%",
 		},
 		{
 			name:    "candidate at a weight the plan does not have: back to the first step",
 			leave:   func(wd *world) { wd.serve([]Entity{wd.stable, wd.cand}, []int{70, 30}) },
-			updates: 2, intervals: 3, resumed: "already at 30%",
+			updates: 2, intervals: 5, resumed: "already at 30%",
 		},
 		{
 			name:    "candidate beside stable without traffic",
 			leave:   func(wd *world) { wd.serve([]Entity{wd.stable, wd.cand}, []int{100, 0}) },
-			updates: 2, intervals: 3,
+			updates: 2, intervals: 5,
 		},
 		{
 			name:    "already promoted: nothing to do",
@@ -85,18 +85,18 @@ func TestResumeFromEndpointState(t *testing.T) {
 			leave: func(*world) {},
 			resume: func(wd *world) *Checkpoint {
 				return &Checkpoint{Stage: StageAnalysis, Step: 1, Endpoint: testEndpoint, Candidate: wd.cand.Name, Percent: 10,
-					Intervals: []Interval{{Step: 1, Percent: 10, N: 1, Evidence: analysis.Evidence{Phase: analysis.PhaseSuccessful, Reason: "ok"}}}}
+					Intervals: []Interval{{Step: 1, Percent: 10, N: 1, Judged: okMinute, Decision: judge.Decision{Outcome: judge.Continue, Reason: "ok"}}}}
 			},
-			updates: 2, intervals: 4,
+			updates: 2, intervals: 6,
 		},
 		{
 			name:  "promotion decided but stable was rolled back to since: the canary starts again",
 			leave: func(*world) {},
 			resume: func(wd *world) *Checkpoint {
 				return &Checkpoint{Stage: StagePromoting, Step: 2, Endpoint: testEndpoint, Candidate: wd.cand.Name, Percent: 10, Reason: "3 successful",
-					Intervals: []Interval{{Step: 1, Percent: 10, N: 1, Evidence: analysis.Evidence{Phase: analysis.PhaseSuccessful, Reason: "ok"}}}}
+					Intervals: []Interval{{Step: 1, Percent: 10, N: 1, Judged: okMinute, Decision: judge.Decision{Outcome: judge.Continue, Reason: "ok"}}}}
 			},
-			updates: 2, intervals: 4,
+			updates: 2, intervals: 6,
 		},
 	}
 	for _, tt := range tests {
@@ -127,6 +127,9 @@ func TestResumeFromEndpointState(t *testing.T) {
 	}
 }
 
+// okMinute is a healthy minute a crashed run judged before.
+var okMinute = []judge.Minute{{Candidate: judge.Counts{Requests: 30}, Baseline: judge.Counts{Requests: 270}}}
+
 func (c *Checkpoint) intervalsOrNil() []Interval {
 	if c == nil {
 		return nil
@@ -152,13 +155,13 @@ func TestResumeAbort(t *testing.T) {
 			wd.wire.reset()
 			wd.srv.ResetRequests()
 			c := wd.canary(testPlan())
-			evidence := []Interval{{Step: 1, Percent: 10, N: 1, Evidence: analysis.Evidence{Phase: analysis.PhaseFailed, Reason: "5xx 20%"}}}
-			c.Resume = &Checkpoint{Stage: tt.stage, Endpoint: testEndpoint, Candidate: wd.cand.Name, Reason: "2 failed intervals reached failure_limit 2", Intervals: evidence}
+			evidence := []Interval{{Step: 1, Percent: 10, N: 1, Decision: judge.Decision{Outcome: judge.Abort, Reason: "errors"}}}
+			c.Resume = &Checkpoint{Stage: tt.stage, Endpoint: testEndpoint, Candidate: wd.cand.Name, Reason: "the candidate's share of errors is above its share of traffic", Intervals: evidence}
 			_, err := c.Run(testCtx(t))
 			var ae *AbortError
 			require.ErrorAs(t, err, &ae)
 			assert.True(t, ae.Restored)
-			assert.Equal(t, "2 failed intervals reached failure_limit 2", ae.Reason)
+			assert.Equal(t, "the candidate's share of errors is above its share of traffic", ae.Reason)
 			assert.Equal(t, evidence, ae.Intervals, "the stored evidence comes back")
 			assert.Equal(t, tt.updates, ae.Updates)
 			assert.Zero(t, wd.clock.Sleeps(), "no analysis after an abort was decided")
@@ -173,11 +176,11 @@ func TestResumeAbort(t *testing.T) {
 // the stable version keeps traffic until a promotion earned otherwise.
 func TestKilledAtEveryStepConverges(t *testing.T) {
 	for _, bad := range []bool{false, true} {
-		// Events of an uninterrupted run: canary, 3 analyses, promoting,
-		// promoted; or canary, 2 analyses, aborting, aborted.
-		events := 6
+		// Events of an uninterrupted run: canary, 5 analyses, promoting,
+		// promoted; or canary, an analysis, aborting, aborted.
+		events := 8
 		if bad {
-			events = 5
+			events = 4
 		}
 		for kill := 1; kill <= events; kill++ {
 			name := "good"
@@ -244,9 +247,7 @@ func TestResumeWaitsForAnUpdateInFlight(t *testing.T) {
 	wd.wire.reset()
 	wd.srv.ResetRequests()
 
-	plan := testPlan()
-	plan.Policy.MaxLatencyRatio = 0 // real time here: handling time is all the latency there is
-	c := wd.canary(plan)
+	c := wd.canary(testPlan())
 	out, err := c.Run(testCtx(t))
 	require.NoError(t, err)
 	assert.Contains(t, c.Out.(*syncBuffer).String(), "is updating; waiting for that update to end")

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
 
 // Step is one step of a rollout. Exactly one field is set: SetWeight sends
@@ -20,20 +20,19 @@ type Step struct {
 	Promote   bool         `json:"promote,omitempty"`
 }
 
-// AnalyzeStep reads the metrics export every Interval and judges the
-// candidate until Count intervals passed or the limits abort.
+// AnalyzeStep reads the metrics export every Interval (whole minutes) and
+// feeds each new minute to the sequential judge until it decides.
 type AnalyzeStep struct {
 	Interval time.Duration `json:"interval"`
-	Count    int           `json:"count"`
 }
 
 // SetWeight is a step that sends percent of the traffic to the candidate.
 func SetWeight(percent int) Step { return Step{SetWeight: percent} }
 
-// Analyze is a step that judges the candidate every interval until count
-// intervals passed.
-func Analyze(interval time.Duration, count int) Step {
-	return Step{Analyze: &AnalyzeStep{Interval: interval, Count: count}}
+// Analyze is a step that reads the export every interval and judges the
+// candidate until the judge decides.
+func Analyze(interval time.Duration) Step {
+	return Step{Analyze: &AnalyzeStep{Interval: interval}}
 }
 
 // Promote is the step that sends all traffic to the candidate and removes
@@ -46,21 +45,22 @@ func (s Step) String() string {
 	case s.SetWeight != 0:
 		return fmt.Sprintf("setWeight %d%%", s.SetWeight)
 	case s.Analyze != nil:
-		return fmt.Sprintf("analyze every %s until %d pass", s.Analyze.Interval, s.Analyze.Count)
+		return fmt.Sprintf("analyze every %s", s.Analyze.Interval)
 	case s.Promote:
 		return "promote"
 	}
 	return "empty step"
 }
 
-// Plan is how a canary is rolled out and judged: the steps, the thresholds
-// one interval is judged by, the limits that end an analysis, and optional
+// Plan is how a canary is rolled out and judged: the steps, the judge's
+// policy, how many failed reads of the export in a row abort, and optional
 // probe traffic.
 type Plan struct {
-	Steps  []Step          `json:"steps"`
-	Policy analysis.Policy `json:"policy"`
-	// Limits end an Analyze step; each step's Count replaces Limits.Count.
-	Limits analysis.Limits `json:"limits"`
+	Steps []Step       `json:"steps"`
+	Judge judge.Config `json:"judge"`
+	// ScrapeErrorLimit aborts once this many reads of the export in a row
+	// failed; 0 means DefaultScrapeErrorLimit.
+	ScrapeErrorLimit int `json:"scrape_error_limit,omitempty"`
 	// Probe, when set, sends bounded traffic of its own during each
 	// interval, so an endpoint with little traffic still reaches a verdict.
 	Probe *Probe `json:"probe,omitempty"`
@@ -68,39 +68,31 @@ type Plan struct {
 
 // Defaults used when the bundle declares no rollout policy.
 const (
-	DefaultCanaryPercent = 10
-	DefaultInterval      = time.Minute
+	DefaultCanaryPercent    = 10
+	DefaultInterval         = time.Minute
+	DefaultScrapeErrorLimit = 3
 )
 
 // PlanFromPolicy builds the plan of the bundle's rollout policy:
-// setWeight(canary_traffic_percent), analyze(analysis_interval,
-// analysis_count), promote. A nil policy takes the defaults (10%, 60s,
-// and analysis.DefaultPolicy / DefaultLimits). The bundle has no setting
-// for consecutive unmeasurable intervals; that limit stays at its default.
+// setWeight(canary_traffic_percent), analyze(analysis_interval), promote,
+// judged by canary_alpha, canary_max_error_ratio, canary_max_duration and
+// min_requests. A nil policy takes the defaults (10%, 1m and
+// judge.DefaultConfig).
 func PlanFromPolicy(p *bundle.RolloutPolicy) Plan {
-	policy, limits := analysis.DefaultPolicy(), analysis.DefaultLimits()
+	cfg := judge.DefaultConfig()
 	percent, interval := DefaultCanaryPercent, DefaultInterval
 	if p != nil {
 		percent, interval = p.CanaryPercent, p.AnalysisInterval
-		limits.Count, limits.FailureLimit, limits.InconclusiveLimit = p.AnalysisCount, p.FailureLimit, p.InconclusiveLimit
-		policy = analysis.Policy{
-			MaxErrorRate:    p.MaxErrorRate,
-			ErrorRateMargin: p.ErrorRateMargin,
-			MaxLatencyRatio: p.MaxLatencyRatio,
-			MinRequests:     p.MinRequests,
-		}
+		cfg.Alpha, cfg.MaxErrorRatio, cfg.MinRequests = p.Alpha, p.MaxErrorRatio, p.MinRequests
+		cfg.MaxMinutes = int(p.MaxDuration / time.Minute)
 	}
-	return Plan{
-		Steps:  []Step{SetWeight(percent), Analyze(interval, limits.Count), Promote()},
-		Policy: policy,
-		Limits: limits,
-	}
+	return Plan{Steps: []Step{SetWeight(percent), Analyze(interval), Promote()}, Judge: cfg}
 }
 
-// WithProbes returns the plan with probe traffic sized so that each
-// interval sends the candidate about twice min_requests even when the
-// endpoint gets no other traffic: the probes are routed like any request,
-// so the candidate sees only its weight's share of them.
+// WithProbes returns the plan with probe traffic sized so that the
+// candidate gets about twice min_requests by the maximum duration even when
+// the endpoint gets no other traffic: the probes are routed like any
+// request, so the candidate sees only its weight's share of them.
 func (p Plan) WithProbes() Plan {
 	weight := 100
 	var interval time.Duration
@@ -112,9 +104,10 @@ func (p Plan) WithProbes() Plan {
 			interval = s.Analyze.Interval
 		}
 	}
-	need := int(math.Ceil(2 * float64(max(p.Policy.MinRequests, 1)) * 100 / float64(weight)))
+	perMinute := 2 * float64(max(p.Judge.MinRequests, 1)) / float64(max(p.Judge.MaxMinutes, 1)) * 100 / float64(weight)
+	need := int(math.Ceil(perMinute * max(interval.Minutes(), 1)))
 	secs := max(interval.Seconds(), 1)
-	p.Probe = &Probe{Rate: float64(need) / secs, Cap: need}
+	p.Probe = &Probe{Rate: float64(need) / secs, Cap: min(need, MaxProbesPerInterval)}
 	return p
 }
 
@@ -141,11 +134,8 @@ func (p Plan) Validate() error {
 			if !weighted {
 				errs = append(errs, fmt.Errorf("step %d: analyze before any setWeight has no candidate traffic to judge", i+1))
 			}
-			if s.Analyze.Interval <= 0 {
-				errs = append(errs, fmt.Errorf("step %d: analyze interval %s must be positive", i+1, s.Analyze.Interval))
-			}
-			if s.Analyze.Count < 1 {
-				errs = append(errs, fmt.Errorf("step %d: analyze count %d must be at least 1", i+1, s.Analyze.Count))
+			if s.Analyze.Interval < time.Minute || s.Analyze.Interval%time.Minute != 0 {
+				errs = append(errs, fmt.Errorf("step %d: analyze interval %s must be a whole number of minutes (the export holds per-minute windows)", i+1, s.Analyze.Interval))
 			}
 			analyzed = true
 		}
@@ -170,13 +160,11 @@ func (p Plan) Validate() error {
 	if !analyzed && weighted {
 		errs = append(errs, errors.New("the last weight is never analyzed"))
 	}
-	if err := p.Policy.Validate(); err != nil {
+	if err := p.Judge.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	limits := p.Limits
-	limits.Count = max(limits.Count, 1) // each step brings its own count
-	if err := limits.Validate(); err != nil {
-		errs = append(errs, err)
+	if p.ScrapeErrorLimit < 0 {
+		errs = append(errs, fmt.Errorf("scrape error limit %d must not be negative", p.ScrapeErrorLimit))
 	}
 	if p.Probe != nil {
 		if err := p.Probe.Validate(); err != nil {

@@ -47,7 +47,7 @@ func TestUntilSplitsTheRollout(t *testing.T) {
 	_, cp, err = runUntil(t, wd, StagePromoting, cp)
 	require.ErrorIs(t, err, ErrPaused)
 	assert.Equal(t, StagePromoting, cp.Stage, "the decision is in the checkpoint")
-	assert.Len(t, cp.Intervals, 3)
+	assert.Len(t, cp.Intervals, 5)
 	assert.Equal(t, map[string]int{wd.stable.Name: 90, wd.cand.Name: 10}, wd.traffic(), "paused before promoting")
 	assert.Len(t, wd.updates(), 1)
 
@@ -62,7 +62,7 @@ func TestUntilSplitsTheRollout(t *testing.T) {
 	out, _, err := runUntil(t, wd, "", cp)
 	require.NoError(t, err)
 	assert.Equal(t, "a promotion", out.Resumed)
-	assert.Len(t, out.Intervals, 3, "the evidence follows the promotion")
+	assert.Len(t, out.Intervals, 5, "the evidence follows the promotion")
 	assert.Equal(t, map[string]int{wd.cand.Name: 100}, wd.traffic())
 	assert.Len(t, wd.updates(), 2, "one canary update, one promotion")
 	wd.assertHealthyRouted(wd.stable.Name, wd.cand.Name)

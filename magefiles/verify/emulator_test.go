@@ -19,7 +19,15 @@ import (
 // tuned for load.
 func startEmulator(t *testing.T) (*emulator.Server, *databricks.WorkspaceClient, []string) {
 	t.Helper()
-	srv, err := emulator.Start(emulator.Options{})
+	return startEmulatorWith(t, emulator.Options{Metrics: emulator.MetricsOptions{Shape: emulator.MetricsCounters}})
+}
+
+// startEmulatorWith starts the emulator with these options; the default
+// tests use cumulative counters, which a run of seconds can be checked by
+// (a per-minute export closes its minute only after it ends).
+func startEmulatorWith(t *testing.T, o emulator.Options) (*emulator.Server, *databricks.WorkspaceClient, []string) {
+	t.Helper()
+	srv, err := emulator.Start(o)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	cfg := srv.Config()
@@ -87,9 +95,27 @@ func TestEmulatorEndToEndPasses(t *testing.T) {
 	assert.Equal(t, len(opts.Cases), ju.Suites[0].Tests)
 }
 
+// With the service's per-minute export, the minute of a short run has not
+// closed yet when verify reads: the count check says so and is skipped,
+// not failed, and not passed silently.
+func TestEmulatorPerMinuteExportNotClosedYet(t *testing.T) {
+	clock := emulator.NewManualClock(time.Date(2025, 6, 1, 12, 0, 30, 0, time.UTC))
+	_, w, _ := startEmulatorWith(t, emulator.Options{MetricsClock: clock})
+	opts := emulatorOptions(t)
+	opts.Load = nil
+	rep, err := Run(context.Background(), w.ServingEndpoints, opts)
+	require.NoError(t, err)
+	require.NotNil(t, rep.Metrics)
+	assert.False(t, rep.Metrics.Covered)
+	require.Len(t, rep.Metrics.Checks, 2)
+	assert.Equal(t, Skip, rep.Metrics.Checks[0].Outcome)
+	assert.Contains(t, rep.Metrics.Checks[0].Message, "shows a minute once it has closed")
+	assert.Equal(t, Pass, rep.Metrics.Checks[1].Outcome)
+}
+
 func TestEmulatorFlakyVersionFailsLoadAndMetrics(t *testing.T) {
 	srv, w, versions := startEmulator(t)
-	srv.SetVersionBehavior("agent", versions[1], emulator.Behavior{ErrorRate: 0.5})
+	srv.SetVersionBehavior("agent", versions[1], emulator.Behavior{PlatformErrorRate: 0.5})
 	opts := emulatorOptions(t)
 	opts.Smoke = true
 	rep, err := Run(context.Background(), w.ServingEndpoints, opts)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 )
 
 // MetricsConfig says how to read the endpoint's metrics export after the
@@ -23,22 +24,26 @@ type MetricsConfig struct {
 	Poll time.Duration
 }
 
-// MetricsResult is what the metrics export showed between two reads.
+// MetricsResult is what the metrics export showed for the traffic sent.
 type MetricsResult struct {
 	Endpoint string
 	// Sent is the number of requests the endpoint answered during the run.
 	Sent int
-	// Requests, Errors4xx and Errors5xx are the export's increase over all
-	// served entities.
+	// Requests, Errors4xx and Errors5xx add up the windows that closed after
+	// the first read, over all served entities.
 	Requests, Errors4xx, Errors5xx float64
-	// Entities holds each served entity's increase.
+	// Entities holds each served entity's numbers.
 	Entities map[string]EntityDelta
 	// Reset is set when a counter went backwards (a replica restarted), so
 	// the increase is a lower bound.
 	Reset bool
-	// Unattributed counts series that named no served entity and so were
-	// not counted.
+	// Unattributed counts series that named no served entity.
 	Unattributed int
+	// Covered is set when the windows read reach past the end of the
+	// traffic; a per-minute export shows a minute only once it closed.
+	Covered bool
+	// Gaps are minutes the reads never showed.
+	Gaps []time.Time
 	// Reads is how many times the export was read after the traffic.
 	Reads int
 	// Err is set when the export could not be read or parsed.
@@ -46,7 +51,7 @@ type MetricsResult struct {
 	Checks []Check
 }
 
-// EntityDelta is one served entity's increase.
+// EntityDelta is one served entity's numbers.
 type EntityDelta struct {
 	Requests  float64 `json:"requests"`
 	Errors4xx float64 `json:"errors_4xx"`
@@ -56,41 +61,60 @@ type EntityDelta struct {
 // Passed reports whether the export showed the traffic and no 5xx.
 func (m MetricsResult) Passed() bool { return m.Err == "" && allPassed(m.Checks) }
 
-// ScrapeMetrics reads and parses the endpoint's metrics export once.
-func ScrapeMetrics(ctx context.Context, m MetricsExporter, endpoint string) (analysis.Snapshot, error) {
+// ScrapeMetrics reads and parses the endpoint's metrics export once; at is
+// when (the minute of unstamped gauges).
+func ScrapeMetrics(ctx context.Context, m MetricsExporter, endpoint string, at time.Time) (servingmetrics.Reading, error) {
 	resp, err := m.ExportMetrics(ctx, serving.ExportMetricsRequest{Name: endpoint})
 	if err != nil {
-		return analysis.Snapshot{}, fmt.Errorf("read metrics export of %s: %s", endpoint, describeError(err))
+		return servingmetrics.Reading{}, fmt.Errorf("read metrics export of %s: %s", endpoint, describeError(err))
 	}
 	if resp.Contents == nil {
-		return analysis.Snapshot{}, fmt.Errorf("read metrics export of %s: empty response", endpoint)
+		return servingmetrics.Reading{}, fmt.Errorf("read metrics export of %s: empty response", endpoint)
 	}
 	defer resp.Contents.Close()
-	snap, err := analysis.ParseMetrics(resp.Contents)
+	r, err := servingmetrics.Parse(resp.Contents, at)
 	if err != nil {
-		return analysis.Snapshot{}, fmt.Errorf("metrics export of %s: %w", endpoint, err)
+		return servingmetrics.Reading{}, fmt.Errorf("metrics export of %s: %w", endpoint, err)
 	}
-	return snap, nil
+	return r, nil
 }
 
-// VerifyMetrics reads the export after the traffic and checks it against the
-// read taken before. It re-reads while the export lags, up to cfg.Settle.
-func VerifyMetrics(ctx context.Context, m MetricsExporter, cfg MetricsConfig, before analysis.Snapshot, sent int) MetricsResult {
+// VerifyMetrics reads the export after the traffic and checks the windows
+// that closed since the read taken before (at start). It re-reads while the
+// export lags, up to cfg.Settle.
+func VerifyMetrics(ctx context.Context, m MetricsExporter, cfg MetricsConfig, before servingmetrics.Reading, start time.Time, sent int) MetricsResult {
 	poll := cfg.Poll
 	if poll <= 0 {
 		poll = 2 * time.Second
 	}
 	deadline := time.Now().Add(cfg.Settle)
+	var series servingmetrics.Series
+	series.Add(before, start)
+	series.Next() // what the export said before the traffic
+	var seen []servingmetrics.Window
+	var openFrom time.Time // the minute still open when the traffic ended
 	reads := 0
 	for {
-		after, err := ScrapeMetrics(ctx, m, cfg.Endpoint)
+		at := time.Now()
+		after, err := ScrapeMetrics(ctx, m, cfg.Endpoint, at)
 		reads++
 		if err != nil {
 			return MetricsResult{Endpoint: cfg.Endpoint, Sent: sent, Reads: reads, Err: err.Error()}
 		}
-		res := CheckMetrics(before, after, sent)
-		res.Endpoint, res.Reads = cfg.Endpoint, reads
-		if res.Requests >= float64(sent) || !time.Now().Add(poll).Before(deadline) {
+		series.Add(after, at)
+		seen = append(seen, series.Next()...)
+		if reads == 1 {
+			openFrom = latestGaugeMinute(series.Windows()).Add(time.Minute)
+		}
+		res := CheckMetrics(seen, series.Gaps(), openFrom, sent)
+		res.Endpoint, res.Reads, res.Unattributed = cfg.Endpoint, reads, after.Unattributed
+		if c := &res.Checks[0]; res.Unattributed > 0 && c.Outcome != Pass {
+			c.Outcome = Fail
+			c.Message = strings.TrimPrefix(fmt.Sprintf("%s; %d series named no served entity and were not counted", c.Message, res.Unattributed), "; ")
+		}
+		// Minutes never read stay unread: re-reading helps only a lagging
+		// export.
+		if (res.Covered && (res.Requests >= float64(sent) || len(res.Gaps) > 0)) || !time.Now().Add(poll).Before(deadline) {
 			return res
 		}
 		select {
@@ -102,29 +126,52 @@ func VerifyMetrics(ctx context.Context, m MetricsExporter, cfg MetricsConfig, be
 	}
 }
 
-// CheckMetrics compares two reads of the export: the requests counted must
-// have grown by at least sent, and no 5xx may have appeared. Every served
-// entity counts, since traffic may be split between versions.
-func CheckMetrics(before, after analysis.Snapshot, sent int) MetricsResult {
-	w := analysis.Delta(before, after)
-	res := MetricsResult{Sent: sent, Entities: map[string]EntityDelta{}, Unattributed: after.Unattributed}
-	for name, e := range w.Entities {
+// latestGaugeMinute is the start of the newest gauge window (zero if none).
+func latestGaugeMinute(ws []servingmetrics.Window) time.Time {
+	var t time.Time
+	for _, w := range ws {
+		if w.Gauge && w.Start.After(t) {
+			t = w.Start
+		}
+	}
+	return t
+}
+
+// CheckMetrics checks the windows read after the traffic: the requests
+// counted must reach sent once the windows cover the traffic, and no 5xx
+// may appear. Every served entity counts, since traffic may be split
+// between versions. A per-minute export covers the traffic once it shows
+// the minute that was still open when the traffic ended (openFrom, read
+// off the export's own timestamps); until then, or when minutes between
+// the reads were never read, the count is skipped, saying why.
+func CheckMetrics(windows []servingmetrics.Window, gaps []time.Time, openFrom time.Time, sent int) MetricsResult {
+	res := MetricsResult{Sent: sent, Entities: map[string]EntityDelta{}, Gaps: gaps}
+	for _, w := range windows {
+		res.Reset = res.Reset || w.Reset
+		if !w.Gauge || !w.Start.Before(openFrom) {
+			res.Covered = true
+		}
+	}
+	for name, e := range servingmetrics.Sum(windows) {
 		res.Entities[name] = EntityDelta{Requests: e.Requests, Errors4xx: e.Errors4xx, Errors5xx: e.Errors5xx}
 		res.Requests += e.Requests
 		res.Errors4xx += e.Errors4xx
 		res.Errors5xx += e.Errors5xx
-		res.Reset = res.Reset || e.Reset
 	}
 
 	counted := Check{Name: "requests counted", Value: count(res.Requests), Limit: fmt.Sprintf(">= %d sent", sent)}
-	if res.Requests >= float64(sent) {
+	switch {
+	case res.Requests >= float64(sent):
 		counted.Outcome = Pass
-	} else {
+	case !res.Covered:
+		counted.Outcome = Skip
+		counted.Message = fmt.Sprintf("the export's windows read so far end before the traffic did (%s counted of %d); a per-minute export shows a minute once it has closed", count(res.Requests), sent)
+	case len(gaps) > 0:
+		counted.Outcome = Skip
+		counted.Message = fmt.Sprintf("%d minutes of the per-minute export were never read (%s counted of %d), so the count cannot be checked", len(gaps), count(res.Requests), sent)
+	default:
 		counted.Outcome = Fail
 		counted.Message = fmt.Sprintf("metrics export counted %s requests, fewer than the %d sent", count(res.Requests), sent)
-		if res.Unattributed > 0 {
-			counted.Message += fmt.Sprintf("; %d series named no served entity and were not counted", res.Unattributed)
-		}
 		if res.Reset {
 			counted.Message += "; a counter was reset during the run"
 		}
@@ -139,7 +186,6 @@ func CheckMetrics(before, after analysis.Snapshot, sent int) MetricsResult {
 	res.Checks = []Check{counted, no5xx}
 	return res
 }
-
 func (m MetricsResult) fiveXXByEntity() string {
 	names := make([]string, 0, len(m.Entities))
 	for n, e := range m.Entities {

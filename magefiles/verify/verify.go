@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 )
 
 // ErrFailed is wrapped by the error Run returns when the endpoint did not
@@ -104,10 +104,10 @@ func Run(ctx context.Context, ep Endpoint, opts Options) (*Report, error) {
 	}
 	rep := &Report{Env: opts.Env, Endpoint: opts.Endpoint, Started: time.Now()}
 
-	var before analysis.Snapshot
+	var before servingmetrics.Reading
 	var beforeErr error
 	if opts.Metrics != nil {
-		before, beforeErr = ScrapeMetrics(ctx, ep, metricsConfig(opts).Endpoint)
+		before, beforeErr = ScrapeMetrics(ctx, ep, metricsConfig(opts).Endpoint, rep.Started)
 	}
 
 	rep.Suite = RunSuite(ctx, ep, opts.suiteConfig())
@@ -134,7 +134,7 @@ func Run(ctx context.Context, ep Endpoint, opts Options) (*Report, error) {
 	case ctx.Err() != nil:
 		rep.MetricsSkipped = "cancelled"
 	default:
-		mr := VerifyMetrics(ctx, ep, metricsConfig(opts), before, sent)
+		mr := VerifyMetrics(ctx, ep, metricsConfig(opts), before, rep.Started, sent)
 		rep.Metrics = &mr
 	}
 

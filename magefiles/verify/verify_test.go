@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/agentmodel"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -295,9 +295,9 @@ func fixedReport() *Report {
 				Thresholds{MaxP95: 500 * time.Millisecond, MaxErrorRate: 0.01, MinRPS: 5}),
 		},
 		Metrics: func() *MetricsResult {
-			m := CheckMetrics(
-				analysis.Snapshot{Entities: map[string]analysis.Counters{"agent-3": {Requests: 10}}},
-				analysis.Snapshot{Entities: map[string]analysis.Counters{"agent-3": {Requests: 515, Errors5xx: 10}}}, 505)
+			start := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+			m := CheckMetrics([]servingmetrics.Window{{Start: start, End: start.Add(time.Minute),
+				Entities: map[string]servingmetrics.Values{"agent-3": {Requests: 505, Errors5xx: 10}}}}, nil, start, 505)
 			m.Endpoint, m.Reads = "agent-staging", 1
 			return &m
 		}(),

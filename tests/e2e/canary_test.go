@@ -13,14 +13,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cd/cdtest"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/analysis"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
 
 // TestCanaryPromotes: a good candidate is backed up against, put at 10%
-// next to stable, judged over analysis_count intervals of client traffic,
+// next to stable, judged minute by minute on the export of client traffic
+// until canary_max_duration,
 // promoted to 100%, smoke tested, and its record marked stable with the
 // evidence.
 func TestCanaryPromotes(t *testing.T) {
@@ -53,13 +55,16 @@ func TestCanaryPromotes(t *testing.T) {
 	}
 	cp := checkpoint(t, rec)
 	assert.Equal(t, rollout.StagePromoted, cp.Stage)
-	require.Len(t, cp.Intervals, 3, "analysis_count intervals")
+	require.Len(t, cp.Intervals, 3, "one read a minute up to canary_max_duration")
 	for _, iv := range cp.Intervals {
-		assert.Equal(t, analysis.PhaseSuccessful, iv.Phase, iv.Reason)
 		assert.Equal(t, 10, iv.Percent)
-		require.NotNil(t, iv.Candidate)
-		assert.GreaterOrEqual(t, iv.Candidate.Requests, 10.0, "min_requests")
+		require.Len(t, iv.Judged, 1)
+		assert.Positive(t, iv.Judged[0].Candidate.Requests)
 	}
+	last := cp.Intervals[2]
+	assert.Equal(t, judge.Promote, last.Outcome, last.Reason)
+	assert.GreaterOrEqual(t, last.Candidate.Requests, 100.0, "min_requests")
+	assert.NotNil(t, last.LatencyStat, "latency is exported here, and judged")
 	require.NotNil(t, rec.Previous)
 	assert.Equal(t, []release.Route{{ServedModelName: stable, Percent: 100}}, rec.Previous.Traffic)
 	assert.Equal(t, []release.Route{{ServedModelName: cand, Percent: 100}}, rec.Endpoint.Traffic)
@@ -86,8 +91,8 @@ func TestCanaryPromotes(t *testing.T) {
 	assert.NoError(t, err)
 
 	out := r.Output()
-	assert.Contains(t, out, "interval 3 (10%): Successful")
-	assert.Contains(t, out, "plan: 10% -> analyse 3 x 10s -> 100%")
+	assert.Contains(t, out, "minute 3: cand ")
+	assert.Contains(t, out, "plan: 10% -> analyse every 1m0s -> 100% (sequential test: false aborts at most 0.01")
 	sentReq, failed := r.Traffic.Sent()
 	assert.Positive(t, sentReq)
 	assert.Zero(t, failed, "clients were served throughout")
@@ -98,6 +103,24 @@ func TestCanaryPromotes(t *testing.T) {
 	assert.Equal(t, release.OutcomeVerified, w.latest(cd.EnvProd).Outcome)
 }
 
+// TestCanaryLatencyNotExported: on a workspace whose export has no latency
+// histograms, the canary says so in its output and record and judges
+// errors with all of alpha; a slow candidate is not caught by latency.
+func TestCanaryLatencyNotExported(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(o *emulator.Options) { o.Metrics.OmitLatency = true })
+	w.toStaging()
+	cand := w.served(cd.EnvProd, "2")
+	r := w.prodRun()
+	require.NoError(t, r.deploy(w.ctx), r.Output())
+	assert.Equal(t, map[string]int{cand: 100}, w.traffic(cd.EnvProd))
+	assert.Contains(t, r.Output(), "latency not exported by this workspace")
+	cp := checkpoint(t, w.latest(cd.EnvProd))
+	last := cp.Intervals[len(cp.Intervals)-1]
+	assert.Equal(t, judge.LatencyNotExported, last.Latency)
+	assert.Nil(t, last.LatencyStat)
+}
+
 func routesOf(b *rollout.Backup) map[string]int {
 	out := map[string]int{}
 	for _, r := range b.Endpoint.Routes {
@@ -106,9 +129,8 @@ func routesOf(b *rollout.Backup) map[string]int {
 	return out
 }
 
-// TestCanaryAborts: a bad candidate is pulled back within failure_limit
-// intervals, traffic returns to 100% stable, and the record keeps the
-// evidence.
+// TestCanaryAborts: a bad candidate is pulled back within two minutes,
+// traffic returns to 100% stable, and the record keeps the evidence.
 func TestCanaryAborts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -116,9 +138,11 @@ func TestCanaryAborts(t *testing.T) {
 		behavior emulator.Behavior
 		reason   string
 	}{
-		{"20% 5xx", emulator.Behavior{ErrorRate: 0.2}, "error rate"},
+		// The model raises: callers get 400 BAD_REQUEST, as on the service.
+		{"model raises on 20% (4xx)", emulator.Behavior{ErrorRate: 0.2, Latency: cdtest.ModelLatency}, "share of errors"},
+		{"20% platform 5xx", emulator.Behavior{PlatformErrorRate: 0.2, Latency: cdtest.ModelLatency}, "share of errors"},
 		// 3x the model latency of the stable version (cdtest.ModelLatency).
-		{"3x p95", emulator.Behavior{Latency: emulator.Latency{Median: 120 * time.Millisecond, P99: 240 * time.Millisecond}}, "p95"},
+		{"3x p95", emulator.Behavior{Latency: emulator.Latency{Median: 120 * time.Millisecond, P99: 240 * time.Millisecond}}, "slower than the endpoint's p95"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,31 +173,25 @@ func TestCanaryAborts(t *testing.T) {
 			assert.Contains(t, rec.Error, "aborted")
 			cp := checkpoint(t, rec)
 			assert.Equal(t, rollout.StageAborted, cp.Stage)
-			limit := 2 // the bundle's failure_limit
-			assert.LessOrEqual(t, len(cp.Intervals), limit, "aborted within failure_limit intervals")
-			failed := 0
-			for _, iv := range cp.Intervals {
-				if iv.Phase == analysis.PhaseFailed {
-					failed++
-					assert.Contains(t, iv.Reason, tt.reason)
-				}
-			}
-			assert.Equal(t, limit, failed)
+			assert.LessOrEqual(t, len(cp.Intervals), 2, "aborted within two minutes")
+			lastIv := cp.Intervals[len(cp.Intervals)-1]
+			assert.Equal(t, judge.Abort, lastIv.Outcome)
+			assert.Contains(t, lastIv.Reason, tt.reason)
 			var sum cd.AbortSummary
 			ok, err := rec.Attachment(cd.AttachAbort, &sum)
 			require.NoError(t, err)
 			require.True(t, ok)
 			assert.True(t, sum.Restored)
 			require.NotNil(t, sum.Decision)
-			assert.Equal(t, analysis.ActionAbort, sum.Decision.Action)
+			assert.Equal(t, judge.Abort, sum.Decision.Outcome)
+			assert.Contains(t, r.Output(), "decision: Abort: ")
 			assert.Equal(t, cand, sum.Candidate)
 			assert.Nil(t, rec.Stage("serve"), "never promoted")
 			assert.Nil(t, rec.Stage("smoke"))
 
 			// Measured in the canary's (virtual) time and requests.
 			served := w.srv.EntityStats(w.config(cd.EnvProd).Endpoint.Name)[cand].Requests
-			t.Logf("%s: aborted after %d intervals (%s of analysis), the bad candidate served %d requests",
-				tt.name, len(cp.Intervals), cp.Intervals[len(cp.Intervals)-1].At.Sub(cp.Intervals[0].At)+10*time.Second, served)
+			t.Logf("%s: aborted after %d minutes, the bad candidate served %d requests", tt.name, len(cp.Intervals), served)
 
 			// A later verify refuses the aborted release.
 			_, err = w.verify(cd.EnvProd)
@@ -192,12 +210,12 @@ func releasesOf(recs []*release.Record) []string {
 }
 
 // TestLowTraffic: an endpoint nobody calls gives the canary nothing to
-// judge: without probes it aborts as inconclusive, with probes it reaches a
-// verdict and promotes.
+// judge: without probes it stops for insufficient traffic (its own
+// outcome, not a verdict on the candidate), with probes it promotes.
 func TestLowTraffic(t *testing.T) {
 	t.Parallel()
 	for _, probes := range []bool{false, true} {
-		name := "no probes: inconclusive aborts"
+		name := "no probes: insufficient traffic"
 		if probes {
 			name = "probes: promoted"
 		}
@@ -218,19 +236,18 @@ func TestLowTraffic(t *testing.T) {
 			if !probes {
 				var ae *rollout.AbortError
 				require.ErrorAs(t, err, &ae, r.Output())
-				assert.Contains(t, ae.Reason, "inconclusive")
+				assert.Contains(t, ae.Reason, "insufficient traffic: 0 candidate requests in 3 minutes")
+				assert.Contains(t, ae.Reason, "set CANARY_PROBES=1 or raise canary_traffic_percent")
+				assert.Equal(t, judge.InsufficientTraffic, ae.Decision.Outcome)
 				assert.Equal(t, map[string]int{stable: 100}, w.traffic(cd.EnvProd))
 				assert.Equal(t, release.OutcomeAborted, rec.Outcome)
-				require.Len(t, cp.Intervals, 3, "the bundle's inconclusive_limit")
-				for _, iv := range cp.Intervals {
-					assert.Equal(t, analysis.PhaseInconclusive, iv.Phase)
-				}
+				require.Len(t, cp.Intervals, 3, "canary_max_duration")
 				return
 			}
 			require.NoError(t, err, r.Output())
 			assert.Equal(t, map[string]int{cand: 100}, w.traffic(cd.EnvProd))
 			assert.Equal(t, release.OutcomeStable, rec.Outcome)
-			assert.Contains(t, r.Output(), "probes: up to 200 per interval")
+			assert.Contains(t, r.Output(), "probes: up to 667 per interval")
 			for _, iv := range cp.Intervals {
 				require.NotNil(t, iv.Probes)
 				assert.Positive(t, iv.Probes.Sent)

@@ -80,7 +80,7 @@ func TestNotifications(t *testing.T) {
 	assert.Contains(t, text(msgs[1]), "rolled out to 100% of langgraph-human-interrupt-prod after 3 canary intervals at 10%")
 	assert.Contains(t, text(msgs[1]), "*Model version*\n2")
 	abort := text(msgs[3])
-	assert.Contains(t, abort, "The canary of v1.2.0 was aborted: 2 failed intervals reached failure_limit 2")
+	assert.Contains(t, abort, "The canary of v1.2.0 was aborted: the candidate's share of errors")
 	assert.Contains(t, abort, "langgraph_human_interrupt_model_prod v2 serves 100% again")
 	assert.Contains(t, abort, "*Analysis*\nAbort")
 	assert.Contains(t, abort, "*Record*\n"+w.prodRecords("deploy")[2].ID)

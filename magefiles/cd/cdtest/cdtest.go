@@ -108,27 +108,39 @@ var ModelLatency = emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * tim
 // read (TimeScale 0), closed when the test ends.
 func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 	t.Helper()
-	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}}
+	mc := &metricsClock{}
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc}
 	for _, f := range opts {
 		f(&o)
 	}
 	srv, err := emulator.Start(o)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Close() })
+	metricsClocks.Store(srv, mc)
+	t.Cleanup(func() { metricsClocks.Delete(srv); _ = srv.Close() })
 	return srv
 }
 
 // Workspaces starts one emulator per environment (dev, staging, prod),
-// each its own workspace, closed when the test ends.
+// each its own workspace, closed when the test ends. Their metrics exports
+// share one clock: the latest of the test's runs, in whichever workspace.
 func Workspaces(t testing.TB, opts ...func(*emulator.Options)) *emulator.Workspaces {
 	t.Helper()
-	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}}
+	mc := &metricsClock{}
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc}
 	for _, f := range opts {
 		f(&o)
 	}
 	ws, err := emulator.StartWorkspaces(cd.Envs, o)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = ws.Close() })
+	for _, env := range cd.Envs {
+		metricsClocks.Store(ws.Get(env), mc)
+	}
+	t.Cleanup(func() {
+		for _, env := range cd.Envs {
+			metricsClocks.Delete(ws.Get(env))
+		}
+		_ = ws.Close()
+	})
 	return ws
 }
 
@@ -139,6 +151,39 @@ func NewRunIn(t testing.TB, repo *Repo, ws *emulator.Workspaces, env string) *Ru
 	r := NewRun(t, repo, ws.Get(env), env)
 	r.Opts.Getenv = Env(ws.Env()).Getenv
 	return r
+}
+
+// metricsClocks holds each workspace's metrics clock.
+var metricsClocks sync.Map // *emulator.Server -> *metricsClock
+
+// metricsClock is the service time of a workspace's metrics export: the
+// latest of its runs' virtual clocks, so the export's minutes close as the
+// canary's clock moves on.
+type metricsClock struct {
+	mu     sync.Mutex
+	clocks []*traffic.Clock
+}
+
+func (m *metricsClock) add(c *traffic.Clock) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.clocks = append(m.clocks, c)
+}
+
+// Now implements emulator.Clock: the wall clock before any run.
+func (m *metricsClock) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if len(m.clocks) > 0 {
+		now = time.Time{}
+	}
+	for _, c := range m.clocks {
+		if t := c.Now(); t.After(now) {
+			now = t
+		}
+	}
+	return now
 }
 
 // Env is an environment as a map, for Options.Getenv.
@@ -159,14 +204,14 @@ type Run struct {
 }
 
 // ClientRate is the client traffic of the canary's clock, in requests per
-// second of virtual time: with the test analysis interval (10s) the
-// candidate at 10% gets about 25 requests per interval, well above the
-// test min_requests (10).
+// second of virtual time: the candidate at 10% gets about 150 requests a
+// minute, 450 in the test canary's 3 minutes, above its min_requests (100).
 const ClientRate = 25
 
-// CanaryVars are the test rollout settings: short intervals of virtual
-// time, three to pass, the bundle's failure (2) and inconclusive (3) limits.
-var CanaryVars = map[string]string{"analysis_interval": "10s", "analysis_count": "3", "min_requests": "10"}
+// CanaryVars are the test rollout settings: the export read every virtual
+// minute, at most 3 minutes, 100 candidate requests needed; the bundle's
+// canary_alpha and canary_max_error_ratio.
+var CanaryVars = map[string]string{"analysis_interval": "1m", "canary_max_duration": "3m", "min_requests": "100"}
 
 // Output is what the run printed.
 func (r *Run) Output() string { return r.out.String() }
@@ -203,8 +248,19 @@ func NewRun(t testing.TB, repo *Repo, srv *emulator.Server, env string) *Run {
 	// the SDK's per-request work is the deploy's to exercise, not theirs),
 	// on connections of their own, so their traffic never queues behind
 	// the deploy's calls. Now starts at the wall clock, so records and
-	// locks read sensibly.
-	r.Traffic = traffic.NewClock(traffic.NewHTTPQuerier(srv.URL(), srv.Token()), endpointName(t, r.Opts), time.Now(), ClientRate)
+	// locks read sensibly, or a minute past the workspace's metrics clock,
+	// so minutes of an earlier run are never counted again.
+	start := time.Now()
+	mc, _ := metricsClocks.Load(srv)
+	if m, ok := mc.(*metricsClock); ok {
+		if t := m.Now(); !t.Before(start) {
+			start = t.Add(time.Minute)
+		}
+	}
+	r.Traffic = traffic.NewClock(traffic.NewHTTPQuerier(srv.URL(), srv.Token()), endpointName(t, r.Opts), start, ClientRate)
+	if m, ok := mc.(*metricsClock); ok {
+		m.add(r.Traffic)
+	}
 	r.Opts.Canary.Clock = r.Traffic
 	if testing.Verbose() {
 		r.Opts.Out = io.MultiWriter(r.out, testWriter{t})

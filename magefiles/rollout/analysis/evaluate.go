@@ -112,11 +112,6 @@ func ErrorResult(err error) Result {
 	}
 }
 
-// Analyze judges the interval between two scrapes: Evaluate(Measure(Delta)).
-func Analyze(prev, cur Snapshot, candidate, baseline string, p Policy) Result {
-	return Evaluate(Measure(Delta(prev, cur), candidate, baseline), p)
-}
-
 // Evaluate judges one interval's measurement against the policy. The rules
 // and their order are in the package documentation.
 func Evaluate(m Measurement, p Policy) Result {

@@ -16,46 +16,6 @@ func sd(entity string, requests, e4xx, e5xx, p95 float64) Side {
 	return Side{Entity: entity, Requests: requests, Errors4xx: e4xx, Errors5xx: e5xx, P95Ms: p95}
 }
 
-func TestMeasure(t *testing.T) {
-	w := Window{Entities: map[string]EntityWindow{
-		"v1": {Requests: 1000, Errors4xx: 10, Errors5xx: 5, P95Ms: 80},
-		"v2": {Requests: 100, Errors4xx: 1, Errors5xx: 20, P95Ms: nan, Reset: true},
-		"v3": {Requests: 10, Errors5xx: 12, P95Ms: 5},
-	}}
-	t.Run("picks both sides", func(t *testing.T) {
-		m := Measure(w, "v2", "v1")
-		assert.Equal(t, "v2", m.Candidate.Entity)
-		assert.InDelta(t, 0.2, m.Candidate.ErrorRate, 1e-12)
-		assert.InDelta(t, 0.2, m.Candidate.Rate5xx, 1e-12)
-		assert.InDelta(t, 0.01, m.Candidate.Rate4xx, 1e-12)
-		assert.False(t, m.Candidate.P95Known())
-		assert.True(t, m.Candidate.Reset)
-		assert.InDelta(t, 0.005, m.Baseline.ErrorRate, 1e-12)
-		assert.Equal(t, 80.0, m.Baseline.P95Ms)
-	})
-	t.Run("4xx does not count as an error", func(t *testing.T) {
-		m := Measure(Window{Entities: map[string]EntityWindow{"c": {Requests: 10, Errors4xx: 9}}}, "c", "")
-		assert.Equal(t, 0.0, m.Candidate.ErrorRate)
-		assert.InDelta(t, 0.9, m.Candidate.Rate4xx, 1e-12)
-	})
-	t.Run("rates are clamped to 100%", func(t *testing.T) {
-		m := Measure(w, "v3", "v1")
-		assert.Equal(t, 1.0, m.Candidate.ErrorRate)
-	})
-	t.Run("entity missing from the window has no requests and unknown rates", func(t *testing.T) {
-		m := Measure(w, "v9", "v1")
-		assert.False(t, m.Candidate.Served())
-		assert.True(t, math.IsNaN(m.Candidate.ErrorRate))
-		assert.True(t, math.IsNaN(m.Candidate.P95Ms))
-	})
-	t.Run("no baseline", func(t *testing.T) {
-		m := Measure(w, "v2", "")
-		assert.Equal(t, "", m.Baseline.Entity)
-		assert.False(t, m.Baseline.Served())
-		assert.True(t, math.IsNaN(m.Baseline.ErrorRate))
-	})
-}
-
 func TestEvaluate(t *testing.T) {
 	policy := Policy{MaxErrorRate: 0.05, ErrorRateMargin: 0.01, MaxLatencyRatio: 1.5, MinRequests: 100}
 	base := sd("v1", 1000, 4, 5, 100) // 0.5% errors, p95 100ms
@@ -287,21 +247,6 @@ func TestErrorResult(t *testing.T) {
 	assert.Equal(t, PhaseError, r.Phase)
 	assert.Equal(t, "no measurement: GET metrics: 503", r.Reason)
 	assert.True(t, math.IsNaN(r.ErrorRateLimit))
-}
-
-func TestAnalyze(t *testing.T) {
-	prev := Snapshot{Entities: map[string]Counters{
-		"v1": {Requests: 1000, Latency: hist([]float64{50, 100}, []float64{900, 1000}, 1000)},
-		"v2": {Requests: 100, Latency: hist([]float64{50, 100}, []float64{90, 100}, 100)},
-	}}
-	cur := Snapshot{Entities: map[string]Counters{
-		"v1": {Requests: 2000, Errors5xx: 5, Latency: hist([]float64{50, 100}, []float64{1800, 2000}, 2000)},
-		"v2": {Requests: 300, Errors5xx: 40, Latency: hist([]float64{50, 100}, []float64{270, 300}, 300)},
-	}}
-	r := Analyze(prev, cur, "v2", "v1", DefaultPolicy())
-	assert.Equal(t, PhaseFailed, r.Phase, r.Reason)
-	assert.Equal(t, 200.0, r.Measurement.Candidate.Requests)
-	assert.InDelta(t, 0.2, r.Measurement.Candidate.ErrorRate, 1e-12)
 }
 
 func TestPolicyValidate(t *testing.T) {

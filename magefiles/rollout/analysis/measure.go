@@ -1,6 +1,9 @@
 package analysis
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Side is one served entity's numbers for an interval.
 type Side struct {
@@ -34,34 +37,6 @@ type Measurement struct {
 	Baseline  Side
 }
 
-// Measure picks the candidate and baseline entities out of a window. An
-// entity absent from the window, or an empty baseline name, yields a side
-// with no requests and unknown rates.
-func Measure(w Window, candidate, baseline string) Measurement {
-	return Measurement{
-		Candidate: side(w, candidate),
-		Baseline:  side(w, baseline),
-	}
-}
-
-func side(w Window, name string) Side {
-	s := Side{Entity: name, P95Ms: math.NaN()}
-	if name == "" {
-		s.Rate4xx, s.Rate5xx, s.ErrorRate = math.NaN(), math.NaN(), math.NaN()
-		return s
-	}
-	e, ok := w.Entities[name]
-	if ok {
-		s.Requests, s.Errors4xx, s.Errors5xx = e.Requests, e.Errors4xx, e.Errors5xx
-		s.P95Ms = e.P95Ms
-		s.Reset = e.Reset
-	}
-	s.Rate4xx = rate(s.Errors4xx, s.Requests)
-	s.Rate5xx = rate(s.Errors5xx, s.Requests)
-	s.ErrorRate = s.Rate5xx
-	return s
-}
-
 // rate is part/whole in [0, 1]. Scrapes are not atomic and counters can
 // reset independently, so part may exceed whole; clamp rather than report
 // a rate above 100%.
@@ -70,4 +45,14 @@ func rate(part, whole float64) float64 {
 		return math.NaN()
 	}
 	return math.Min(math.Max(part/whole, 0), 1)
+}
+
+func checkCount(v float64) error {
+	switch {
+	case math.IsNaN(v), math.IsInf(v, 0):
+		return fmt.Errorf("value %v is not a finite count", v)
+	case v < 0:
+		return fmt.Errorf("negative count %v", v)
+	}
+	return nil
 }

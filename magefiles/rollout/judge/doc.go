@@ -1,0 +1,64 @@
+// Package judge is the production canary's verdict: per-minute counts of
+// the candidate and the baseline in, a decision and its evidence out. It is
+// pure: no I/O, no clock; the rollout loop feeds it the minutes the metrics
+// export shows (package servingmetrics) and acts on the decision.
+//
+// # Errors as shares
+//
+// Errors are 4xx and 5xx together: a model that raises answers 4xx on the
+// real service, 5xx is the platform's fault, and both are the candidate's
+// problem if it has more of them than its share. Each minute the test looks
+// at E, the endpoint's errors in that minute (candidate plus baseline), and
+// x, the candidate's part of them, against pi, the candidate's share of the
+// minute's requests. A caller's bad requests hit both versions in proportion
+// to their traffic and so cancel out.
+//
+// # The sequential test and why its false-abort rate is bounded
+//
+// Model: each request of version v in minute i errs independently with
+// probability p_v,i (rates may drift from minute to minute). If the
+// candidate is no worse (p_cand,i <= p_base,i in every minute), then given
+// the minute's request counts and its error total E_i, x_i is
+// hypergeometric (the E_i errors are spread over the requests at random) or,
+// when the candidate is better, stochastically smaller.
+//
+// For an error-rate ratio rho > 1 let theta_i(rho) = rho*pi_i / (rho*pi_i +
+// 1 - pi_i), the candidate's share of errors were it rho times worse, and
+//
+//	L_i(rho) = (theta_i/pi_i)^x_i * ((1-theta_i)/(1-pi_i))^(E_i - x_i)
+//
+// the binomial likelihood ratio of that minute. L_i(rho) = exp(lambda*x_i -
+// c) is convex and increasing in x_i, and sampling without replacement is
+// dominated in convex order by sampling with replacement (Hoeffding 1963),
+// so E[L_i(rho)] <= 1 under the hypergeometric null and, by monotonicity, for
+// any better candidate too. The mixture M_n = sum_j w_j prod_{i<=n}
+// L_i(rho_j), over a fixed grid of ratios with weights summing to 1, is
+// therefore a nonnegative supermartingale with M_0 = 1, and Ville's
+// inequality gives P(sup_n M_n >= 1/a) <= a. The test aborts the first
+// time M_n >= 1/a: its false-abort rate is at most a however many minutes
+// it looks at, and stopping early for any other reason (promotion, a
+// maximum duration, too little traffic) only lowers it. 1/M_n, running
+// minimum, is an always-valid p-value.
+//
+// Latency, where the export has per-minute histograms, is judged the same
+// way on slow requests: each minute the slow threshold is the highest
+// bucket bound that at least 5% of the pooled (candidate plus baseline)
+// requests exceed, the pooled p95 to bucket precision, a symmetric
+// function of the pooled observations, so for identical versions the
+// candidate's share of the slow requests is again hypergeometric given the
+// pooled histogram. Errors and latency split alpha in half (a union bound);
+// without latency the error test has all of it.
+//
+// # Deciding
+//
+// Decide says, in this order: Abort when either test crosses its boundary;
+// Promote when the evidence says the candidate is not more than
+// MaxErrorRatio times worse (a second mixture test of rho >= MaxErrorRatio
+// against ratios below it, at level 5%, using the binomial approximation);
+// at MaxMinutes, Insufficient traffic when the candidate served fewer than
+// MinRequests requests, else Promote with the evidence; otherwise Continue.
+// The record carries the statistic, its boundaries, the always-valid
+// p-value, and an estimated candidate/baseline error-rate ratio with a
+// fixed-sample 95% interval (Katz log method, 0.5 added to zero counts) for
+// a person to read; the interval does not drive the decision.
+package judge
