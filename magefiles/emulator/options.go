@@ -67,6 +67,7 @@ type Options struct {
 
 // DefaultWorkspaceID is the workspace id of a server without one.
 const DefaultWorkspaceID int64 = 1000000000000000
+
 // MetricsShape is how the metrics export presents its counts.
 type MetricsShape string
 
