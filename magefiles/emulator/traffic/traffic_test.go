@@ -82,7 +82,7 @@ func TestHTTPQuerier(t *testing.T) {
 	v1, _, err := srv.SeedModelVersion("agent")
 	require.NoError(t, err)
 	wait, err := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "ep", Config: &serving.EndpointCoreConfigInput{
-		ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: v1, WorkloadSize: "Small"}},
+		ServedEntities: []serving.ServedEntityInput{{EntityName: "agent", EntityVersion: v1, WorkloadSize: "Small", ScaleToZeroEnabled: true}},
 	}})
 	require.NoError(t, err)
 	_, err = wait.Get()
@@ -99,7 +99,10 @@ func TestHTTPQuerier(t *testing.T) {
 
 	srv.SetVersionBehavior("agent", v1, emulator.Behavior{ErrorRate: 1})
 	_, err = q.Query(ctx, serving.QueryEndpointInput{Name: "ep", DataframeRecords: []any{map[string]any{"message": "hi"}}})
-	require.ErrorContains(t, err, "query ep: status 500")
+	require.ErrorContains(t, err, "query ep: status 400", "the model raised: a 4xx")
+	srv.SetVersionBehavior("agent", v1, emulator.Behavior{PlatformErrorRate: 1})
+	_, err = q.Query(ctx, serving.QueryEndpointInput{Name: "ep", DataframeRecords: []any{map[string]any{"message": "hi"}}})
+	require.ErrorContains(t, err, "query ep: status 500", "the platform failed: a 5xx")
 	_, err = (&HTTPQuerier{Host: srv.URL(), Token: "wrong"}).Query(ctx, serving.QueryEndpointInput{Name: "ep"})
 	require.ErrorContains(t, err, "query ep: status 40", "refused: a 4xx with its status")
 	_, err = q.Query(ctx, serving.QueryEndpointInput{Name: "no-such-endpoint"})
