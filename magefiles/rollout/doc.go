@@ -36,11 +36,12 @@
 //     poll. The stable entity's spec is copied from the live config, so it
 //     is not redeployed.
 //   - analyze: every interval (slept through the Clock, sending probes when
-//     the plan has them) the metrics export is read with the SDK and the
-//     interval judged by analysis.Analyze, candidate against stable; each
-//     result is printed as it comes (analysis.Result.Line) and reported to
-//     the Progress callback; analysis.Decide folds them. A read that fails
-//     is an Error interval, not the end.
+//     the plan has them) the metrics export is read with the SDK and parsed
+//     by servingmetrics; each new minute, candidate against stable, goes to
+//     judge.Observe, and judge.Decide says continue, promote, abort or
+//     insufficient traffic. Each minute is reported to the Progress
+//     callback as it is judged. A read that fails is retried at the next
+//     interval; several failed reads in a row abort.
 //   - promote: one update serving the candidate alone at 100% (the old
 //     entity's spec stays in the backup), then READY.
 //
