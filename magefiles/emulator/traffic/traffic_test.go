@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,17 +13,25 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
 )
 
-// TestClock drives a real endpoint on the emulator through the SDK: each
-// sleep sends rate x d requests (fractions carried over), split by the
-// endpoint's traffic config, and failures are counted.
-func TestClock(t *testing.T) {
+// start runs an emulator for one test and returns it, its SDK client and
+// a context bounded to a minute.
+func start(t *testing.T) (*emulator.Server, *databricks.WorkspaceClient, context.Context) {
+	t.Helper()
 	srv, err := emulator.Start(emulator.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	w, err := srv.WorkspaceClient()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
+	return srv, w, ctx
+}
+
+// TestClock drives a real endpoint on the emulator through the SDK: each
+// sleep sends rate x d requests (fractions carried over), split by the
+// endpoint's traffic config, and failures are counted.
+func TestClock(t *testing.T) {
+	srv, w, ctx := start(t)
 
 	v1, _, err := srv.SeedModelVersion("agent")
 	require.NoError(t, err)
@@ -65,20 +74,15 @@ func TestClock(t *testing.T) {
 	sent, _ = c.Sent()
 	assert.Equal(t, int64(5), sent, "rate 0 sends nothing")
 
+	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	assert.ErrorIs(t, c.Sleep(ctx, time.Second), context.Canceled)
+	assert.ErrorIs(t, c.Sleep(canceled, time.Second), context.Canceled)
 }
 
 // TestHTTPQuerier sends the clients' requests as plain HTTP: routed by the
 // split and counted like the SDK's, failures as errors with their status.
 func TestHTTPQuerier(t *testing.T) {
-	srv, err := emulator.Start(emulator.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
-	w, err := srv.WorkspaceClient()
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	srv, w, ctx := start(t)
 	v1, _, err := srv.SeedModelVersion("agent")
 	require.NoError(t, err)
 	wait, err := w.ServingEndpoints.Create(ctx, serving.CreateServingEndpoint{Name: "ep", Config: &serving.EndpointCoreConfigInput{
