@@ -10,4 +10,11 @@
 // the emulator and the SDK, never the client's packages (magefiles/cd,
 // rollout, workspace, release, ...). The client's own tests then run
 // against the emulator that this suite holds.
+//
+// Three cited contract tests still live beside the emulator's own tests in
+// magefiles/emulator/invocations_test.go, on its internal helpers: model
+// errors as 400 BAD_REQUEST and platform faults as 5xx (TestVersionBehaviors)
+// and the metrics export's shape and minute windows
+// (TestMetricsExportShapes, TestMetricsExportMinuteWindows). They drive the
+// emulator through the SDK and HTTP the same way and belong here.
 package contract
