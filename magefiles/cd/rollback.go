@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/notify"
@@ -232,18 +231,15 @@ func (c ChooseRollback) Run(ctx context.Context, s *State) error {
 
 // checkVersion refuses a model version the registry does not have READY.
 func (s *State) checkVersion(ctx context.Context, version string) error {
-	resp, err := s.Client.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: s.Config.Model, Version: version})
-	if errors.Is(err, apierr.ErrResourceDoesNotExist) || errors.Is(err, apierr.ErrNotFound) {
+	mv, err := s.getVersion(ctx, s.Client, s.Config.Model, version)
+	if notFound(err) {
 		return fmt.Errorf("model %s has no version %s (deleted, or never registered in %s): nothing was changed", s.Config.Model, version, s.Env)
 	}
 	if err != nil {
 		return fmt.Errorf("model %s v%s: %w", s.Config.Model, version, err)
 	}
-	if mv := resp.ModelVersion; mv == nil || mv.Status != ml.ModelVersionStatusReady {
-		status := "unknown"
-		if mv != nil {
-			status = string(mv.Status)
-		}
+	if mv.Status != ml.ModelVersionStatusReady {
+		status := string(mv.Status)
 		return fmt.Errorf("model %s v%s is %s, not READY: nothing was changed", s.Config.Model, version, status)
 	}
 	return nil
@@ -475,6 +471,10 @@ func (RollbackEndpoint) Run(ctx context.Context, s *State) error {
 		if err := s.TagEndpoint(ctx, ch.After); err != nil {
 			return err
 		}
+	}
+	// @champion follows the endpoint back (Unity Catalog).
+	if err := s.syncAliases(ctx, ch.After); err != nil {
+		return err
 	}
 	s.Record.Endpoint = EndpointSnapshot(ch.After)
 	if r := p.Replaced; r != nil && r.Model.Version != p.Target.EntityVersion {

@@ -63,7 +63,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 		if servesOnly(ep, model, version) && ep.State != nil && ep.State.Ready == serving.EndpointStateReadyReady {
 			s.Endpoint = ep
 			s.Record.Endpoint = before
-			if err := s.TagEndpoint(ctx, ep); err != nil {
+			if err := s.markRelease(ctx, ep); err != nil {
 				return err
 			}
 			return Skip("%s already serves %s v%s at 100%%", name, model, version)
@@ -85,7 +85,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 			return err
 		}
 	}
-	if err := s.TagEndpoint(ctx, ep); err != nil {
+	if err := s.markRelease(ctx, ep); err != nil {
 		return err
 	}
 	s.Endpoint = ep

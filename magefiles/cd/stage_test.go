@@ -173,7 +173,7 @@ func TestCheckRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := checkRun(tt.run)
+			err := checkRun(tt.run, "training")
 			if tt.want == "" {
 				assert.NoError(t, err)
 				return
@@ -250,9 +250,9 @@ func TestFlowsReadTopToBottom(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "approve", "lock", "record", "bundle", "train", "register", "serve"}, names(DeployDev()))
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "source", "approve", "lock", "record", "bundle", "train", "register", "promote", "serve"}, names(DeployStaging()))
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "source", "approve", "lock", "record", "backup", "bundle", "train", "register", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "approve", "lock", "record", "bundle", "train", "register", "serve"}, names(DeployDev()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "approve", "lock", "record", "bundle", "train", "register", "promote", "serve"}, names(DeployStaging()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "approve", "lock", "record", "backup", "bundle", "train", "register", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
 	assert.Equal(t, []string{"config", "inputs", "connect", "target", "approve", "lock", "record", "backup", "rollback", "smoke"}, names(RollbackStages(RollbackTarget{})))
 	assert.Equal(t, []string{"config", "inputs", "connect", "find-release", "verify"}, names(VerifyStages()))
 	_, err := DeployStages("qa")

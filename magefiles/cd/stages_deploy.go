@@ -115,12 +115,17 @@ func (Train) Name() string { return "train" }
 func (Train) Run(ctx context.Context, s *State) error {
 	cfg := s.Config
 	if !s.trainedHere() {
-		return Skip("%s's version is copied from %s (one workspace)", s.Env, s.Source.Env)
+		return s.skipCopied()
 	}
 	if s.resumedOK("train") && s.Record.Model != nil && s.Record.Model.RunID != "" {
 		m := s.Record.Model
 		s.Training = &Training{RunID: m.JobRunID, RunURL: m.JobRunURL, MLflowRunID: m.RunID, ReportedModel: m.Name, ReportedVersion: m.Version}
 		return Skip("trained before the interruption: run %d (MLflow run %s)", m.JobRunID, m.RunID)
+	}
+	if s.Config.UC() {
+		if done, err := s.releasedBefore(ctx); done || err != nil {
+			return err
+		}
 	}
 	if s.Source != nil {
 		mv, err := s.trainedBefore(ctx)
@@ -133,55 +138,17 @@ func (Train) Run(ctx context.Context, s *State) error {
 			return Skip("%s v%s was trained in %s for %s at %s before: served again", cfg.Model, mv.Version, s.Env, s.Release.Tag, release.ShortSHA(s.Release.SHA))
 		}
 	}
-	jobID := int64(0)
-	if s.Deployment != nil {
-		jobID = s.Deployment.JobIDs[cfg.TrainingJobKey]
-	}
-	if jobID == 0 {
-		id, err := workspace.FindJobByName(ctx, s.Client, cfg.TrainingJob)
-		if err != nil {
-			return err
-		}
-		if id == 0 {
-			return fmt.Errorf("training job %q is not in the workspace: the bundle deploy should have created it", cfg.TrainingJob)
-		}
-		jobID = id
-	}
-	params := map[string]string{}
-	values := s.jobParameters()
-	for _, p := range cfg.Bundle.Jobs[cfg.TrainingJobKey].Settings.Parameters {
-		if v, ok := values[p.Name]; ok {
-			params[p.Name] = v
-		}
-	}
 	// The token makes a re-run after a crash find the same run instead of
-	// starting a second one.
+	// starting a second one; a failed run counts, so a retry starts anew.
 	failures := 0
 	_, _ = s.Record.Attachment(attachTrainFailures, &failures)
-	token := s.idempotencyToken(fmt.Sprintf("train#%d", failures))
-	wait, err := s.Client.W.Jobs.RunNow(ctx, jobs.RunNow{JobId: jobID, JobParameters: params, IdempotencyToken: token})
-	if err != nil {
-		return fmt.Errorf("start training job %s (%d): %w", cfg.TrainingJob, jobID, err)
-	}
-	s.Printf("   run %d of job %s with %s\n", wait.RunId, cfg.TrainingJob, formatParams(params))
-	p := s.StartWait(fmt.Sprintf("training run %d", wait.RunId))
-	var last *jobs.Run
-	run, err := wait.OnProgress(func(r *jobs.Run) {
-		last = r
-		p.Seen(RunState(r))
-	}).GetWithTimeout(s.Opts.Timeouts.Training)
-	p.Done()
-	if err != nil {
-		url := ""
-		if last != nil {
-			url = " (" + last.RunPageUrl + ")"
-		}
-		return fmt.Errorf("training run %d%s: %w", wait.RunId, url, err)
-	}
-	if err := checkRun(run); err != nil {
-		// The next attempt starts a new run; a killed one finds this one.
+	jobID, run, err := s.runJob(ctx, "training", cfg.TrainingJobKey, cfg.TrainingJob, fmt.Sprintf("train#%d", failures))
+	var rf *RunFailedError
+	if errors.As(err, &rf) {
 		_ = s.Record.Attach(attachTrainFailures, failures+1)
-		return s.explainRun(ctx, run, err)
+	}
+	if err != nil {
+		return err
 	}
 	tr, err := s.trainingOutput(ctx, jobID, run)
 	if err != nil {
@@ -215,8 +182,69 @@ func (s *State) idempotencyToken(step string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// RunFailedError is a training run that did not succeed.
+// runJob runs a job of the bundle (by resource key, found by name when this
+// run did not deploy it) with the release as its declared job parameters,
+// waits for it with progress, and checks the result: a run that ends other
+// than SUCCESS is a *RunFailedError with its state message, URL and the
+// failing task's error. The SDK's waiter is satisfied by TERMINATED, so the
+// result state is checked here. step keys the idempotency token.
+func (s *State) runJob(ctx context.Context, what, key, name, step string, extra ...map[string]string) (int64, *jobs.Run, error) {
+	jobID := int64(0)
+	if s.Deployment != nil {
+		jobID = s.Deployment.JobIDs[key]
+	}
+	if jobID == 0 {
+		id, err := workspace.FindJobByName(ctx, s.Client, name)
+		if err != nil {
+			return 0, nil, err
+		}
+		if id == 0 {
+			return 0, nil, fmt.Errorf("%s job %q is not in the workspace: the bundle deploy should have created it", what, name)
+		}
+		jobID = id
+	}
+	values := s.jobParameters()
+	for _, m := range extra {
+		for k, v := range m {
+			values[k] = v
+		}
+	}
+	params := map[string]string{}
+	if j := s.Config.Bundle.Jobs[key]; j != nil {
+		for _, p := range j.Settings.Parameters {
+			if v, ok := values[p.Name]; ok {
+				params[p.Name] = v
+			}
+		}
+	}
+	wait, err := s.Client.W.Jobs.RunNow(ctx, jobs.RunNow{JobId: jobID, JobParameters: params, IdempotencyToken: s.idempotencyToken(step)})
+	if err != nil {
+		return jobID, nil, fmt.Errorf("start %s job %s (%d): %w", what, name, jobID, err)
+	}
+	s.Printf("   run %d of job %s with %s\n", wait.RunId, name, formatParams(params))
+	p := s.StartWait(fmt.Sprintf("%s run %d", what, wait.RunId))
+	var last *jobs.Run
+	run, err := wait.OnProgress(func(r *jobs.Run) {
+		last = r
+		p.Seen(RunState(r))
+	}).GetWithTimeout(s.Opts.Timeouts.Training)
+	p.Done()
+	if err != nil {
+		url := ""
+		if last != nil {
+			url = " (" + last.RunPageUrl + ")"
+		}
+		return jobID, nil, fmt.Errorf("%s run %d%s: %w", what, wait.RunId, url, err)
+	}
+	if err := checkRun(run, what); err != nil {
+		return jobID, run, s.explainRun(ctx, run, err)
+	}
+	return jobID, run, nil
+}
+
+// RunFailedError is a job run (training, promotion) that did not succeed.
 type RunFailedError struct {
+	What    string // training, promotion
 	RunID   int64
 	State   string // FAILED, CANCELED, TIMEDOUT, SKIPPED ...
 	Message string
@@ -224,7 +252,11 @@ type RunFailedError struct {
 }
 
 func (e *RunFailedError) Error() string {
-	msg := fmt.Sprintf("training run %d ended %s", e.RunID, e.State)
+	what := e.What
+	if what == "" {
+		what = "training"
+	}
+	msg := fmt.Sprintf("%s run %d ended %s", what, e.RunID, e.State)
 	if e.Message != "" {
 		msg += ": " + e.Message
 	}
@@ -235,22 +267,23 @@ func (e *RunFailedError) Error() string {
 }
 
 // checkRun turns a terminated run that did not succeed into an error.
-func checkRun(run *jobs.Run) error {
+func checkRun(run *jobs.Run, what string) error {
 	st := run.State
-	if st == nil {
-		return &RunFailedError{RunID: run.RunId, State: "UNKNOWN", Message: "the run has no state", URL: run.RunPageUrl}
-	}
-	if st.LifeCycleState == jobs.RunLifeCycleStateSkipped {
-		return &RunFailedError{RunID: run.RunId, State: "SKIPPED", Message: st.StateMessage, URL: run.RunPageUrl}
-	}
-	if st.ResultState == jobs.RunResultStateSuccess {
+	fail := &RunFailedError{What: what, RunID: run.RunId, URL: run.RunPageUrl}
+	switch {
+	case st == nil:
+		fail.State, fail.Message = "UNKNOWN", "the run has no state"
+	case st.LifeCycleState == jobs.RunLifeCycleStateSkipped:
+		fail.State, fail.Message = "SKIPPED", st.StateMessage
+	case st.ResultState == jobs.RunResultStateSuccess:
 		return nil
+	default:
+		fail.State, fail.Message = string(st.ResultState), st.StateMessage
+		if fail.State == "" {
+			fail.State = string(st.LifeCycleState)
+		}
 	}
-	state := string(st.ResultState)
-	if state == "" {
-		state = string(st.LifeCycleState)
-	}
-	return &RunFailedError{RunID: run.RunId, State: state, Message: st.StateMessage, URL: run.RunPageUrl}
+	return fail
 }
 
 // explainRun adds the failing task's error output to a run failure.
@@ -341,13 +374,16 @@ func (Register) Name() string { return "register" }
 func (Register) Run(ctx context.Context, s *State) error {
 	tr, cfg := s.Training, s.Config
 	if !s.trainedHere() {
-		return Skip("%s's version is copied from %s (one workspace)", s.Env, s.Source.Env)
+		return s.skipCopied()
 	}
 	if tr == nil && s.Version != nil {
 		return Skip("%s v%s registered before", s.Version.Name, s.Version.Version)
 	}
 	if tr == nil {
 		return fmt.Errorf("no training run to register")
+	}
+	if cfg.UC() {
+		return s.registerUC(ctx, tr)
 	}
 	reg := s.Client.W.ModelRegistry
 	tags := s.Tags()
@@ -488,16 +524,21 @@ func (s *State) WaitVersionReady(ctx context.Context, model, version string) (*m
 	defer p.Done()
 	var mv *ml.ModelVersion
 	err := s.PollUntil(ctx, s.Opts.Timeouts.Registration, p, func() (string, error) {
-		resp, err := s.Client.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: model, Version: version})
+		got, err := s.getVersion(ctx, s.Client, model, version)
 		if err != nil {
 			return "error", fmt.Errorf("read %s v%s: %w", model, version, err)
 		}
-		mv = resp.ModelVersion
+		mv = got
 		switch mv.Status {
 		case ml.ModelVersionStatusReady:
 			return string(mv.Status), nil
 		case ml.ModelVersionStatusFailedRegistration:
-			return string(mv.Status), &RegistrationFailedError{Model: model, Version: version, Message: mv.StatusMessage}
+			msg := mv.StatusMessage
+			if msg == "" && s.Config.UC() {
+				// Unity Catalog's model version carries no status message.
+				msg = "Unity Catalog gives no reason; the registering run's logs have it"
+			}
+			return string(mv.Status), &RegistrationFailedError{Model: model, Version: version, Message: msg}
 		}
 		return string(mv.Status), ErrStillWaiting
 	})
@@ -523,6 +564,9 @@ func (Promote) Run(ctx context.Context, s *State) error {
 	}
 	if s.Route == RouteTrain {
 		return Skip("trained in %s's own workspace instead: %s is another workspace than %s", s.Env, s.Env, rec.Env)
+	}
+	if cfg.UC() {
+		return s.promoteUC(ctx)
 	}
 	tags := s.Tags()
 	tags[TagSourceEnv] = rec.Env

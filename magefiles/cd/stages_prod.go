@@ -387,6 +387,11 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 	var ae *rollout.AbortError
 	switch {
 	case errors.As(err, &ae):
+		if ae.Restored && ae.After != nil {
+			if aerr := s.syncAliases(ctx, ae.After); aerr != nil {
+				s.Printf("   warning: %v\n", aerr)
+			}
+		}
 		return s.aborted(ae)
 	case err != nil:
 		if ctx.Err() != nil {
@@ -404,6 +409,9 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 		if err := s.TagEndpoint(ctx, out.After); err != nil {
 			return err
 		}
+	}
+	if err := s.syncAliases(ctx, out.After); err != nil {
+		return err
 	}
 	s.Record.Endpoint = EndpointSnapshot(out.After)
 	if early && out.Updates == 0 {

@@ -174,9 +174,11 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 		return nil, nil, "", fmt.Errorf("reading %s's release records needs %s's workspace (set DATABRICKS_HOST_%s and its credentials when it is another workspace): %w",
 			from, from, strings.ToUpper(from), err)
 	}
-	route, err := s.routeFrom(ctx, from, c)
-	if err != nil {
-		return nil, nil, "", err
+	route := RouteUCCopy
+	if !s.Config.UC() {
+		if route, err = s.routeFrom(ctx, from, c); err != nil {
+			return nil, nil, "", err
+		}
 	}
 	cfg, err := s.LoadConfig(from, c.User)
 	if err != nil {
@@ -215,6 +217,13 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 	}
 	if rec.Model == nil || rec.Model.Version == "" {
 		return nil, nil, "", fmt.Errorf("%s's record %s of %s names no model version", from, rec.ID, tag)
+	}
+	if s.Config.UC() {
+		mv, err := s.sourceVersionUC(ctx, from, rec.Model)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return rec, mv, route, nil
 	}
 	resp, err := c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: rec.Model.Name, Version: rec.Model.Version})
 	if err != nil {

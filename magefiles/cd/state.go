@@ -158,8 +158,21 @@ type EnvConfig struct {
 	Env    string
 	Bundle *bundle.Bundle
 	Target workspace.Target
-	// Model is the workspace registry model of the environment.
+	// Registry is where the model lives: RegistryUnityCatalog or
+	// RegistryWorkspace, by the resource the bundle declares.
+	Registry string
+	// Model is the environment's model: catalog.schema.name in Unity
+	// Catalog, the registered model's name in the workspace registry.
 	Model string
+	// Schema is the Unity Catalog schema (catalog.schema) holding Model.
+	Schema string
+	// ChampionAlias and ChallengerAlias name what serves 100% and the
+	// canary candidate (Unity Catalog only).
+	ChampionAlias, ChallengerAlias string
+	// PromoteJobKey and PromoteJob: the job that copies a verified version
+	// into this environment's Unity Catalog model (a job whose key
+	// mentions promote).
+	PromoteJobKey, PromoteJob string
 	// ServedPrefix names served entities: <prefix>-<version>, as the
 	// bundle's endpoint resource does (var.model_name).
 	ServedPrefix string
@@ -355,23 +368,8 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 		LockFile:   path.Join(b.Workspace.StatePath, "deploy-"+env+".lock.json"),
 		BackupDir:  path.Join(b.Workspace.RootPath, "backups", env),
 	}
-	switch len(b.Models) {
-	case 0:
-		return nil, fmt.Errorf("bundle target %s declares no model (resources.models): nothing to register versions under", env)
-	case 1:
-		for _, m := range b.Models {
-			c.Model = m.Request.Name
-		}
-	default:
-		want := b.Var("model_name")
-		for _, m := range b.Models {
-			if m.Request.Name == want || strings.HasSuffix(m.Request.Name, " "+want) {
-				c.Model = m.Request.Name
-			}
-		}
-		if c.Model == "" {
-			return nil, fmt.Errorf("bundle target %s declares %d models and none is named by var.model_name (%q)", env, len(b.Models), want)
-		}
+	if err := c.chooseModel(b); err != nil {
+		return nil, err
 	}
 	c.ServedPrefix = b.Var("model_name")
 	if c.ServedPrefix == "" {
@@ -385,6 +383,10 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 	}
 	var trainers []string
 	for key, j := range b.Jobs {
+		if strings.Contains(strings.ToLower(key), "promote") {
+			c.PromoteJobKey, c.PromoteJob = key, j.Settings.Name
+			continue
+		}
 		if strings.Contains(strings.ToLower(key), "train") || len(b.Jobs) == 1 {
 			trainers = append(trainers, key)
 			c.TrainingJobKey, c.TrainingJob = key, j.Settings.Name
@@ -394,20 +396,77 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 		sort.Strings(trainers)
 		return nil, fmt.Errorf("bundle target %s: want one training job (a job whose key mentions train), found %d %v", env, len(trainers), trainers)
 	}
+	if c.UC() && env != EnvDev && c.PromoteJobKey == "" {
+		return nil, fmt.Errorf("bundle target %s: a Unity Catalog model is promoted by a job whose key mentions promote (resources/promote_job.yml); the target declares none", env)
+	}
 	return c, nil
+}
+
+// chooseModel picks the environment's model from the bundle: a Unity
+// Catalog model (registered_models) or a workspace registry one (models).
+// Bundle validation refuses one model in both.
+func (c *EnvConfig) chooseModel(b *bundle.Bundle) error {
+	env := c.Env
+	want := b.Var("model_name")
+	if n := len(b.RegisteredModels); n > 0 {
+		var picked *bundle.RegisteredModel
+		for _, m := range b.RegisteredModels {
+			if n == 1 || m.Request.Name == want {
+				picked = m
+			}
+		}
+		if picked == nil {
+			return fmt.Errorf("bundle target %s declares %d registered_models and none is named by var.model_name (%q)", env, n, want)
+		}
+		r := picked.Request
+		c.Registry = RegistryUnityCatalog
+		c.Schema = r.CatalogName + "." + r.SchemaName
+		c.Model = c.Schema + "." + r.Name
+		c.ChampionAlias, c.ChallengerAlias = DefaultChampionAlias, DefaultChallengerAlias
+		if v := b.Var("champion_alias"); v != "" {
+			c.ChampionAlias = v
+		}
+		if v := b.Var("challenger_alias"); v != "" {
+			c.ChallengerAlias = v
+		}
+		return nil
+	}
+	c.Registry = RegistryWorkspace
+	switch len(b.Models) {
+	case 0:
+		return fmt.Errorf("bundle target %s declares no model (resources.registered_models or resources.models): nothing to register versions under", env)
+	case 1:
+		for _, m := range b.Models {
+			c.Model = m.Request.Name
+		}
+	default:
+		for _, m := range b.Models {
+			if m.Request.Name == want || strings.HasSuffix(m.Request.Name, " "+want) {
+				c.Model = m.Request.Name
+			}
+		}
+		if c.Model == "" {
+			return fmt.Errorf("bundle target %s declares %d models and none is named by var.model_name (%q)", env, len(b.Models), want)
+		}
+	}
+	return nil
 }
 
 // Resources converts the bundle's resources for a deploy engine.
 func (c *EnvConfig) Resources() workspace.Resources {
 	r := workspace.Resources{
 		Jobs: map[string]*jobs.JobSettings{}, Models: map[string]*ml.CreateModelRequest{},
-		Experiments: map[string]*ml.Experiment{}, Endpoints: map[string]*serving.CreateServingEndpoint{},
+		RegisteredModels: map[string]workspace.RegisteredModel{},
+		Experiments:      map[string]*ml.Experiment{}, Endpoints: map[string]*serving.CreateServingEndpoint{},
 	}
 	for k, j := range c.Bundle.Jobs {
 		r.Jobs[k] = j.Settings
 	}
 	for k, m := range c.Bundle.Models {
 		r.Models[k] = m.Request
+	}
+	for k, m := range c.Bundle.RegisteredModels {
+		r.RegisteredModels[k] = workspace.RegisteredModel{Request: m.Request, Grants: grantsOf(m.Grants)}
 	}
 	for k, e := range c.Bundle.Experiments {
 		r.Experiments[k] = e.Experiment

@@ -27,6 +27,12 @@ const (
 	// moves to staging and then production. The model is trained in each
 	// environment").
 	RouteTrain = "train"
+	// RouteUCCopy copies the version the source environment verified from
+	// its Unity Catalog model into this environment's, through the
+	// metastore both workspaces share: the target's promote job runs
+	// MLflow's copy_model_version, so the copy needs read grants on the
+	// source catalog, not the source workspace's credentials.
+	RouteUCCopy = "uc-copy"
 )
 
 // CrossWorkspaceError refuses a promotion from another workspace that the

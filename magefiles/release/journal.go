@@ -87,6 +87,12 @@ type ModelVersionRef struct {
 	JobRunURL string `json:"job_run_url,omitempty"`
 	// Source is the version this one was copied from (lineage), for promotions.
 	Source *ModelSource `json:"source,omitempty"`
+	// Registry is "unity-catalog" for a Unity Catalog model (Name is then
+	// catalog.schema.model); empty for the workspace model registry.
+	Registry string `json:"registry,omitempty"`
+	// Alias is the release's alias on the version (Unity Catalog), e.g.
+	// release_v1_2_0.
+	Alias string `json:"alias,omitempty"`
 }
 
 // ModelSource is the lineage of a promoted version: the source
@@ -97,9 +103,11 @@ type ModelSource struct {
 	Model   string `json:"model"`
 	Version string `json:"version"`
 	Record  string `json:"record,omitempty"` // the source env's record id
-	// Route is "copy" (the source's version copied within one workspace)
-	// or "train" (the release trained again from the same commit in this
-	// environment's own workspace, the source being another workspace).
+	// Route is "copy" (the source's version copied within one workspace),
+	// "train" (the release trained again from the same commit in this
+	// environment's own workspace, the source being another workspace) or
+	// "uc-copy" (copied from the source's Unity Catalog model through the
+	// shared metastore by this environment's promote job).
 	// Empty in records written before routes were kept: a copy.
 	Route string `json:"route,omitempty"`
 }

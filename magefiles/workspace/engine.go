@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
@@ -25,10 +26,30 @@ type Engine interface {
 // Resources are what a deploy creates or updates, as the SDK's requests,
 // keyed by the bundle's resource keys.
 type Resources struct {
-	Jobs        map[string]*jobs.JobSettings
-	Models      map[string]*ml.CreateModelRequest
-	Experiments map[string]*ml.Experiment
-	Endpoints   map[string]*serving.CreateServingEndpoint
+	Jobs   map[string]*jobs.JobSettings
+	Models map[string]*ml.CreateModelRequest
+	// RegisteredModels are Unity Catalog models (catalog.schema.name).
+	RegisteredModels map[string]RegisteredModel
+	Experiments      map[string]*ml.Experiment
+	Endpoints        map[string]*serving.CreateServingEndpoint
+}
+
+// RegisteredModel is a Unity Catalog model and the grants the bundle
+// declares on it.
+type RegisteredModel struct {
+	Request *catalog.CreateRegisteredModelRequest
+	Grants  []Grant
+}
+
+// FullName is catalog.schema.name.
+func (m RegisteredModel) FullName() string {
+	return m.Request.CatalogName + "." + m.Request.SchemaName + "." + m.Request.Name
+}
+
+// Grant gives a principal privileges on a securable.
+type Grant struct {
+	Principal  string
+	Privileges []string
 }
 
 // DeployRequest is one target's deploy.
@@ -94,6 +115,7 @@ const (
 const (
 	KindJob        = "job"
 	KindModel      = "model"
+	KindUCModel    = "registered_model"
 	KindExperiment = "experiment"
 	KindEndpoint   = "endpoint"
 	KindFiles      = "files"

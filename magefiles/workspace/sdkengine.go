@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
@@ -52,17 +53,19 @@ func Plan(ctx context.Context, c *Client, req DeployRequest) (*DeployResult, err
 // DeploymentState is the sdk engine's record of what it deployed, stored at
 // DeployRequest.StateFile() in the workspace.
 type DeploymentState struct {
-	Version     int                         `json:"version"`
-	Target      string                      `json:"target"`
-	Engine      string                      `json:"engine"`
-	Tags        map[string]string           `json:"tags,omitempty"`
-	DeployedBy  string                      `json:"deployed_by,omitempty"`
-	DeployedAt  time.Time                   `json:"deployed_at"`
-	Jobs        map[string]DeployedJob      `json:"jobs,omitempty"`
-	Models      map[string]string           `json:"models,omitempty"` // key -> name
-	Experiments map[string]DeployedResource `json:"experiments,omitempty"`
-	Endpoints   map[string]string           `json:"endpoints,omitempty"` // key -> name
-	Files       map[string]string           `json:"files,omitempty"`     // relative path -> sha256
+	Version    int                    `json:"version"`
+	Target     string                 `json:"target"`
+	Engine     string                 `json:"engine"`
+	Tags       map[string]string      `json:"tags,omitempty"`
+	DeployedBy string                 `json:"deployed_by,omitempty"`
+	DeployedAt time.Time              `json:"deployed_at"`
+	Jobs       map[string]DeployedJob `json:"jobs,omitempty"`
+	Models     map[string]string      `json:"models,omitempty"` // key -> name
+	// RegisteredModels: key -> catalog.schema.name (Unity Catalog).
+	RegisteredModels map[string]string           `json:"registered_models,omitempty"`
+	Experiments      map[string]DeployedResource `json:"experiments,omitempty"`
+	Endpoints        map[string]string           `json:"endpoints,omitempty"` // key -> name
+	Files            map[string]string           `json:"files,omitempty"`     // relative path -> sha256
 }
 
 // DeployedJob is a job the engine manages.
@@ -125,7 +128,7 @@ func (e *SDKEngine) run(ctx context.Context, c *Client, req DeployRequest, apply
 		next: &DeploymentState{
 			Version: stateVersion, Target: req.Target, Engine: EngineSDK, Tags: req.Tags,
 			DeployedBy: c.User, DeployedAt: now().UTC(),
-			Jobs: map[string]DeployedJob{}, Models: map[string]string{},
+			Jobs: map[string]DeployedJob{}, Models: map[string]string{}, RegisteredModels: map[string]string{},
 			Experiments: map[string]DeployedResource{}, Endpoints: map[string]string{}, Files: map[string]string{},
 		},
 		result: &DeployResult{Engine: EngineSDK, JobIDs: map[string]int64{}},
@@ -146,6 +149,7 @@ func (e *SDKEngine) run(ctx context.Context, c *Client, req DeployRequest, apply
 		{"upload files", d.syncFiles},
 		{"experiments", d.experiments},
 		{"models", d.models},
+		{"registered models", d.registeredModels},
 		{"jobs", d.jobs},
 		{"endpoints", d.endpoints},
 	}
@@ -565,8 +569,8 @@ func (d *deployRun) missingVersions(ctx context.Context, ep *serving.CreateServi
 			missing = append(missing, fmt.Sprintf("%s version %q", r.name, r.version))
 			continue
 		}
-		mv, err := d.c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: r.name, Version: r.version})
-		if notExist(err) || (err == nil && (mv.ModelVersion == nil || mv.ModelVersion.Status != ml.ModelVersionStatusReady)) {
+		ready, err := d.versionReady(ctx, r.name, r.version)
+		if notExist(err) || (err == nil && !ready) {
 			missing = append(missing, r.name+" v"+r.version)
 			continue
 		}
@@ -575,6 +579,27 @@ func (d *deployRun) missingVersions(ctx context.Context, ep *serving.CreateServi
 		}
 	}
 	return missing, nil
+}
+
+// versionReady reads a served version from the registry its name points
+// at: a three-level name is a Unity Catalog model.
+func (d *deployRun) versionReady(ctx context.Context, name, version string) (bool, error) {
+	if strings.Count(name, ".") == 2 {
+		n, err := strconv.Atoi(version)
+		if err != nil {
+			return false, nil
+		}
+		mv, err := d.c.W.ModelVersions.Get(ctx, catalog.GetModelVersionRequest{FullName: name, Version: n})
+		if err != nil {
+			return false, err
+		}
+		return mv.Status == catalog.ModelVersionInfoStatusReady, nil
+	}
+	mv, err := d.c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: name, Version: version})
+	if err != nil {
+		return false, err
+	}
+	return mv.ModelVersion != nil && mv.ModelVersion.Status == ml.ModelVersionStatusReady, nil
 }
 
 // endpointTags brings an existing endpoint's own tags (the bundle's) up to
@@ -643,6 +668,11 @@ func (d *deployRun) removed() {
 	for _, k := range sortedKeys(d.old.Models) {
 		if _, ok := d.req.Resources.Models[k]; !ok {
 			d.add(Change{Kind: KindModel, Key: k, Name: d.old.Models[k], Action: ActionRemoved, Detail: "no longer in the bundle; left in the registry"})
+		}
+	}
+	for _, k := range sortedKeys(d.old.RegisteredModels) {
+		if _, ok := d.req.Resources.RegisteredModels[k]; !ok {
+			d.add(Change{Kind: KindUCModel, Key: k, Name: d.old.RegisteredModels[k], Action: ActionRemoved, Detail: "no longer in the bundle; left in Unity Catalog"})
 		}
 	}
 	for _, k := range sortedKeys(d.old.Experiments) {

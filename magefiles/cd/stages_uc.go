@@ -1,0 +1,194 @@
+package cd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/databricks/databricks-sdk-go/service/ml"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+)
+
+// CheckCatalog refuses a Unity Catalog target whose catalog or schema the
+// deploying principal cannot see, before anything changes: the bundle
+// deploy would otherwise fail half way, creating the model.
+type CheckCatalog struct{}
+
+// Name implements Stage.
+func (CheckCatalog) Name() string { return "catalog" }
+
+// Run implements Stage.
+func (CheckCatalog) Run(ctx context.Context, s *State) error {
+	cfg := s.Config
+	if !cfg.UC() {
+		return Skip("the bundle declares a workspace registry model (resources.models): %s", cfg.Model)
+	}
+	if _, err := s.Client.W.Schemas.GetByFullName(ctx, cfg.Schema); err != nil {
+		if notFound(err) || permissionDenied(err) {
+			return &CatalogMissingError{Env: s.Env, Host: s.Client.Host, Schema: cfg.Schema, Principal: s.Client.User, Err: err}
+		}
+		return fmt.Errorf("schema %s: %w", cfg.Schema, err)
+	}
+	s.Printf("   Unity Catalog model %s (@%s serves, @%s is the canary)\n", cfg.Model, cfg.ChampionAlias, cfg.ChallengerAlias)
+	return nil
+}
+
+// skipCopied is the train and register stages' skip in an environment that
+// gets its version from its source environment.
+func (s *State) skipCopied() error {
+	if s.Config.UC() {
+		return Skip("%s's version is copied from %s's Unity Catalog model by the promote stage", s.Env, s.Source.Env)
+	}
+	return Skip("%s's version is copied from %s (one workspace)", s.Env, s.Source.Env)
+}
+
+// releasedBefore finds the version an earlier deploy of this release
+// registered (its release alias), so a re-run serves it instead of
+// training again. done reports a Skip.
+func (s *State) releasedBefore(ctx context.Context) (done bool, err error) {
+	cfg := s.Config
+	alias := ReleaseAlias(s.Release.Tag)
+	mv, err := s.byAlias(ctx, s.Client, cfg.Model, alias)
+	if err != nil || mv == nil {
+		return false, err
+	}
+	if mv, err = s.WaitVersionReady(ctx, cfg.Model, mv.Version); err != nil {
+		return true, err
+	}
+	s.Version = mv
+	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: mv.RunId, Registry: RegistryUnityCatalog, Alias: alias}
+	return true, Skip("%s@%s is v%s: %s was trained before, served again", cfg.Model, alias, mv.Version, s.Release.Tag)
+}
+
+// registerUC finds the Unity Catalog version the training run registered
+// (train.py registers it: the SDK cannot create Unity Catalog versions),
+// waits for READY and names it with the release alias.
+func (s *State) registerUC(ctx context.Context, tr *Training) error {
+	cfg := s.Config
+	version, how := "", "registered by the training run"
+	if tr.ReportedModel == cfg.Model && tr.ReportedVersion != "" {
+		version = tr.ReportedVersion
+	} else {
+		// The report names no version (or another model): the run's version
+		// is the one whose run_id is the MLflow run's.
+		all, err := s.ucVersions(ctx, s.Client, cfg.Model)
+		if err != nil {
+			return err
+		}
+		best := 0
+		for _, mv := range all {
+			if n := versionNumber(mv.Version); mv.RunId == tr.MLflowRunID && n > best {
+				best = n
+			}
+		}
+		if best == 0 {
+			return fmt.Errorf("training run %d (%s) registered no version of %s: none has MLflow run %s (does the training task pass --model-name %s?)",
+				tr.RunID, tr.RunURL, cfg.Model, tr.MLflowRunID, cfg.Model)
+		}
+		version, how = strconv.Itoa(best), "found by the training run's MLflow run id"
+	}
+	mv, err := s.WaitVersionReady(ctx, cfg.Model, version)
+	var rf *RegistrationFailedError
+	if errors.As(err, &rf) {
+		return fmt.Errorf("%w (training run %d: %s)", err, tr.RunID, tr.RunURL)
+	}
+	if err != nil {
+		return err
+	}
+	alias := ReleaseAlias(s.Release.Tag)
+	if err := s.setAlias(ctx, cfg.Model, alias, mv.Version); err != nil {
+		return err
+	}
+	s.Version = mv
+	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL,
+		Registry: RegistryUnityCatalog, Alias: alias}
+	s.Printf("   %s v%s READY (%s), @%s\n", cfg.Model, mv.Version, how, alias)
+	return nil
+}
+
+// promoteUC copies the version the source environment verified into this
+// environment's Unity Catalog model with the target's promote job, and
+// names the copy with the release alias. The alias, or failing that a
+// version whose source is the source version, is the copy of an earlier
+// attempt: a re-run makes no second copy.
+func (s *State) promoteUC(ctx context.Context) error {
+	src, rec, cfg := s.SourceVersion, s.Source, s.Config
+	alias := ReleaseAlias(s.Release.Tag)
+	sourceURI := fmt.Sprintf("models:/%s/%s", src.Name, src.Version)
+	how := "already copied"
+	copyOf, err := s.byAlias(ctx, s.Client, cfg.Model, alias)
+	if err != nil {
+		return err
+	}
+	if copyOf == nil {
+		all, err := s.ucVersions(ctx, s.Client, cfg.Model)
+		if err != nil {
+			return err
+		}
+		for i := range all {
+			if all[i].Source == sourceURI && usable(all[i]) && (copyOf == nil || versionNumber(all[i].Version) > versionNumber(copyOf.Version)) {
+				copyOf = &all[i]
+			}
+		}
+	}
+	var jobRun int64
+	if copyOf == nil {
+		if cfg.PromoteJobKey == "" {
+			return fmt.Errorf("bundle target %s declares no promote job (a job whose key mentions promote): nothing can copy %s v%s", s.Env, src.Name, src.Version)
+		}
+		_, run, err := s.runJob(ctx, "promotion", cfg.PromoteJobKey, cfg.PromoteJob, "promote", map[string]string{
+			"source_model": src.Name, "source_version": src.Version, "release_alias": alias,
+		})
+		if err != nil {
+			return fmt.Errorf("promote %s v%s: %w", src.Name, src.Version, err)
+		}
+		jobRun = run.RunId
+		if copyOf, err = s.byAlias(ctx, s.Client, cfg.Model, alias); err != nil {
+			return err
+		}
+		if copyOf == nil {
+			return fmt.Errorf("promotion run %d (%s) succeeded but %s@%s is not set: the promote task sets it after copying", run.RunId, run.RunPageUrl, cfg.Model, alias)
+		}
+		how = fmt.Sprintf("copied by promotion run %d", run.RunId)
+	}
+	mv, err := s.WaitVersionReady(ctx, cfg.Model, copyOf.Version)
+	if err != nil {
+		return fmt.Errorf("promote %s v%s: %w", src.Name, src.Version, err)
+	}
+	if err := s.setAlias(ctx, cfg.Model, alias, mv.Version); err != nil {
+		return err
+	}
+	s.Version = mv
+	s.Record.Model = &release.ModelVersionRef{
+		Name: cfg.Model, Version: mv.Version, RunID: src.RunId, Registry: RegistryUnityCatalog, Alias: alias,
+		Source: &release.ModelSource{Env: rec.Env, Model: src.Name, Version: src.Version, Record: rec.ID, Route: RouteUCCopy},
+	}
+	if rec.Model != nil {
+		s.Record.Model.JobRunID, s.Record.Model.JobRunURL = rec.Model.JobRunID, rec.Model.JobRunURL
+	}
+	if jobRun != 0 {
+		_ = s.Record.Attach("promotion_run", jobRun)
+	}
+	s.Printf("   %s v%s -> %s v%s @%s (%s)\n", src.Name, src.Version, cfg.Model, mv.Version, alias, how)
+	return nil
+}
+
+// sourceVersionUC reads the source environment's verified version through
+// this environment's client: that is what the promote job will do, so a
+// missing grant on the source catalog is found here, before anything
+// changes in this environment.
+func (s *State) sourceVersionUC(ctx context.Context, from string, ref *release.ModelVersionRef) (*ml.ModelVersion, error) {
+	mv, err := s.getVersion(ctx, s.Client, ref.Name, ref.Version)
+	if permissionDenied(err) {
+		return nil, &SourceGrantError{Env: s.Env, From: from, Principal: s.Client.User, Model: ref.Name, Version: ref.Version, Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s model %s v%s: %w", from, ref.Name, ref.Version, err)
+	}
+	if mv.Status != ml.ModelVersionStatusReady {
+		return nil, fmt.Errorf("%s model %s v%s is %s, not READY", from, ref.Name, ref.Version, mv.Status)
+	}
+	return mv, nil
+}

@@ -1,0 +1,314 @@
+package cd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/catalog"
+	"github.com/databricks/databricks-sdk-go/service/ml"
+	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
+)
+
+// Registries a target's model can live in, chosen by the resource the
+// bundle declares: registered_models (Unity Catalog) or models (the
+// workspace model registry, for workspaces that still have it).
+const (
+	RegistryUnityCatalog = "unity-catalog"
+	RegistryWorkspace    = "workspace"
+)
+
+// Default alias names: the bundle's champion_alias and challenger_alias
+// variables override them.
+const (
+	DefaultChampionAlias   = "champion"
+	DefaultChallengerAlias = "challenger"
+)
+
+// UC reports whether the environment's model is a Unity Catalog model.
+func (c *EnvConfig) UC() bool { return c != nil && c.Registry == RegistryUnityCatalog }
+
+var aliasUnsafe = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// ReleaseAlias is the alias naming a release's version in a Unity Catalog
+// model: alias names take letters, digits and underscores, so every other
+// character of the tag becomes "_" (v1.2.0-rc.1 -> release_v1_2_0_rc_1).
+func ReleaseAlias(tag string) string { return "release_" + aliasUnsafe.ReplaceAllString(tag, "_") }
+
+// ucVersion reads a Unity Catalog model version into the record the flows
+// share with the workspace registry: Name is the three-level name; the
+// aliases pointing at it come back separately.
+func ucVersion(info *catalog.ModelVersionInfo, full string) (*ml.ModelVersion, []string) {
+	mv := &ml.ModelVersion{
+		Name: full, Version: strconv.Itoa(info.Version), RunId: info.RunId, Source: info.Source,
+		Description: info.Comment, Status: ucStatus(info.Status),
+	}
+	var aliases []string
+	for _, a := range info.Aliases {
+		aliases = append(aliases, a.AliasName)
+	}
+	sort.Strings(aliases)
+	return mv, aliases
+}
+
+func ucStatus(s catalog.ModelVersionInfoStatus) ml.ModelVersionStatus {
+	switch s {
+	case catalog.ModelVersionInfoStatusReady:
+		return ml.ModelVersionStatusReady
+	case catalog.ModelVersionInfoStatusFailedRegistration:
+		return ml.ModelVersionStatusFailedRegistration
+	}
+	return ml.ModelVersionStatusPendingRegistration
+}
+
+func versionInt(model, version string) (int, error) {
+	n, err := strconv.Atoi(version)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("model %s: version %q is not a positive number", model, version)
+	}
+	return n, nil
+}
+
+// getVersion reads one version from the environment's registry.
+func (s *State) getVersion(ctx context.Context, c *workspace.Client, model, version string) (*ml.ModelVersion, error) {
+	if !s.Config.UC() {
+		resp, err := c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: model, Version: version})
+		if err != nil {
+			return nil, err
+		}
+		if resp.ModelVersion == nil {
+			return nil, fmt.Errorf("model %s v%s: empty answer", model, version)
+		}
+		return resp.ModelVersion, nil
+	}
+	n, err := versionInt(model, version)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.W.ModelVersions.Get(ctx, catalog.GetModelVersionRequest{FullName: model, Version: n})
+	if err != nil {
+		return nil, err
+	}
+	mv, _ := ucVersion(info, model)
+	return mv, nil
+}
+
+// ucVersions lists a Unity Catalog model's versions (the list answer has
+// no tags: lineage is found by run id, source or alias instead).
+func (s *State) ucVersions(ctx context.Context, c *workspace.Client, model string) ([]ml.ModelVersion, error) {
+	infos, err := c.W.ModelVersions.ListAll(ctx, catalog.ListModelVersionsRequest{FullName: model})
+	if err != nil {
+		return nil, fmt.Errorf("list versions of %s: %w", model, err)
+	}
+	out := make([]ml.ModelVersion, 0, len(infos))
+	for i := range infos {
+		mv, _ := ucVersion(&infos[i], model)
+		out = append(out, *mv)
+	}
+	return out, nil
+}
+
+// byAlias returns the version an alias names, nil when the alias is not set.
+func (s *State) byAlias(ctx context.Context, c *workspace.Client, model, alias string) (*ml.ModelVersion, error) {
+	info, err := c.W.ModelVersions.GetByAlias(ctx, catalog.GetByAliasRequest{FullName: model, Alias: alias})
+	if errors.Is(err, apierr.ErrNotFound) || errors.Is(err, apierr.ErrResourceDoesNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s@%s: %w", model, alias, err)
+	}
+	mv, _ := ucVersion(info, model)
+	return mv, nil
+}
+
+// Aliases returns the aliases of a Unity Catalog model: alias -> version.
+func (s *State) Aliases(ctx context.Context, c *workspace.Client, model string) (map[string]string, error) {
+	info, err := c.W.RegisteredModels.Get(ctx, catalog.GetRegisteredModelRequest{FullName: model, IncludeAliases: true})
+	if err != nil {
+		return nil, fmt.Errorf("aliases of %s: %w", model, err)
+	}
+	out := map[string]string{}
+	for _, a := range info.Aliases {
+		out[a.AliasName] = strconv.Itoa(a.VersionNum)
+	}
+	return out, nil
+}
+
+// setAlias points alias at version (setting an alias moves it).
+func (s *State) setAlias(ctx context.Context, model, alias, version string) error {
+	n, err := versionInt(model, version)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Client.W.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: model, Alias: alias, VersionNum: n}); err != nil {
+		return fmt.Errorf("set %s@%s to v%s: %w", model, alias, version, err)
+	}
+	return nil
+}
+
+// deleteAlias removes an alias; one that is not set is already removed.
+func (s *State) deleteAlias(ctx context.Context, model, alias string) error {
+	err := s.Client.W.RegisteredModels.DeleteAlias(ctx, catalog.DeleteAliasRequest{FullName: model, Alias: alias})
+	if err == nil || errors.Is(err, apierr.ErrNotFound) || errors.Is(err, apierr.ErrResourceDoesNotExist) {
+		return nil
+	}
+	return fmt.Errorf("delete %s@%s: %w", model, alias, err)
+}
+
+// AliasMove is one alias change a stage makes (plan shows them).
+type AliasMove struct {
+	Alias, From, To string // From/To "" when unset before/after
+}
+
+func (m AliasMove) String() string {
+	switch {
+	case m.To == "":
+		return fmt.Sprintf("@%s removed (was v%s)", m.Alias, m.From)
+	case m.From == "":
+		return fmt.Sprintf("@%s -> v%s", m.Alias, m.To)
+	case m.From == m.To:
+		return fmt.Sprintf("@%s stays on v%s", m.Alias, m.To)
+	}
+	return fmt.Sprintf("@%s v%s -> v%s", m.Alias, m.From, m.To)
+}
+
+// ServingAliases derives the release state aliases from what an endpoint
+// serves: champion is the environment model's version with the most
+// traffic, challenger another version of it that has some (the canary
+// candidate). Versions of other models are not ours to name.
+func ServingAliases(ep *serving.ServingEndpointDetailed, model string) (champion, challenger string) {
+	if ep == nil || ep.Config == nil {
+		return "", ""
+	}
+	traffic := rollout.Traffic(ep)
+	best, second := -1, -1
+	for _, e := range ep.Config.ServedEntities {
+		if e.EntityName != model || traffic[e.Name] == 0 {
+			continue
+		}
+		switch t := traffic[e.Name]; {
+		case t > best:
+			challenger, second = champion, best
+			champion, best = e.EntityVersion, t
+		case t > second:
+			challenger, second = e.EntityVersion, t
+		}
+	}
+	return champion, challenger
+}
+
+// syncAliases moves the Unity Catalog aliases to what the endpoint serves
+// now (ServingAliases). Deriving them from the endpoint, not from the step
+// that ran, makes a re-run after a kill converge. A no-op for the
+// workspace registry, whose versions carry release tags instead.
+func (s *State) syncAliases(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
+	cfg := s.Config
+	if !cfg.UC() || ep == nil {
+		return nil
+	}
+	model := cfg.Model
+	champion, challenger := ServingAliases(ep, model)
+	have, err := s.Aliases(ctx, s.Client, model)
+	if err != nil {
+		return err
+	}
+	for _, m := range aliasMoves(cfg, have, champion, challenger) {
+		if m.To == "" {
+			err = s.deleteAlias(ctx, model, m.Alias)
+		} else {
+			err = s.setAlias(ctx, model, m.Alias, m.To)
+		}
+		if err != nil {
+			return err
+		}
+		s.Printf("   %s %s\n", model, m)
+	}
+	return nil
+}
+
+// aliasMoves are the changes that make have name champion and challenger
+// (a champion of "" leaves the alias alone: nothing of ours serves).
+func aliasMoves(cfg *EnvConfig, have map[string]string, champion, challenger string) []AliasMove {
+	var moves []AliasMove
+	if champion != "" && have[cfg.ChampionAlias] != champion {
+		moves = append(moves, AliasMove{Alias: cfg.ChampionAlias, From: have[cfg.ChampionAlias], To: champion})
+	}
+	if have[cfg.ChallengerAlias] != challenger {
+		moves = append(moves, AliasMove{Alias: cfg.ChallengerAlias, From: have[cfg.ChallengerAlias], To: challenger})
+	}
+	return moves
+}
+
+// markRelease records that the endpoint serves this release at 100%: the
+// endpoint's release tags and, in Unity Catalog, the aliases.
+func (s *State) markRelease(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
+	if err := s.TagEndpoint(ctx, ep); err != nil {
+		return err
+	}
+	return s.syncAliases(ctx, ep)
+}
+
+// CatalogMissingError is a target whose catalog or schema does not exist
+// (or is not visible to the deploying principal) in the metastore.
+type CatalogMissingError struct {
+	Env, Host, Schema, Principal string
+	Err                          error
+}
+
+func (e *CatalogMissingError) Error() string {
+	cat, _, _ := strings.Cut(e.Schema, ".")
+	return fmt.Sprintf("deploy:%s: schema %s is not in the Unity Catalog metastore of %s as %s sees it (%v). Nothing was changed. "+
+		"Create it (CREATE CATALOG IF NOT EXISTS %s; CREATE SCHEMA IF NOT EXISTS %s), grant %s USE_CATALOG on %s and USE_SCHEMA, CREATE_MODEL on %s, "+
+		"or set the target's catalog and schema variables to ones that exist",
+		e.Env, e.Schema, e.Host, e.Principal, e.Err, cat, e.Schema, e.Principal, cat, e.Schema)
+}
+
+func (e *CatalogMissingError) Unwrap() error { return e.Err }
+
+// SourceGrantError is a promotion whose source version the target
+// workspace's principal cannot read: Unity Catalog shares models between
+// workspaces of one metastore only where granted.
+type SourceGrantError struct {
+	Env, From, Principal, Model, Version string
+	Err                                  error
+}
+
+func (e *SourceGrantError) Error() string {
+	parts := strings.SplitN(e.Model, ".", 3)
+	cat, schema := parts[0], e.Model
+	if len(parts) == 3 {
+		schema = parts[0] + "." + parts[1]
+	}
+	return fmt.Sprintf("deploy:%s cannot read %s's %s v%s as %s (%v). Nothing was changed. "+
+		"Promotion copies the version %s verified into %s's model through the shared metastore, so %s needs "+
+		"USE_CATALOG on %s, USE_SCHEMA on %s and EXECUTE on %s; grant them (GRANT USE_CATALOG ON CATALOG %s TO `%s`; ...) "+
+		"and bind catalog %s to %s's workspace if the catalog is workspace-bound",
+		e.Env, e.From, e.Model, e.Version, e.Principal, e.Err, e.From, e.Env, e.Principal, cat, schema, e.Model, cat, e.Principal, cat, e.Env)
+}
+
+func (e *SourceGrantError) Unwrap() error { return e.Err }
+
+func permissionDenied(err error) bool {
+	return errors.Is(err, apierr.ErrPermissionDenied)
+}
+
+func notFound(err error) bool {
+	return errors.Is(err, apierr.ErrNotFound) || errors.Is(err, apierr.ErrResourceDoesNotExist)
+}
+
+func grantsOf(gs []bundle.Grant) []workspace.Grant {
+	out := make([]workspace.Grant, len(gs))
+	for i, g := range gs {
+		out[i] = workspace.Grant{Principal: g.Principal, Privileges: g.Privileges}
+	}
+	return out
+}
