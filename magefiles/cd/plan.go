@@ -37,6 +37,9 @@ type PlanReport struct {
 	Notes  []string             `json:"notes,omitempty"`
 	Blocks []string             `json:"blocks,omitempty"` // why the deploy would refuse
 	Source *release.ModelSource `json:"source,omitempty"`
+	// Aliases are the Unity Catalog alias moves, in order (nil for the
+	// workspace registry).
+	Aliases []AliasMove `json:"aliases,omitempty"`
 }
 
 // ModelPlan is the model version a deploy would serve.
@@ -103,6 +106,10 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 	}
 
 	switch {
+	case cfg.UC():
+		if err := s.planUC(ctx, p); err != nil {
+			return nil, err
+		}
 	case s.Env == EnvDev:
 		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("run job %s at %s, register the result as a new version", cfg.TrainingJob, release.ShortSHA(s.Release.SHA))}
 	case s.SourceVersion != nil && s.Route == RouteTrain:
@@ -162,6 +169,13 @@ func (p *PlanReport) Render(w io.Writer) {
 	fmt.Fprintf(w, "  endpoint: %s\n", p.EndpointAfter.Name)
 	fmt.Fprintf(w, "    before: %s\n", DescribeTraffic(p.EndpointBefore))
 	fmt.Fprintf(w, "    after:  %s\n", DescribeTraffic(p.EndpointAfter))
+	if len(p.Aliases) > 0 {
+		moves := make([]string, len(p.Aliases))
+		for i, m := range p.Aliases {
+			moves[i] = m.String()
+		}
+		fmt.Fprintf(w, "  aliases:  %s\n", strings.Join(moves, ", "))
+	}
 	fmt.Fprintf(w, "  bundle:\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range p.Bundle {

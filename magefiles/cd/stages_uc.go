@@ -192,3 +192,50 @@ func (s *State) sourceVersionUC(ctx context.Context, from string, ref *release.M
 	}
 	return mv, nil
 }
+
+// planUC fills the model plan and the alias moves of a Unity Catalog
+// deploy: dev trains (or reuses the release's alias), staging and prod
+// copy with the promote job (or reuse the copy the alias names).
+func (s *State) planUC(ctx context.Context, p *PlanReport) error {
+	cfg := s.Config
+	alias := ReleaseAlias(s.Release.Tag)
+	switch {
+	case s.Env == EnvDev:
+		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("run job %s at %s; the version it registers becomes @%s", cfg.TrainingJob, release.ShortSHA(s.Release.SHA), alias)}
+	case s.SourceVersion != nil:
+		src := s.SourceVersion
+		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID, Route: RouteUCCopy}
+		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: fmt.Sprintf("run job %s: copy %s v%s (record %s, %s) through Unity Catalog as a new version, @%s",
+			cfg.PromoteJob, src.Name, src.Version, s.Source.ID, s.Source.Outcome, alias)}
+	default:
+		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: "unknown: no verified source release (see blocks)"}
+	}
+	if _, err := s.Client.W.RegisteredModels.GetByFullName(ctx, cfg.Model); notFound(err) {
+		return nil // the bundle deploy creates the model: no version, no alias yet
+	}
+	if s.Release.Tag != "" {
+		mv, err := s.byAlias(ctx, s.Client, cfg.Model, alias)
+		if err != nil {
+			return err
+		}
+		if mv != nil {
+			p.Model = ModelPlan{Action: "reuse", Model: cfg.Model, Version: mv.Version, Detail: fmt.Sprintf("@%s is v%s: %s was registered here before", alias, mv.Version, s.Release.Tag)}
+		}
+	}
+	have, err := s.Aliases(ctx, s.Client, cfg.Model)
+	if err != nil {
+		return err
+	}
+	next := p.Model.Version
+	if next == "" {
+		next = "new"
+	}
+	if s.Env == EnvProd && have[cfg.ChampionAlias] != "" && have[cfg.ChampionAlias] != next {
+		// The canary first: challenger on the candidate, then champion.
+		p.Aliases = append(p.Aliases, AliasMove{Alias: cfg.ChallengerAlias, From: have[cfg.ChallengerAlias], To: next})
+		p.Aliases = append(p.Aliases, AliasMove{Alias: cfg.ChampionAlias, From: have[cfg.ChampionAlias], To: next}, AliasMove{Alias: cfg.ChallengerAlias, From: next})
+		return nil
+	}
+	p.Aliases = aliasMoves(cfg, have, next, "")
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -29,6 +30,10 @@ type StatusReport struct {
 	Latest   *release.Record `json:"latest,omitempty"`
 	LastGood *release.Record `json:"last_good,omitempty"`
 	Lock     *release.Lock   `json:"lock,omitempty"`
+	// Aliases of the Unity Catalog model: alias -> version (nil for the
+	// workspace registry).
+	Aliases map[string]string `json:"aliases,omitempty"`
+	Model   string            `json:"model,omitempty"`
 }
 
 // Status runs `mage status <env>`: it prints what is live and writes
@@ -89,6 +94,17 @@ func BuildStatus(ctx context.Context, s *State) (*StatusReport, error) {
 		return nil, err
 	}
 	r.Lock = lk
+	r.Model = cfg.Model
+	if cfg.UC() {
+		aliases, err := s.Aliases(ctx, s.Client, cfg.Model)
+		switch {
+		case notFound(err):
+			aliases = map[string]string{} // not deployed yet
+		case err != nil:
+			return nil, err
+		}
+		r.Aliases = aliases
+	}
 	return r, nil
 }
 
@@ -106,6 +122,9 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		if r.Pending != nil {
 			fmt.Fprintf(w, "    pending: %s (%s)\n", DescribeTraffic(r.Pending), r.Pending.ConfigUpdate)
 		}
+	}
+	if r.Aliases != nil {
+		fmt.Fprintf(w, "  model:    %s (Unity Catalog) %s\n", r.Model, describeAliases(r.Aliases))
 	}
 	describe := func(label string, rec *release.Record) {
 		if rec == nil {
@@ -151,4 +170,40 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		fmt.Fprintf(w, "  lock:     free\n")
 	}
 	fmt.Fprintln(w)
+}
+
+// describeAliases renders "@champion v3, @challenger v4, @release_v1_2_0 v3":
+// champion and challenger first, the release aliases newest first.
+func describeAliases(m map[string]string) string {
+	if len(m) == 0 {
+		return "no aliases"
+	}
+	names := make([]string, 0, len(m))
+	for a := range m {
+		names = append(names, a)
+	}
+	rank := func(a string) int {
+		switch {
+		case strings.HasPrefix(a, "release_"):
+			return 2
+		case a == DefaultChampionAlias:
+			return 0
+		}
+		return 1
+	}
+	sort.Slice(names, func(i, j int) bool {
+		ri, rj := rank(names[i]), rank(names[j])
+		if ri != rj {
+			return ri < rj
+		}
+		if ri == 2 {
+			return versionNumber(m[names[i]]) > versionNumber(m[names[j]])
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, a := range names {
+		parts[i] = fmt.Sprintf("@%s v%s", a, m[a])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -54,32 +55,42 @@ func pointTargets(raw []byte, hosts map[string]string) []byte {
 	return []byte(strings.Join(lines, ""))
 }
 
+// CopyBundleFiles copies the named files or trees from src into dir as they
+// are (no host rewrite). Both sides are opened as os.Root, so a symlink in
+// either tree cannot lead a read or a write outside it.
+func CopyBundleFiles(src, dir string, paths ...string) error {
+	from, err := os.OpenRoot(src)
+	if err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	defer from.Close()
+	to, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	defer to.Close()
+	for _, p := range paths {
+		if err := copyTree(from, to, p); err != nil {
+			return fmt.Errorf("copy %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
 func copyBundle(root, dir string, rewrite func([]byte) []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("copy bundle: %w", err)
 	}
-	// Both sides are opened as os.Root, so a symlink in either tree cannot
-	// lead a read or a write outside it.
-	src, err := os.OpenRoot(root)
+	if err := CopyBundleFiles(root, dir, BundlePaths...); err != nil {
+		return err
+	}
+	// #nosec G304 -- databricks.yml of the scratch copy just made
+	path := filepath.Join(dir, "databricks.yml")
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("copy bundle: %w", err)
 	}
-	defer src.Close()
-	dst, err := os.OpenRoot(dir)
-	if err != nil {
-		return fmt.Errorf("copy bundle: %w", err)
-	}
-	defer dst.Close()
-	for _, p := range BundlePaths {
-		if err := copyTree(src, dst, p); err != nil {
-			return fmt.Errorf("copy %s: %w", p, err)
-		}
-	}
-	raw, err := dst.ReadFile("databricks.yml")
-	if err != nil {
-		return fmt.Errorf("copy bundle: %w", err)
-	}
-	return dst.WriteFile("databricks.yml", rewrite(raw), 0o644)
+	return os.WriteFile(path, rewrite(raw), 0o600)
 }
 
 // copyTree copies the file or directory p from src to dst, leaving out

@@ -47,7 +47,7 @@ func BenchmarkProdCanaryAbort(b *testing.B) {
 							RunPending: 10 * time.Second, RunDuration: time.Minute, ModelRegistration: 20 * time.Second}
 					}
 				})
-				repo := cdtest.NewRepo(b, srv.URL())
+				repo := cdtest.NewWorkspaceRegistryRepo(b, srv.URL())
 				var clock rollout.Clock
 				if mode.scale > 0 {
 					clock = rollout.NewScaledClock(mode.scale)

@@ -53,7 +53,7 @@ func BenchmarkReleaseFlow(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		srv := cdtest.Workspace(b, func(o *emulator.Options) { o.TimeScale = benchTimeScale })
-		repo := cdtest.NewRepo(b, srv.URL())
+		repo := cdtest.NewWorkspaceRegistryRepo(b, srv.URL())
 		repo.Tag("v1.0.0")
 		rows = nil
 		b.StartTimer()

@@ -37,7 +37,7 @@ func newWorld(t *testing.T, opts ...func(*emulator.Options)) *world {
 	srv := cdtest.Workspace(t, opts...)
 	w, err := srv.WorkspaceClient()
 	require.NoError(t, err)
-	return &world{t: t, ctx: context.Background(), srv: srv, repo: cdtest.NewRepo(t, srv.URL()), w: w,
+	return &world{t: t, ctx: context.Background(), srv: srv, repo: cdtest.NewWorkspaceRegistryRepo(t, srv.URL()), w: w,
 		cfgs: map[string]*cd.EnvConfig{}, wcs: map[string]*databricks.WorkspaceClient{}}
 }
 
@@ -47,7 +47,7 @@ func newWorld(t *testing.T, opts ...func(*emulator.Options)) *world {
 func newWorlds(t *testing.T, opts ...func(*emulator.Options)) *world {
 	t.Helper()
 	ws := cdtest.Workspaces(t, opts...)
-	return &world{t: t, ctx: context.Background(), ws: ws, repo: cdtest.NewRepoIn(t, ws),
+	return &world{t: t, ctx: context.Background(), ws: ws, repo: cdtest.NewWorkspaceRegistryRepoIn(t, ws),
 		cfgs: map[string]*cd.EnvConfig{}, wcs: map[string]*databricks.WorkspaceClient{}}
 }
 

@@ -63,6 +63,51 @@ func NewRepoIn(t testing.TB, ws *emulator.Workspaces) *Repo {
 	return newRepo(t, func(root, dir string) error { return project.CopyBundleHosts(root, dir, hosts) })
 }
 
+// WorkspaceRegistryBundle is the project's bundle as a team still on the
+// workspace model registry has it (resources.models, a model per target,
+// no promote job): the flows keep that path working on workspaces whose
+// legacy registry is enabled.
+const WorkspaceRegistryBundle = "magefiles/cd/cdtest/testdata/workspace-registry"
+
+// NewWorkspaceRegistryRepo is NewRepo with WorkspaceRegistryBundle's
+// databricks.yml and resources/ in place of the project's.
+func NewWorkspaceRegistryRepo(t testing.TB, host string) *Repo {
+	t.Helper()
+	return newRepo(t, func(root, dir string) error {
+		if err := overlayWorkspaceRegistry(root, dir); err != nil {
+			return err
+		}
+		return project.CopyBundle(dir, dir, host)
+	})
+}
+
+// NewWorkspaceRegistryRepoIn is NewRepoIn with WorkspaceRegistryBundle.
+func NewWorkspaceRegistryRepoIn(t testing.TB, ws *emulator.Workspaces) *Repo {
+	t.Helper()
+	hosts := map[string]string{}
+	for _, n := range ws.Names() {
+		hosts[n] = ws.Get(n).URL()
+	}
+	return newRepo(t, func(root, dir string) error {
+		if err := overlayWorkspaceRegistry(root, dir); err != nil {
+			return err
+		}
+		return project.CopyBundleHosts(dir, dir, hosts)
+	})
+}
+
+// overlayWorkspaceRegistry copies the project's bundle into dir, then
+// replaces databricks.yml and resources/ with WorkspaceRegistryBundle's.
+func overlayWorkspaceRegistry(root, dir string) error {
+	if err := project.CopyBundle(root, dir, "https://unset.invalid"); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "resources")); err != nil {
+		return err
+	}
+	return project.CopyBundleFiles(filepath.Join(root, filepath.FromSlash(WorkspaceRegistryBundle)), dir, "databricks.yml", "resources")
+}
+
 // Git runs git in the repository, isolated from the user's configuration.
 func (r *Repo) Git(args ...string) string {
 	r.T.Helper()
