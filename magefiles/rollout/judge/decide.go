@@ -46,6 +46,8 @@ type Evidence struct {
 	PromoteAt   float64 `json:"promote_at"`
 	// ErrorP is the error test's always-valid p-value.
 	ErrorP float64 `json:"error_p"`
+	// Looks are the exact test's looks so far.
+	Looks []Look `json:"looks,omitempty"`
 	// Latency is "judged", or why not ("not exported by this workspace").
 	Latency        string   `json:"latency"`
 	LatencyStat    *float64 `json:"latency_stat,omitempty"`
@@ -79,7 +81,12 @@ func Decide(c Config, s State) Decision {
 	case e.ErrorStat >= e.AbortAt:
 		d.Outcome = Abort
 		d.Reason = fmt.Sprintf("the candidate's share of errors %s is above its share of traffic %s beyond chance: log-LR %.2f crossed %.2f (always-valid p %.4f < alpha %g)",
-			pct(e.ErrorShare), pct(e.TrafficShare), e.ErrorStat, e.AbortAt, e.ErrorP, c.errorAlpha())
+			pct(e.ErrorShare), pct(e.TrafficShare), e.ErrorStat, e.AbortAt, e.ErrorP, c.sequentialAlpha())
+	case rejected(e.Looks) != nil:
+		l := rejected(e.Looks)
+		d.Outcome = Abort
+		d.Reason = fmt.Sprintf("the candidate has %d of the endpoint's %d errors in %d minutes at %s of the traffic; an identical candidate reaches %d with probability %.2g <= %.2g (exact look at minute %d)",
+			l.Errors, l.Total, l.Minute, pct(e.TrafficShare), l.Boundary, l.P, l.Level, l.Minute)
 	case e.LatencyStat != nil && *e.LatencyStat >= *e.LatencyAbortAt:
 		d.Outcome = Abort
 		d.Reason = fmt.Sprintf("the candidate has %s of the %s requests slower than the endpoint's p95, at %s of the traffic: log-LR %.2f crossed %.2f",
@@ -101,6 +108,16 @@ func Decide(c Config, s State) Decision {
 	return d
 }
 
+// rejected is the look that rejected, if any.
+func rejected(looks []Look) *Look {
+	for i := range looks {
+		if looks[i].Rejected {
+			return &looks[i]
+		}
+	}
+	return nil
+}
+
 func evidence(c Config, s State) Evidence {
 	e := Evidence{
 		Minutes: s.Minutes, Candidate: s.Candidate, Baseline: s.Baseline, AbsentMinutes: s.AbsentMinutes, Alpha: c.Alpha,
@@ -109,7 +126,8 @@ func evidence(c Config, s State) Evidence {
 		Share4xx:     share(s.Candidate.Errors4xx, s.Baseline.Errors4xx),
 		Share5xx:     share(s.Candidate.Errors5xx, s.Baseline.Errors5xx),
 		ErrorStat:    mixture(s.errLR[:]),
-		AbortAt:      math.Log(1 / c.errorAlpha()),
+		AbortAt:      math.Log(1 / c.sequentialAlpha()),
+		Looks:        s.Looks,
 		PromoteStat:  mixture(s.promLR[:]),
 		PromoteAt:    math.Log(1 / promoteLevel),
 		ErrorP:       math.Min(1, math.Exp(-s.errMax)),

@@ -35,13 +35,41 @@
 // L_i(rho_j), over a fixed grid of ratios with weights summing to 1, is
 // therefore a nonnegative supermartingale with M_0 = 1, and Ville's
 // inequality gives P(sup_n M_n >= 1/a) <= a. The test aborts the first
-// time M_n >= 1/a: its false-abort rate is at most a however many minutes
-// it looks at, and stopping early for any other reason (promotion, a
-// maximum duration, too little traffic) only lowers it. 1/M_n, running
-// minimum, is an always-valid p-value.
+// time M_n >= 1/a with a a quarter of the error test's alpha: its
+// false-abort rate is at most a however many minutes it looks at, and
+// stopping early for any other reason (promotion, a maximum duration, too
+// little traffic) only lowers it. 1/M_n, running minimum, is an
+// always-valid p-value.
 //
-// Latency, where the export has per-minute histograms, is judged the same
-// way on slow requests: each minute the slow threshold is the highest
+// # Exact looks at fixed minutes
+//
+// Watching every minute has a price: the mixture's boundary log(1/a) sits
+// well above what a test looked at once needs. So the other three quarters
+// of the error alpha go to an exact conditional test looked at only at
+// fixed minutes, in equal shares: at minute 5 and minute 15 when they come
+// before MaxMinutes (the horizons by which a much worse and a three times
+// worse candidate should be caught), and at MaxMinutes. Given every
+// minute's margins (candidate and baseline requests, endpoint errors, as
+// integers), an identical candidate's error counts x_i are independent
+// hypergeometric draws, so the law of their sum S_n is the convolution of
+// the minutes' laws; Observe keeps it, trimming ends below 1e-16 and adding
+// what it trimmed to every tail, so trimming only makes the test stricter.
+// At a look the boundary c is the smallest count that paths not rejected at
+// an earlier look reach with probability at most the look's level, the
+// look rejects when S_n >= c, and those paths are cut before the next
+// minute (exact error spending, as in group-sequential designs). The
+// boundaries depend on the margins alone, so given the margins the
+// probability that some look rejects is at most the sum of the levels, and
+// so it is unconditionally. A candidate better than its baseline has each
+// x_i stochastically smaller (the noncentral hypergeometric law increases
+// with the odds ratio) and "some look rejects" is an increasing event, so
+// it is rarer still. The looks are taken by Observe at fixed counts of
+// minutes, whatever the cadence at which Decide is asked, and stopping
+// before a look only removes it. By the union bound the error test aborts
+// an identical candidate with probability at most a + 3a = its alpha.
+//
+// Latency, where the export has per-minute histograms, is judged by the
+// mixture test alone, with all of its half of alpha, on slow requests: each minute the slow threshold is the highest
 // bucket bound that at least 5% of the pooled (candidate plus baseline)
 // requests exceed, the pooled p95 to bucket precision, a symmetric
 // function of the pooled observations, so for identical versions the
@@ -51,14 +79,16 @@
 //
 // # Deciding
 //
-// Decide says, in this order: Abort when either test crosses its boundary;
-// Promote when the evidence says the candidate is not more than
-// MaxErrorRatio times worse (a second mixture test of rho >= MaxErrorRatio
-// against ratios below it, at level 5%, using the binomial approximation);
+// Decide says, in this order: Abort when the error mixture test, an exact
+// look or the latency test crosses its boundary; Promote when the
+// evidence says the candidate is not more than MaxErrorRatio times worse
+// (a second mixture test of rho >= MaxErrorRatio against ratios below it,
+// at level 5%, using the binomial approximation);
 // at MaxMinutes, Insufficient traffic when the candidate served fewer than
 // MinRequests requests, else Promote with the evidence; otherwise Continue.
 // The record carries the statistic, its boundaries, the always-valid
-// p-value, and an estimated candidate/baseline error-rate ratio with a
-// fixed-sample 95% interval (Katz log method, 0.5 added to zero counts) for
-// a person to read; the interval does not drive the decision.
+// p-value, each look taken (counts, boundary, level, p), and an estimated
+// candidate/baseline error-rate ratio with a fixed-sample 95% interval
+// (Katz log method, 0.5 added to zero counts) for a person to read; the
+// interval does not drive the decision.
 package judge

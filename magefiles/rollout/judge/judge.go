@@ -65,6 +65,12 @@ func (c Config) errorAlpha() float64 {
 
 func (c Config) latencyAlpha() float64 { return c.Alpha / 2 }
 
+// sequentialShare is the part of the error test's alpha the always-valid
+// mixture test spends; the exact looks share the rest.
+const sequentialShare = 0.25
+
+func (c Config) sequentialAlpha() float64 { return c.errorAlpha() * sequentialShare }
+
 // promoteLevel is the level of the early-promotion test.
 const promoteLevel = 0.05
 
@@ -125,6 +131,17 @@ type State struct {
 	SlowBaseline   float64 `json:"slow_baseline"`
 	LatencyMinutes int     `json:"latency_minutes"`
 
+	// Looks are the exact test's looks so far.
+	Looks []Look `json:"looks,omitempty"`
+
+	// null is the exact conditional distribution, for an identical
+	// candidate, of its error count so far, less the paths a look has
+	// rejected; slack is the mass trimmed from it; errors and errorTotal
+	// are the candidate's and the endpoint's integer error counts.
+	null               dist
+	slack              float64
+	errors, errorTotal int
+
 	errLR  [len(abortGrid)]float64 // log likelihood ratios per grid ratio
 	latLR  [len(abortGrid)]float64
 	promLR [len(promoteGrid)]float64
@@ -152,6 +169,7 @@ func Observe(c Config, s State, m Minute) State {
 		}
 		s.errMax = math.Max(s.errMax, mixture(s.errLR[:]))
 	}
+	s = s.exactMinute(c, cand, base)
 	if c.Latency {
 		if kc, kb, ok := slow(m.CandidateLatency, m.BaselineLatency); ok {
 			pi := m.CandidateLatency.Total / (m.CandidateLatency.Total + m.BaselineLatency.Total)

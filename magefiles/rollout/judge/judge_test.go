@@ -53,6 +53,8 @@ func TestDecide(t *testing.T) {
 		{"too little traffic at the maximum duration", cfg, repeat(20, minute(5, 0, 0, 45, 0, 0)), InsufficientTraffic, "insufficient traffic: 100 candidate requests in 20 minutes"},
 		{"no errors at all promotes at the maximum duration", cfg, repeat(20, minute(100, 0, 0, 900, 0, 0)), Promote, "20 minutes without evidence"},
 		{"a minute without the candidate teaches nothing", cfg, []Minute{{Baseline: Counts{Requests: 900, Errors4xx: 50}, CandidateAbsent: true}}, Continue, ""},
+		{"errors late in the canary abort at the exact look at the maximum duration", cfg,
+			append(repeat(15, minute(100, 0, 0, 900, 1, 0)), repeat(5, minute(100, 2, 0, 900, 1, 0))...), Abort, "10 of the endpoint's 30 errors in 20 minutes"},
 		{"invalid configuration aborts", Config{Alpha: 0}, []Minute{minute(100, 0, 0, 900, 0, 0)}, Abort, "alpha 0 must be"},
 		{"a slow candidate aborts where latency is exported", Config{Alpha: 0.01, MaxErrorRatio: 1.5, MaxMinutes: 20, MinRequests: 500, Latency: true},
 			repeat(2, Minute{Candidate: Counts{Requests: 100}, Baseline: Counts{Requests: 900}, CandidateLatency: slowCand, BaselineLatency: fastBase}), Abort, "slower than the endpoint's p95"},
@@ -68,12 +70,39 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+func TestExactLookInTheRecord(t *testing.T) {
+	cfg := DefaultConfig()
+	ms := repeat(5, minute(100, 1, 0, 900, 9, 0))
+	s := fold(cfg, ms...)
+	d := Decide(cfg, s)
+	require.Len(t, d.Looks, 1)
+	l := d.Looks[0]
+	assert.Equal(t, Look{Minute: 5, Level: 0.0025, Errors: 5, Total: 50, Boundary: l.Boundary, P: l.P}, l)
+	assert.Greater(t, l.Boundary, 10, "an identical candidate's 5 of 50 is far from the boundary")
+	assert.Greater(t, l.P, 0.3)
+	assert.Contains(t, Line(ms[4], d), "exact look: cand 5 of 50 errors, abort at ")
+	assert.NotContains(t, Line(ms[3], Decide(cfg, fold(cfg, ms[:4]...))), "exact look")
+	raw, err := json.Marshal(d)
+	require.NoError(t, err)
+	assert.Contains(t, string(raw), `"looks":[{"minute":5,`)
+}
+
 func TestObserveIsPure(t *testing.T) {
 	cfg := DefaultConfig()
 	s := fold(cfg, minute(100, 20, 0, 900, 9, 0))
 	before := s
 	_ = Observe(cfg, s, minute(100, 50, 0, 900, 0, 0))
 	assert.Equal(t, before, s)
+
+	// Across an exact look: two futures of one state keep their own looks.
+	s = fold(cfg, repeat(4, minute(100, 1, 0, 900, 9, 0))...)
+	calm := Observe(cfg, s, minute(100, 1, 0, 900, 9, 0))
+	bad := Observe(cfg, s, minute(100, 40, 0, 900, 9, 0))
+	assert.Empty(t, s.Looks)
+	require.Len(t, calm.Looks, 1)
+	require.Len(t, bad.Looks, 1)
+	assert.False(t, calm.Looks[0].Rejected)
+	assert.True(t, bad.Looks[0].Rejected)
 }
 
 func TestEvidence(t *testing.T) {
@@ -88,7 +117,7 @@ func TestEvidence(t *testing.T) {
 	assert.InDelta(t, 9, *d.Ratio, 1e-9)
 	assert.Less(t, *d.RatioLow, 9.0)
 	assert.Greater(t, *d.RatioHigh, 9.0)
-	assert.InDelta(t, math.Log(100), d.AbortAt, 1e-12)
+	assert.InDelta(t, math.Log(400), d.AbortAt, 1e-12, "the mixture test spends a quarter of alpha")
 	assert.Equal(t, LatencyNotExported, d.Latency)
 	assert.Nil(t, d.LatencyStat)
 	raw, err := json.Marshal(d)
@@ -96,7 +125,7 @@ func TestEvidence(t *testing.T) {
 	assert.Contains(t, string(raw), `"error_ratio":9`)
 
 	line := Line(minute(100, 8, 2, 900, 9, 1), d)
-	for _, want := range []string{"minute 1:", "cand 100 req (4xx 8, 5xx 2)", "traffic 10.0%", "errors 50.0%", "abort at 4.61", "latency not exported by this workspace"} {
+	for _, want := range []string{"minute 1:", "cand 100 req (4xx 8, 5xx 2)", "traffic 10.0%", "errors 50.0%", "abort at 5.99", "latency not exported by this workspace"} {
 		assert.Contains(t, line, want)
 	}
 	assert.Contains(t, d.Summary(), "error ratio 9.00")
