@@ -12,7 +12,17 @@ import (
 )
 
 // start runs an emulator for one test and returns it with an SDK client.
+// The workspace registry's tests opt back in to it (Options.LegacyRegistry);
+// startUC keeps the default, registry disabled.
 func start(t testing.TB, opts Options) (*Server, *databricks.WorkspaceClient) {
+	t.Helper()
+	opts.LegacyRegistry = true
+	return startUC(t, opts)
+}
+
+// startUC runs an emulator with opts as given: the legacy registry is
+// disabled unless opts enable it.
+func startUC(t testing.TB, opts Options) (*Server, *databricks.WorkspaceClient) {
 	t.Helper()
 	srv, err := Start(opts)
 	require.NoError(t, err)

@@ -23,7 +23,15 @@ type emulated struct {
 	w   *databricks.WorkspaceClient
 }
 
+// start runs a workspace for the workspace-registry contract tests, which
+// opt back in to the legacy registry; startUC keeps the default.
 func start(t *testing.T, opts emulator.Options) emulated {
+	t.Helper()
+	opts.LegacyRegistry = true
+	return startUC(t, opts)
+}
+
+func startUC(t *testing.T, opts emulator.Options) emulated {
 	t.Helper()
 	srv, err := emulator.Start(opts)
 	require.NoError(t, err)
