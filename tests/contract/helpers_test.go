@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // emulated is one emulated workspace and an SDK client for it.
@@ -115,4 +116,11 @@ func (ws emulated) seed(t *testing.T, model string, n int) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// ucVersion is a version as the training task registers it.
+func ucVersion() unitycatalog.NewVersion {
+	return unitycatalog.NewVersion{Source: "dbfs:/databricks/mlflow-tracking/1/abc/artifacts/agent", RunID: "abc"}
 }
