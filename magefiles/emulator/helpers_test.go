@@ -9,6 +9,8 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // start runs an emulator for one test and returns it with an SDK client.
@@ -115,4 +117,9 @@ func updateConfigAndWait(c context.Context, w *databricks.WorkspaceClient, req s
 		return nil, err
 	}
 	return wait.Get()
+}
+
+// testVersion is a Unity Catalog version as the training task registers it.
+func testVersion() unitycatalog.NewVersion {
+	return unitycatalog.NewVersion{Source: "dbfs:/databricks/mlflow-tracking/1/abc/artifacts/agent", RunID: "abc"}
 }
