@@ -193,6 +193,8 @@ func setup(o Options) (*demo, error) {
 	}
 	ws, err := emulator.StartWorkspaces(cd.Envs, emulator.Options{
 		TimeScale: emuScale, Durations: Durations,
+		// The pipeline still registers in the workspace registry.
+		LegacyRegistry: true,
 		// The export's minutes are the pipeline's minutes of service time.
 		MetricsClock: d.clock,
 		// Model latency the metrics report (slept at the time scale): the

@@ -1,40 +1,34 @@
 package emulator
 
 import (
-	"fmt"
 	"net/http"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
-// Error codes the emulator answers with; the SDK maps them (and the HTTP
-// status) to the apierr sentinel errors, as it does for the real service.
+// The error codes and body live in package core, shared by every service.
 const (
-	codeInvalidParameter  = "INVALID_PARAMETER_VALUE"
-	codeDoesNotExist      = "RESOURCE_DOES_NOT_EXIST"
-	codeAlreadyExists     = "RESOURCE_ALREADY_EXISTS"
-	codeConflict          = "RESOURCE_CONFLICT"
-	codeInvalidState      = "INVALID_STATE"
-	codeBadRequest        = "BAD_REQUEST"
-	codeMalformed         = "MALFORMED_REQUEST"
-	codeNotFound          = "ENDPOINT_NOT_FOUND"
-	codeUnauthenticated   = "UNAUTHENTICATED"
-	codePermissionDenied  = "PERMISSION_DENIED"
-	codeInternal          = "INTERNAL_ERROR"
-	codeUnavailable       = "TEMPORARILY_UNAVAILABLE"
-	codeTooManyRequests   = "REQUEST_LIMIT_EXCEEDED"
-	codeDirectoryNotEmpty = "DIRECTORY_NOT_EMPTY"
+	codeInvalidParameter  = core.CodeInvalidParameter
+	codeDoesNotExist      = core.CodeDoesNotExist
+	codeAlreadyExists     = core.CodeAlreadyExists
+	codeConflict          = core.CodeConflict
+	codeInvalidState      = core.CodeInvalidState
+	codeBadRequest        = core.CodeBadRequest
+	codeMalformed         = core.CodeMalformed
+	codeNotFound          = core.CodeNotFound
+	codeUnauthenticated   = core.CodeUnauthenticated
+	codePermissionDenied  = core.CodePermissionDenied
+	codeInternal          = core.CodeInternal
+	codeUnavailable       = core.CodeUnavailable
+	codeTooManyRequests   = core.CodeTooManyRequests
+	codeDirectoryNotEmpty = core.CodeDirectoryNotEmpty
 )
 
 // apiError is the Databricks error body plus its HTTP status.
-type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"error_code"`
-	Message string `json:"message"`
-}
-
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+type apiError = core.Error
 
 func newError(status int, code, format string, args ...any) *apiError {
-	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return core.NewError(status, code, format, args...)
 }
 
 func invalidParam(format string, args ...any) *apiError {

@@ -38,21 +38,46 @@
 //     point (see training.go and ModelArtifactPath): it logs an MLflow run
 //     with the model at runs:/<run_id>/agent, registers a version under
 //     --model-name and prints the training report, whose "run_id" the deploy
-//     stage reads from jobs/runs/get-output of the training task's run.
+//     stage reads from jobs/runs/get-output of the training task's run. A
+//     three-level --model-name registers in Unity Catalog (the model must
+//     exist). A task passing --target-model is the promotion job's copy
+//     task (promotion.go): it copies a source version into the target
+//     model once and sets the release alias on the copy.
 //   - MLflow: experiments (create, get, get-by-name), runs (create, get,
 //     search, set-tag, update), artifacts/list.
-//   - Workspace model registry: registered models (create, get, search,
-//     list, set/delete tag, update, delete, get-latest-versions) and model
-//     versions (create, get, search, update, set/delete tag, delete,
-//     transition-stage, get-download-uri). Versions go PENDING_REGISTRATION
-//     -> READY, or FAILED_REGISTRATION when the source run logged no model or
-//     a failure is scripted. Searches take MLflow filters such as
-//     name='agent' AND run_id='...'. Unity Catalog models and aliases are not
-//     emulated: the pipeline uses the workspace registry.
+//   - Unity Catalog (package unitycatalog): catalogs get, schemas get,
+//     registered models create, get, list (catalog_name, schema_name, page
+//     tokens), update, delete, aliases set and delete, model versions get,
+//     list, update, delete and get by alias (include_aliases), grants get,
+//     get-effective and update on catalog, schema and function (registered
+//     model) securables. One metastore is shared by the workspaces of one
+//     StartWorkspaces (Options.Metastore; a single Start has its own), and
+//     each workspace answers as its own principal (StartWorkspaces names
+//     them emulator+<name>@localhost), so grants decide what a workspace
+//     may read: no grant is 403 PERMISSION_DENIED. Options.CatalogSchema
+//     seeds a catalog per workspace with that schema, each workspace
+//     granted read on the previous one's catalog (dev -> staging -> prod);
+//     Metastore().CreateCatalog, CreateSchema, Grant and Revoke seed in Go.
+//     Versions go PENDING_REGISTRATION -> READY after
+//     Durations.ModelRegistration, or FAILED_REGISTRATION or stay pending
+//     when scripted (Metastore().FailNextRegistration,
+//     HoldNextRegistration).
+//   - Workspace model registry, only with Options.LegacyRegistry (off by
+//     default, as on new accounts' workspaces, where every registry route
+//     answers 403 PERMISSION_DENIED "The legacy workspace model registry is
+//     disabled for the current Databricks workspace."): registered models
+//     (create, get, search, list, set/delete tag, update, delete,
+//     get-latest-versions) and model versions (create, get, search, update,
+//     set/delete tag, delete, transition-stage, get-download-uri). Versions
+//     go PENDING_REGISTRATION -> READY, or FAILED_REGISTRATION when the
+//     source run logged no model or a failure is scripted. Searches take
+//     MLflow filters such as name='agent' AND run_id='...'.
 //   - Model serving: endpoints create, get, list, delete, update-config,
 //     build-logs, server logs and the metrics export; invocations. See
 //     serving.go for the config update state machine and validations
 //     (routes name served entities and sum to 100; one update at a time).
+//     Served entities name a workspace-registry model or a Unity Catalog
+//     model (catalog.schema.model) and version, which must be READY.
 //     Invocations are routed by the traffic percentages, answered by the
 //     served version's Behavior and carry the served-model-name header. A
 //     version whose model raises answers 400 BAD_REQUEST with the MLflow

@@ -17,7 +17,7 @@ import (
 // A release against the emulator: train, serve, then canary a bad version
 // whose errors show in the metrics.
 func Example() {
-	srv, err := emulator.Start(emulator.Options{}) // free port, instant state machines
+	srv, err := emulator.Start(emulator.Options{LegacyRegistry: true}) // free port, instant state machines, the workspace registry
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,10 +9,22 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // start runs an emulator for one test and returns it with an SDK client.
+// The workspace registry's tests opt back in to it (Options.LegacyRegistry);
+// startUC keeps the default, registry disabled.
 func start(t testing.TB, opts Options) (*Server, *databricks.WorkspaceClient) {
+	t.Helper()
+	opts.LegacyRegistry = true
+	return startUC(t, opts)
+}
+
+// startUC runs an emulator with opts as given: the legacy registry is
+// disabled unless opts enable it.
+func startUC(t testing.TB, opts Options) (*Server, *databricks.WorkspaceClient) {
 	t.Helper()
 	srv, err := Start(opts)
 	require.NoError(t, err)
@@ -105,4 +117,9 @@ func updateConfigAndWait(c context.Context, w *databricks.WorkspaceClient, req s
 		return nil, err
 	}
 	return wait.Get()
+}
+
+// testVersion is a Unity Catalog version as the training task registers it.
+func testVersion() unitycatalog.NewVersion {
+	return unitycatalog.NewVersion{Source: "dbfs:/databricks/mlflow-tracking/1/abc/artifacts/agent", RunID: "abc"}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 var queryInputType = reflect.TypeOf(serving.QueryEndpointInput{})
@@ -208,7 +210,7 @@ func invocationRecords(body []byte) ([]any, *apiError) {
 	if err := dec.Decode(&generic); err != nil {
 		return nil, newError(http.StatusBadRequest, codeBadRequest, "Invalid JSON in the request body: %v", err)
 	}
-	if err := checkFields(generic, queryInputType, ""); err != nil {
+	if err := core.CheckFields(generic, queryInputType, ""); err != nil {
 		return nil, newError(http.StatusBadRequest, codeBadRequest, "%s", err.Message)
 	}
 	obj, _ := generic.(map[string]any)

@@ -390,7 +390,7 @@ func (s *Server) jobsRunNow(r *http.Request) (any, *apiError) {
 		if t.Disabled {
 			continue
 		}
-		tr := &taskRec{TaskKey: t.TaskKey, RunID: s.st.nextID(), Trains: t.TaskKey == trainer}
+		tr := &taskRec{TaskKey: t.TaskKey, RunID: s.st.nextID(), Trains: t.TaskKey == trainer, Promotes: t.TaskKey != trainer && promotes(t)}
 		run.Tasks = append(run.Tasks, tr)
 		s.st.TaskRuns[tr.RunID] = run.RunID
 	}
@@ -465,6 +465,18 @@ func (s *Server) finishRun(run *runRec) {
 			failing, run.Outcome.Result, run.Outcome.Message = s.defaultFailTask(run), jobs.RunResultStateFailed, err.Error()
 		}
 	}
+	reports := map[string]map[string]any{}
+	for _, t := range run.Tasks {
+		if failing != "" || !t.Promotes {
+			continue
+		}
+		r, err := s.promote(run, t)
+		if err != nil {
+			failing, run.Outcome.Result, run.Outcome.Message = t.TaskKey, jobs.RunResultStateFailed, err.Error()
+			break
+		}
+		reports[t.TaskKey] = r
+	}
 	upstreamFailed := false
 	for _, t := range run.Tasks {
 		switch {
@@ -479,11 +491,15 @@ func (s *Server) finishRun(run *runRec) {
 			t.Result, t.Message = jobs.RunResultStateFailed, "Workload failed, see run output for details"
 			t.Output = &jobs.RunOutput{
 				Error:      msg,
-				ErrorTrace: "Traceback (most recent call last):\n  File \"train.py\", line 1, in <module>\nRuntimeError: " + msg,
+				ErrorTrace: "Traceback (most recent call last):\n  File \"" + taskFile(run, t.TaskKey) + "\", line 1, in <module>\nRuntimeError: " + msg,
 			}
 			upstreamFailed = true
 		default:
 			t.Result = jobs.RunResultStateSuccess
+			if r, ok := reports[t.TaskKey]; ok {
+				t.Output = &jobs.RunOutput{Logs: pythonJSON(r) + "\n"}
+				continue
+			}
 			t.Output = s.taskOutput(run, t, report)
 		}
 	}
@@ -522,6 +538,14 @@ func (s *Server) taskOutput(run *runRec, t *taskRec, report map[string]any) *job
 		out.Logs = line + "\n"
 	}
 	return out
+}
+
+// taskFile is the file a failing task's traceback names.
+func taskFile(run *runRec, key string) string {
+	if task := findTask(run.Settings, key); task != nil && task.SparkPythonTask != nil {
+		return task.SparkPythonTask.PythonFile
+	}
+	return "train.py"
 }
 
 func findTask(js jobs.JobSettings, key string) *jobs.Task {

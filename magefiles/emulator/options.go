@@ -3,6 +3,8 @@ package emulator
 import (
 	"sync"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // Options configure a Server. The zero value is ready for tests: a free port
@@ -59,6 +61,23 @@ type Options struct {
 	// X-Databricks-Org-Id header of SCIM Me and as ?o= in run page URLs.
 	// Default DefaultWorkspaceID.
 	WorkspaceID int64
+	// LegacyRegistry serves the workspace model registry
+	// (/api/2.0/mlflow/registered-models/..., model-versions/...,
+	// transition-requests/...). Off by default, as on the workspaces of new
+	// accounts, whose registry routes all answer 403 PERMISSION_DENIED "The
+	// legacy workspace model registry is disabled for the current Databricks
+	// workspace." and whose models live in Unity Catalog.
+	LegacyRegistry bool
+	// Metastore is the Unity Catalog metastore the workspace is attached to;
+	// nil gives the workspace a metastore of its own. StartWorkspaces
+	// attaches all its workspaces to one.
+	Metastore *unitycatalog.Metastore
+	// CatalogSchema, when set, makes StartWorkspaces seed the metastore: a
+	// catalog per workspace name holding this schema, both owned by that
+	// workspace's principal, and each workspace's principal granted
+	// USE_CATALOG, USE_SCHEMA and EXECUTE on the previous workspace's catalog
+	// (dev -> staging -> prod), so each environment reads the one before.
+	CatalogSchema string
 	// RoutesByModelName answers traffic routes with served_model_name only,
 	// as a service that leaves served_entity_name out does; clients must
 	// read either name. Default: both names.

@@ -18,7 +18,7 @@ import (
 // first deploys, the second finds everything the first left.
 func TestStateFileSharesTheWorkspace(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "emulator", "state.json")
-	first, err := Start(Options{StateFile: file})
+	first, err := Start(Options{StateFile: file, LegacyRegistry: true})
 	require.NoError(t, err)
 	w, err := first.WorkspaceClient()
 	require.NoError(t, err)

@@ -17,6 +17,10 @@ import (
 // scripted (FailNextRegistration).
 
 func (s *Server) registerRegistry() {
+	if !s.opts.LegacyRegistry {
+		s.registerLegacyRegistryDisabled()
+		return
+	}
 	s.handleJSON("POST /api/2.0/mlflow/registered-models/create", "registry.models.create", true, s.modelsCreate)
 	s.handleJSON("GET /api/2.0/mlflow/databricks/registered-models/get", "registry.models.get", false, s.modelsGet)
 	s.handleJSON("GET /api/2.0/mlflow/registered-models/search", "registry.models.search", false, s.modelsSearch)

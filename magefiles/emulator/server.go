@@ -19,6 +19,8 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/config"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // Server is a running emulator.
@@ -42,6 +44,10 @@ type Server struct {
 	// Shutdown treats them as busy for 5 s; Close drops them at once.
 	connMu sync.Mutex
 	fresh  map[net.Conn]bool
+
+	// uc is the Unity Catalog metastore, which has its own lock; lock it
+	// after s.mu, never before.
+	uc *unitycatalog.Metastore
 
 	mu  sync.Mutex // guards st and rng
 	st  *state
@@ -123,6 +129,10 @@ func Start(opts Options) (*Server, error) {
 	if s.maxLog <= 0 {
 		s.maxLog = 50_000
 	}
+	s.uc = opts.Metastore
+	if s.uc == nil {
+		s.uc = unitycatalog.New(unitycatalog.Options{Clock: s.clock, TimeScale: s.scale, Registration: s.dur.ModelRegistration})
+	}
 	seed := opts.Seed
 	if seed == 0 {
 		seed = 0x5eed
@@ -149,6 +159,7 @@ func Start(opts Options) (*Server, error) {
 	s.registerJobs()
 	s.registerMLflow()
 	s.registerRegistry()
+	s.registerUnityCatalog()
 	s.registerServing()
 	s.registerFallback()
 
@@ -184,6 +195,9 @@ func (s *Server) Token() string { return s.token }
 
 // UserName is the identity behind the token.
 func (s *Server) UserName() string { return s.user }
+
+// Metastore is the Unity Catalog metastore the workspace is attached to.
+func (s *Server) Metastore() *unitycatalog.Metastore { return s.uc }
 
 // WorkspaceID is the workspace's numeric id (Options.WorkspaceID).
 func (s *Server) WorkspaceID() int64 {

@@ -5,11 +5,15 @@ import (
 	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // Model serving. A config update (create or update-config) is IN_PROGRESS
@@ -105,12 +109,8 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 		if wt == "" {
 			wt = serving.ServingModelWorkloadTypeCpu
 		}
-		_, v, aerr := s.version(e.EntityName, e.EntityVersion)
-		if aerr != nil {
+		if aerr := s.servable(e.EntityName, e.EntityVersion); aerr != nil {
 			return nil, aerr
-		}
-		if v.MV.Status != ml.ModelVersionStatusReady {
-			return nil, invalidParam("Model version %s of %s is not ready to serve (status %s).", e.EntityVersion, e.EntityName, v.MV.Status)
 		}
 		out := serving.ServedEntityOutput{
 			Name: name, EntityName: e.EntityName, EntityVersion: e.EntityVersion,
@@ -132,6 +132,34 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 	}
 	cfg.Routes = routes
 	return cfg, nil
+}
+
+// servable checks that a served entity names a READY model version: of
+// Unity Catalog for a three-level name, which the workspace's principal
+// must be able to read, else of the workspace registry. Call with s.mu held.
+func (s *Server) servable(name, version string) *apiError {
+	if unitycatalog.IsModelName(name) {
+		n, err := strconv.Atoi(version)
+		if err != nil || n <= 0 {
+			return invalidParam("Invalid entity_version '%s' for Unity Catalog model %s: versions are positive integers.", version, name)
+		}
+		v, aerr := s.uc.GetVersion(s.user, name, n, false)
+		if aerr != nil {
+			return aerr
+		}
+		if v.Status != catalog.ModelVersionInfoStatusReady {
+			return invalidParam("Model version %s of %s is not ready to serve (status %s).", version, name, v.Status)
+		}
+		return nil
+	}
+	_, v, aerr := s.version(name, version)
+	if aerr != nil {
+		return aerr
+	}
+	if v.MV.Status != ml.ModelVersionStatusReady {
+		return invalidParam("Model version %s of %s is not ready to serve (status %s).", version, name, v.MV.Status)
+	}
+	return nil
 }
 
 func sameDeployment(a, b serving.ServedEntityOutput) bool {

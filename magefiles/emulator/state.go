@@ -131,12 +131,14 @@ type runRec struct {
 }
 
 type taskRec struct {
-	TaskKey string              `json:"task_key"`
-	RunID   int64               `json:"run_id"`
-	Trains  bool                `json:"trains"`
-	Result  jobs.RunResultState `json:"result,omitempty"`
-	Message string              `json:"message,omitempty"`
-	Output  *jobs.RunOutput     `json:"output,omitempty"`
+	TaskKey string `json:"task_key"`
+	RunID   int64  `json:"run_id"`
+	Trains  bool   `json:"trains"`
+	// Promotes marks the promotion job's copy task (promotion.go).
+	Promotes bool                `json:"promotes,omitempty"`
+	Result   jobs.RunResultState `json:"result,omitempty"`
+	Message  string              `json:"message,omitempty"`
+	Output   *jobs.RunOutput     `json:"output,omitempty"`
 }
 
 // mlRunRec is an MLflow run and the artifact files it logged.

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/ml"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // A job run simulates the project's training entry point
@@ -25,8 +28,14 @@ import (
 //     params, metrics, tags (git_sha, release, mlflow.databricks.jobID,
 //     mlflow.databricks.jobRunID) and the model artifact under
 //     ModelArtifactPath, so the model is at runs:/<run_id>/agent;
-//   - registers it under --model-name as a new workspace-registry version
-//     (READY by the end of the run, as mlflow's log_model waits for it);
+//   - registers it under --model-name: a three-level name
+//     (catalog.schema.model) as a Unity Catalog version of the existing
+//     model, PENDING_REGISTRATION until the registration time after the
+//     run's end, as the databricks-uc registry does (a missing model or
+//     privilege fails the run with the error in its logs); any other name
+//     as a workspace-registry version (READY by the end of the run, as
+//     mlflow's log_model waits for it), or, with the legacy registry
+//     disabled, fails the run with the registry's 403 message;
 //   - prints the report JSON as the last line of the task's logs (notebook
 //     tasks: as the notebook exit value). Its "run_id" is the MLflow run id
 //     and "model_version" the registered version:
@@ -99,6 +108,26 @@ func resolveRefs(v string, run *runRec, taskKey string) string {
 
 // trainingArgs reads the training arguments of a task run.
 func trainingArgs(run *runRec, t *taskRec) trainArgs {
+	args := taskArgs(run, t)
+	ta := trainArgs{
+		ModelName: args["model_name"], Experiment: args["experiment"],
+		GitSHA: args["git_sha"], Release: args["release"],
+		Threshold: 0.5, MinAccuracy: 0.9,
+	}
+	if f, err := strconv.ParseFloat(args["threshold"], 64); err == nil {
+		ta.Threshold = f
+	}
+	if f, err := strconv.ParseFloat(args["min_accuracy"], 64); err == nil {
+		ta.MinAccuracy = f
+	}
+	ta.DryRun, _ = strconv.ParseBool(args["dry_run"])
+	return ta
+}
+
+// taskArgs reads a task run's arguments (task parameters, run-now
+// overrides and job parameters, references resolved) by name, with
+// dashes as underscores: --model-name is "model_name".
+func taskArgs(run *runRec, t *taskRec) map[string]string {
 	named := map[string]string{}
 	for k, v := range run.Params {
 		named[k] = v
@@ -155,19 +184,7 @@ func trainingArgs(run *runRec, t *taskRec) trainArgs {
 		}
 		args[normalizeArg(name)] = resolveRefs(val, run, t.TaskKey)
 	}
-	ta := trainArgs{
-		ModelName: args["model_name"], Experiment: args["experiment"],
-		GitSHA: args["git_sha"], Release: args["release"],
-		Threshold: 0.5, MinAccuracy: 0.9,
-	}
-	if f, err := strconv.ParseFloat(args["threshold"], 64); err == nil {
-		ta.Threshold = f
-	}
-	if f, err := strconv.ParseFloat(args["min_accuracy"], 64); err == nil {
-		ta.MinAccuracy = f
-	}
-	ta.DryRun, _ = strconv.ParseBool(args["dry_run"])
-	return ta
+	return args
 }
 
 func normalizeArg(k string) string {
@@ -277,7 +294,22 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 	s.logModelArtifacts(mr, ModelArtifactPath)
 	report["run_id"] = run.MLflowRunID
 	report["model_version"] = nil
-	if ta.ModelName != "" {
+	switch {
+	case unitycatalog.IsModelName(ta.ModelName):
+		// mlflow's databricks-uc registry: the model must exist (the bundle
+		// creates it) and the version registers asynchronously.
+		mv, err := s.uc.RegisterVersion(s.user, ta.ModelName, unitycatalog.NewVersion{
+			Source: mr.Run.Info.ArtifactUri + "/" + ModelArtifactPath, RunID: run.MLflowRunID,
+			RunWorkspaceID: s.WorkspaceID(), At: run.EndAt,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, restError(err))
+		}
+		report["model_name"] = mv.CatalogName + "." + mv.SchemaName + "." + mv.ModelName
+		report["model_version"] = strconv.Itoa(mv.Version)
+	case ta.ModelName != "" && !s.opts.LegacyRegistry:
+		return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, restError(errLegacyRegistryDisabled()))
+	case ta.ModelName != "":
 		mv, aerr := s.registerVersion(ta.ModelName, mr.Run.Info.ArtifactUri+"/"+ModelArtifactPath, run.MLflowRunID, "", nil, true)
 		if aerr != nil {
 			return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, aerr.Message)
@@ -290,6 +322,16 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 	report["logged"] = true
 	s.endTraining(run, ml.RunInfoStatusFinished)
 	return report, nil
+}
+
+// restError renders an API error as mlflow's RestException prints it:
+// "RESOURCE_DOES_NOT_EXIST: Routine or Model 'a.b.c' does not exist."
+func restError(err error) string {
+	var aerr *apiError
+	if errors.As(err, &aerr) {
+		return aerr.Code + ": " + aerr.Message
+	}
+	return err.Error()
 }
 
 // endTraining closes the training run's MLflow run unless it is closed.

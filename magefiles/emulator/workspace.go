@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/service/workspace"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 // seedWorkspace creates the folders every workspace has. Call with s.mu held.
@@ -107,7 +109,7 @@ func importRequest(r *http.Request) (workspace.Import, []byte, *apiError) {
 		}
 		return req, content, nil
 	}
-	if err := r.ParseMultipartForm(maxBody); err != nil {
+	if err := r.ParseMultipartForm(core.MaxBody); err != nil {
 		return req, nil, invalidParam("Invalid multipart upload: %v", err)
 	}
 	for key := range r.MultipartForm.Value {

@@ -13,6 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/databricks/databricks-sdk-go/service/catalog"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // Workspaces are several emulated workspaces in one process, as dev,
@@ -22,12 +26,15 @@ import (
 type Workspaces struct {
 	names []string
 	byEnv map[string]*Server
+	uc    *unitycatalog.Metastore
 }
 
 var workspaceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
-// StartWorkspaces starts one server per name with opts as the template.
-// Each gets its own free port (or Addr's port plus its index), token,
+// StartWorkspaces starts one server per name with opts as the template,
+// all attached to one Unity Catalog metastore (opts.Metastore, or a new
+// one). Each gets its own free port (or Addr's port plus its index), token,
+// principal (UserName with +<name>: emulator+dev@localhost),
 // workspace id (DefaultWorkspaceID plus its index plus one), seed (from its
 // name) and, with StateFile "w.json", state file "w-<name>.json".
 func StartWorkspaces(names []string, opts Options) (*Workspaces, error) {
@@ -35,6 +42,16 @@ func StartWorkspaces(names []string, opts Options) (*Workspaces, error) {
 		return nil, errors.New("emulator: no workspace names")
 	}
 	ws := &Workspaces{byEnv: map[string]*Server{}}
+	if opts.Metastore == nil {
+		clock := opts.Clock
+		if clock == nil {
+			clock = wallClock{}
+		}
+		opts.Metastore = unitycatalog.New(unitycatalog.Options{
+			Clock: clock, TimeScale: opts.TimeScale, Registration: opts.Durations.withDefaults().ModelRegistration,
+		})
+	}
+	ws.uc = opts.Metastore
 	for i, name := range names {
 		if !workspaceName.MatchString(name) {
 			_ = ws.Close()
@@ -57,13 +74,57 @@ func StartWorkspaces(names []string, opts Options) (*Workspaces, error) {
 		ws.names = append(ws.names, name)
 		ws.byEnv[name] = srv
 	}
+	if opts.CatalogSchema != "" {
+		if err := ws.seedCatalogs(opts.CatalogSchema); err != nil {
+			_ = ws.Close()
+			return nil, err
+		}
+	}
 	return ws, nil
 }
+
+// seedCatalogs creates a catalog per workspace with the schema, owned by the
+// workspace's principal, and grants each workspace read on the previous
+// workspace's catalog (see Options.CatalogSchema).
+func (ws *Workspaces) seedCatalogs(schema string) error {
+	for i, name := range ws.names {
+		owner := ws.byEnv[name].UserName()
+		if err := ws.uc.CreateCatalog(owner, name); err != nil {
+			return fmt.Errorf("emulator: seed catalogs: %w", err)
+		}
+		if err := ws.uc.CreateSchema(owner, name, schema); err != nil {
+			return fmt.Errorf("emulator: seed catalogs: %w", err)
+		}
+		if i == 0 {
+			continue
+		}
+		prev := ws.names[i-1]
+		if err := ws.uc.Grant(catalog.SecurableTypeCatalog, prev, owner,
+			catalog.PrivilegeUseCatalog, catalog.PrivilegeUseSchema, catalog.PrivilegeExecute); err != nil {
+			return fmt.Errorf("emulator: seed catalogs: %w", err)
+		}
+	}
+	return nil
+}
+
+// Metastore is the Unity Catalog metastore every workspace is attached to.
+func (ws *Workspaces) Metastore() *unitycatalog.Metastore { return ws.uc }
 
 func workspaceOptions(opts Options, name string, i int) (Options, error) {
 	o := opts
 	o.Token = ""
 	o.ExtraTokens = nil
+	// Each workspace has its own principal, so Unity Catalog grants between
+	// them mean something: emulator+dev@localhost for the default user.
+	user := opts.UserName
+	if user == "" {
+		user = "emulator@localhost"
+	}
+	local, domain, _ := strings.Cut(user, "@")
+	o.UserName = local + "+" + name
+	if domain != "" {
+		o.UserName += "@" + domain
+	}
 	o.WorkspaceID = DefaultWorkspaceID + int64(i) + 1
 	if opts.WorkspaceID != 0 {
 		o.WorkspaceID = opts.WorkspaceID + int64(i)

@@ -20,7 +20,7 @@ import (
 // Each workspace has its own state, URL, token and workspace id: what one
 // holds the others do not know, and one's token opens no other.
 func TestWorkspacesAreSeparate(t *testing.T) {
-	ws, err := StartWorkspaces([]string{"dev", "staging", "prod"}, Options{})
+	ws, err := StartWorkspaces([]string{"dev", "staging", "prod"}, Options{LegacyRegistry: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, ws.Close()) })
 	assert.Equal(t, []string{"dev", "staging", "prod"}, ws.Names())

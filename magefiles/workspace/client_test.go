@@ -13,7 +13,7 @@ import (
 
 func startEmulator(t *testing.T) *emulator.Server {
 	t.Helper()
-	srv, err := emulator.Start(emulator.Options{})
+	srv, err := emulator.Start(emulator.Options{LegacyRegistry: true}) // the bundle still declares workspace-registry models
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Close() })
 	return srv

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // emulated is one emulated workspace and an SDK client for it.
@@ -23,7 +24,15 @@ type emulated struct {
 	w   *databricks.WorkspaceClient
 }
 
+// start runs a workspace for the workspace-registry contract tests, which
+// opt back in to the legacy registry; startUC keeps the default.
 func start(t *testing.T, opts emulator.Options) emulated {
+	t.Helper()
+	opts.LegacyRegistry = true
+	return startUC(t, opts)
+}
+
+func startUC(t *testing.T, opts emulator.Options) emulated {
 	t.Helper()
 	srv, err := emulator.Start(opts)
 	require.NoError(t, err)
@@ -107,4 +116,11 @@ func (ws emulated) seed(t *testing.T, model string, n int) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+
+// ucVersion is a version as the training task registers it.
+func ucVersion() unitycatalog.NewVersion {
+	return unitycatalog.NewVersion{Source: "dbfs:/databricks/mlflow-tracking/1/abc/artifacts/agent", RunID: "abc"}
 }

@@ -154,7 +154,9 @@ var ModelLatency = emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * tim
 func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 	t.Helper()
 	mc := &metricsClock{}
-	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc}
+	// The pipeline uses the workspace registry until it moves to Unity
+	// Catalog, so these workspaces keep it (Options.LegacyRegistry).
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc, LegacyRegistry: true}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -171,7 +173,9 @@ func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 func Workspaces(t testing.TB, opts ...func(*emulator.Options)) *emulator.Workspaces {
 	t.Helper()
 	mc := &metricsClock{}
-	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc}
+	// The pipeline uses the workspace registry until it moves to Unity
+	// Catalog, so these workspaces keep it (Options.LegacyRegistry).
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc, LegacyRegistry: true}
 	for _, f := range opts {
 		f(&o)
 	}

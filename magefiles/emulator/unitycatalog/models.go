@@ -1,0 +1,414 @@
+package unitycatalog
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/service/catalog"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+)
+
+// Every operation takes the calling principal (the workspace's user) and
+// checks its privileges as the service does.
+
+func versionMissing(full string, v int) *core.Error {
+	return core.NotFound("Model version %d of Routine or Model '%s' does not exist.", v, full)
+}
+
+func aliasMissing(full, alias string) *core.Error {
+	return core.NotFound("Alias '%s' of Routine or Model '%s' does not exist.", alias, full)
+}
+
+var aliasName = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
+var versionLike = regexp.MustCompile(`^[vV][0-9]+$`)
+
+// checkAlias refuses alias names outside letters, digits and underscores,
+// and the names MLflow reserves ("latest", v<number>), which a models:/ URI
+// would read as something else.
+func checkAlias(alias string) *core.Error {
+	if !aliasName.MatchString(alias) {
+		return core.InvalidParam("Invalid alias name '%s': alias names may contain only letters, digits and underscores.", alias)
+	}
+	if strings.EqualFold(alias, "latest") || versionLike.MatchString(alias) {
+		return core.InvalidParam("Invalid alias name '%s': 'latest' and aliases of the form v<number> are reserved.", alias)
+	}
+	return nil
+}
+
+// CreateModel creates a registered model as principal.
+func (m *Metastore) CreateModel(principal string, req catalog.CreateRegisteredModelRequest) (catalog.RegisteredModelInfo, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cat, schema, name := norm(req.CatalogName), norm(req.SchemaName), norm(req.Name)
+	if cat == "" || schema == "" || name == "" {
+		return catalog.RegisteredModelInfo{}, core.InvalidParam("catalog_name, schema_name and name are required.")
+	}
+	if !validName.MatchString(name) {
+		return catalog.RegisteredModelInfo{}, core.InvalidParam("Invalid name '%s': names cannot contain spaces, periods, forward slashes, or control characters.", req.Name)
+	}
+	sch := cat + "." + schema
+	if aerr := m.schemaExists(sch); aerr != nil {
+		return catalog.RegisteredModelInfo{}, aerr
+	}
+	if aerr := m.canEnter(principal, sch); aerr != nil {
+		return catalog.RegisteredModelInfo{}, aerr
+	}
+	sk := key{typeSchema, sch}
+	if !m.owns(principal, sk) && !m.granted(principal, sk, catalog.PrivilegeCreateModel) && !m.granted(principal, sk, catalog.PrivilegeCreateFunction) {
+		return catalog.RegisteredModelInfo{}, denied(catalog.PrivilegeCreateModel, sk)
+	}
+	full := sch + "." + name
+	if m.models[full] != nil {
+		return catalog.RegisteredModelInfo{}, core.NewError(http.StatusConflict, core.CodeAlreadyExists, "Routine or Model '%s' already exists.", full)
+	}
+	owner := req.Owner
+	if owner == "" {
+		owner = principal
+	}
+	now := m.now().UnixMilli()
+	mr := &modelRec{
+		info: catalog.RegisteredModelInfo{
+			Name: name, CatalogName: cat, SchemaName: schema, FullName: full, Comment: req.Comment,
+			Owner: owner, CreatedBy: principal, UpdatedBy: principal, CreatedAt: now, UpdatedAt: now,
+			MetastoreId: m.id, StorageLocation: "s3://emulator-metastore/models/" + m.uuid(),
+		},
+		aliases: map[string]int{},
+	}
+	m.models[full] = mr
+	return mr.renderModel(true), nil
+}
+
+// GetModel returns a registered model.
+func (m *Metastore) GetModel(principal, full string, withAliases bool) (catalog.RegisteredModelInfo, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.readable(principal, full)
+	if aerr != nil {
+		return catalog.RegisteredModelInfo{}, aerr
+	}
+	return mr.renderModel(withAliases), nil
+}
+
+// readable finds a model the principal may read. Call with m.mu held.
+func (m *Metastore) readable(principal, full string) (*modelRec, *core.Error) {
+	mr, aerr := m.model(full)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return mr, m.canRead(principal, mr)
+}
+
+// manageable finds a model the principal may change. Call with m.mu held.
+func (m *Metastore) manageable(principal, full string) (*modelRec, *core.Error) {
+	mr, aerr := m.model(full)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return mr, m.canManage(principal, mr)
+}
+
+// ListModels lists the models the principal may read, by full name, in
+// pages of maxResults (default and cap 1000) after the offset token.
+func (m *Metastore) ListModels(principal string, req catalog.ListRegisteredModelsRequest) (catalog.ListRegisteredModelsResponse, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cat, schema := norm(req.CatalogName), norm(req.SchemaName)
+	if schema != "" && cat == "" {
+		return catalog.ListRegisteredModelsResponse{}, core.InvalidParam("schema_name requires catalog_name.")
+	}
+	if cat != "" && m.catalogs[cat] == nil {
+		return catalog.ListRegisteredModelsResponse{}, catalogMissing(cat)
+	}
+	if schema != "" {
+		if aerr := m.schemaExists(cat + "." + schema); aerr != nil {
+			return catalog.ListRegisteredModelsResponse{}, aerr
+		}
+	}
+	var names []string
+	for full, mr := range m.models {
+		if (cat != "" && mr.info.CatalogName != cat) || (schema != "" && mr.info.SchemaName != schema) {
+			continue
+		}
+		if m.canRead(principal, mr) == nil {
+			names = append(names, full)
+		}
+	}
+	sort.Strings(names)
+	from, to, next, aerr := page(len(names), req.MaxResults, req.PageToken)
+	if aerr != nil {
+		return catalog.ListRegisteredModelsResponse{}, aerr
+	}
+	out := catalog.ListRegisteredModelsResponse{NextPageToken: next}
+	for _, n := range names[from:to] {
+		out.RegisteredModels = append(out.RegisteredModels, m.models[n].renderModel(false))
+	}
+	return out, nil
+}
+
+// page cuts one page: max results (0 is all up to 1000) after an offset
+// token "o<n>".
+func page(n, maxResults int, token string) (from, to int, next string, aerr *core.Error) {
+	if maxResults < 0 || maxResults > 1000 {
+		return 0, 0, "", core.InvalidParam("max_results must be between 0 and 1000, got %d.", maxResults)
+	}
+	if maxResults == 0 {
+		maxResults = 1000
+	}
+	if token != "" {
+		off, err := strconv.Atoi(strings.TrimPrefix(token, "o"))
+		if err != nil || off < 0 || !strings.HasPrefix(token, "o") {
+			return 0, 0, "", core.InvalidParam("Invalid page_token %q.", token)
+		}
+		from = off
+	}
+	from = min(from, n)
+	to = min(from+maxResults, n)
+	if to < n {
+		next = "o" + strconv.Itoa(to)
+	}
+	return from, to, next, nil
+}
+
+// UpdateModel changes a model's comment or owner.
+func (m *Metastore) UpdateModel(principal, full string, req catalog.UpdateRegisteredModelRequest) (catalog.RegisteredModelInfo, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return catalog.RegisteredModelInfo{}, aerr
+	}
+	if req.NewName != "" && norm(req.NewName) != mr.info.Name {
+		return catalog.RegisteredModelInfo{}, core.InvalidParam("Renaming a registered model is not supported by the emulator.")
+	}
+	if req.Comment != "" || contains(req.ForceSendFields, "Comment") {
+		mr.info.Comment = req.Comment
+	}
+	if req.Owner != "" {
+		mr.info.Owner = req.Owner
+	}
+	mr.info.UpdatedAt, mr.info.UpdatedBy = m.now().UnixMilli(), principal
+	return mr.renderModel(true), nil
+}
+
+// DeleteModel deletes a model with its versions and aliases.
+func (m *Metastore) DeleteModel(principal, full string) *core.Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return aerr
+	}
+	delete(m.models, mr.info.FullName)
+	delete(m.grants, key{typeFunction, mr.info.FullName}.String())
+	return nil
+}
+
+// SetAlias points alias at a version (moving it from another).
+func (m *Metastore) SetAlias(principal, full, alias string, version int) (catalog.RegisteredModelAlias, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if aerr := checkAlias(alias); aerr != nil {
+		return catalog.RegisteredModelAlias{}, aerr
+	}
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return catalog.RegisteredModelAlias{}, aerr
+	}
+	if mr.version(version) == nil {
+		return catalog.RegisteredModelAlias{}, versionMissing(mr.info.FullName, version)
+	}
+	alias = strings.ToLower(alias)
+	mr.aliases[alias] = version
+	return catalog.RegisteredModelAlias{AliasName: alias, VersionNum: version,
+		CatalogName: mr.info.CatalogName, SchemaName: mr.info.SchemaName, ModelName: mr.info.Name}, nil
+}
+
+// DeleteAlias removes an alias.
+func (m *Metastore) DeleteAlias(principal, full, alias string) *core.Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return aerr
+	}
+	alias = strings.ToLower(alias)
+	if _, ok := mr.aliases[alias]; !ok {
+		return aliasMissing(mr.info.FullName, alias)
+	}
+	delete(mr.aliases, alias)
+	return nil
+}
+
+// GetVersion returns a model version.
+func (m *Metastore) GetVersion(principal, full string, version int, withAliases bool) (catalog.ModelVersionInfo, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.readable(principal, full)
+	if aerr != nil {
+		return catalog.ModelVersionInfo{}, aerr
+	}
+	v := mr.version(version)
+	if v == nil {
+		return catalog.ModelVersionInfo{}, versionMissing(mr.info.FullName, version)
+	}
+	m.settle(v)
+	return mr.render(v, withAliases), nil
+}
+
+// GetByAlias returns the version an alias points at.
+func (m *Metastore) GetByAlias(principal, full, alias string, withAliases bool) (catalog.ModelVersionInfo, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.readable(principal, full)
+	if aerr != nil {
+		return catalog.ModelVersionInfo{}, aerr
+	}
+	n, ok := mr.aliases[strings.ToLower(alias)]
+	if !ok {
+		return catalog.ModelVersionInfo{}, aliasMissing(mr.info.FullName, alias)
+	}
+	v := mr.version(n)
+	m.settle(v)
+	return mr.render(v, withAliases), nil
+}
+
+// ListVersions lists a model's versions, newest first.
+func (m *Metastore) ListVersions(principal, full string, req catalog.ListModelVersionsRequest) (catalog.ListModelVersionsResponse, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.readable(principal, full)
+	if aerr != nil {
+		return catalog.ListModelVersionsResponse{}, aerr
+	}
+	vs := append([]*versionRec(nil), mr.versions...)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].info.Version > vs[j].info.Version })
+	from, to, next, aerr := page(len(vs), req.MaxResults, req.PageToken)
+	if aerr != nil {
+		return catalog.ListModelVersionsResponse{}, aerr
+	}
+	out := catalog.ListModelVersionsResponse{NextPageToken: next}
+	for _, v := range vs[from:to] {
+		m.settle(v)
+		out.ModelVersions = append(out.ModelVersions, mr.render(v, false))
+	}
+	return out, nil
+}
+
+// UpdateVersion changes a version's comment.
+func (m *Metastore) UpdateVersion(principal, full string, version int, req catalog.UpdateModelVersionRequest) (catalog.ModelVersionInfo, *core.Error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return catalog.ModelVersionInfo{}, aerr
+	}
+	v := mr.version(version)
+	if v == nil {
+		return catalog.ModelVersionInfo{}, versionMissing(mr.info.FullName, version)
+	}
+	m.settle(v)
+	if req.Comment != "" || contains(req.ForceSendFields, "Comment") {
+		v.info.Comment = req.Comment
+	}
+	v.info.UpdatedAt, v.info.UpdatedBy = m.now().UnixMilli(), principal
+	return mr.render(v, true), nil
+}
+
+// DeleteVersion deletes a version and the aliases pointing at it.
+func (m *Metastore) DeleteVersion(principal, full string, version int) *core.Error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return aerr
+	}
+	for i, v := range mr.versions {
+		if v.info.Version == version {
+			mr.versions = append(mr.versions[:i], mr.versions[i+1:]...)
+			for a, n := range mr.aliases {
+				if n == version {
+					delete(mr.aliases, a)
+				}
+			}
+			return nil
+		}
+	}
+	return versionMissing(mr.info.FullName, version)
+}
+
+// NewVersion is a version to register (see RegisterVersion).
+type NewVersion struct {
+	Source, RunID, Comment string
+	// RunWorkspaceID is the workspace whose MLflow run logged the model.
+	RunWorkspaceID int64
+	// At is when registration starts; zero is now.
+	At time.Time
+}
+
+// RegisterVersion creates a version as mlflow's databricks-uc registry
+// does: the caller must own (or MANAGE) the model, which must exist. The
+// version is PENDING_REGISTRATION for the registration time, then READY,
+// unless FailNextRegistration or HoldNextRegistration scripted otherwise.
+func (m *Metastore) RegisterVersion(principal, full string, nv NewVersion) (catalog.ModelVersionInfo, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, aerr := m.register(principal, full, nv)
+	if aerr != nil {
+		return catalog.ModelVersionInfo{}, aerr
+	}
+	return v.info, nil
+}
+
+// register creates a version. Call with m.mu held.
+func (m *Metastore) register(principal, full string, nv NewVersion) (*versionRec, *core.Error) {
+	mr, aerr := m.manageable(principal, full)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if strings.TrimSpace(nv.Source) == "" {
+		return nil, core.InvalidParam("Model version source must not be empty.")
+	}
+	at := nv.At
+	if at.IsZero() {
+		at = m.now()
+	}
+	mr.next++
+	v := &versionRec{
+		info: catalog.ModelVersionInfo{
+			ModelName: mr.info.Name, CatalogName: mr.info.CatalogName, SchemaName: mr.info.SchemaName,
+			Version: mr.next, Source: nv.Source, RunId: nv.RunID, RunWorkspaceId: int(nv.RunWorkspaceID),
+			Comment: nv.Comment, Status: catalog.ModelVersionInfoStatusPendingRegistration,
+			CreatedAt: at.UnixMilli(), UpdatedAt: at.UnixMilli(), CreatedBy: principal, UpdatedBy: principal,
+			MetastoreId: m.id, Id: m.uuid(),
+			StorageLocation: fmt.Sprintf("%s/versions/%d", mr.info.StorageLocation, mr.next),
+		},
+		readyAt: at.Add(time.Duration(float64(m.registration) * m.scale)),
+	}
+	if q := m.scripted[mr.info.FullName]; len(q) > 0 {
+		v.outcome, m.scripted[mr.info.FullName] = q[0], q[1:]
+	}
+	mr.versions = append(mr.versions, v)
+	mr.info.UpdatedAt = at.UnixMilli()
+	m.settle(v)
+	return v, nil
+}
+
+// RegistrationTime is how long a registration takes in real time.
+func (m *Metastore) RegistrationTime() time.Duration {
+	return time.Duration(float64(m.registration) * m.scale)
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}

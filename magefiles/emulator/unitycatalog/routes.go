@@ -1,0 +1,277 @@
+package unitycatalog
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/databricks/databricks-sdk-go/service/catalog"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+)
+
+// Route is one REST route of the metastore as a workspace serves it.
+type Route struct {
+	// Pattern is a net/http pattern ("GET /api/2.1/unity-catalog/models").
+	Pattern string
+	// Op names the operation in the request log.
+	Op       string
+	Mutating bool
+	// Handle answers the request with a JSON body or an error.
+	Handle func(r *http.Request) (any, *core.Error)
+}
+
+// Routes are the Unity Catalog routes databricks-sdk-go calls, answered as
+// principal (the calling workspace's user).
+func (m *Metastore) Routes(principal string) []Route {
+	h := handlers{m: m, principal: principal}
+	const uc = "/api/2.1/unity-catalog"
+	return []Route{
+		{"GET " + uc + "/catalogs/{name}", "uc.catalogs.get", false, h.catalogGet},
+		{"GET " + uc + "/schemas/{full_name}", "uc.schemas.get", false, h.schemaGet},
+		{"POST " + uc + "/models", "uc.models.create", true, h.modelCreate},
+		{"GET " + uc + "/models", "uc.models.list", false, h.modelList},
+		{"GET " + uc + "/models/{full_name}", "uc.models.get", false, h.modelGet},
+		{"PATCH " + uc + "/models/{full_name}", "uc.models.update", true, h.modelUpdate},
+		{"DELETE " + uc + "/models/{full_name}", "uc.models.delete", true, h.modelDelete},
+		{"PUT " + uc + "/models/{full_name}/aliases/{alias}", "uc.models.set-alias", true, h.aliasSet},
+		{"DELETE " + uc + "/models/{full_name}/aliases/{alias}", "uc.models.delete-alias", true, h.aliasDelete},
+		{"GET " + uc + "/models/{full_name}/aliases/{alias}", "uc.versions.get-by-alias", false, h.byAlias},
+		{"GET " + uc + "/models/{full_name}/versions", "uc.versions.list", false, h.versionList},
+		{"GET " + uc + "/models/{full_name}/versions/{version}", "uc.versions.get", false, h.versionGet},
+		{"PATCH " + uc + "/models/{full_name}/versions/{version}", "uc.versions.update", true, h.versionUpdate},
+		{"DELETE " + uc + "/models/{full_name}/versions/{version}", "uc.versions.delete", true, h.versionDelete},
+		{"GET " + uc + "/permissions/{securable_type}/{full_name}", "uc.grants.get", false, h.grantsGet},
+		{"PATCH " + uc + "/permissions/{securable_type}/{full_name}", "uc.grants.update", true, h.grantsUpdate},
+		{"GET " + uc + "/effective-permissions/{securable_type}/{full_name}", "uc.grants.get-effective", false, h.grantsEffective},
+		{"GET /api/2.0/mlflow/unity-catalog/model-versions/get", "uc.mlflow.versions.get", false, h.mlflowVersionGet},
+	}
+}
+
+type handlers struct {
+	m         *Metastore
+	principal string
+}
+
+func versionArg(r *http.Request) (int, *core.Error) {
+	n, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || n <= 0 {
+		return 0, core.InvalidParam("Invalid model version '%s': versions are positive integers.", r.PathValue("version"))
+	}
+	return n, nil
+}
+
+func (h handlers) catalogGet(r *http.Request) (any, *core.Error) {
+	var req catalog.GetCatalogRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name := norm(r.PathValue("name"))
+	c := m.catalogs[name]
+	if c == nil {
+		return nil, catalogMissing(name)
+	}
+	if aerr := m.need(h.principal, key{typeCatalog, name}, catalog.PrivilegeUseCatalog); aerr != nil {
+		return nil, aerr
+	}
+	return *c, nil
+}
+
+func (h handlers) schemaGet(r *http.Request) (any, *core.Error) {
+	var req catalog.GetSchemaRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	full := norm(r.PathValue("full_name"))
+	if aerr := m.schemaExists(full); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := m.need(h.principal, key{typeSchema, full}, catalog.PrivilegeUseSchema); aerr != nil {
+		return nil, aerr
+	}
+	return *m.schemas[full], nil
+}
+
+func (h handlers) modelCreate(r *http.Request) (any, *core.Error) {
+	var req catalog.CreateRegisteredModelRequest
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.CreateModel(h.principal, req)
+}
+
+func (h handlers) modelList(r *http.Request) (any, *core.Error) {
+	var req catalog.ListRegisteredModelsRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.ListModels(h.principal, req)
+}
+
+func (h handlers) modelGet(r *http.Request) (any, *core.Error) {
+	var req catalog.GetRegisteredModelRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.GetModel(h.principal, r.PathValue("full_name"), req.IncludeAliases)
+}
+
+func (h handlers) modelUpdate(r *http.Request) (any, *core.Error) {
+	var req catalog.UpdateRegisteredModelRequest
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.UpdateModel(h.principal, r.PathValue("full_name"), req)
+}
+
+func (h handlers) modelDelete(r *http.Request) (any, *core.Error) {
+	return nil, h.m.DeleteModel(h.principal, r.PathValue("full_name"))
+}
+
+func (h handlers) aliasSet(r *http.Request) (any, *core.Error) {
+	var req catalog.SetRegisteredModelAliasRequest
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.SetAlias(h.principal, r.PathValue("full_name"), r.PathValue("alias"), req.VersionNum)
+}
+
+func (h handlers) aliasDelete(r *http.Request) (any, *core.Error) {
+	return nil, h.m.DeleteAlias(h.principal, r.PathValue("full_name"), r.PathValue("alias"))
+}
+
+func (h handlers) byAlias(r *http.Request) (any, *core.Error) {
+	var req catalog.GetByAliasRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.GetByAlias(h.principal, r.PathValue("full_name"), r.PathValue("alias"), req.IncludeAliases)
+}
+
+func (h handlers) versionList(r *http.Request) (any, *core.Error) {
+	var req catalog.ListModelVersionsRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	return h.m.ListVersions(h.principal, r.PathValue("full_name"), req)
+}
+
+func (h handlers) versionGet(r *http.Request) (any, *core.Error) {
+	var req catalog.GetModelVersionRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	n, aerr := versionArg(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return h.m.GetVersion(h.principal, r.PathValue("full_name"), n, req.IncludeAliases)
+}
+
+func (h handlers) versionUpdate(r *http.Request) (any, *core.Error) {
+	var req catalog.UpdateModelVersionRequest
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	n, aerr := versionArg(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return h.m.UpdateVersion(h.principal, r.PathValue("full_name"), n, req)
+}
+
+func (h handlers) versionDelete(r *http.Request) (any, *core.Error) {
+	n, aerr := versionArg(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return nil, h.m.DeleteVersion(h.principal, r.PathValue("full_name"), n)
+}
+
+func (h handlers) grantsGet(r *http.Request) (any, *core.Error) {
+	var req catalog.GetGrantRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, aerr := m.securable(r.PathValue("securable_type"), r.PathValue("full_name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return catalog.GetPermissionsResponse{PrivilegeAssignments: m.assignments(k, req.Principal)}, nil
+}
+
+func (h handlers) grantsEffective(r *http.Request) (any, *core.Error) {
+	var req catalog.GetEffectiveRequest
+	if aerr := core.DecodeQuery(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, aerr := m.securable(r.PathValue("securable_type"), r.PathValue("full_name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	return catalog.EffectivePermissionsList{PrivilegeAssignments: m.effective(k, req.Principal)}, nil
+}
+
+func (h handlers) grantsUpdate(r *http.Request) (any, *core.Error) {
+	var req catalog.UpdatePermissions
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	m := h.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, aerr := m.securable(r.PathValue("securable_type"), r.PathValue("full_name"))
+	if aerr != nil {
+		return nil, aerr
+	}
+	if aerr := m.canGrant(h.principal, k); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := m.applyChanges(k, req.Changes); aerr != nil {
+		return nil, aerr
+	}
+	return catalog.UpdatePermissionsResponse{PrivilegeAssignments: m.assignments(k, "")}, nil
+}
+
+// mlflowVersion is the model version of MLflow's Unity Catalog registry
+// API, which, unlike the 2.1 API, carries the status message.
+type mlflowVersion struct {
+	Name          string `json:"name"`
+	Version       string `json:"version"`
+	Source        string `json:"source,omitempty"`
+	RunID         string `json:"run_id,omitempty"`
+	Status        string `json:"status"`
+	StatusMessage string `json:"status_message,omitempty"`
+	Description   string `json:"description,omitempty"`
+	Created       int64  `json:"creation_timestamp"`
+	Updated       int64  `json:"last_updated_timestamp"`
+}
+
+func (h handlers) mlflowVersionGet(r *http.Request) (any, *core.Error) {
+	q := r.URL.Query()
+	n, err := strconv.Atoi(q.Get("version"))
+	if err != nil || n <= 0 {
+		return nil, core.InvalidParam("Invalid model version '%s'.", q.Get("version"))
+	}
+	v, aerr := h.m.GetVersion(h.principal, q.Get("name"), n, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	_, msg, _ := h.m.ModelVersion(q.Get("name"), n)
+	return map[string]mlflowVersion{"model_version": {
+		Name: norm(q.Get("name")), Version: strconv.Itoa(v.Version), Source: v.Source, RunID: v.RunId,
+		Status: string(v.Status), StatusMessage: msg, Description: v.Comment,
+		Created: v.CreatedAt, Updated: v.UpdatedAt,
+	}}, nil
+}
