@@ -105,6 +105,40 @@ func TestBadInput(t *testing.T) {
 		}},
 		{fixture: "run_as_both", want: []want{errAt("run_as must set exactly one of user_name and service_principal_name", "databricks.yml:4:3")}},
 		{fixture: "interpolate_map_into_string", want: []want{errAt("cannot interpolate map ${var.cluster} into a string; only a whole value may be a map or sequence", "databricks.yml:11:13")}},
+		// Unity Catalog models (resources.registered_models). Name rules:
+		// https://docs.databricks.com/aws/en/data-governance/unity-catalog/requirements
+		// (no period, space, slash or control character; 255 characters).
+		{fixture: "uc_missing_catalog", want: []want{
+			errAt(`registered model "model" needs catalog_name (Unity Catalog models live in a catalog and schema)`, "databricks.yml:6:7"),
+			errAt(`registered model "model" needs schema_name (Unity Catalog models live in a catalog and schema)`, "databricks.yml:6:7"),
+		}},
+		{fixture: "uc_bad_names", want: []want{
+			errAt(`catalog_name "ml/dev" of registered model "model" holds a slash (/)`, "databricks.yml:10:21"),
+			errAt(`schema_name "agents.v2" of registered model "model" holds a period (.), which separates catalog, schema and name`, "databricks.yml:11:20"),
+			errAt(`name "interrupt agent" of registered model "model" holds a space`, "databricks.yml:9:13"),
+		}},
+		// Privileges are the SDK's catalog.Privilege values, as in the CLI's
+		// bundle schema (grants are catalog.PrivilegeAssignment there).
+		{fixture: "uc_unknown_privilege", want: []want{
+			errAt(`grant of registered model "model" names unknown privilege "EXCUTE" (did you mean "EXECUTE"?)`, "databricks.yml:11:24"),
+			errAt(`grant of registered model "model" names unknown privilege "all privileges" (did you mean "ALL_PRIVILEGES"?)`, "databricks.yml:14:15"),
+			errAt(`grant 2 of registered model "model" names no principal (a user, group or service principal)`, "databricks.yml:15:22"),
+			errAt(`grant 2 of registered model "model" grants no privileges`, "databricks.yml:16:23"),
+		}},
+		{fixture: "uc_both_registries_key", want: []want{errAt(`model "model" is declared in both registries: resources.models and resources.registered_models`, "databricks.yml:8:5")}},
+		// Development mode prefixes the two differently ("[dev alice] " and
+		// dev_alice_); the names still match.
+		{fixture: "uc_both_registries_name", want: []want{errAt(`model "interrupt_agent" is declared in both registries: resources.models.workspace_model (workspace registry) and resources.registered_models.uc_model (Unity Catalog)`, "databricks.yml:12:13")}},
+		{fixture: "uc_alias_hyphen", want: []want{errAt(`variable champion_alias: alias "my-alias" may only hold letters, digits and underscores (A-Z, a-z, 0-9, _); for example "my_alias"`, "databricks.yml:5:14")}},
+		{fixture: "uc_same_aliases", want: []want{errAt(`variables champion_alias ("champion") and challenger_alias ("Champion") name the same alias: setting the canary's would move the serving version's`, "databricks.yml:19:25")}},
+		// MLflow reserves "latest" and v<number> as alias names
+		// (mlflow/utils/validation.py, _validate_model_alias_name).
+		{fixture: "uc_aliases_and_full_name", want: []want{
+			warnAt(`name "Interrupt_Agent" of registered model "model" is stored as "interrupt_agent": Unity Catalog keeps names in lowercase`, "databricks.yml:6:13"),
+			errAt(`full_name "dev.agents.other_model" of registered model "model" is not catalog_name.schema_name.name (dev.agents.Interrupt_Agent); leave it out, the service sets it`, "databricks.yml:9:18"),
+			errAt(`registered model "model": alias "latest" is reserved: latest always means the newest version`, "databricks.yml:11:23"),
+			warnAt(`registered model "model" declares aliases; the deploy moves aliases, the bundle does not`, "databricks.yml:11:9"),
+		}},
 		{fixture: "../good/minimal", opts: LoadOptions{Host: "https://adb-3.3.azuredatabricks.net"}, want: []want{errAt(`workspace host mismatch: target "dev" deploys to https://adb-1.1.azuredatabricks.net, not https://adb-3.3.azuredatabricks.net`, "databricks.yml:20:13")}},
 	}
 	for _, tt := range tests {

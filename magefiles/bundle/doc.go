@@ -69,13 +69,26 @@
 // (train_modle for train_model) is an error with a did-you-mean, where the
 // CLI would silently define a second, half-configured resource.
 //
-// # Resources
+// # Resources and the model registry
 //
-// The project's model lives in the workspace model registry, so the bundle
-// uses resources.models (ml.CreateModelRequest): the CD stages register,
-// promote and serve its versions through the SDK, and Unity Catalog model
-// versions cannot be created through the SDK. resources.registered_models
-// (Unity Catalog) is decoded too, for completeness.
+// The registry is chosen by the resource the bundle declares:
+// resources.registered_models (catalog.CreateRegisteredModelRequest plus
+// grants and lifecycle, as in the CLI's schema) is Unity Catalog,
+// resources.models (ml.CreateModelRequest) the workspace model registry.
+// Bundle.RegistryModel says which one a target uses and gives the model's
+// full name (catalog.schema.name in lowercase for Unity Catalog) and the
+// champion and challenger alias names. Checked for Unity Catalog models:
+// catalog_name, schema_name and name present and without the characters
+// Unity Catalog refuses (period, space, slash, control characters; at most
+// 255 characters), a warning for capitals (stored in lowercase), full_name
+// if written, grants with a principal and the SDK's privileges, and a
+// warning for aliases written in the bundle (the deploy moves aliases).
+// One model in both registries (the same key, or the same name) is an
+// error. The alias variables champion_alias and challenger_alias, when
+// declared, must be alias names (letters, digits, underscores; not latest
+// or v<number>, which MLflow reserves) and differ. Development mode
+// prefixes Unity Catalog names with dev_<user>_, so jobs and endpoints
+// should name the model through ${resources.registered_models.<key>.*}.
 //
 // # Differences from the Databricks CLI
 //

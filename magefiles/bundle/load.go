@@ -89,8 +89,8 @@ func (l *loader) run() *Bundle {
 		// references, now that names are final.
 		{l.overrideCompute, l.translatePaths, l.applyPresets, l.applyRunAs, l.resolveResourceRefs},
 		// Resources into the SDK's types, their cross-checks, the rollout
-		// and load policies, the host the caller will use.
-		{l.decodeResources, l.validateResources, l.readPolicies, l.checkHost},
+		// and load policies, the alias names, the host the caller will use.
+		{l.decodeResources, l.validateResources, l.readPolicies, l.checkAliasVariables, l.checkHost},
 	}
 	const read, selected = 0, 2 // the phases that read the files and pick the target
 	for i, phase := range phases {
@@ -389,10 +389,16 @@ func (l *loader) checkUniqueResourceKeys() {
 					first[key] = seenAt{kind: kind, key: rp.Key}
 					continue
 				}
+				summary := fmt.Sprintf("multiple resources are defined with the key %q", key)
+				detail := "Resource keys must be unique across all files and resource types of a bundle."
+				if bothRegistries(kind, prev.kind) {
+					summary = fmt.Sprintf("model %q is declared in both registries: resources.models and resources.registered_models", key)
+					detail = "A bundle registers its model in one registry: keep registered_models (Unity Catalog, the default) or models (the workspace registry, for workspaces that still have it)."
+				}
 				l.add(diag.Diagnostic{
 					Severity: diag.Error,
-					Summary:  fmt.Sprintf("multiple resources are defined with the key %q", key),
-					Detail:   "Resource keys must be unique across all files and resource types of a bundle.",
+					Summary:  summary,
+					Detail:   detail,
 					Locations: []diag.Location{
 						rp.Key.Location(), prev.key.Location(),
 					},
@@ -467,4 +473,10 @@ func (l *loader) targetNames() []string {
 		return nil
 	}
 	return m.Keys()
+}
+
+// bothRegistries reports whether two resource kinds are the two model
+// registries.
+func bothRegistries(a, b string) bool {
+	return (a == KindModels && b == KindRegisteredModels) || (a == KindRegisteredModels && b == KindModels)
 }

@@ -71,8 +71,9 @@ func contains(list []string, s string) bool {
 }
 
 // WriteText renders results for a person: per target a header, the
-// bundle's name, workspace and user, every diagnostic with its file:line,
-// and the "Validation OK!" or "Found N errors" line.
+// bundle's name, workspace and user, the model and its registry, every
+// diagnostic with its file:line, and the "Validation OK!" or "Found N
+// errors" line.
 func WriteText(w io.Writer, results []TargetResult, opts diag.TextOptions) error {
 	var b strings.Builder
 	for i, r := range results {
@@ -100,6 +101,9 @@ func WriteText(w io.Writer, results []TargetResult, opts diag.TextOptions) error
 				fmt.Fprintf(&b, "  User: %s\n", u)
 			}
 			fmt.Fprintf(&b, "  Path: %s\n", bd.Workspace.RootPath)
+			if m, err := bd.RegistryModel(); err == nil {
+				fmt.Fprintf(&b, "Model: %s (%s)\n", m.FullName, m.Registry)
+			}
 		}
 		b.WriteString("\n")
 		if err := r.Diagnostics.WriteText(&b, opts); err != nil {

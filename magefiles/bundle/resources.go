@@ -80,15 +80,9 @@ func (l *loader) validateResources() {
 		l.validatePermissions(at, m.Permissions)
 	}
 	for _, key := range sortedKeys(l.b.RegisteredModels) {
-		m := l.b.RegisteredModels[key]
-		at := dyn.NewPath("resources", KindRegisteredModels, key)
-		l.requireName(at, m.Request.Name, "registered model")
-		for _, f := range []struct{ field, value string }{{"catalog_name", m.Request.CatalogName}, {"schema_name", m.Request.SchemaName}} {
-			if f.value == "" {
-				l.errorAt(l.valueOrParent(at.Key(f.field)), at.Key(f.field), "registered model %q needs %s (Unity Catalog models live in a catalog and schema)", key, f.field)
-			}
-		}
+		l.validateRegisteredModel(key, l.b.RegisteredModels[key])
 	}
+	l.checkOneRegistry()
 	for _, key := range sortedKeys(l.b.Experiments) {
 		e := l.b.Experiments[key]
 		at := dyn.NewPath("resources", KindExperiments, key)
