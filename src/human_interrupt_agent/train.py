@@ -3,8 +3,10 @@
 ``python -m human_interrupt_agent.train --model-name NAME --experiment PATH --git-sha SHA
 --release vX.Y.Z`` fits the agent's risk policy on the labelled examples below, evaluates it,
 and, when mlflow is importable, logs params, metrics and the pyfunc model (registering it under
-``--model-name``). With ``--dry-run`` or without mlflow it only prints the evaluation. The last
-line on stdout is always the evaluation as JSON.
+``--model-name``). A three-level name (catalog.schema.model) registers in Unity Catalog, any other
+name in the workspace model registry. With ``--dry-run`` or without mlflow it only prints the
+evaluation. The last line on stdout is always the report as JSON: the evaluation, and once
+registered the model's full name, the version and the run id it was logged in.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from human_interrupt_agent import __version__
 from human_interrupt_agent.graph import DEFAULT_RULES, FALLBACK_RULE, HIGH, AgentConfig
 from human_interrupt_agent.model import InterruptAgentModel, log_model
+from human_interrupt_agent.promote import UC_REGISTRY_URI, is_uc_name
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.model_name.strip():
         parser.error("--model-name must not be empty")
+    if "." in args.model_name and not is_uc_name(args.model_name):
+        parser.error(
+            f"--model-name with dots must be a Unity Catalog name catalog.schema.model, "
+            f"got {args.model_name!r}"
+        )
     if not args.experiment.strip():
         parser.error("--experiment must not be empty")
     if not _GIT_SHA.match(args.git_sha):
@@ -117,6 +125,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def _log_to_mlflow(
     mlflow: Any, args: argparse.Namespace, config: AgentConfig, report: Dict[str, Any]
 ) -> None:
+    if is_uc_name(args.model_name):
+        mlflow.set_registry_uri(UC_REGISTRY_URI)
     mlflow.set_experiment(args.experiment)
     with mlflow.start_run(run_name=f"train-{args.release}") as run:
         mlflow.set_tags(
@@ -133,7 +143,9 @@ def _log_to_mlflow(
         mlflow.log_metrics({name: report[name] for name in METRICS})
         info = log_model(InterruptAgentModel(config), registered_model_name=args.model_name)
     report["run_id"] = run.info.run_id
-    report["model_version"] = getattr(info, "registered_model_version", None)
+    version = getattr(info, "registered_model_version", None)
+    # The report names versions as the registry APIs do: as strings.
+    report["model_version"] = None if version is None else str(version)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -141,7 +153,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     config = fit(EXAMPLES, args.threshold)
     report = evaluate(config, EXAMPLES)
-    report.update(model_name=args.model_name, release=args.release, git_sha=args.git_sha)
+    report.update(
+        model_name=args.model_name,
+        registry="unity-catalog" if is_uc_name(args.model_name) else "workspace",
+        release=args.release,
+        git_sha=args.git_sha,
+    )
     if report["accuracy"] < args.min_accuracy:
         print(
             f"error: accuracy {report['accuracy']:.3f} is below --min-accuracy "

@@ -34,7 +34,8 @@ def make_fake_mlflow(code_arg: str = "code_paths") -> types.ModuleType:
     def record_model(artifact_path: str, python_model: Any, **kwargs: Any) -> Any:
         calls.append({"call": "log_model", "artifact_path": artifact_path, "model": python_model})
         calls[-1].update(kwargs)
-        return types.SimpleNamespace(registered_model_version="7")
+        # mlflow's ModelInfo carries the version as an int.
+        return types.SimpleNamespace(registered_model_version=7)
 
     # Newer mlflow 2.x spells the keyword code_paths, older code_path; offer exactly one.
     def log_model_new(
@@ -79,7 +80,7 @@ def make_fake_mlflow(code_arg: str = "code_paths") -> types.ModuleType:
 
         return call
 
-    for name in ("set_experiment", "set_tags", "log_params", "log_metrics"):
+    for name in ("set_registry_uri", "set_experiment", "set_tags", "log_params", "log_metrics"):
         setattr(mlflow, name, record(name))
     mlflow.start_run = lambda **kwargs: FakeRun()  # type: ignore[attr-defined]
     return mlflow

@@ -135,7 +135,7 @@ def test_pyproject_version_comes_from_package() -> None:
 
 def test_log_model_wraps_a_python_model(fake_mlflow: Any) -> None:
     info = log_model(InterruptAgentModel(), registered_model_name="main.agents.hitl")
-    assert info.registered_model_version == "7"
+    assert info.registered_model_version == 7  # mlflow reports it as an int
     (call,) = [c for c in fake_mlflow.calls if c["call"] == "log_model"]
     assert isinstance(call["model"], fake_mlflow.pyfunc.PythonModel)
     assert isinstance(call["model"], InterruptAgentModel)

@@ -125,6 +125,39 @@ def test_logs_params_metrics_and_model(
     assert calls["log_model"]["registered_model_name"] == "m"
 
 
+def test_three_level_name_registers_in_unity_catalog(
+    fake_mlflow: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "prod.human_interrupt_agent.interrupt_agent"
+    assert main(["--model-name", name] + ARGS[2:] + ["v1.2.0"]) == 0
+    report = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (report["model_name"], report["registry"]) == (name, "unity-catalog")
+    assert (report["model_version"], report["run_id"]) == ("7", "run-123")
+    names = [c["call"] for c in fake_mlflow.calls]
+    # The registry is chosen before anything is logged or registered.
+    assert names.index("set_registry_uri") < names.index("log_model")
+    (uri,) = [c for c in fake_mlflow.calls if c["call"] == "set_registry_uri"]
+    assert uri["args"] == ("databricks-uc",)
+    (logged,) = [c for c in fake_mlflow.calls if c["call"] == "log_model"]
+    assert logged["registered_model_name"] == name
+
+
+def test_plain_name_stays_in_the_workspace_registry(
+    fake_mlflow: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(ARGS + ["v1.2.0"]) == 0
+    assert json.loads(capsys.readouterr().out)["registry"] == "workspace"
+    assert "set_registry_uri" not in [c["call"] for c in fake_mlflow.calls]
+
+
+@pytest.mark.parametrize("name", ["dev.agents", "a.b.c.d", "dev..model", "dev.my schema.model"])
+def test_dotted_name_must_be_three_level(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--model-name", name] + ARGS[2:] + ["v1.0.0"])
+    assert exc.value.code == 2
+    assert "must be a Unity Catalog name catalog.schema.model" in capsys.readouterr().err
+
+
 def test_module_runs_as_a_script() -> None:
     out = subprocess.run(  # nosec B603
         [sys.executable, "-m", "human_interrupt_agent.train", *ARGS, "v1.0.0", "--dry-run"],
