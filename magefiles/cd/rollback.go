@@ -210,7 +210,9 @@ func (c ChooseRollback) Run(ctx context.Context, s *State) error {
 			return err
 		}
 		p.Target = s.ServedEntity(s.Config.Model, p.Target.EntityVersion)
-		p.Target.Name = "" // reuse the name the endpoint serves it under, if any
+		// The name the endpoint serves it under wins (no redeploy); else the
+		// bundle's naming (var.model_name), as the serve stage names it.
+		p.Target.Name = s.Config.ServedName(p.Target.EntityVersion)
 		if p.Preview, err = rollout.PreviewRollback(ctx, s.Client.W.ServingEndpoints, name, p.Target); err != nil {
 			return err
 		}

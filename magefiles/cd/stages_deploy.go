@@ -535,8 +535,7 @@ func (s *State) WaitVersionReady(ctx context.Context, model, version string) (*m
 		case ml.ModelVersionStatusFailedRegistration:
 			msg := mv.StatusMessage
 			if msg == "" && s.Config.UC() {
-				// Unity Catalog's model version carries no status message.
-				msg = "Unity Catalog gives no reason; the registering run's logs have it"
+				msg = s.ucStatusMessage(ctx, model, version)
 			}
 			return string(mv.Status), &RegistrationFailedError{Model: model, Version: version, Message: msg}
 		}

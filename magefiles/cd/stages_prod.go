@@ -165,7 +165,8 @@ func (Canary) Run(ctx context.Context, s *State) error {
 	out, err := s.runCanary(ctx, rollout.StageCanary)
 	switch {
 	case errors.Is(err, rollout.ErrPaused):
-		return nil
+		// The candidate now has its share: it is @challenger.
+		return s.syncAliasesLive(ctx)
 	case firstRelease(err):
 		rs.First = true
 		return Skip("%s serves no version yet: the first release is served directly by the serve stage (no stable version to compare a canary against)", s.Config.Endpoint.Name)

@@ -406,48 +406,16 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 // Catalog model (registered_models) or a workspace registry one (models).
 // Bundle validation refuses one model in both.
 func (c *EnvConfig) chooseModel(b *bundle.Bundle) error {
-	env := c.Env
-	want := b.Var("model_name")
-	if n := len(b.RegisteredModels); n > 0 {
-		var picked *bundle.RegisteredModel
-		for _, m := range b.RegisteredModels {
-			if n == 1 || m.Request.Name == want {
-				picked = m
-			}
-		}
-		if picked == nil {
-			return fmt.Errorf("bundle target %s declares %d registered_models and none is named by var.model_name (%q)", env, n, want)
-		}
-		r := picked.Request
-		c.Registry = RegistryUnityCatalog
-		c.Schema = r.CatalogName + "." + r.SchemaName
-		c.Model = c.Schema + "." + r.Name
-		c.ChampionAlias, c.ChallengerAlias = DefaultChampionAlias, DefaultChallengerAlias
-		if v := b.Var("champion_alias"); v != "" {
-			c.ChampionAlias = v
-		}
-		if v := b.Var("challenger_alias"); v != "" {
-			c.ChallengerAlias = v
-		}
-		return nil
+	m, err := b.RegistryModel()
+	if err != nil {
+		return fmt.Errorf("bundle target %s: %w", c.Env, err)
 	}
+	c.Model = m.FullName
 	c.Registry = RegistryWorkspace
-	switch len(b.Models) {
-	case 0:
-		return fmt.Errorf("bundle target %s declares no model (resources.registered_models or resources.models): nothing to register versions under", env)
-	case 1:
-		for _, m := range b.Models {
-			c.Model = m.Request.Name
-		}
-	default:
-		for _, m := range b.Models {
-			if m.Request.Name == want || strings.HasSuffix(m.Request.Name, " "+want) {
-				c.Model = m.Request.Name
-			}
-		}
-		if c.Model == "" {
-			return fmt.Errorf("bundle target %s declares %d models and none is named by var.model_name (%q)", env, len(b.Models), want)
-		}
+	if m.Registry == bundle.RegistryUnityCatalog {
+		c.Registry = RegistryUnityCatalog
+		c.Schema = m.Catalog + "." + m.Schema
+		c.ChampionAlias, c.ChallengerAlias = m.Champion, m.Challenger
 	}
 	return nil
 }

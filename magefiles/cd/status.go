@@ -186,7 +186,7 @@ func describeAliases(m map[string]string) string {
 		switch {
 		case strings.HasPrefix(a, "release_"):
 			return 2
-		case a == DefaultChampionAlias:
+		case a == "champion":
 			return 0
 		}
 		return 1

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/client"
 	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
@@ -27,22 +28,12 @@ const (
 	RegistryWorkspace    = "workspace"
 )
 
-// Default alias names: the bundle's champion_alias and challenger_alias
-// variables override them.
-const (
-	DefaultChampionAlias   = "champion"
-	DefaultChallengerAlias = "challenger"
-)
-
 // UC reports whether the environment's model is a Unity Catalog model.
 func (c *EnvConfig) UC() bool { return c != nil && c.Registry == RegistryUnityCatalog }
 
-var aliasUnsafe = regexp.MustCompile(`[^A-Za-z0-9_]`)
-
 // ReleaseAlias is the alias naming a release's version in a Unity Catalog
-// model: alias names take letters, digits and underscores, so every other
-// character of the tag becomes "_" (v1.2.0-rc.1 -> release_v1_2_0_rc_1).
-func ReleaseAlias(tag string) string { return "release_" + aliasUnsafe.ReplaceAllString(tag, "_") }
+// model (bundle.ReleaseAlias: v1.2.0-rc.1 -> release_v1_2_0_rc_1).
+func ReleaseAlias(tag string) string { return bundle.ReleaseAlias(tag) }
 
 // ucVersion reads a Unity Catalog model version into the record the flows
 // share with the workspace registry: Name is the three-level name; the
@@ -76,6 +67,29 @@ func versionInt(model, version string) (int, error) {
 		return 0, fmt.Errorf("model %s: version %q is not a positive number", model, version)
 	}
 	return n, nil
+}
+
+// ucStatusMessage is why a Unity Catalog version failed registration. The
+// SDK's ModelVersionInfo has no status message (v0.118 and v0.130), but
+// MLflow's Unity Catalog registry route returns one; it is read through the
+// SDK's own client (auth, retries), and its absence is said, not hidden.
+func (s *State) ucStatusMessage(ctx context.Context, model, version string) string {
+	const unknown = "Unity Catalog gave no reason; the registering run's logs have it"
+	c, err := client.New(s.Client.W.Config)
+	if err != nil {
+		return unknown
+	}
+	var resp struct {
+		ModelVersion struct {
+			StatusMessage string `json:"status_message"`
+		} `json:"model_version"`
+	}
+	err = c.Do(ctx, http.MethodGet, "/api/2.0/mlflow/unity-catalog/model-versions/get", nil,
+		map[string]any{"name": model, "version": version}, nil, &resp)
+	if err != nil || resp.ModelVersion.StatusMessage == "" {
+		return unknown
+	}
+	return resp.ModelVersion.StatusMessage
 }
 
 // getVersion reads one version from the environment's registry.
@@ -233,6 +247,18 @@ func (s *State) syncAliases(ctx context.Context, ep *serving.ServingEndpointDeta
 		s.Printf("   %s %s\n", model, m)
 	}
 	return nil
+}
+
+// syncAliasesLive is syncAliases on the endpoint as it is now.
+func (s *State) syncAliasesLive(ctx context.Context) error {
+	if !s.Config.UC() {
+		return nil
+	}
+	ep, err := s.Client.W.ServingEndpoints.GetByName(ctx, s.Config.Endpoint.Name)
+	if err != nil {
+		return fmt.Errorf("endpoint %s: %w", s.Config.Endpoint.Name, err)
+	}
+	return s.syncAliases(ctx, ep)
 }
 
 // aliasMoves are the changes that make have name champion and challenger

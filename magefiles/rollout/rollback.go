@@ -19,9 +19,9 @@ type Change struct {
 }
 
 // RollbackTo makes the endpoint serve target with all the traffic and
-// waits until it is READY; every other entity is removed. An empty target
-// Name reuses the name the endpoint already serves that version under
-// (a traffic-only update, no redeploy), else ServedEntityName. A failed
+// waits until it is READY; every other entity is removed. The name the
+// endpoint already serves that version under is reused (a traffic-only
+// update, no redeploy), else target.Name, else ServedEntityName. A failed
 // update is retried (Options.RestoreAttempts); an update the service
 // refuses because the model version does not exist changes nothing and
 // says so. The caller runs the smoke tests, records and notifies.
@@ -76,12 +76,13 @@ func checkTarget(target Entity) error {
 	return nil
 }
 
-// resolveTarget names the target: the name it is live under, if any.
+// resolveTarget names the target: the name it is live under, if any (a
+// traffic-only update, no redeploy), else its own Name, else
+// ServedEntityName.
 func resolveTarget(ep *serving.ServingEndpointDetailed, target Entity) Entity {
-	if target.Name != "" {
-		return target
+	if target.Name == "" {
+		target.Name = ServedEntityName(target.EntityName, target.EntityVersion)
 	}
-	target.Name = ServedEntityName(target.EntityName, target.EntityVersion)
 	if ep != nil && ep.Config != nil {
 		for _, o := range ep.Config.ServedEntities {
 			if in := InputOf(o); sameVersion(in, target) {

@@ -40,7 +40,7 @@ func BenchmarkProdCanaryAbort(b *testing.B) {
 		b.Run(mode.name, func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
-				srv := cdtest.Workspace(b, func(o *emulator.Options) {
+				srv := cdtest.Workspace(b, cdtest.LegacyRegistry, func(o *emulator.Options) {
 					o.TimeScale = mode.scale
 					if mode.scale > 0 {
 						o.Durations = emulator.Durations{EndpointUpdate: 2 * time.Minute, TrafficUpdate: 10 * time.Second,

@@ -52,7 +52,7 @@ func BenchmarkReleaseFlow(b *testing.B) {
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		srv := cdtest.Workspace(b, func(o *emulator.Options) { o.TimeScale = benchTimeScale })
+		srv := cdtest.Workspace(b, cdtest.LegacyRegistry, func(o *emulator.Options) { o.TimeScale = benchTimeScale })
 		repo := cdtest.NewWorkspaceRegistryRepo(b, srv.URL())
 		repo.Tag("v1.0.0")
 		rows = nil

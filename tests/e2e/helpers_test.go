@@ -34,7 +34,7 @@ type world struct {
 
 func newWorld(t *testing.T, opts ...func(*emulator.Options)) *world {
 	t.Helper()
-	srv := cdtest.Workspace(t, opts...)
+	srv := cdtest.Workspace(t, append([]func(*emulator.Options){cdtest.LegacyRegistry}, opts...)...)
 	w, err := srv.WorkspaceClient()
 	require.NoError(t, err)
 	return &world{t: t, ctx: context.Background(), srv: srv, repo: cdtest.NewWorkspaceRegistryRepo(t, srv.URL()), w: w,
@@ -46,7 +46,7 @@ func newWorld(t *testing.T, opts ...func(*emulator.Options)) *world {
 // (DATABRICKS_HOST_<ENV>, DATABRICKS_TOKEN_<ENV>).
 func newWorlds(t *testing.T, opts ...func(*emulator.Options)) *world {
 	t.Helper()
-	ws := cdtest.Workspaces(t, opts...)
+	ws := cdtest.Workspaces(t, append([]func(*emulator.Options){cdtest.LegacyRegistry}, opts...)...)
 	return &world{t: t, ctx: context.Background(), ws: ws, repo: cdtest.NewWorkspaceRegistryRepoIn(t, ws),
 		cfgs: map[string]*cd.EnvConfig{}, wcs: map[string]*databricks.WorkspaceClient{}}
 }

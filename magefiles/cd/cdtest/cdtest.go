@@ -143,6 +143,17 @@ func (r *Repo) Tag(tag string) { r.T.Helper(); r.Git("tag", tag) }
 // Head is HEAD's commit id.
 func (r *Repo) Head() string { r.T.Helper(); return r.Git("rev-parse", "HEAD") }
 
+// Schema is the schema of the bundle's Unity Catalog model (var.schema):
+// Workspace and Workspaces seed a catalog per environment holding it, as
+// the README's grants table describes (emulator.Options.CatalogSchema).
+const Schema = "human_interrupt_agent"
+
+// LegacyRegistry keeps a workspace's legacy workspace model registry
+// enabled, for the bundles that declare resources.models
+// (NewWorkspaceRegistryRepo); the emulator disables it by default, as
+// Databricks does on workspaces of new accounts.
+func LegacyRegistry(o *emulator.Options) { o.LegacyRegistry = true; o.CatalogSchema = "" }
+
 // ModelLatency is the emulator's default model latency in these tests. It
 // is reported by the metrics export (and slept only with a time scale), so
 // the canary's p95 comparison measures the model rather than the
@@ -150,18 +161,25 @@ func (r *Repo) Head() string { r.T.Helper(); return r.Git("rev-parse", "HEAD") }
 var ModelLatency = emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}
 
 // Workspace starts an emulator whose state machines finish by the next
-// read (TimeScale 0), closed when the test ends.
+// read (TimeScale 0), closed when the test ends, with the legacy
+// registry disabled and a catalog per environment (Schema).
 func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 	t.Helper()
 	mc := &metricsClock{}
-	// The pipeline uses the workspace registry until it moves to Unity
-	// Catalog, so these workspaces keep it (Options.LegacyRegistry).
-	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc, LegacyRegistry: true}
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc, CatalogSchema: Schema}
 	for _, f := range opts {
 		f(&o)
 	}
 	srv, err := emulator.Start(o)
 	require.NoError(t, err)
+	if o.CatalogSchema != "" {
+		// One workspace holds every environment's catalog.
+		ms := srv.Metastore()
+		for _, env := range cd.Envs {
+			require.NoError(t, ms.CreateCatalog(srv.UserName(), env))
+			require.NoError(t, ms.CreateSchema(srv.UserName(), env, o.CatalogSchema))
+		}
+	}
 	metricsClocks.Store(srv, mc)
 	t.Cleanup(func() { metricsClocks.Delete(srv); _ = srv.Close() })
 	return srv
@@ -173,9 +191,7 @@ func Workspace(t testing.TB, opts ...func(*emulator.Options)) *emulator.Server {
 func Workspaces(t testing.TB, opts ...func(*emulator.Options)) *emulator.Workspaces {
 	t.Helper()
 	mc := &metricsClock{}
-	// The pipeline uses the workspace registry until it moves to Unity
-	// Catalog, so these workspaces keep it (Options.LegacyRegistry).
-	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc, LegacyRegistry: true}
+	o := emulator.Options{DefaultBehavior: &emulator.Behavior{Latency: ModelLatency}, MetricsClock: mc, CatalogSchema: Schema}
 	for _, f := range opts {
 		f(&o)
 	}
