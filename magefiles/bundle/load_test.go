@@ -154,7 +154,8 @@ func TestRepositoryBundlePolicies(t *testing.T) {
 
 	dev := loadOK(t, root, LoadOptions{Target: "dev", CurrentUser: "alice@example.com"})
 	assert.Equal(t, 5*time.Minute, dev.Rollout.MaxDuration)
-	assert.Equal(t, "langgraph_human_interrupt_model_dev", dev.Var("model_name"))
+	assert.Equal(t, "interrupt_agent", dev.Var("model_name"))
+	assert.Equal(t, "dev", dev.Var("catalog"), "a catalog per environment")
 	assert.Equal(t, "dev_alice_langgraph-human-interrupt-dev", dev.ServingEndpoints["human_interrupt_endpoint"].Request.Name)
 
 	for target, want := range map[string]string{"dev": "https://adb-1111111111111111.11.azuredatabricks.net", "staging": "https://adb-2222222222222222.12.azuredatabricks.net", "prod": "https://adb-3333333333333333.13.azuredatabricks.net"} {
@@ -164,11 +165,13 @@ func TestRepositoryBundlePolicies(t *testing.T) {
 		assert.Error(t, b.CheckHost("https://adb-9.9.azuredatabricks.net"))
 		ep, err := b.ServingEndpoint("human_interrupt_endpoint")
 		require.NoError(t, err)
-		assert.Equal(t, "langgraph_human_interrupt_model_"+target+"-1", ep.Request.Config.TrafficConfig.Routes[0].ServedEntityName)
+		assert.Equal(t, "interrupt_agent-1", ep.Request.Config.TrafficConfig.Routes[0].ServedEntityName)
 		_, err = b.Job("train_model")
 		assert.NoError(t, err)
-		_, err = b.Model("human_interrupt_model")
-		assert.NoError(t, err)
+		m, err := b.RegistryModel()
+		require.NoError(t, err)
+		assert.Equal(t, RegistryUnityCatalog, m.Registry)
+		assert.Equal(t, target, m.Catalog)
 	}
 }
 

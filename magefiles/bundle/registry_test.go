@@ -103,13 +103,13 @@ func TestUnityCatalogCatalogFromVar(t *testing.T) {
 
 // TestRegistryModelWorkspace: the repository's own bundle still declares
 // a workspace registry model; the accessor says so.
-func TestRegistryModelWorkspace(t *testing.T) {
+func TestRegistryModelUnityCatalog(t *testing.T) {
 	b := loadOK(t, filepath.Join("..", ".."), LoadOptions{Target: "prod"})
 	m, err := b.RegistryModel()
 	require.NoError(t, err)
 	assert.Equal(t, RegistryModel{
-		Registry: RegistryWorkspace, Key: "human_interrupt_model",
-		FullName: "langgraph_human_interrupt_model_prod", Name: "langgraph_human_interrupt_model_prod",
+		Registry: RegistryUnityCatalog, Key: "human_interrupt_model",
+		FullName: "prod.human_interrupt_agent.interrupt_agent", Catalog: "prod", Schema: "human_interrupt_agent", Name: "interrupt_agent",
 		Champion: DefaultChampionAlias, Challenger: DefaultChallengerAlias,
 	}, *m)
 }
@@ -127,6 +127,8 @@ func TestRegistryModelChoice(t *testing.T) {
 		{name: "var.model_name picks the prefixed Unity Catalog model", resources: "  registered_models:\n    a: {name: other, catalog_name: c, schema_name: s}\n    b: {name: \"${var.model_name}\", catalog_name: c, schema_name: s}\n",
 			full: "c.s.dev_ann_agent", registry: RegistryUnityCatalog},
 		{name: "var.model_name picks the prefixed workspace model", resources: "  registered_models:\n    a: {name: other, catalog_name: c, schema_name: s}\n  models:\n    b: {name: \"${var.model_name}\"}\n",
+			full: "[dev ann] agent", registry: RegistryWorkspace},
+		{name: "the workspace registry only", resources: "  models:\n    m: {name: \"${var.model_name}\"}\n",
 			full: "[dev ann] agent", registry: RegistryWorkspace},
 		{name: "several, none named", resources: "  registered_models:\n    a: {name: x, catalog_name: c, schema_name: s}\n    b: {name: y, catalog_name: c, schema_name: s}\n",
 			err: `bundle r (target dev) declares 2 models and none is named by var.model_name ("agent")`},

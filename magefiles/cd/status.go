@@ -124,7 +124,7 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		}
 	}
 	if r.Aliases != nil {
-		fmt.Fprintf(w, "  model:    %s (Unity Catalog) %s\n", r.Model, describeAliases(r.Aliases))
+		fmt.Fprintf(w, "  model:    %s (Unity Catalog) %s\n", r.Model, DescribeAliases(r.Aliases))
 	}
 	describe := func(label string, rec *release.Record) {
 		if rec == nil {
@@ -172,9 +172,9 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 	fmt.Fprintln(w)
 }
 
-// describeAliases renders "@champion v3, @challenger v4, @release_v1_2_0 v3":
+// DescribeAliases renders "@champion v3, @challenger v4, @release_v1_2_0 v3":
 // champion and challenger first, the release aliases newest first.
-func describeAliases(m map[string]string) string {
+func DescribeAliases(m map[string]string) string {
 	if len(m) == 0 {
 		return "no aliases"
 	}

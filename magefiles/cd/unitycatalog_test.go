@@ -86,7 +86,7 @@ func TestAliasMoves(t *testing.T) {
 }
 
 func TestDescribeAliases(t *testing.T) {
-	got := describeAliases(map[string]string{"release_v1_0_0": "1", "challenger": "3", "champion": "2", "release_v1_1_0": "2"})
+	got := DescribeAliases(map[string]string{"release_v1_0_0": "1", "challenger": "3", "champion": "2", "release_v1_1_0": "2"})
 	assert.Equal(t, "@champion v2, @challenger v3, @release_v1_1_0 v2, @release_v1_0_0 v1", got)
-	assert.Equal(t, "no aliases", describeAliases(nil))
+	assert.Equal(t, "no aliases", DescribeAliases(nil))
 }

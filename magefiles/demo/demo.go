@@ -9,12 +9,12 @@
 // DATABRICKS_TOKEN_<ENV>, as a CI job holding all three would:
 //
 //  1. CI: the last `mage ci` result, in one line (or a note to run it).
-//  2. v1.0.0 goes dev -> staging -> prod: trained, registered and verified
-//     in dev; staging and prod, each in a workspace of its own, train it
-//     again from the same commit once the environment before verified it
-//     (a workspace-registry version cannot cross workspaces: the "deploy
-//     code" route, cd.RouteTrain); prod's first release is served
-//     directly.
+//  2. v1.0.0 goes dev -> staging -> prod: trained, registered in Unity
+//     Catalog and verified in dev; staging and prod, each in a workspace of
+//     its own attached to the same metastore, copy the version the
+//     environment before verified with their promote job (cd.RouteUCCopy),
+//     and the aliases follow what each endpoint serves; prod's first
+//     release is served directly.
 //  3. v1.1.0 goes the same way; in prod it is a canary at 10% next to
 //     v1.0.0, judged interval by interval from the endpoint's metrics
 //     export, and rolled out to 100%.
@@ -193,8 +193,9 @@ func setup(o Options) (*demo, error) {
 	}
 	ws, err := emulator.StartWorkspaces(cd.Envs, emulator.Options{
 		TimeScale: emuScale, Durations: Durations,
-		// The pipeline still registers in the workspace registry.
-		LegacyRegistry: true,
+		// A catalog per workspace, each granted read on the one before
+		// (dev -> staging -> prod); the legacy registry is disabled.
+		CatalogSchema: "human_interrupt_agent",
 		// The export's minutes are the pipeline's minutes of service time.
 		MetricsClock: d.clock,
 		// Model latency the metrics report (slept at the time scale): the
@@ -283,8 +284,8 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 	d.chapter("1. CI", "every push runs `go run mage.go ci`: security scans, secrets, unit tests, quality, bundle validation")
 	d.printf("   %s\n", ciLine(d.o.Root))
 
-	d.chapter("2. v1.0.0: dev -> staging -> prod", "trained and verified in dev; staging and prod are other workspaces, where workspace-registry versions cannot go, "+
-		"so each trains the same commit itself once the environment before verified it; prod's first release is served directly")
+	d.chapter("2. v1.0.0: dev -> staging -> prod", "trained, registered in Unity Catalog and verified in dev; staging and prod are other workspaces on the same metastore, "+
+		"so each copies the version the environment before verified (@release_v1_0_0) with its promote job; prod's first release is served directly")
 	if err := d.repo.tag("v1.0.0"); err != nil {
 		return nil, err
 	}
@@ -475,7 +476,7 @@ func (d *demo) model(env string) (string, error) {
 // finalStatus prints what every environment serves and prod's journal.
 func (d *demo) finalStatus(ctx context.Context) error {
 	tw := tabwriter.NewWriter(d.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "   env\tendpoint\tserving\tlatest record\n")
+	fmt.Fprintf(tw, "   env\tendpoint\tserving\taliases\tlatest record\n")
 	for _, env := range cd.Envs {
 		st, err := cd.Status(ctx, d.options(env, io.Discard))
 		if err != nil {
@@ -490,7 +491,7 @@ func (d *demo) finalStatus(ctx context.Context) error {
 		if st.Endpoint != nil {
 			name = st.Endpoint.Name
 		}
-		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", env, name, cd.DescribeTraffic(st.Endpoint), latest)
+		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\t%s\n", env, name, cd.DescribeTraffic(st.Endpoint), cd.DescribeAliases(st.Aliases), latest)
 	}
 	d.printMu.Lock()
 	err := tw.Flush()

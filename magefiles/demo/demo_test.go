@@ -47,7 +47,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	for _, r := range res.Journal {
 		if r.Kind == release.KindDeploy {
 			require.NotNil(t, r.Model.Source, r.Release)
-			assert.Equal(t, cd.RouteTrain, r.Model.Source.Route, "%s was trained in prod's workspace", r.Release)
+			assert.Equal(t, cd.RouteUCCopy, r.Model.Source.Route, "%s was copied through Unity Catalog", r.Release)
 			assert.Equal(t, cd.EnvStaging, r.Model.Source.Env)
 		}
 	}
@@ -86,11 +86,14 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"minute 5: cand ", "decision: Promote: 5 minutes without evidence against the candidate", "decision: Abort: the candidate's share of errors", "[400 probes, 0 failed]",
 		"$ go run mage.go rollback prod -to=v1.0.0 -yes",
 		"prod's release journal", "replaced v1.1.0", "Done:", "Three emulated workspaces",
-		"prod is another workspace: workspace-registry versions cannot cross workspaces; training release v1.1.0 in prod from the same commit",
+		"staging.human_interrupt_agent.interrupt_agent v2 -> prod.human_interrupt_agent.interrupt_agent v2 @release_v1_1_0",
+		"@challenger -> v2", "@champion v2 -> v1",
 	} {
 		assert.Contains(t, text, want)
 	}
 	assert.NotContains(t, text, res.Dir+"/artifacts/ci", "no stray paths")
+	assert.Equal(t, "1", prod.Aliases["champion"], "@champion follows the rollback")
+	assert.NotContains(t, prod.Aliases, "challenger", "no canary runs")
 	assert.Greater(t, res.Service, res.Wall, "scaled time: the story stands for more than it took")
 }
 
