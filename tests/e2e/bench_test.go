@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -28,7 +27,8 @@ const benchTimeScale = 0.01
 
 // stageRow is one stage of one run in the benchmark report.
 type stageRow struct {
-	Run      string         `json:"run"` // deploy:dev, verify:dev, ...
+	Registry string         `json:"registry"` // unity-catalog or workspace
+	Run      string         `json:"run"`      // deploy:dev, verify:dev, ...
 	Stage    string         `json:"stage"`
 	Status   string         `json:"status"`
 	WallMS   float64        `json:"wall_ms"`
@@ -41,45 +41,78 @@ type stageRow struct {
 	end      time.Time
 }
 
+// flowTotals are one registry's flow in the benchmark report.
+type flowTotals struct {
+	Registry string  `json:"registry"`
+	Seconds  float64 `json:"seconds"`
+	APICalls int     `json:"api_calls"`
+	Polls    int     `json:"status_polls"`
+	Waits    int     `json:"waits"`
+}
+
+// benchRegistries are the two ways the bundle can register its model: the
+// project's bundle (Unity Catalog, legacy registry disabled) and the
+// workspace registry bundle (cdtest.NewWorkspaceRegistryRepo).
+var benchRegistries = []struct {
+	name string
+	opts []func(*emulator.Options)
+	repo func(testing.TB, string) *cdtest.Repo
+}{
+	{cd.RegistryWorkspace, []func(*emulator.Options){cdtest.LegacyRegistry}, cdtest.NewWorkspaceRegistryRepo},
+	{cd.RegistryUnityCatalog, nil, cdtest.NewRepo},
+}
+
 // BenchmarkReleaseFlow runs deploy and verify through dev, staging and prod
 // against the emulator with scaled time and the SDK's defaults (waiter
-// backoff, 15 requests/s client limit), and reports wall time, API calls
-// and status polls per stage (artifacts/bench/cd-flow.{json,txt}).
+// backoff, 15 requests/s client limit), once per registry (the workspace
+// registry, then Unity Catalog) in one run, and reports wall time, API
+// calls and status polls per stage (artifacts/bench/cd-flow.{json,txt}).
 //
 //	go test ./tests/e2e -run '^$' -bench ReleaseFlow -benchtime 1x
 func BenchmarkReleaseFlow(b *testing.B) {
 	var rows []*stageRow
-	var total time.Duration
+	var totals []flowTotals
 	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		srv := cdtest.Workspace(b, cdtest.LegacyRegistry, func(o *emulator.Options) { o.TimeScale = benchTimeScale })
-		repo := cdtest.NewWorkspaceRegistryRepo(b, srv.URL())
-		repo.Tag("v1.0.0")
-		rows = nil
-		b.StartTimer()
-		start := time.Now()
-		for _, env := range cd.Envs {
-			for _, kind := range []string{"deploy", "verify"} {
-				rows = append(rows, benchRun(b, srv, repo, env, kind)...)
+		rows, totals = nil, nil
+		for _, reg := range benchRegistries {
+			b.StopTimer()
+			opts := append([]func(*emulator.Options){func(o *emulator.Options) { o.TimeScale = benchTimeScale }}, reg.opts...)
+			srv := cdtest.Workspace(b, opts...)
+			repo := reg.repo(b, srv.URL())
+			repo.Tag("v1.0.0")
+			var flow []*stageRow
+			b.StartTimer()
+			start := time.Now()
+			for _, env := range cd.Envs {
+				for _, kind := range []string{"deploy", "verify"} {
+					flow = append(flow, benchRun(b, srv, repo, env, kind)...)
+				}
 			}
+			total := time.Since(start)
+			b.StopTimer()
+			attribute(flow, srv.Requests())
+			t := flowTotals{Registry: reg.name, Seconds: total.Seconds()}
+			for _, r := range flow {
+				r.Registry = reg.name
+				t.APICalls += r.APICalls
+				for _, w := range r.Waits {
+					t.Polls += w.Polls
+					t.Waits++
+				}
+			}
+			rows, totals = append(rows, flow...), append(totals, t)
 		}
-		total = time.Since(start)
-		b.StopTimer()
-		attribute(rows, srv.Requests())
 	}
-	b.ReportMetric(total.Seconds(), "flow-s")
-	calls, polls, waits := 0, 0, 0
-	for _, r := range rows {
-		calls += r.APICalls
-		for _, w := range r.Waits {
-			polls += w.Polls
-			waits++
+	for _, t := range totals {
+		unit := "ws"
+		if t.Registry == cd.RegistryUnityCatalog {
+			unit = "uc"
 		}
+		b.ReportMetric(t.Seconds, unit+"-flow-s")
+		b.ReportMetric(float64(t.APICalls), unit+"-api-calls")
+		b.ReportMetric(float64(t.Polls), unit+"-status-polls")
 	}
-	b.ReportMetric(float64(calls), "api-calls")
-	b.ReportMetric(float64(polls), "status-polls")
-	b.ReportMetric(float64(waits), "waits")
-	writeBenchReport(b, rows, total)
+	writeBenchReport(b, rows, totals)
 }
 
 func benchRun(b *testing.B, srv *emulator.Server, repo *cdtest.Repo, env, kind string) []*stageRow {
@@ -136,44 +169,36 @@ func attribute(rows []*stageRow, reqs []emulator.RequestRecord) {
 	}
 }
 
-func writeBenchReport(b *testing.B, rows []*stageRow, total time.Duration) {
+func writeBenchReport(b *testing.B, rows []*stageRow, totals []flowTotals) {
 	root, err := project.Root()
 	require.NoError(b, err)
 	dir := filepath.Join(root, "artifacts", "bench")
 	require.NoError(b, os.MkdirAll(dir, 0o755))
-	raw, err := json.MarshalIndent(map[string]any{"time_scale": benchTimeScale, "total_s": total.Seconds(), "stages": rows}, "", "  ")
+	raw, err := json.MarshalIndent(map[string]any{"time_scale": benchTimeScale, "totals": totals, "stages": rows}, "", "  ")
 	require.NoError(b, err)
-	require.NoError(b, os.WriteFile(filepath.Join(dir, "cd-flow.json"), raw, 0o644))
+	require.NoError(b, os.WriteFile(filepath.Join(dir, "cd-flow.json"), raw, 0o600))
 
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "release flow dev -> prod against the emulator, time scale %.2f: %.1fs\n\n", benchTimeScale, total.Seconds())
+	fmt.Fprintf(&sb, "release flow dev -> prod against the emulator, time scale %.2f, per registry\n\n", benchTimeScale)
 	tw := tabwriter.NewWriter(&sb, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "run\tstage\twall\tAPI calls\tGET\tPOST/PUT/PATCH\tmutating\tqueries\twaits (GET polls)")
+	fmt.Fprintln(tw, "registry\trun\tstage\twall\tAPI calls\tGET\tPOST/PUT/PATCH\tmutating\tqueries\twaits (GET polls)")
 	for _, r := range rows {
 		var ws []string
 		for _, w := range r.Waits {
 			ws = append(ws, fmt.Sprintf("%s: %d", w.What, w.Polls))
 		}
 		other := r.APICalls - r.ByMethod["GET"]
-		fmt.Fprintf(tw, "%s\t%s\t%.0fms\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Run, r.Stage, r.WallMS, r.APICalls, r.ByMethod["GET"], other, r.Mutating, r.Queries, strings.Join(ws, "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0fms\t%d\t%d\t%d\t%d\t%d\t%s\n", r.Registry, r.Run, r.Stage, r.WallMS, r.APICalls, r.ByMethod["GET"], other, r.Mutating, r.Queries, strings.Join(ws, "; "))
 	}
-	tw.Flush()
-	perRun := map[string][2]float64{}
-	var order []string
-	for _, r := range rows {
-		if _, ok := perRun[r.Run]; !ok {
-			order = append(order, r.Run)
-		}
-		v := perRun[r.Run]
-		v[0] += r.WallMS
-		v[1] += float64(r.APICalls)
-		perRun[r.Run] = v
-	}
-	sort.SliceStable(order, func(i, j int) bool { return false })
+	_ = tw.Flush()
 	fmt.Fprintln(&sb)
-	for _, run := range order {
-		fmt.Fprintf(&sb, "%-16s %6.1fs %4.0f API calls\n", run, perRun[run][0]/1000, perRun[run][1])
+	for _, t := range totals {
+		fmt.Fprintf(&sb, "%-14s %6.1fs %4d API calls, %d status polls in %d waits\n", t.Registry, t.Seconds, t.APICalls, t.Polls, t.Waits)
 	}
-	require.NoError(b, os.WriteFile(filepath.Join(dir, "cd-flow.txt"), []byte(sb.String()), 0o644))
+	if len(totals) == 2 && totals[0].APICalls > 0 {
+		fmt.Fprintf(&sb, "Unity Catalog / workspace registry: %.2fx the API calls, %.2fx the status polls\n",
+			float64(totals[1].APICalls)/float64(totals[0].APICalls), float64(totals[1].Polls)/float64(max(totals[0].Polls, 1)))
+	}
+	require.NoError(b, os.WriteFile(filepath.Join(dir, "cd-flow.txt"), []byte(sb.String()), 0o600))
 	b.Log("\n" + sb.String())
 }
