@@ -67,6 +67,11 @@ func Plan(ctx context.Context, o Options) (*PlanReport, error) {
 	if err := runStages(ctx, s, Connect{}); err != nil {
 		return nil, err
 	}
+	if err := (CheckCatalog{}).Run(ctx, s); err != nil {
+		if _, skip := IsSkip(err); !skip {
+			blocks = append(blocks, "catalog: "+err.Error())
+		}
+	}
 	if s.Release.Tag != "" {
 		if err := (LoadSource{}).Run(ctx, s); err != nil {
 			if _, skip := IsSkip(err); !skip {

@@ -210,8 +210,8 @@ func (s *State) planUC(ctx context.Context, p *PlanReport) error {
 	default:
 		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: "unknown: no verified source release (see blocks)"}
 	}
-	if _, err := s.Client.W.RegisteredModels.GetByFullName(ctx, cfg.Model); notFound(err) {
-		return nil // the bundle deploy creates the model: no version, no alias yet
+	if _, err := s.Client.W.RegisteredModels.GetByFullName(ctx, cfg.Model); notFound(err) || permissionDenied(err) {
+		return nil // not created yet (the bundle deploy does), or not readable (the catalog block says why)
 	}
 	if s.Release.Tag != "" {
 		mv, err := s.byAlias(ctx, s.Client, cfg.Model, alias)

@@ -347,3 +347,23 @@ func withVars(kv ...string) func(*cd.Options) {
 		}
 	}
 }
+
+// TestUnityCatalogPlan: plan shows a missing catalog as what the deploy
+// would refuse, and the alias moves of a first release.
+func TestUnityCatalogPlan(t *testing.T) {
+	t.Parallel()
+	w := newUCWorlds(t)
+	w.repo.Tag("v1.0.0")
+	r := w.run(cd.EnvDev, withVars("catalog", "qa"))
+	p, err := cd.Plan(w.ctx, r.Opts)
+	require.NoError(t, err, r.Output())
+	require.NotEmpty(t, p.Blocks)
+	assert.Contains(t, p.Blocks[0], "catalog: deploy:dev: schema qa.human_interrupt_agent is not in the Unity Catalog metastore")
+
+	r = w.run(cd.EnvDev)
+	p, err = cd.Plan(w.ctx, r.Opts)
+	require.NoError(t, err, r.Output())
+	assert.Empty(t, p.Blocks)
+	assert.Equal(t, "train", p.Model.Action)
+	assert.Contains(t, p.Model.Detail, "becomes @release_v1_0_0")
+}
