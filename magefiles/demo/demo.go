@@ -549,7 +549,11 @@ func recordNote(r *release.Record) string {
 	var cp rollout.Checkpoint
 	if ok, _ := r.Attachment(rollout.CanaryAttachment, &cp); ok && len(cp.Intervals) > 0 {
 		last := cp.Intervals[len(cp.Intervals)-1]
-		return fmt.Sprintf("canary at %d%%: %d minutes judged, %s", cp.Intervals[0].Percent, last.Decision.Minutes, strings.ToLower(string(last.Outcome)))
+		unit := "minutes"
+		if last.Decision.Minutes == 1 {
+			unit = "minute"
+		}
+		return fmt.Sprintf("canary at %d%%: %d %s judged, %s", cp.Intervals[0].Percent, last.Decision.Minutes, unit, strings.ToLower(string(last.Outcome)))
 	}
 	var rb cd.RollbackSummary
 	if ok, _ := r.Attachment(cd.AttachRollback, &rb); ok {
