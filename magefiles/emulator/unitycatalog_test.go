@@ -38,9 +38,12 @@ func runJob(t *testing.T, w *databricks.WorkspaceClient, job jobs.CreateJob, par
 	t.Helper()
 	created, err := w.Jobs.Create(ctx(t), job)
 	require.NoError(t, err)
-	run, err := w.Jobs.RunNowAndWait(ctx(t), jobs.RunNow{JobId: created.JobId, JobParameters: params})
+	wait, err := w.Jobs.RunNow(ctx(t), jobs.RunNow{JobId: created.JobId, JobParameters: params})
+	require.NoError(t, err)
+	run, err := wait.Get()
 	if err != nil {
-		run, err = w.Jobs.GetRun(ctx(t), jobs.GetRunRequest{RunId: run.RunId})
+		// A failed run ends the wait with an error; the run itself says why.
+		run, err = w.Jobs.GetRun(ctx(t), jobs.GetRunRequest{RunId: wait.RunId})
 		require.NoError(t, err)
 	}
 	out, err := w.Jobs.GetRunOutput(ctx(t), jobs.GetRunOutputRequest{RunId: run.Tasks[0].RunId})
@@ -153,7 +156,9 @@ func TestPromotionJobCopiesOnce(t *testing.T) {
 	// finds it by its source.
 	created, err := clients["staging"].Jobs.Create(ctx(t), promoteJob())
 	require.NoError(t, err)
-	rerun, err := clients["staging"].Jobs.RunNowAndWait(ctx(t), jobs.RunNow{JobId: created.JobId, JobParameters: params})
+	rewait, err := clients["staging"].Jobs.RunNow(ctx(t), jobs.RunNow{JobId: created.JobId, JobParameters: params})
+	require.NoError(t, err)
+	rerun, err := rewait.Get()
 	require.NoError(t, err)
 	rout, err := clients["staging"].Jobs.GetRunOutput(ctx(t), jobs.GetRunOutputRequest{RunId: rerun.Tasks[0].RunId})
 	require.NoError(t, err)

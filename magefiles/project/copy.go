@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -84,13 +83,21 @@ func copyBundle(root, dir string, rewrite func([]byte) []byte) error {
 	if err := CopyBundleFiles(root, dir, BundlePaths...); err != nil {
 		return err
 	}
-	// #nosec G304 -- databricks.yml of the scratch copy just made
-	path := filepath.Join(dir, "databricks.yml")
-	raw, err := os.ReadFile(path)
+	// The rewrite goes through os.Root too: databricks.yml of the copy just
+	// made, never a file a symlink points at.
+	to, err := os.OpenRoot(dir)
 	if err != nil {
 		return fmt.Errorf("copy bundle: %w", err)
 	}
-	return os.WriteFile(path, rewrite(raw), 0o600)
+	defer to.Close()
+	raw, err := to.ReadFile("databricks.yml")
+	if err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	if err := to.WriteFile("databricks.yml", rewrite(raw), 0o600); err != nil {
+		return fmt.Errorf("copy bundle: %w", err)
+	}
+	return nil
 }
 
 // copyTree copies the file or directory p from src to dst, leaving out
