@@ -51,6 +51,10 @@ type goTestGroup struct {
 	Names []string
 	// Version adds tool versions or states the tests depend on.
 	Version func(ctx context.Context, cfg Config) (string, error)
+	// CoverGroup instruments every package of the group in each test
+	// binary (-coverpkg): for packages tested through another one of the
+	// group, which would otherwise count as never run.
+	CoverGroup bool
 }
 
 // bundleInputs are the bundle files the tests that load or copy the
@@ -78,8 +82,9 @@ var goTestGroups = []goTestGroup{
 	// model of src/ beside it on the integration cases: the one Go test
 	// that reads what the Python files say.
 	{Name: "go-test-model", Packages: []string{"magefiles/emulator/agentmodel"}, Files: []string{"src/**", "tests/integration/**"}},
-	// The emulator.
-	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/..."}, Files: []string{"tests/integration/**"}},
+	// The emulator. Its service packages (core, unitycatalog) are tested
+	// through the emulator's own tests, which serve them over HTTP.
+	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/..."}, Files: []string{"tests/integration/**"}, CoverGroup: true},
 	// Canary, rollout and rollback against the emulator, with the
 	// project's bundle.
 	{Name: "go-test-rollout", Packages: []string{"magefiles/rollout/..."}, Files: bundleInputs},
@@ -250,14 +255,18 @@ func (p *goTestPlan) task(cfg Config, g goTestGroup) pipeline.Task {
 			for _, d := range p.pkgs[g.Name] {
 				pkgs = append(pkgs, "./"+d)
 			}
-			return runGoTest(ctx, t, cfg, g.Name, pkgs)
+			var coverPkgs []string
+			if g.CoverGroup {
+				coverPkgs = pkgs
+			}
+			return runGoTest(ctx, t, cfg, g.Name, pkgs, coverPkgs)
 		},
 	}
 }
 
 // runGoTest runs `go test -race -cover` on the packages and writes the
 // JUnit XML, the -json stream and the coverage profile under the name.
-func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs []string) error {
+func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs, coverPkgs []string) error {
 	covDir := filepath.Join(t.Artifacts(), "coverage")
 	testsDir := filepath.Join(t.Artifacts(), "tests")
 	for _, d := range []string{covDir, testsDir} {
@@ -274,7 +283,11 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs
 	// -timeout: go test's default (10 minutes per test binary) is what the
 	// end-to-end tests take on a 2-core machine that other work loads;
 	// the tests bound their own waits with contexts.
-	args := append([]string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}, pkgs...)
+	args := []string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}
+	if len(coverPkgs) > 0 {
+		args = append(args, "-coverpkg="+strings.Join(coverPkgs, ","))
+	}
+	args = append(args, pkgs...)
 	runErr := toolchain.Run(ctx, toolchain.Cmd{
 		Name: "go", Args: args, Dir: cfg.Root,
 		Stdout: io.MultiWriter(&raw, stream),
