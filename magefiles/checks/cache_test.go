@@ -74,6 +74,8 @@ func TestCacheInvalidationPerCheck(t *testing.T) {
 			[]string{"black", "isort", "mypy", "pylint", "pytest-3.11", "secrets"}},
 		{"flake8's setup.cfg", func() { appendFile(t, root, "setup.cfg", "# edited\n") },
 			[]string{"flake8", "isort", "mypy", "pylint", "pytest-3.11", "secrets"}},
+		{"coverage's .coveragerc", func() { writeFile(t, root, ".coveragerc", "[run]\nbranch = True\n") },
+			[]string{"pytest-3.11", "secrets"}},
 		{"a README", func() { writeFile(t, root, "README.md", "# fixture\n") }, []string{"secrets"}},
 		{"the vulnerability acceptances", func() { writeFile(t, root, vulnIgnoreFile, "ignore: []\n") },
 			[]string{"govulncheck", "req-audit", "secrets"}},

@@ -25,9 +25,10 @@ var pytestModules = []string{"pytest", "pytest_cov", "xdist", "pytest_timeout"}
 // defaultTestTimeout applies when the project's pytest settings name none.
 const defaultTestTimeout = 120
 
-// pytestInputs are what the Python unit tests read.
+// pytestInputs are what the Python unit tests read (.coveragerc: coverage's
+// settings, which decide the coverage the check enforces).
 var pytestInputs = []string{"src/**", "tests/unit/**", "tests/integration/**", "tests/conftest.py",
-	"pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py"}
+	"pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py", ".coveragerc"}
 
 func pytestName(version string) string { return "pytest-" + version }
 

@@ -3,6 +3,8 @@
 ``InterruptAgentModel`` has the ``PythonModel`` interface (``load_context`` and
 ``predict(context, model_input, params=None)``) without importing mlflow, so the package stays
 importable anywhere; :func:`log_model` imports mlflow only when a model is actually logged.
+The columns of a request record and of an answer are declared once here (``INPUT_COLUMNS``,
+``OUTPUT_COLUMNS``) and become the logged model's MLflow signature.
 """
 
 from __future__ import annotations
@@ -11,13 +13,49 @@ import inspect
 import json
 import math
 import os
-from typing import Any, Dict, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from human_interrupt_agent.graph import AgentConfig, AgentError, AgentGraph, RunResult
 
 # What the serving container installs; kept equal to requirements.txt (a unit test checks).
 PIP_REQUIREMENTS = ("mlflow>=2.9,<3", "pandas>=1.5,<3")
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass(frozen=True)
+class Column:
+    """A named field of a request record or an answer, with the JSON type of its values."""
+
+    name: str
+    kind: str  # "string" or "object"
+    required: bool = False  # present and not null in every record
+
+
+# What predict_record reads: a new request has "message", a resumed one "resume" and
+# "checkpoint". A numeric thread_id is echoed as text, but the contract asks for text.
+INPUT_COLUMNS: Tuple[Column, ...] = (
+    Column("thread_id", "string"),
+    Column("message", "string"),
+    Column("resume", "string"),
+    Column("checkpoint", "string"),
+    Column("edited_args", "object"),  # or the object's JSON text
+)
+# What RunResult.to_dict returns, every key in every answer; only status is never null.
+OUTPUT_COLUMNS: Tuple[Column, ...] = (
+    Column("thread_id", "string"),
+    Column("status", "string", required=True),
+    Column("tool", "string"),
+    Column("tool_args", "object"),
+    Column("risk", "string"),
+    Column("interrupt", "object"),
+    Column("result", "string"),
+)
+# Logged beside the model: a request a reader can copy, answered without a human.
+INPUT_EXAMPLE: Dict[str, str] = {
+    "thread_id": "example-1",
+    "message": "what are the support hours on weekends",
+}
 
 
 def _missing(value: Any) -> bool:
@@ -105,6 +143,33 @@ class InterruptAgentModel:
             return RunResult(thread_id, "error", result=str(err)).to_dict()
 
 
+def _colspec(schema: Any, column: Column, as_input: bool) -> Any:
+    """One column as an mlflow ColSpec, in the spelling and types this mlflow version has."""
+    kind: Any = "string"
+    # MLflow checks inputs against the signature, and a column declared "string" reaches predict
+    # unchanged even when it holds objects: edited_args keeps both spellings in every version.
+    # Outputs are not checked; an object there is AnyType where this mlflow has it (newer 2.x).
+    if column.kind == "object" and not as_input and hasattr(schema, "AnyType"):
+        kind = schema.AnyType()
+    # Older mlflow spells the flag optional=, newer required= (optional= is gone there).
+    accepted = inspect.signature(schema.ColSpec).parameters
+    if "required" in accepted:
+        return schema.ColSpec(kind, column.name, required=column.required)
+    return schema.ColSpec(kind, column.name, optional=not column.required)
+
+
+def model_signature() -> Any:
+    """The mlflow ModelSignature of :meth:`InterruptAgentModel.predict` (imports mlflow)."""
+    # pylint: disable=import-outside-toplevel
+    from mlflow.models import ModelSignature
+    from mlflow.types import schema
+
+    return ModelSignature(
+        inputs=schema.Schema([_colspec(schema, c, as_input=True) for c in INPUT_COLUMNS]),
+        outputs=schema.Schema([_colspec(schema, c, as_input=False) for c in OUTPUT_COLUMNS]),
+    )
+
+
 def log_model(
     model: InterruptAgentModel,
     artifact_path: str = "agent",
@@ -127,5 +192,9 @@ def log_model(
         python_model=InterruptAgentPyfunc(model.config),
         pip_requirements=list(PIP_REQUIREMENTS),
         registered_model_name=registered_model_name,
+        # Unity Catalog registers no model logged without a signature of inputs and outputs;
+        # both keywords have kept their names across mlflow 2.x.
+        signature=model_signature(),
+        input_example=dict(INPUT_EXAMPLE),
         **{code_key: [PACKAGE_DIR]},
     )

@@ -5,16 +5,26 @@ from __future__ import annotations
 import json
 import math
 import pickle  # nosec B403 - round-trips our own object, as mlflow's cloudpickle does
+import re
 import subprocess  # nosec B404
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Mapping, Set
 
 import pytest
 
-from human_interrupt_agent import InterruptAgentModel, __version__
+from human_interrupt_agent import InterruptAgentModel, __version__, model
 from human_interrupt_agent.graph import AgentConfig, encode_checkpoint
-from human_interrupt_agent.model import PACKAGE_DIR, PIP_REQUIREMENTS, log_model, to_records
+from human_interrupt_agent.model import (
+    INPUT_COLUMNS,
+    INPUT_EXAMPLE,
+    OUTPUT_COLUMNS,
+    PACKAGE_DIR,
+    PIP_REQUIREMENTS,
+    log_model,
+    model_signature,
+    to_records,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = encode_checkpoint("t-1", "delete_records", {"target": "x"}, "high")
@@ -144,6 +154,144 @@ def test_log_model_wraps_a_python_model(fake_mlflow: Any) -> None:
     assert call["pip_requirements"] == list(PIP_REQUIREMENTS)
     code = call.get("code_paths") or call.get("code_path")
     assert code == [PACKAGE_DIR]
+    assert call["signature"].inputs.input_names() == names(INPUT_COLUMNS)
+    assert call["signature"].outputs.input_names() == names(OUTPUT_COLUMNS)
+    assert call["input_example"] == INPUT_EXAMPLE
+
+
+# Samples that reach every branch of predict_record and every status of an answer.
+SAMPLE_REQUESTS: List[Dict[str, Any]] = [
+    {"thread_id": "s-1", "message": "what are the support hours on weekends"},
+    {"thread_id": "s-2", "message": "delete all records for customer 42"},
+    {"thread_id": "t-1", "resume": "approve", "checkpoint": CHECKPOINT},
+    {"thread_id": "t-1", "resume": "reject", "checkpoint": CHECKPOINT},
+    {
+        "thread_id": "t-1",
+        "resume": "edit",
+        "checkpoint": CHECKPOINT,
+        "edited_args": {"target": "y"},
+    },
+    {"resume": "edit", "checkpoint": CHECKPOINT, "edited_args": '{"target": "y"}'},
+    {"thread_id": "s-3", "message": 5},
+]
+# The Python type of each JSON kind a Column names.
+KIND_TYPES = {"string": str, "object": dict}
+
+
+def names(columns: Any) -> List[str]:
+    return [column.name for column in columns]
+
+
+class ReadRecord(Mapping[str, Any]):
+    """A request record that notes each field predict looks up."""
+
+    def __init__(self, fields: Dict[str, Any], read: Set[str]) -> None:
+        self._fields, self._read = fields, read
+
+    def __getitem__(self, key: str) -> Any:
+        self._read.add(key)
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+def test_input_columns_are_the_fields_predict_reads() -> None:
+    read: Set[str] = set()
+    InterruptAgentModel().predict(None, [ReadRecord(r, read) for r in SAMPLE_REQUESTS])
+    assert read == set(names(INPUT_COLUMNS))
+    kinds = {column.name: column.kind for column in INPUT_COLUMNS}
+    for request in SAMPLE_REQUESTS[:-1]:  # the last one is the wrong type on purpose
+        for key, value in request.items():
+            if key == "edited_args" and isinstance(value, str):
+                value = json.loads(value)  # the object's JSON text is accepted too
+            assert isinstance(value, KIND_TYPES[kinds[key]]), (key, value)
+
+
+def test_output_columns_are_the_keys_and_types_predict_returns() -> None:
+    answers = InterruptAgentModel().predict(None, SAMPLE_REQUESTS)
+    statuses = [answer["status"] for answer in answers]
+    assert statuses == [
+        "completed",
+        "interrupted",
+        "completed",
+        "rejected",
+        "completed",
+        "completed",
+        "error",
+    ]
+    for answer in answers:
+        assert list(answer) == names(OUTPUT_COLUMNS)
+        for column in OUTPUT_COLUMNS:
+            value = answer[column.name]
+            if value is None:
+                assert not column.required, (column.name, answer)
+            else:
+                assert isinstance(value, KIND_TYPES[column.kind]), (column.name, value)
+    # Every column's type was seen on a real value, not only as null.
+    seen = {name for answer in answers for name, value in answer.items() if value is not None}
+    assert seen == set(names(OUTPUT_COLUMNS))
+
+
+def test_mlflow_signature_declares_the_columns(fake_mlflow: Any) -> None:
+    signature = model_signature()
+    assert isinstance(signature, fake_mlflow.models.ModelSignature)
+    inputs, outputs = signature.inputs.inputs, signature.outputs.inputs
+    assert [(s.name, s.type, s.required) for s in inputs] == [
+        (c.name, "string", False) for c in INPUT_COLUMNS
+    ]
+    # Newer mlflow types an object output as AnyType; older has nothing closer than string.
+    any_type = getattr(fake_mlflow.types.schema, "AnyType", None)
+    obj = any_type() if any_type else "string"
+    assert [(s.name, s.type, s.required) for s in outputs] == [
+        (c.name, obj if c.kind == "object" else "string", c.required) for c in OUTPUT_COLUMNS
+    ]
+
+
+def test_input_example_is_a_request_answered_without_a_person() -> None:
+    assert set(INPUT_EXAMPLE) <= set(names(INPUT_COLUMNS))
+    (answer,) = InterruptAgentModel().predict(None, dict(INPUT_EXAMPLE))
+    assert (answer["thread_id"], answer["status"]) == (INPUT_EXAMPLE["thread_id"], "completed")
+
+
+# Unity Catalog registers no model version without a signature of inputs and outputs. MLflow's
+# docs ("Model Signatures and Input Examples", mlflow.org/docs/latest/ml/model/signatures): they
+# "are REQUIRED for registering models in Databricks Unity Catalog". MLflow's client refuses with
+# these words (mlflow/mlflow, mlflow/store/_unity_catalog/registry/rest_store.py,
+# _validate_model_signature; mlflow/mlflow#7909), which the fake in conftest.py repeats.
+UC_REFUSALS = {
+    "no signature": "Model passed for registration did not contain any signature metadata. "
+    "All models in the Unity Catalog must be logged with a model signature containing both "
+    "input and output type specifications.",
+    "inputs only": "Model passed for registration contained a signature that includes only "
+    "inputs. All models in the Unity Catalog must be logged with a model signature containing "
+    "both input and output type specifications.",
+}
+
+
+def test_unity_catalog_registers_the_model_with_its_signature(fake_mlflow: Any) -> None:
+    fake_mlflow.set_registry_uri("databricks-uc")
+    info = log_model(InterruptAgentModel(), registered_model_name="main.agents.hitl")
+    assert info.registered_model_version == 7
+
+
+@pytest.mark.parametrize("refusal", sorted(UC_REFUSALS))
+def test_unity_catalog_refuses_a_model_without_a_full_signature(
+    fake_mlflow: Any, monkeypatch: pytest.MonkeyPatch, refusal: str
+) -> None:
+    signature = None
+    if refusal == "inputs only":
+        signature = fake_mlflow.models.ModelSignature(inputs=model_signature().inputs)
+    monkeypatch.setattr(model, "model_signature", lambda: signature)
+    fake_mlflow.set_registry_uri("databricks-uc")
+    with pytest.raises(fake_mlflow.MlflowException, match=re.escape(UC_REFUSALS[refusal])):
+        log_model(InterruptAgentModel(), registered_model_name="main.agents.hitl")
+    # The workspace registry asks for no signature, which is why this went unnoticed there.
+    fake_mlflow.set_registry_uri("databricks")
+    assert log_model(InterruptAgentModel(), registered_model_name="m").registered_model_version
 
 
 def test_import_pulls_in_neither_mlflow_nor_pandas() -> None:

@@ -140,6 +140,7 @@ def test_three_level_name_registers_in_unity_catalog(
     assert uri["args"] == ("databricks-uc",)
     (logged,) = [c for c in fake_mlflow.calls if c["call"] == "log_model"]
     assert logged["registered_model_name"] == name
+    assert logged["signature"] is not None  # the fake refuses Unity Catalog without one
 
 
 def test_plain_name_stays_in_the_workspace_registry(
