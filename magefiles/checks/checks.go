@@ -69,6 +69,10 @@ type Config struct {
 	Bundle *BundleValidator
 	// ToolsDir holds the pinned Go tools; empty means <Root>/.cache/tools.
 	ToolsDir string
+	// Python finds the interpreters and remembers what they have; nil
+	// means one with its disk cache in <Root>/.cache/python. Share one
+	// across the checks of a run so each interpreter is asked once.
+	Python *toolchain.Pythons
 }
 
 func (c Config) toolsDir() string {
@@ -76,6 +80,13 @@ func (c Config) toolsDir() string {
 		return c.ToolsDir
 	}
 	return toolchain.ToolsDir(c.Root)
+}
+
+func (c Config) python() *toolchain.Pythons {
+	if c.Python != nil {
+		return c.Python
+	}
+	return toolchain.NewPythons(toolchain.PythonCacheDir(c.Root))
 }
 
 func (c Config) getenv(k string) string {

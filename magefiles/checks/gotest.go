@@ -108,7 +108,8 @@ func checksTestTools(ctx context.Context, cfg Config) (string, error) {
 		tool := toolchain.Tool(name)
 		fmt.Fprintf(&b, "%s installed=%t\n", tool.ID(), toolchain.Installed(cfg.toolsDir(), tool))
 	}
-	py, err := toolchain.FindPython(ctx, "", pythonTestTools...)
+	pys := cfg.python()
+	py, err := pys.Find(ctx, "", pythonTestTools...)
 	if err != nil {
 		var missing *toolchain.MissingError
 		if !errors.As(err, &missing) {
@@ -118,7 +119,7 @@ func checksTestTools(ctx context.Context, cfg Config) (string, error) {
 		fmt.Fprintf(&b, "python: %s\n", missing.What)
 		return b.String(), nil
 	}
-	v, err := toolchain.DistVersions(ctx, py, pythonTestTools...)
+	v, err := pys.DistVersions(ctx, py, pythonTestTools...)
 	if err != nil {
 		return "", err
 	}

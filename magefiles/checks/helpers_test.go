@@ -106,10 +106,21 @@ type env map[string]string
 
 func (e env) get(k string) string { return e[k] }
 
+// repoPythons finds interpreters with this repository's probe cache, as
+// `mage ci` does: tests do not start an interpreter a run already asked.
+func repoPythons(t testing.TB) *toolchain.Pythons {
+	t.Helper()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	root, err := project.RootFrom(wd)
+	require.NoError(t, err)
+	return toolchain.NewPythons(toolchain.PythonCacheDir(root))
+}
+
 // testConfig is a Config for a fixture: its own environment, the repo's
-// tool cache, and the matrix of the one interpreter there is.
+// tool and interpreter caches, and the matrix of the one interpreter there is.
 func testConfig(t testing.TB, root string, e env) Config {
-	return Config{Root: root, Getenv: e.get, ToolsDir: repoToolsDir(t), Pythons: []string{"3.11"}}
+	return Config{Root: root, Getenv: e.get, ToolsDir: repoToolsDir(t), Python: repoPythons(t), Pythons: []string{"3.11"}}
 }
 
 // run runs the tasks through the real runner and returns the report and

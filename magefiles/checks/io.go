@@ -24,13 +24,13 @@ func logTo(t *pipeline.T) func(string) {
 // interpreter that has them and their installed versions. An interpreter
 // without them makes the run uncacheable (the check then provisions or
 // reports them).
-func pythonToolsVersion(modules []string) func(context.Context) (string, error) {
+func pythonToolsVersion(pys *toolchain.Pythons, modules []string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		py, err := toolchain.FindPython(ctx, "", modules...)
+		py, err := pys.Find(ctx, "", modules...)
 		if err != nil {
 			return "", err
 		}
-		return toolchain.DistVersions(ctx, py, modules...)
+		return pys.DistVersions(ctx, py, modules...)
 	}
 }
 

@@ -60,18 +60,19 @@ type pyTool struct {
 
 func (p pyTool) task(cfg Config) pipeline.Task {
 	modules := []string{p.module}
+	pys := cfg.python()
 	return pipeline.Task{
 		Name: p.name,
 		Inputs: pipeline.Inputs{
 			Files:   append(pyGlobs(p.dirs), p.configs...),
-			Version: pythonToolsVersion(modules),
+			Version: pythonToolsVersion(pys, modules),
 		},
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			dirs := existingDirs(cfg.Root, p.dirs)
 			if len(dirs) == 0 {
 				return pipeline.Skip("no Python code in %s", strings.Join(p.dirs, ", "))
 			}
-			py, err := toolchain.EnsurePython(ctx, logTo(t), modules...)
+			py, err := pys.Ensure(ctx, logTo(t), modules...)
 			if err != nil {
 				return err
 			}

@@ -48,6 +48,7 @@ func PytestMatrix(cfg Config) []pipeline.Task {
 // lacks, or fails in strict mode.
 func Pytest(cfg Config, version string) pipeline.Task {
 	name := pytestName(version)
+	pys := cfg.python()
 	return pipeline.Task{
 		Name: name,
 		Inputs: pipeline.Inputs{
@@ -56,18 +57,18 @@ func Pytest(cfg Config, version string) pipeline.Task {
 			// so it is not part of the key.
 			Config: []string{"python=" + version, fmt.Sprintf("min-coverage=%d", MinCoverage)},
 			Version: func(ctx context.Context) (string, error) {
-				py, err := toolchain.FindPython(ctx, version, pytestModules...)
+				py, err := pys.Find(ctx, version, pytestModules...)
 				if err != nil {
 					return "", err
 				}
-				return toolchain.DistVersions(ctx, py, pytestModules...)
+				return pys.DistVersions(ctx, py, pytestModules...)
 			},
 		},
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			if !isDir(filepath.Join(cfg.Root, "tests", "unit")) {
 				return pipeline.Skip("no tests/unit directory")
 			}
-			py, err := toolchain.EnsurePythonVersion(ctx, version, logTo(t), pytestModules...)
+			py, err := pys.EnsureVersion(ctx, version, logTo(t), pytestModules...)
 			if toolchain.IsNoInterpreter(err) {
 				if cfg.Strict {
 					return fmt.Errorf("python%s not found (strict mode: every matrix entry must run; install it or set CI_PYTHON_VERSIONS)", version)

@@ -31,10 +31,13 @@ func ReportPath(root string) string {
 // Run runs the selected checks through the pipeline runner, prints the
 // summary and writes artifacts/ci-report.json.
 func Run(ctx context.Context, root string, ro RunOptions) (*pipeline.Report, error) {
-	cfg := Config{Root: root, Strict: flagOrEnv(ro.Strict, "CI_STRICT"), History: flagOrEnv(ro.History, "CI_SECRETS_HISTORY")}
+	cfg := Config{Root: root, Strict: flagOrEnv(ro.Strict, "CI_STRICT"), History: flagOrEnv(ro.History, "CI_SECRETS_HISTORY"),
+		Python: toolchain.NewPythons(toolchain.PythonCacheDir(root))}
 	// Every Python check asks which interpreters exist: ask them all at
 	// once, in the background, while the runner lists and hashes files.
-	toolchain.PrefetchPython(ctx, cfg.pythons()...)
+	// Interpreters unchanged since an earlier run answer from the cache.
+	waitProbes := cfg.Python.Prefetch(ctx, cfg.pythons()...)
+	defer waitProbes() // every answer reaches .cache/python before the run ends
 	tasks := All(cfg)
 	if len(ro.Only) > 0 {
 		var err error

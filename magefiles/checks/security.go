@@ -50,12 +50,13 @@ var banditModules = []string{"bandit"}
 
 // Bandit scans src/ with bandit and writes artifacts/security/bandit.sarif.
 func Bandit(cfg Config) pipeline.Task {
+	pys := cfg.python()
 	return pipeline.Task{
 		Name: "bandit",
 		Inputs: pipeline.Inputs{
 			Files:   []string{"src/**/*.py", ".bandit"},
 			Env:     []string{"CI_SECURITY_SEVERITY"},
-			Version: pythonToolsVersion(banditModules),
+			Version: pythonToolsVersion(pys, banditModules),
 		},
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			if !isDir(filepath.Join(cfg.Root, "src")) {
@@ -65,7 +66,7 @@ func Bandit(cfg Config) pipeline.Task {
 			if err != nil {
 				return err
 			}
-			py, err := toolchain.EnsurePython(ctx, logTo(t), banditModules...)
+			py, err := pys.Ensure(ctx, logTo(t), banditModules...)
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ func Bandit(cfg Config) pipeline.Task {
 			if err != nil {
 				return err
 			}
-			ver, _ := toolchain.DistVersions(ctx, py, "bandit")
+			ver, _ := pys.DistVersions(ctx, py, "bandit")
 			if err := writeSARIF(filepath.Join(dir, "bandit.sarif"), banditSARIF(rep, cfg.Root, lastField(ver))); err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package toolchain
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -168,12 +167,13 @@ func describePython(p string) string {
 	return p
 }
 
-// FindPython returns the first interpreter of the version ("3.11"; ""
-// for any python3) that can import every module. The error is a
-// *MissingError naming the interpreter or the modules that are missing.
-// Interpreters are probed once per process (see probe), so asking for
-// every check's tools costs one interpreter start, not one per check.
-func FindPython(ctx context.Context, version string, modules ...string) (*Python, error) {
+// Find returns the first interpreter of the version ("3.11"; "" for any
+// python3) that can import every module. The error is a *MissingError
+// naming the interpreter or the modules that are missing. Interpreters
+// are probed once (see probe), so asking for every check's tools costs
+// one interpreter start, not one per check, and none while the disk
+// cache holds the answer.
+func (ps *Pythons) Find(ctx context.Context, version string, modules ...string) (*Python, error) {
 	var found []string
 	var bestMissing []string
 	var best string // the interpreter missing the fewest modules
@@ -181,7 +181,7 @@ func FindPython(ctx context.Context, version string, modules ...string) (*Python
 		if _, err := os.Stat(cand); err != nil {
 			continue
 		}
-		info, err := probe(ctx, cand)
+		info, err := ps.probe(ctx, cand)
 		if err != nil || (version != "" && info.Version != version) {
 			continue
 		}
@@ -221,131 +221,6 @@ func FindPython(ctx context.Context, version string, modules ...string) (*Python
 	}
 }
 
-// pythonInfo is what one start of an interpreter tells about it.
-type pythonInfo struct {
-	Version string            `json:"version"` // major.minor
-	Full    string            `json:"full"`    // e.g. 3.11.2
-	Modules map[string]bool   `json:"modules"` // importable, by import name
-	Dists   map[string]string `json:"dists"`   // installed versions, by distribution name
-}
-
-// probeScript reports the interpreter's version, which of the modules in
-// argv[1] can be imported and the versions of the distributions in argv[2].
-const probeScript = `import importlib.util, importlib.metadata as md, json, sys
-mods, dists = sys.argv[1].split(","), sys.argv[2].split(",")
-def version(d):
-    try:
-        return md.version(d)
-    except Exception:
-        return "?"
-print(json.dumps({
-    "version": "%d.%d" % sys.version_info[:2],
-    "full": sys.version.split()[0],
-    "modules": {m: importlib.util.find_spec(m) is not None for m in mods},
-    "dists": {d: version(d) for d in dists},
-}))
-`
-
-// knownDists are the distributions whose versions make up the checks'
-// cache keys.
-var knownDists = []string{"pytest", "pytest-cov", "pytest-xdist", "pytest-timeout", "coverage",
-	"black", "isort", "flake8", "pylint", "astroid", "mypy", "bandit", "pyflakes", "pycodestyle"}
-
-type probeEntry struct {
-	once sync.Once
-	info *pythonInfo
-	err  error
-}
-
-// probes memoizes probe results per interpreter path for the process.
-var probes sync.Map // path -> *probeEntry
-
-func knownModules() []string {
-	mods := make([]string, 0, len(debianPackages))
-	for m := range debianPackages {
-		mods = append(mods, m)
-	}
-	sort.Strings(mods)
-	return mods
-}
-
-// probe starts the interpreter once per process and remembers what it has,
-// or that it does not start (a pyenv shim for a version that is not
-// active fails slowly, and every run asks once per matrix entry).
-func probe(ctx context.Context, python string) (*pythonInfo, error) {
-	// /usr/bin/python3 and /usr/bin/python3.11 are one interpreter.
-	key := python
-	if real, err := filepath.EvalSymlinks(python); err == nil {
-		key = real
-	}
-	v, _ := probes.LoadOrStore(key, &probeEntry{})
-	e := v.(*probeEntry)
-	e.once.Do(func() {
-		out, err := Output(ctx, Cmd{Name: python, Args: []string{"-c", probeScript,
-			strings.Join(knownModules(), ","), strings.Join(knownDists, ",")}})
-		if err != nil {
-			e.err = err
-			return
-		}
-		var info pythonInfo
-		if err := json.Unmarshal([]byte(out), &info); err != nil {
-			e.err = fmt.Errorf("probe %s: %w", python, err)
-			return
-		}
-		e.info = &info
-	})
-	if e.err != nil && ctx.Err() != nil {
-		probes.CompareAndDelete(key, e) // a cancelled probe may be retried
-	}
-	return e.info, e.err
-}
-
-// PrefetchPython starts, in the background, the probes of every
-// interpreter candidate for the versions ("" = python3): a run asks about
-// several, and each start costs tens of milliseconds (a pyenv shim for an
-// inactive version, hundreds). Later lookups wait for these probes
-// instead of starting their own.
-func PrefetchPython(ctx context.Context, versions ...string) {
-	seen := map[string]bool{}
-	for _, v := range append([]string{""}, versions...) {
-		for _, cand := range pythonCandidates(v) {
-			if seen[cand] {
-				continue
-			}
-			seen[cand] = true
-			if _, err := os.Stat(cand); err != nil {
-				continue
-			}
-			go func(p string) { _, _ = probe(ctx, p) }(cand)
-		}
-	}
-}
-
-// forgetProbes drops every memoized probe, after an install changed what
-// the interpreters have.
-func forgetProbes() {
-	probes.Range(func(k, _ any) bool { probes.Delete(k); return true })
-}
-
-// DistVersions returns the interpreter's version and the installed
-// versions of the modules' distributions, one "name version" per line: the
-// cache-key part for a set of Python tools.
-func DistVersions(ctx context.Context, py *Python, modules ...string) (string, error) {
-	info, err := probe(ctx, py.Path)
-	if err != nil {
-		return "", err
-	}
-	lines := []string{py.Path + " " + info.Full}
-	for _, d := range pipNames(modules) {
-		ver, ok := info.Dists[d]
-		if !ok {
-			ver = "?"
-		}
-		lines = append(lines, d+" "+ver)
-	}
-	return strings.Join(lines, "\n"), nil
-}
-
 // InstallCommand is the exact command that provides the modules on Debian.
 func InstallCommand(modules []string) string {
 	return "sudo apt-get install -y " + strings.Join(packagesFor(modules), " ")
@@ -379,26 +254,26 @@ func IsNoInterpreter(err error) bool {
 	return errors.As(err, &m) && m.NoInterpreter
 }
 
-// EnsurePython finds an interpreter with the modules, installing missing
+// Ensure finds an interpreter with the modules, installing missing
 // Debian packages first when running as root on a machine with apt-get.
 // Otherwise it returns the *MissingError with the command to run.
-func EnsurePython(ctx context.Context, log func(string), modules ...string) (*Python, error) {
-	return EnsurePythonVersion(ctx, "", log, modules...)
+func (ps *Pythons) Ensure(ctx context.Context, log func(string), modules ...string) (*Python, error) {
+	return ps.EnsureVersion(ctx, "", log, modules...)
 }
 
-// EnsurePythonVersion is EnsurePython for one version ("3.11"; "" for any
-// python3). A version that is not installed at all is reported as such
+// EnsureVersion is Ensure for one version ("3.11"; "" for any python3).
+// A version that is not installed at all is reported as such
 // (IsNoInterpreter), never provisioned: Debian ships one Python 3.
-func EnsurePythonVersion(ctx context.Context, version string, log func(string), modules ...string) (*Python, error) {
-	py, err := FindPython(ctx, version, modules...)
+func (ps *Pythons) EnsureVersion(ctx context.Context, version string, log func(string), modules ...string) (*Python, error) {
+	py, err := ps.Find(ctx, version, modules...)
 	var missing *MissingError
 	if err == nil || !errors.As(err, &missing) || missing.NoInterpreter {
 		return py, err
 	}
 	aptMu.Lock()
 	defer aptMu.Unlock()
-	forgetProbes()
-	if py, err := FindPython(ctx, version, modules...); err == nil {
+	ps.forget()
+	if py, err := ps.Find(ctx, version, modules...); err == nil {
 		return py, nil // another check installed them meanwhile
 	}
 	if os.Geteuid() != 0 {
@@ -417,14 +292,14 @@ func EnsurePythonVersion(ctx context.Context, version string, log func(string), 
 	// One apt run for every tool the checks use: the next check that
 	// needs another one finds it installed instead of waiting for apt.
 	want := append([]string(nil), modules...)
-	if info, perr := probe(ctx, system); perr == nil {
+	if info, perr := ps.probe(ctx, system); perr == nil {
 		for _, m := range knownModules() {
 			if !info.Modules[m] {
 				want = append(want, m)
 			}
 		}
 	}
-	forgetProbes()
+	ps.forget()
 	pkgs := packagesFor(want)
 	if log != nil {
 		log("installing Debian packages: " + strings.Join(pkgs, " "))
@@ -440,8 +315,8 @@ func EnsurePythonVersion(ctx context.Context, version string, log func(string), 
 			return nil, fmt.Errorf("apt-get install %s: %w (%s)", strings.Join(pkgs, " "), aerr, lastLines(out, 5))
 		}
 	}
-	forgetProbes()
-	return FindPython(ctx, version, modules...)
+	ps.forget()
+	return ps.Find(ctx, version, modules...)
 }
 
 // pipDistNames maps import names to distribution names where they differ.

@@ -13,18 +13,18 @@ import (
 )
 
 func TestFindPythonMissingInterpreter(t *testing.T) {
-	_, err := FindPython(context.Background(), "3.4")
+	_, err := NewPythons("").Find(context.Background(), "3.4")
 	require.Error(t, err)
 	assert.True(t, IsNoInterpreter(err))
 	assert.Equal(t, "python3.4 not found", err.Error())
 
-	// EnsurePythonVersion never tries to provision a missing interpreter.
-	_, err = EnsurePythonVersion(context.Background(), "3.4", func(s string) { t.Fatalf("no install expected: %s", s) }, "pytest")
+	// EnsureVersion never tries to provision a missing interpreter.
+	_, err = NewPythons("").EnsureVersion(context.Background(), "3.4", func(s string) { t.Fatalf("no install expected: %s", s) }, "pytest")
 	assert.True(t, IsNoInterpreter(err))
 }
 
 func TestFindPythonMissingModuleNamesTheFix(t *testing.T) {
-	_, err := FindPython(context.Background(), "", "surely_not_installed_module")
+	_, err := NewPythons("").Find(context.Background(), "", "surely_not_installed_module")
 	var missing *MissingError
 	require.ErrorAs(t, err, &missing)
 	assert.False(t, missing.NoInterpreter)
@@ -39,18 +39,19 @@ func TestInstallCommand(t *testing.T) {
 }
 
 func TestDistVersions(t *testing.T) {
-	py, err := FindPython(context.Background(), "", "pytest")
+	ps := NewPythons("")
+	py, err := ps.Find(context.Background(), "", "pytest")
 	if err != nil {
 		t.Skipf("no interpreter with pytest: %v", err)
 	}
-	v, err := DistVersions(context.Background(), py, "pytest", "xdist")
+	v, err := ps.DistVersions(context.Background(), py, "pytest", "xdist")
 	require.NoError(t, err)
 	lines := strings.Split(v, "\n")
 	require.Len(t, lines, 3)
 	assert.True(t, strings.HasPrefix(lines[0], py.Path+" 3."), lines[0])
 	assert.Regexp(t, `^pytest \d`, lines[1])
 	assert.True(t, strings.HasPrefix(lines[2], "pytest-xdist "), lines[2])
-	again, err := DistVersions(context.Background(), py, "pytest", "xdist")
+	again, err := ps.DistVersions(context.Background(), py, "pytest", "xdist")
 	require.NoError(t, err)
 	assert.Equal(t, v, again)
 }
@@ -81,7 +82,7 @@ func fakePyenv(t *testing.T, versions ...string) (root, shimMarker string) {
 func TestFindPythonReadsPyenvVersionsNotShims(t *testing.T) {
 	root, shimMarker := fakePyenv(t, "3.7.2", "3.7.18", "3.7.9")
 	// 3.7: no Debian interpreter of that version on any supported machine.
-	_, err := FindPython(context.Background(), "3.7", "pytest")
+	_, err := NewPythons("").Find(context.Background(), "3.7", "pytest")
 	var missing *MissingError
 	require.ErrorAs(t, err, &missing)
 	assert.False(t, missing.NoInterpreter, "the interpreter exists; it lacks modules")
@@ -94,7 +95,7 @@ func TestFindPythonReadsPyenvVersionsNotShims(t *testing.T) {
 func TestFindPythonWithoutPyenvBuildSkipsTheShim(t *testing.T) {
 	_, shimMarker := fakePyenv(t)
 	require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(shimMarker), "shims", "python3.4"), []byte("#!/bin/sh\ntouch "+shimMarker+"\n"), 0o755))
-	_, err := FindPython(context.Background(), "3.4", "pytest")
+	_, err := NewPythons("").Find(context.Background(), "3.4", "pytest")
 	assert.True(t, IsNoInterpreter(err))
 	assert.NoFileExists(t, shimMarker)
 }
