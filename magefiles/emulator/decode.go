@@ -8,10 +8,9 @@ import (
 
 // Request decoding is shared by every service (package core).
 
-func readBody(r *http.Request) ([]byte, *apiError)   { return core.ReadBody(r) }
-func decodeBody(r *http.Request, v any) *apiError    { return core.DecodeBody(r, v) }
-func decodeJSON(body []byte, v any) *apiError        { return core.DecodeJSON(body, v) }
-func malformed(format string, args ...any) *apiError { return core.Malformed(format, args...) }
+func readBody(r *http.Request) ([]byte, *apiError) { return core.ReadBody(r) }
+func decodeBody(r *http.Request, v any) *apiError  { return core.DecodeBody(r, v) }
+func decodeJSON(body []byte, v any) *apiError      { return core.DecodeJSON(body, v) }
 
 func decodeQuery(r *http.Request, v any, extra ...string) *apiError {
 	return core.DecodeQuery(r, v, extra...)
