@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"fmt"
-	"net/http"
 	"slices"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
@@ -24,13 +23,6 @@ func scaleToZeroSent(e serving.ServedEntityInput) bool {
 // without scale_to_zero_enabled, as users of the service quote it.
 func errScaleToZeroUndefined() *apiError {
 	return invalidParam("scaleToZeroEnabled is undefined. Please set it to either true or false.")
-}
-
-// existsAt is the workspace API's refusal to import over, or create a
-// folder through, an existing object: 400 RESOURCE_ALREADY_EXISTS (the SDK
-// maps the code to ErrResourceAlreadyExists whatever the status).
-func existsAt(format string, args ...any) *apiError {
-	return newError(http.StatusBadRequest, codeAlreadyExists, format, args...)
 }
 
 // runPageURL is a run's page: <host>/jobs/<job>/runs/<run>?o=<workspace id>.

@@ -26,9 +26,10 @@
 //   - Identity: SCIM Me, with the workspace id in X-Databricks-Org-Id
 //     (Options.WorkspaceID). Every route wants "Authorization: Bearer <token>":
 //     none is 401 UNAUTHENTICATED, a wrong one 403 PERMISSION_DENIED.
-//   - Workspace files: mkdirs, import (JSON and multipart upload, SOURCE,
-//     AUTO, RAW), export (JSON or direct download), get-status, list, delete.
-//     Import needs the parent folder, as on the real workspace.
+//   - Workspace files (package workspacefiles): mkdirs, import (JSON and
+//     multipart upload, SOURCE, AUTO, RAW), export (JSON or direct
+//     download), get-status, list, delete. Import needs the parent folder,
+//     as on the real workspace. Server.WorkspaceFile reads a file in Go.
 //   - Jobs 2.2: create, reset, update, get, list (name filter, pages),
 //     delete, run-now (idempotency token; a run over max_concurrent_runs is
 //     QUEUED, as Jobs API 2.2 queues by default, or SKIPPED with
@@ -124,7 +125,8 @@
 // every state machine by the next read (tests), 0.01 turns a 5-minute
 // update into 3 seconds (the demo), 1 is real time; a ManualClock steps time
 // explicitly. Options.StateFile persists the workspace as JSON so separate
-// mage invocations share it. Requests and MutatingRequests return the
+// mage invocations share it (each service package's part under its own
+// key). Requests and MutatingRequests return the
 // request log (method, path, operation, status) for assertions such as "no
 // mutating request happened".
 package emulator

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
@@ -149,14 +150,9 @@ func (d Durations) withDefaults() Durations {
 	}
 }
 
-// Clock tells the emulator what time it is.
-type Clock interface {
-	Now() time.Time
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
+// Clock tells the emulator what time it is; every service package reads
+// the same one.
+type Clock = core.Clock
 
 // ManualClock is a Clock that moves only when told to.
 type ManualClock struct {

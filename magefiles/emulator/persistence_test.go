@@ -86,3 +86,41 @@ func TestStateFileErrors(t *testing.T) {
 	_, err = Start(Options{StateFile: filepath.Join(blocked, "state.json")})
 	require.Error(t, err, "a state file under a regular file cannot be written")
 }
+
+// A state file keeps its layout: the workspace files under
+// "workspace_objects", one "next_id" for every service's ids.
+func TestStateFileLayout(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	written := `{
+ "version": 1,
+ "next_id": 2000,
+ "workspace_objects": {
+  "/Shared/release.json": {"path": "/Shared/release.json", "type": "FILE", "content": "eyJ2ZXJzaW9uIjoidjEifQ==", "id": 1999, "created": 1, "modified": 2}
+ }
+}`
+	require.NoError(t, os.WriteFile(file, []byte(written), 0o600))
+	srv, w := start(t, Options{StateFile: file})
+	c := ctx(t)
+
+	got, err := w.Workspace.ReadFile(c, "/Shared/release.json")
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"version":"v1"}`, string(got))
+	home, err := w.Workspace.GetStatusByPath(c, "/Users/"+srv.UserName())
+	require.NoError(t, err)
+	assert.Equal(t, int64(2003), home.ObjectId, "missing folders (/, /Users, the home folder) are seeded after the saved ids")
+	created, err := w.Jobs.Create(c, jobs.CreateJob{Name: "another"})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2005), created.JobId, "ids keep counting across services")
+
+	require.NoError(t, srv.Close())
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var saved struct {
+		NextID  int64                      `json:"next_id"`
+		Objects map[string]json.RawMessage `json:"workspace_objects"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &saved))
+	assert.Equal(t, int64(2005), saved.NextID)
+	assert.Contains(t, saved.Objects, "/Shared/release.json")
+	assert.Contains(t, saved.Objects, "/Users/"+srv.UserName())
+}

@@ -20,7 +20,9 @@ import (
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/config"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
 )
 
 // Server is a running emulator.
@@ -48,6 +50,9 @@ type Server struct {
 	// uc is the Unity Catalog metastore, which has its own lock; lock it
 	// after s.mu, never before.
 	uc *unitycatalog.Metastore
+	// files is the workspace files service, which has its own lock and
+	// never takes s.mu.
+	files *workspacefiles.Tree
 
 	mu  sync.Mutex // guards st and rng
 	st  *state
@@ -113,7 +118,7 @@ func Start(opts Options) (*Server, error) {
 		done:       make(chan struct{}),
 	}
 	if s.clock == nil {
-		s.clock, s.realTime = wallClock{}, true
+		s.clock, s.realTime = core.WallClock{}, true
 	}
 	s.started = s.clock.Now()
 	if s.user == "" {
@@ -142,24 +147,22 @@ func Start(opts Options) (*Server, error) {
 	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) // #nosec G404 -- reproducible simulation, not security
 	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed))             // #nosec G404 -- reproducible simulation, not security
 
+	saved := stateFile{state: newState()}
 	if opts.StateFile != "" {
-		if s.st, err = load(opts.StateFile); err != nil {
+		if saved, err = load(opts.StateFile); err != nil {
 			return nil, err
 		}
-	} else {
-		s.st = newState()
 	}
-	s.mu.Lock()
-	s.seedWorkspace()
-	s.mu.Unlock()
+	s.st = saved.state
+	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.st.NextID, Objects: saved.Files})
 
 	s.mux = http.NewServeMux()
 	s.registerIdentity()
-	s.registerWorkspace()
+	s.mount(s.files.Routes())
 	s.registerJobs()
 	s.registerMLflow()
 	s.registerRegistry()
-	s.registerUnityCatalog()
+	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
 	s.registerServing()
 	s.registerFallback()
 
@@ -198,6 +201,9 @@ func (s *Server) UserName() string { return s.user }
 
 // Metastore is the Unity Catalog metastore the workspace is attached to.
 func (s *Server) Metastore() *unitycatalog.Metastore { return s.uc }
+
+// WorkspaceFile returns the content of a workspace file or notebook.
+func (s *Server) WorkspaceFile(p string) ([]byte, bool) { return s.files.File(p) }
 
 // WorkspaceID is the workspace's numeric id (Options.WorkspaceID).
 func (s *Server) WorkspaceID() int64 {
@@ -295,8 +301,9 @@ func (s *Server) save() error {
 	}
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
+	files := s.files.Objects()
 	s.mu.Lock()
-	raw, err := json.MarshalIndent(s.st, "", " ")
+	raw, err := json.MarshalIndent(stateFile{state: s.st, Files: files}, "", " ")
 	s.mu.Unlock()
 	s.dirty.Store(false)
 	if err == nil {
@@ -353,6 +360,14 @@ func randomHex(n int) string {
 // endpoint ids), so seeded runs are reproducible. Call with s.mu held.
 func (s *Server) newUUID() string {
 	return fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64())
+}
+
+// mount serves a service package's routes behind the gateway. The service
+// takes its own lock; s.mu is not held.
+func (s *Server) mount(routes []core.Route) {
+	for _, rt := range routes {
+		s.handle(rt.Pattern, rt.Op, rt.Mutating, rt.ServeHTTP)
+	}
 }
 
 // handle registers a route. Patterns use net/http's syntax
@@ -548,9 +563,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(raw)
 }
 
-func writeError(w http.ResponseWriter, e *apiError) {
-	raw, _ := json.Marshal(e)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(raw)
-}
+func writeError(w http.ResponseWriter, e *apiError) { core.WriteError(w, e) }

@@ -12,20 +12,24 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
-	"github.com/databricks/databricks-sdk-go/service/workspace"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
 )
 
 // stateVersion changes when the file layout does; an older file is refused
 // with a message rather than misread.
 const stateVersion = 1
 
-// state is the whole workspace. It is guarded by Server.mu and is exactly
-// what the state file holds.
+// state is what this package's services keep (jobs, MLflow, the
+// workspace registry, serving, scripted outcomes). It is guarded by
+// Server.mu; the state file holds it with the service packages' parts
+// (stateFile).
 type state struct {
-	Version int   `json:"version"`
-	NextID  int64 `json:"next_id"`
-
-	Objects map[string]*wsObject `json:"workspace_objects"`
+	Version int `json:"version"`
+	// NextID is the id sequence the workspace's services share (the
+	// workspace files' object ids too); safe without Server.mu.
+	NextID *core.Sequence `json:"next_id"`
 
 	Jobs        map[int64]*jobs.Job `json:"jobs"`
 	Runs        map[int64]*runRec   `json:"job_runs"`
@@ -45,15 +49,15 @@ type state struct {
 }
 
 func newState() *state {
-	st := &state{Version: stateVersion, NextID: 1000}
+	st := &state{Version: stateVersion, NextID: core.NewSequence(1000)}
 	st.init()
 	return st
 }
 
 // init makes every map non-nil (a loaded file may omit empty ones).
 func (st *state) init() {
-	if st.Objects == nil {
-		st.Objects = map[string]*wsObject{}
+	if st.NextID == nil {
+		st.NextID = core.NewSequence(0)
 	}
 	if st.Jobs == nil {
 		st.Jobs = map[int64]*jobs.Job{}
@@ -93,20 +97,16 @@ func (st *state) init() {
 	}
 }
 
-func (st *state) nextID() int64 {
-	st.NextID++
-	return st.NextID
-}
+func (st *state) nextID() int64 { return st.NextID.Next() }
 
-// wsObject is a workspace file, notebook or directory.
-type wsObject struct {
-	Path     string               `json:"path"`
-	Type     workspace.ObjectType `json:"type"`
-	Language workspace.Language   `json:"language,omitempty"`
-	Content  []byte               `json:"content,omitempty"`
-	ID       int64                `json:"id"`
-	Created  int64                `json:"created"`
-	Modified int64                `json:"modified"`
+// stateFile is what the state file holds: the workspace's own state and,
+// each under its own key, the parts its service packages own. A part keeps
+// its key when it moves between packages, so the layout, and stateVersion,
+// need not change.
+type stateFile struct {
+	*state
+	// Files is package workspacefiles' tree.
+	Files map[string]workspacefiles.Object `json:"workspace_objects"`
 }
 
 // runRec is a job run; its phase follows from the clock (see jobs.go).
@@ -192,24 +192,26 @@ type configRec struct {
 }
 
 // load reads a state file; a missing file is an empty workspace.
-func load(path string) (*state, error) {
+func load(path string) (stateFile, error) {
 	// #nosec G304 -- the emulator's state file, named by its operator (-state)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return newState(), nil
+		return stateFile{state: newState()}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read emulator state %s: %w", path, err)
+		return stateFile{}, fmt.Errorf("read emulator state %s: %w", path, err)
 	}
-	st := &state{}
-	if err := json.Unmarshal(raw, st); err != nil {
-		return nil, fmt.Errorf("parse emulator state %s: %w (delete the file to start a fresh workspace)", path, err)
+	// The embedded state is allocated first: encoding/json cannot allocate
+	// an embedded pointer to an unexported type.
+	f := stateFile{state: &state{}}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return stateFile{}, fmt.Errorf("parse emulator state %s: %w (delete the file to start a fresh workspace)", path, err)
 	}
-	if st.Version != stateVersion {
-		return nil, fmt.Errorf("emulator state %s has layout version %d, this build reads %d (delete the file to start a fresh workspace)", path, st.Version, stateVersion)
+	if f.Version != stateVersion {
+		return stateFile{}, fmt.Errorf("emulator state %s has layout version %d, this build reads %d (delete the file to start a fresh workspace)", path, f.Version, stateVersion)
 	}
-	st.init()
-	return st, nil
+	f.init()
+	return f, nil
 }
 
 // write replaces the state file atomically (temp file and rename), so a

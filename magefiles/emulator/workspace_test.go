@@ -1,123 +1,51 @@
 package emulator
 
 import (
-	"encoding/base64"
-	"io"
-	"strings"
 	"testing"
 
-	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/service/workspace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestWorkspaceFiles(t *testing.T) {
+// The workspace files service answers behind the gateway: its routes are
+// logged with their operation, and its content is what WorkspaceFile reads.
+func TestWorkspaceFilesAreMounted(t *testing.T) {
 	srv, w := start(t, Options{})
 	c := ctx(t)
-	root := "/Users/" + srv.UserName() + "/.bundle/agent/dev"
-	require.NoError(t, w.Workspace.MkdirsByPath(c, root+"/files/src"))
-	require.NoError(t, w.Workspace.MkdirsByPath(c, root+"/files/src"), "mkdirs is idempotent")
-
-	// Multipart upload (the SDK's WriteFile / Upload).
-	require.NoError(t, w.Workspace.WriteFile(c, root+"/files/databricks.yml", []byte("bundle: {}\n")))
-	// JSON import of a notebook in SOURCE format.
-	require.NoError(t, w.Workspace.Import(c, workspace.PythonNotebookOverwrite(root+"/files/src/train", "# Databricks notebook source\nprint(1)\n")))
-	// AUTO format strips a notebook's extension.
-	require.NoError(t, w.Workspace.Upload(c, root+"/files/src/nb.py", strings.NewReader("# Databricks notebook source\nx = 1\n"), workspace.UploadFormat(workspace.ImportFormatAuto)))
-
-	got, err := w.Workspace.ReadFile(c, root+"/files/databricks.yml")
+	require.NoError(t, w.Workspace.WriteFile(c, "/Shared/release.json", []byte(`{"version":"v1"}`)))
+	_, err := w.Workspace.GetStatusByPath(c, "/Shared/release.json")
 	require.NoError(t, err)
-	assert.Equal(t, "bundle: {}\n", string(got))
-	got, ok := srv.WorkspaceFile(root + "/files/databricks.yml")
+
+	got, ok := srv.WorkspaceFile("/Shared/release.json")
 	require.True(t, ok)
-	assert.Equal(t, "bundle: {}\n", string(got))
+	assert.JSONEq(t, `{"version":"v1"}`, string(got))
+	_, ok = srv.WorkspaceFile("/Shared")
+	assert.False(t, ok, "a folder has no content")
 
-	exp, err := w.Workspace.Export(c, workspace.ExportRequest{Path: root + "/files/src/train"})
-	require.NoError(t, err)
-	raw, err := base64.StdEncoding.DecodeString(exp.Content)
-	require.NoError(t, err)
-	assert.Contains(t, string(raw), "print(1)")
-	assert.Equal(t, "py", exp.FileType)
-
-	rc, err := w.Workspace.Download(c, root+"/files/src/train")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(rc)
-	assert.Contains(t, string(body), "print(1)")
-
-	info, err := w.Workspace.GetStatusByPath(c, root+"/files/databricks.yml")
-	require.NoError(t, err)
-	assert.Equal(t, workspace.ObjectTypeFile, info.ObjectType)
-	assert.Equal(t, int64(11), info.Size)
-	nb, err := w.Workspace.GetStatusByPath(c, root+"/files/src/nb")
-	require.NoError(t, err)
-	assert.Equal(t, workspace.ObjectTypeNotebook, nb.ObjectType)
-	assert.Equal(t, workspace.LanguagePython, nb.Language)
-
-	list, err := w.Workspace.ListAll(c, workspace.ListWorkspaceRequest{Path: root + "/files"})
-	require.NoError(t, err)
-	var paths []string
-	for _, o := range list {
-		paths = append(paths, o.Path)
+	var ops []string
+	for _, r := range srv.RequestsFor("workspace.") {
+		ops = append(ops, r.Op)
 	}
-	assert.Equal(t, []string{root + "/files/databricks.yml", root + "/files/src"}, paths)
-	all, err := w.Workspace.RecursiveList(c, root)
-	require.NoError(t, err)
-	assert.Len(t, all, 3)
-
-	require.NoError(t, w.Workspace.Delete(c, workspace.Delete{Path: root + "/files/databricks.yml"}))
-	_, err = w.Workspace.GetStatusByPath(c, root+"/files/databricks.yml")
-	require.ErrorIs(t, err, apierr.ErrResourceDoesNotExist)
-	require.NoError(t, w.Workspace.Delete(c, workspace.Delete{Path: root, Recursive: true}))
-	_, err = w.Workspace.GetStatusByPath(c, root+"/files/src/train")
-	require.ErrorIs(t, err, apierr.ErrResourceDoesNotExist)
+	assert.Equal(t, []string{"workspace.import", "workspace.get-status"}, ops)
+	mutating := srv.MutatingRequests()
+	require.Len(t, mutating, 1)
+	assert.Equal(t, "workspace.import", mutating[0].Op)
 }
 
-func TestWorkspaceErrors(t *testing.T) {
+// Object ids and job ids come from one sequence, as they did when one
+// struct held the workspace: the seeded folders take the first ids.
+func TestWorkspaceObjectsShareTheIDSequence(t *testing.T) {
 	_, w := start(t, Options{})
 	c := ctx(t)
-	require.NoError(t, w.Workspace.MkdirsByPath(c, "/Shared/dir/sub"))
-	require.NoError(t, w.Workspace.WriteFile(c, "/Shared/dir/f.txt", []byte("x")))
-	content := base64.StdEncoding.EncodeToString([]byte("y"))
-
-	tests := []struct {
-		name string
-		call func() error
-		want error
-		msg  string
-	}{
-		{"import without overwrite", func() error {
-			return w.Workspace.Import(c, workspace.Import{Path: "/Shared/dir/f.txt", Format: workspace.ImportFormatRaw, Content: content})
-		}, apierr.ErrResourceAlreadyExists, "already exists"},
-		{"import into a missing folder", func() error {
-			return w.Workspace.Import(c, workspace.Import{Path: "/Shared/nope/f.txt", Format: workspace.ImportFormatRaw, Content: content})
-		}, apierr.ErrResourceDoesNotExist, "parent folder"},
-		{"source without a language", func() error {
-			return w.Workspace.Import(c, workspace.Import{Path: "/Shared/dir/nb", Format: workspace.ImportFormatSource, Content: content})
-		}, apierr.ErrInvalidParameterValue, "language"},
-		{"relative path", func() error { return w.Workspace.MkdirsByPath(c, "Shared/x") }, apierr.ErrInvalidParameterValue, "not absolute"},
-		{"mkdirs through a file", func() error { return w.Workspace.MkdirsByPath(c, "/Shared/dir/f.txt/x") }, apierr.ErrResourceAlreadyExists, "not a directory"},
-		{"delete a non-empty folder", func() error { return w.Workspace.Delete(c, workspace.Delete{Path: "/Shared/dir"}) }, apierr.ErrBadRequest, "not empty"},
-		{"delete a missing path", func() error { return w.Workspace.Delete(c, workspace.Delete{Path: "/Shared/none"}) }, apierr.ErrResourceDoesNotExist, "doesn't exist"},
-		{"export a folder", func() error {
-			_, err := w.Workspace.Export(c, workspace.ExportRequest{Path: "/Shared/dir"})
-			return err
-		}, apierr.ErrInvalidParameterValue, "directory"},
-		{"list a missing folder", func() error {
-			_, err := w.Workspace.ListAll(c, workspace.ListWorkspaceRequest{Path: "/Shared/none"})
-			return err
-		}, apierr.ErrResourceDoesNotExist, "doesn't exist"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.call()
-			require.ErrorIs(t, err, tt.want)
-			assert.Contains(t, err.Error(), tt.msg)
-		})
-	}
-	// Overwrite replaces the content.
-	require.NoError(t, w.Workspace.Import(c, workspace.Import{Path: "/Shared/dir/f.txt", Format: workspace.ImportFormatRaw, Content: content, Overwrite: true}))
-	got, err := w.Workspace.ReadFile(c, "/Shared/dir/f.txt")
+	shared, err := w.Workspace.GetStatusByPath(c, "/Shared")
 	require.NoError(t, err)
-	assert.Equal(t, "y", string(got))
+	assert.Equal(t, int64(1004), shared.ObjectId, "/, /Users, the home folder, then /Shared")
+
+	created, err := w.Jobs.Create(c, trainJob("agent-train", "agent"))
+	require.NoError(t, err)
+	require.NoError(t, w.Workspace.Import(c, workspace.Import{Path: "/Shared/a.txt", Format: workspace.ImportFormatRaw}))
+	file, err := w.Workspace.GetStatusByPath(c, "/Shared/a.txt")
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1005, 1006}, []int64{created.JobId, file.ObjectId})
 }

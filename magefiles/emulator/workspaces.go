@@ -16,6 +16,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/service/catalog"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
@@ -45,7 +46,7 @@ func StartWorkspaces(names []string, opts Options) (*Workspaces, error) {
 	if opts.Metastore == nil {
 		clock := opts.Clock
 		if clock == nil {
-			clock = wallClock{}
+			clock = core.WallClock{}
 		}
 		opts.Metastore = unitycatalog.New(unitycatalog.Options{
 			Clock: clock, TimeScale: opts.TimeScale, Registration: opts.Durations.withDefaults().ModelRegistration,

@@ -1,8 +1,10 @@
 // Package core is what the emulator's services share: the Databricks error
-// body (Error) and the strict decoding of request bodies and query strings
+// body (Error), the strict decoding of request bodies and query strings
 // into the SDK's own structs (DecodeBody, DecodeQuery), which refuses
-// unknown fields and values of the wrong JSON type as the service does.
-// Each service package (the workspace services in package emulator, Unity
-// Catalog in package unitycatalog) answers through them, so every route
-// fails the same way.
+// unknown fields and values of the wrong JSON type as the service does, the
+// Route a service package hands the server to mount behind its gateway,
+// the Clock, and the id Sequence one workspace's services draw from. The
+// workspace services in package emulator and the service packages
+// (workspacefiles, unitycatalog) answer through them, so every route fails
+// the same way.
 package core

@@ -14,13 +14,7 @@ import (
 )
 
 // Clock tells the metastore what time it is (the emulator's clock).
-type Clock interface {
-	Now() time.Time
-}
-
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
+type Clock = core.Clock
 
 // Options configure a Metastore. The zero value registers versions by the
 // next read (time scale 0) on the wall clock.
@@ -96,7 +90,7 @@ func New(opts Options) *Metastore {
 		nextID:   1000,
 	}
 	if m.clock == nil {
-		m.clock = wallClock{}
+		m.clock = core.WallClock{}
 	}
 	if m.registration <= 0 {
 		m.registration = DefaultRegistration

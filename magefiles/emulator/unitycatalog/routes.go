@@ -9,41 +9,30 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
-// Route is one REST route of the metastore as a workspace serves it.
-type Route struct {
-	// Pattern is a net/http pattern ("GET /api/2.1/unity-catalog/models").
-	Pattern string
-	// Op names the operation in the request log.
-	Op       string
-	Mutating bool
-	// Handle answers the request with a JSON body or an error.
-	Handle func(r *http.Request) (any, *core.Error)
-}
-
 // Routes are the Unity Catalog routes databricks-sdk-go calls, answered as
 // principal (the calling workspace's user).
-func (m *Metastore) Routes(principal string) []Route {
+func (m *Metastore) Routes(principal string) []core.Route {
 	h := handlers{m: m, principal: principal}
 	const uc = "/api/2.1/unity-catalog"
-	return []Route{
-		{"GET " + uc + "/catalogs/{name}", "uc.catalogs.get", false, h.catalogGet},
-		{"GET " + uc + "/schemas/{full_name}", "uc.schemas.get", false, h.schemaGet},
-		{"POST " + uc + "/models", "uc.models.create", true, h.modelCreate},
-		{"GET " + uc + "/models", "uc.models.list", false, h.modelList},
-		{"GET " + uc + "/models/{full_name}", "uc.models.get", false, h.modelGet},
-		{"PATCH " + uc + "/models/{full_name}", "uc.models.update", true, h.modelUpdate},
-		{"DELETE " + uc + "/models/{full_name}", "uc.models.delete", true, h.modelDelete},
-		{"PUT " + uc + "/models/{full_name}/aliases/{alias}", "uc.models.set-alias", true, h.aliasSet},
-		{"DELETE " + uc + "/models/{full_name}/aliases/{alias}", "uc.models.delete-alias", true, h.aliasDelete},
-		{"GET " + uc + "/models/{full_name}/aliases/{alias}", "uc.versions.get-by-alias", false, h.byAlias},
-		{"GET " + uc + "/models/{full_name}/versions", "uc.versions.list", false, h.versionList},
-		{"GET " + uc + "/models/{full_name}/versions/{version}", "uc.versions.get", false, h.versionGet},
-		{"PATCH " + uc + "/models/{full_name}/versions/{version}", "uc.versions.update", true, h.versionUpdate},
-		{"DELETE " + uc + "/models/{full_name}/versions/{version}", "uc.versions.delete", true, h.versionDelete},
-		{"GET " + uc + "/permissions/{securable_type}/{full_name}", "uc.grants.get", false, h.grantsGet},
-		{"PATCH " + uc + "/permissions/{securable_type}/{full_name}", "uc.grants.update", true, h.grantsUpdate},
-		{"GET " + uc + "/effective-permissions/{securable_type}/{full_name}", "uc.grants.get-effective", false, h.grantsEffective},
-		{"GET /api/2.0/mlflow/unity-catalog/model-versions/get", "uc.mlflow.versions.get", false, h.mlflowVersionGet},
+	return []core.Route{
+		{Pattern: "GET " + uc + "/catalogs/{name}", Op: "uc.catalogs.get", Handle: h.catalogGet},
+		{Pattern: "GET " + uc + "/schemas/{full_name}", Op: "uc.schemas.get", Handle: h.schemaGet},
+		{Pattern: "POST " + uc + "/models", Op: "uc.models.create", Mutating: true, Handle: h.modelCreate},
+		{Pattern: "GET " + uc + "/models", Op: "uc.models.list", Handle: h.modelList},
+		{Pattern: "GET " + uc + "/models/{full_name}", Op: "uc.models.get", Handle: h.modelGet},
+		{Pattern: "PATCH " + uc + "/models/{full_name}", Op: "uc.models.update", Mutating: true, Handle: h.modelUpdate},
+		{Pattern: "DELETE " + uc + "/models/{full_name}", Op: "uc.models.delete", Mutating: true, Handle: h.modelDelete},
+		{Pattern: "PUT " + uc + "/models/{full_name}/aliases/{alias}", Op: "uc.models.set-alias", Mutating: true, Handle: h.aliasSet},
+		{Pattern: "DELETE " + uc + "/models/{full_name}/aliases/{alias}", Op: "uc.models.delete-alias", Mutating: true, Handle: h.aliasDelete},
+		{Pattern: "GET " + uc + "/models/{full_name}/aliases/{alias}", Op: "uc.versions.get-by-alias", Handle: h.byAlias},
+		{Pattern: "GET " + uc + "/models/{full_name}/versions", Op: "uc.versions.list", Handle: h.versionList},
+		{Pattern: "GET " + uc + "/models/{full_name}/versions/{version}", Op: "uc.versions.get", Handle: h.versionGet},
+		{Pattern: "PATCH " + uc + "/models/{full_name}/versions/{version}", Op: "uc.versions.update", Mutating: true, Handle: h.versionUpdate},
+		{Pattern: "DELETE " + uc + "/models/{full_name}/versions/{version}", Op: "uc.versions.delete", Mutating: true, Handle: h.versionDelete},
+		{Pattern: "GET " + uc + "/permissions/{securable_type}/{full_name}", Op: "uc.grants.get", Handle: h.grantsGet},
+		{Pattern: "PATCH " + uc + "/permissions/{securable_type}/{full_name}", Op: "uc.grants.update", Mutating: true, Handle: h.grantsUpdate},
+		{Pattern: "GET " + uc + "/effective-permissions/{securable_type}/{full_name}", Op: "uc.grants.get-effective", Handle: h.grantsEffective},
+		{Pattern: "GET /api/2.0/mlflow/unity-catalog/model-versions/get", Op: "uc.mlflow.versions.get", Handle: h.mlflowVersionGet},
 	}
 }
 

@@ -1,42 +1,6 @@
 package emulator
 
-import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
-)
-
-// registerUnityCatalog serves the metastore's routes as this workspace's
-// principal. The metastore has its own lock; s.mu is not held.
-func (s *Server) registerUnityCatalog() {
-	for _, rt := range s.uc.Routes(s.user) {
-		handle := rt.Handle
-		s.handle(rt.Pattern, rt.Op, rt.Mutating, func(w http.ResponseWriter, r *http.Request) {
-			body, aerr := readBody(r)
-			if aerr != nil {
-				writeError(w, aerr)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			out, aerr := handle(r)
-			if aerr != nil {
-				writeError(w, aerr)
-				return
-			}
-			if out == nil {
-				out = struct{}{}
-			}
-			raw, err := json.Marshal(out)
-			if err != nil {
-				writeError(w, newError(http.StatusInternalServerError, codeInternal, "encode response: %v", err))
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(raw)
-		})
-	}
-}
+import "net/http"
 
 // errLegacyRegistryDisabled is the answer of every workspace model registry
 // route on a workspace without it (Options.LegacyRegistry).

@@ -1,0 +1,70 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+)
+
+// Route is one REST route of a service. The service answers it under its
+// own lock; the server mounts it behind its gateway (authentication,
+// faults, the request log), which is why Op and Mutating travel with it.
+type Route struct {
+	// Pattern is a net/http pattern ("GET /api/2.0/workspace/list").
+	Pattern string
+	// Op names the operation in the request log.
+	Op string
+	// Mutating routes change state: the server saves it after them.
+	Mutating bool
+	// Handle answers the request with a JSON body, a Raw body or an error.
+	// What it returns must not point into the service's state, since it is
+	// encoded after the service's lock is released.
+	Handle func(r *http.Request) (any, *Error)
+}
+
+// Raw is a response body sent as it is rather than as JSON (a file
+// downloaded directly).
+type Raw struct {
+	ContentType string
+	Body        []byte
+}
+
+// ServeHTTP reads the body within MaxBody, so a slow client never holds a
+// service's lock, calls Handle and writes its answer.
+func (rt Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, aerr := ReadBody(r)
+	if aerr != nil {
+		WriteError(w, aerr)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	out, aerr := rt.Handle(r)
+	if aerr != nil {
+		WriteError(w, aerr)
+		return
+	}
+	if raw, ok := out.(Raw); ok {
+		w.Header().Set("Content-Type", raw.ContentType)
+		_, _ = w.Write(raw.Body)
+		return
+	}
+	if out == nil {
+		out = struct{}{}
+	}
+	encoded, err := json.Marshal(out)
+	if err != nil {
+		WriteError(w, NewError(http.StatusInternalServerError, CodeInternal, "encode response: %v", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(encoded)
+}
+
+// WriteError answers with the Databricks error body and its status.
+func WriteError(w http.ResponseWriter, e *Error) {
+	raw, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(raw)
+}
