@@ -549,18 +549,6 @@ func (s *Server) authenticate(r *http.Request) *apiError {
 	return nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	if v == nil {
-		v = struct{}{}
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, newError(http.StatusInternalServerError, codeInternal, "encode response: %v", err))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(raw)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { core.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, e *apiError) { core.WriteError(w, e) }

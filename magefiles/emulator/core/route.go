@@ -49,15 +49,22 @@ func (rt Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(raw.Body)
 		return
 	}
-	if out == nil {
-		out = struct{}{}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+// WriteJSON answers with v as JSON (an empty object for nil, as the
+// service answers a call with nothing to say).
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	if v == nil {
+		v = struct{}{}
 	}
-	encoded, err := json.Marshal(out)
+	encoded, err := json.Marshal(v)
 	if err != nil {
 		WriteError(w, NewError(http.StatusInternalServerError, CodeInternal, "encode response: %v", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
 	_, _ = w.Write(encoded)
 }
 
