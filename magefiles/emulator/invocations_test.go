@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,39 +87,14 @@ func TestUnknownInvocationFieldIsRejected(t *testing.T) {
 	assert.Equal(t, "agent-1", resp.Header.Get("served-model-name"))
 }
 
+// TestVersionBehaviors covers the emulator's scripted behaviours; how a
+// model's errors and platform faults answer is held in tests/contract.
 func TestVersionBehaviors(t *testing.T) {
 	tests := []struct {
 		name     string
 		behavior Behavior
 		check    func(t *testing.T, resp *serving.QueryEndpointResponse, err error, stats EntityStats)
 	}{
-		// Databricks' model serving debugging guide: errors raised by model
-		// code are mapped to a 4xx, 5xx is reserved for errors where
-		// Databricks is at fault. mlflow/pyfunc/scoring_server wraps any
-		// exception from predict() as error_code BAD_REQUEST, "Encountered an
-		// unexpected error while evaluating the model...".
-		{"the model raises: 400 BAD_REQUEST, counted as 4xx", Behavior{ErrorRate: 1}, func(t *testing.T, _ *serving.QueryEndpointResponse, err error, stats EntityStats) {
-			require.ErrorIs(t, err, apierr.ErrBadRequest)
-			var ae *apierr.APIError
-			require.ErrorAs(t, err, &ae)
-			assert.Equal(t, 400, ae.StatusCode)
-			assert.Equal(t, "BAD_REQUEST", ae.ErrorCode)
-			assert.Contains(t, ae.Message, "Encountered an unexpected error while evaluating the model")
-			assert.Equal(t, "agent-1", ae.ResponseWrapper.Response.Header.Get("served-model-name"))
-			assert.Equal(t, int64(1), stats.Status4xx)
-			assert.Zero(t, stats.Status5xx, "a model's exception is never a 5xx")
-		}},
-		// Same guide: 5xx only where the platform is at fault (injected).
-		{"a platform fault: 5xx", Behavior{PlatformErrorRate: 1}, func(t *testing.T, _ *serving.QueryEndpointResponse, err error, stats EntityStats) {
-			require.ErrorIs(t, err, apierr.ErrInternalError, "the SDK does not retry a 500")
-			assert.Equal(t, int64(1), stats.Status5xx)
-		}},
-		{"a platform fault with its own status", Behavior{PlatformErrorRate: 1, PlatformErrorStatus: 504}, func(t *testing.T, _ *serving.QueryEndpointResponse, err error, stats EntityStats) {
-			var ae *apierr.APIError
-			require.ErrorAs(t, err, &ae)
-			assert.Equal(t, 504, ae.StatusCode)
-			assert.Equal(t, int64(1), stats.Status5xx)
-		}},
 		{"4xx", Behavior{ClientErrorRate: 1}, func(t *testing.T, _ *serving.QueryEndpointResponse, err error, stats EntityStats) {
 			require.ErrorIs(t, err, apierr.ErrBadRequest)
 			assert.Equal(t, int64(1), stats.Status4xx)
@@ -197,14 +171,6 @@ func TestLatencyDistribution(t *testing.T) {
 // sums the counters per served entity.
 func metricsByEntity(t *testing.T, w *databricks.WorkspaceClient, endpoint string) map[string]map[string]float64 {
 	t.Helper()
-	out, _ := exportByEntity(t, w, endpoint)
-	return out
-}
-
-// exportByEntity is metricsByEntity with the samples' timestamps (epoch ms)
-// by family.
-func exportByEntity(t *testing.T, w *databricks.WorkspaceClient, endpoint string) (map[string]map[string]float64, map[string]int64) {
-	t.Helper()
 	resp, err := w.ServingEndpoints.ExportMetricsByName(ctx(t), endpoint)
 	require.NoError(t, err)
 	defer resp.Contents.Close()
@@ -212,10 +178,8 @@ func exportByEntity(t *testing.T, w *databricks.WorkspaceClient, endpoint string
 	fams, err := parser.TextToMetricFamilies(resp.Contents)
 	require.NoError(t, err)
 	out := map[string]map[string]float64{}
-	stamps := map[string]int64{}
 	for name, fam := range fams {
 		for _, m := range fam.GetMetric() {
-			stamps[name] = m.GetTimestampMs()
 			entity := ""
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "served_entity_name" {
@@ -241,7 +205,7 @@ func exportByEntity(t *testing.T, w *databricks.WorkspaceClient, endpoint string
 			}
 		}
 	}
-	return out, stamps
+	return out
 }
 
 // TestTrafficSplitAndMetrics sends 10,000 invocations through the SDK to a
@@ -347,99 +311,4 @@ func TestTrafficSplitAndMetrics(t *testing.T) {
 		assert.Equal(t, float64(count(e)), m[e]["request_latency_ms_count"])
 	}
 	t.Logf("served: %v, canary share %.2f%%", seen, share)
-}
-
-// The real export declares request_count_total, request_4xx_count_total
-// and request_5xx_count_total as gauges holding the count of the last
-// minute, each sample with an epoch-ms timestamp: Databricks' Datadog
-// configuration lists them as type gauge, and DataDog/integrations-core
-// databricks/metadata.csv describes each as "during the last minute".
-// request_latency_ms is a histogram that some workspaces do not export.
-func TestMetricsExportShapes(t *testing.T) {
-	minute0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name    string
-		opts    MetricsOptions
-		want    []string
-		notWant []string
-	}{
-		{"gauges of the last minute, stamped (default)", MetricsOptions{}, []string{
-			"# TYPE request_count_total gauge",
-			"# TYPE request_4xx_count_total gauge",
-			"# TYPE request_5xx_count_total gauge",
-			`request_count_total{served_entity_name="agent-1",entity_name="agent",entity_version="1"} 3 1748779200000`,
-			`request_latency_ms_bucket{served_entity_name="agent-1",entity_name="agent",entity_version="1",le="25"} 0 1748779200000`,
-			`request_latency_ms_bucket{served_entity_name="agent-1",entity_name="agent",entity_version="1",le="50"} 3 1748779200000`,
-			"# TYPE request_latency_ms histogram",
-		}, nil},
-		{"latency left out", MetricsOptions{OmitLatency: true}, []string{"# TYPE request_count_total gauge"}, []string{"request_latency_ms"}},
-		{"cumulative counters", MetricsOptions{Shape: MetricsCounters}, []string{
-			"# TYPE request_count_total counter",
-			`request_count_total{served_entity_name="agent-1",entity_name="agent",entity_version="1"} 3` + "\n",
-			`request_latency_ms_bucket{served_entity_name="agent-1",entity_name="agent",entity_version="1",le="+Inf"} 3` + "\n",
-		}, []string{"gauge"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clock := NewManualClock(minute0.Add(10 * time.Second))
-			srv, w := start(t, Options{MetricsClock: clock, Metrics: tt.opts})
-			seed(t, srv, "agent", 1)
-			create(t, w, served("ep", "agent", []string{"1"}, nil))
-			srv.SetVersionBehavior("agent", "1", Behavior{Latency: FixedLatency(30 * time.Millisecond)})
-			for range 3 {
-				_, err := query(t, w, "ep", map[string]any{"message": "hi"})
-				require.NoError(t, err)
-			}
-			clock.Advance(time.Minute)
-			resp, err := w.ServingEndpoints.ExportMetricsByName(ctx(t), "ep")
-			require.NoError(t, err)
-			raw, _ := io.ReadAll(resp.Contents)
-			text := string(raw)
-			for _, want := range tt.want {
-				assert.Contains(t, text, want)
-			}
-			for _, not := range tt.notWant {
-				assert.NotContains(t, text, not)
-			}
-			var sanity map[string]any
-			assert.Error(t, json.Unmarshal(raw, &sanity), "the export is text, not JSON")
-		})
-	}
-	_, w := start(t, Options{})
-	_, err := w.ServingEndpoints.ExportMetricsByName(ctx(t), "nope")
-	require.ErrorIs(t, err, apierr.ErrResourceDoesNotExist)
-	_, err = Start(Options{Metrics: MetricsOptions{Shape: "histograms"}})
-	require.ErrorContains(t, err, `metrics shape "histograms"`)
-}
-
-// Each minute's requests are in that minute's window only: a later scrape
-// shows the next minute, stamped with its start, never the sum.
-func TestMetricsExportMinuteWindows(t *testing.T) {
-	minute0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	clock := NewManualClock(minute0.Add(5 * time.Second))
-	srv, w := start(t, Options{MetricsClock: clock})
-	seed(t, srv, "agent", 1)
-	create(t, w, served("ep", "agent", []string{"1"}, nil))
-	send := func(n int) {
-		for range n {
-			_, err := query(t, w, "ep", map[string]any{"message": "hi"})
-			require.NoError(t, err)
-		}
-	}
-	send(4)
-	m, stamps := exportByEntity(t, w, "ep")
-	assert.Zero(t, m["agent-1"]["request_count_total"], "the minute in progress is not exported")
-	assert.Equal(t, minute0.Add(-time.Minute).UnixMilli(), stamps["request_count_total"])
-
-	clock.Advance(time.Minute)
-	send(2)
-	m, stamps = exportByEntity(t, w, "ep")
-	assert.Equal(t, 4.0, m["agent-1"]["request_count_total"])
-	assert.Equal(t, minute0.UnixMilli(), stamps["request_count_total"])
-
-	clock.Advance(time.Minute)
-	m, stamps = exportByEntity(t, w, "ep")
-	assert.Equal(t, 2.0, m["agent-1"]["request_count_total"], "the next minute alone, not a running total")
-	assert.Equal(t, minute0.Add(time.Minute).UnixMilli(), stamps["request_count_total"])
-	assert.Equal(t, int64(6), srv.EntityStats("ep")["agent-1"].Requests)
 }

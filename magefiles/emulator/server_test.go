@@ -27,6 +27,7 @@ func TestStartRejectsBadOptions(t *testing.T) {
 		{"host name", Options{Addr: "example.com:0"}, "loopback only"},
 		{"no port", Options{Addr: "127.0.0.1"}, "missing port"},
 		{"negative time scale", Options{TimeScale: -1}, "time scale"},
+		{"unknown metrics shape", Options{Metrics: MetricsOptions{Shape: "histograms"}}, `metrics shape "histograms"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,10 +11,9 @@
 // rollout, workspace, release, ...). The client's own tests then run
 // against the emulator that this suite holds.
 //
-// Three cited contract tests still live beside the emulator's own tests in
-// magefiles/emulator/invocations_test.go, on its internal helpers: model
-// errors as 400 BAD_REQUEST and platform faults as 5xx (TestVersionBehaviors)
-// and the metrics export's shape and minute windows
-// (TestMetricsExportShapes, TestMetricsExportMinuteWindows). They drive the
-// emulator through the SDK and HTTP the same way and belong here.
+// Every cited test lives here, the model-error and metrics-export ones
+// included, and reaches the emulator only through its exported options and
+// methods (Behavior, SetVersionBehavior, EntityStats, MetricsClock,
+// Metrics). The emulator's own tests (magefiles/emulator) keep what is its
+// own: scripted answers, latency draws, the traffic split, option checks.
 package contract

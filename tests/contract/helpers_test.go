@@ -124,3 +124,22 @@ func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 func ucVersion() unitycatalog.NewVersion {
 	return unitycatalog.NewVersion{Source: "dbfs:/databricks/mlflow-tracking/1/abc/artifacts/agent", RunID: "abc"}
 }
+
+// serveOne seeds one version of model and serves it alone on endpoint,
+// waiting until the endpoint is READY. The served entity is model-version.
+func (ws emulated) serveOne(t *testing.T, endpoint, model string) string {
+	t.Helper()
+	v := ws.seed(t, model, 1)[0]
+	wait, err := ws.w.ServingEndpoints.Create(testCtx(t), serving.CreateServingEndpoint{Name: endpoint, Config: &serving.EndpointCoreConfigInput{
+		ServedEntities: []serving.ServedEntityInput{entity(model, v, true)}}})
+	require.NoError(t, err)
+	_, err = wait.Get()
+	require.NoError(t, err)
+	return v
+}
+
+// query invokes endpoint with dataframe_records.
+func (ws emulated) query(t *testing.T, endpoint string, records ...any) (*serving.QueryEndpointResponse, error) {
+	t.Helper()
+	return ws.w.ServingEndpoints.Query(testCtx(t), serving.QueryEndpointInput{Name: endpoint, DataframeRecords: records})
+}
