@@ -44,8 +44,10 @@
 //     exist). A task passing --target-model is the promotion job's copy
 //     task (promotion.go): it copies a source version into the target
 //     model once and sets the release alias on the copy.
-//   - MLflow: experiments (create, get, get-by-name), runs (create, get,
-//     search, set-tag, update), artifacts/list.
+//   - MLflow tracking (package tracking): experiments (create, get,
+//     get-by-name), runs (create, get, search, set-tag, update),
+//     artifacts/list. Searches, here and in the workspace registry, take
+//     MLflow filters (package filter).
 //   - Unity Catalog (package unitycatalog): catalogs get, schemas get,
 //     registered models create, get, list (catalog_name, schema_name, page
 //     tokens), update, delete, aliases set and delete, model versions get,
@@ -129,4 +131,15 @@
 // key). Requests and MutatingRequests return the
 // request log (method, path, operation, status) for assertions such as "no
 // mutating request happened".
+//
+// # Locks
+//
+// Server's lock guards this package's state (jobs, the workspace registry,
+// serving). Each service package has its own lock and never takes the
+// server's, so the order is: the server's lock, then a service's (a
+// training run logs to tracking.Store and registers in
+// unitycatalog.Metastore while the server's lock is held; the workspace
+// registry asks tracking whether a version's source run logged a model),
+// then core.Random's, the seeded generator every service draws ids from,
+// last. Services never call one another.
 package emulator

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/jobs"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 // RunOutcome scripts how a job run ends (see Server.ScriptNextRun).
@@ -236,29 +238,6 @@ func (s *Server) jobsGet(r *http.Request) (any, *apiError) {
 	return job, nil
 }
 
-// pageToken parses an offset token; tokens are opaque to clients.
-func pageToken(tok string) (int, *apiError) {
-	if tok == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(strings.TrimPrefix(tok, "o"))
-	if err != nil || n < 0 || !strings.HasPrefix(tok, "o") {
-		return 0, invalidParam("Invalid page_token %q.", tok)
-	}
-	return n, nil
-}
-
-// page cuts one page out of n items: it returns the bounds and the token of
-// the next page ("" on the last page).
-func page(n, offset, limit int) (from, to int, next string) {
-	from = min(offset, n)
-	to = min(from+limit, n)
-	if to < n {
-		next = "o" + strconv.Itoa(to)
-	}
-	return from, to, next
-}
-
 func (s *Server) jobsList(r *http.Request) (any, *apiError) {
 	var req jobs.ListJobsRequest
 	if err := decodeQuery(r, &req); err != nil {
@@ -271,7 +250,7 @@ func (s *Server) jobsList(r *http.Request) (any, *apiError) {
 	if limit < 0 || limit > 100 {
 		return nil, invalidParam("limit must be between 1 and 100, got %d.", req.Limit)
 	}
-	offset, aerr := pageToken(req.PageToken)
+	offset, aerr := core.PageToken(req.PageToken)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -286,7 +265,7 @@ func (s *Server) jobsList(r *http.Request) (any, *apiError) {
 	}
 	// Newest first, like the service.
 	sort.Slice(matched, func(i, k int) bool { return matched[i].JobId > matched[k].JobId })
-	from, to, next := page(len(matched), offset, limit)
+	from, to, next := core.Page(len(matched), offset, limit)
 	resp := jobs.ListJobsResponse{NextPageToken: next, HasMore: next != ""}
 	for _, j := range matched[from:to] {
 		var base jobs.BaseJob
@@ -731,7 +710,7 @@ func (s *Server) runsList(r *http.Request) (any, *apiError) {
 	if limit < 0 || limit > 25 {
 		return nil, invalidParam("limit must be between 1 and 25, got %d.", req.Limit)
 	}
-	offset, aerr := pageToken(req.PageToken)
+	offset, aerr := core.PageToken(req.PageToken)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -748,7 +727,7 @@ func (s *Server) runsList(r *http.Request) (any, *apiError) {
 		matched = append(matched, run)
 	}
 	sort.Slice(matched, func(i, k int) bool { return matched[i].RunID > matched[k].RunID })
-	from, to, next := page(len(matched), offset, limit)
+	from, to, next := core.Page(len(matched), offset, limit)
 	resp := jobs.ListRunsResponse{NextPageToken: next, HasMore: next != ""}
 	for _, run := range matched[from:to] {
 		var base jobs.BaseRun

@@ -41,8 +41,9 @@ type Options struct {
 	// and writes it back after every change, so separate processes (mage
 	// invocations) share one workspace. One server per file at a time.
 	StateFile string
-	// Seed makes traffic routing and behaviour draws reproducible; 0 uses a
-	// fixed default seed.
+	// Seed makes traffic routing and behaviour draws, and the MLflow run,
+	// registered model and endpoint ids, reproducible; 0 uses a fixed
+	// default seed.
 	Seed uint64
 	// DefaultBehavior answers invocations of model versions that have no
 	// behaviour of their own; nil means the contract stand-in with no latency

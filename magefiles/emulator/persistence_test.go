@@ -124,3 +124,55 @@ func TestStateFileLayout(t *testing.T) {
 	assert.Contains(t, saved.Objects, "/Shared/release.json")
 	assert.Contains(t, saved.Objects, "/Users/"+srv.UserName())
 }
+
+// The MLflow tracking store keeps its keys in the state file: experiments
+// under "experiments", runs with their artifacts under "mlflow_runs".
+func TestStateFileKeepsMLflowRuns(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	written := `{
+ "version": 1,
+ "next_id": 1001,
+ "experiments": {
+  "1001": {"experiment_id": "1001", "name": "/Shared/agent", "lifecycle_stage": "active", "artifact_location": "dbfs:/databricks/mlflow-tracking/1001"}
+ },
+ "mlflow_runs": {
+  "abc": {
+   "run": {
+    "info": {"run_id": "abc", "run_uuid": "abc", "experiment_id": "1001", "status": "FINISHED", "lifecycle_stage": "active", "artifact_uri": "dbfs:/databricks/mlflow-tracking/1001/abc/artifacts"},
+    "data": {"tags": [{"key": "release", "value": "v1"}]}
+   },
+   "artifacts": {"agent/MLmodel": 612}
+  }
+ }
+}`
+	require.NoError(t, os.WriteFile(file, []byte(written), 0o600))
+	srv, w := start(t, Options{StateFile: file})
+	c := ctx(t)
+
+	run, err := w.Experiments.GetRun(c, ml.GetRunRequest{RunId: "abc"})
+	require.NoError(t, err)
+	assert.Equal(t, "v1", run.Run.Data.Tags[0].Value)
+	exp, err := w.Experiments.GetByName(c, ml.GetByNameRequest{ExperimentName: "/Shared/agent"})
+	require.NoError(t, err)
+	assert.Equal(t, "1001", exp.Experiment.ExperimentId)
+	_, err = w.ModelRegistry.CreateModel(c, ml.CreateModelRequest{Name: "agent"})
+	require.NoError(t, err)
+	_, err = w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{Name: "agent", Source: "runs:/abc/agent"})
+	require.NoError(t, err)
+	mv, err := w.ModelRegistry.GetModelVersion(c, ml.GetModelVersionRequest{Name: "agent", Version: "1"})
+	require.NoError(t, err)
+	assert.Equal(t, ml.ModelVersionStatusReady, mv.ModelVersion.Status, "the saved run logged the model")
+
+	require.NoError(t, srv.Close())
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var saved struct {
+		Experiments map[string]json.RawMessage `json:"experiments"`
+		Runs        map[string]struct {
+			Artifacts map[string]int64 `json:"artifacts"`
+		} `json:"mlflow_runs"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &saved))
+	assert.Contains(t, saved.Experiments, "1001")
+	assert.Equal(t, map[string]int64{"agent/MLmodel": 612}, saved.Runs["abc"].Artifacts)
+}

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/ml"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/filter"
 )
 
 // The workspace model registry (/api/2.0/mlflow/...). Versions are created
@@ -170,16 +173,16 @@ func (s *Server) modelsSearch(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(req.Filter)
+	f, err := filter.Parse(req.Filter)
 	if err == nil {
-		err = f.keysKnown(func(k string) bool { return k == "name" || strings.HasPrefix(k, "tags.") })
+		err = f.KeysKnown(func(k string) bool { return k == "name" || strings.HasPrefix(k, "tags.") })
 	}
 	if err != nil {
 		return nil, invalidParam("Invalid filter '%s': %v", req.Filter, err)
 	}
 	var matched []*modelRec
 	for _, m := range s.st.Models {
-		if f.match(func(k string) (string, bool) { return modelField(m, k) }) {
+		if f.Match(func(k string) (string, bool) { return modelField(m, k) }) {
 			matched = append(matched, m)
 		}
 	}
@@ -219,7 +222,7 @@ func (s *Server) modelPage(models []*modelRec, orderBy []string, maxResults int6
 	if aerr != nil {
 		return nil, aerr
 	}
-	from, to, next := page(len(models), offset, limit)
+	from, to, next := core.Page(len(models), offset, limit)
 	resp := ml.SearchModelsResponse{NextPageToken: next}
 	for _, m := range models[from:to] {
 		resp.RegisteredModels = append(resp.RegisteredModels, m.view())
@@ -273,7 +276,7 @@ func pageArgs(maxResults int64, token string, def, limitMax int) (limit, offset 
 	if limit < 0 || limit > limitMax {
 		return 0, 0, invalidParam("max_results must be between 1 and %d, got %d.", limitMax, maxResults)
 	}
-	offset, aerr = pageToken(token)
+	offset, aerr = core.PageToken(token)
 	return limit, offset, aerr
 }
 
@@ -405,21 +408,18 @@ func (s *Server) registerVersion(name, source, runID, description string, tags [
 	}
 	final, finalMsg := ml.ModelVersionStatusReady, ""
 	if id, artifactPath, fromRun := sourceRun(source); fromRun {
-		mr, ok := s.st.MLRuns[id]
-		if !ok {
+		if !s.runs.RunExists(id) {
 			return nil, notFound("Run '%s' not found.", id)
 		}
 		if runID == "" {
 			runID = id
 		}
-		if !mr.hasArtifacts(artifactPath) {
+		if !s.runs.HasArtifacts(id, artifactPath) {
 			final, finalMsg = ml.ModelVersionStatusFailedRegistration, "Unable to find a model at "+source+": the run logged no artifacts under "+artifactPath
 		}
 	}
-	if runID != "" {
-		if _, ok := s.st.MLRuns[runID]; !ok {
-			return nil, notFound("Run '%s' not found.", runID)
-		}
+	if runID != "" && !s.runs.RunExists(runID) {
+		return nil, notFound("Run '%s' not found.", runID)
 	}
 	if q := s.st.RegistrationFailures[name]; len(q) > 0 {
 		final, finalMsg, s.st.RegistrationFailures[name] = ml.ModelVersionStatusFailedRegistration, q[0], q[1:]
@@ -518,9 +518,9 @@ func (s *Server) versionsSearch(r *http.Request) (any, *apiError) {
 	if err := decodeQuery(r, &req); err != nil {
 		return nil, err
 	}
-	f, err := parseFilter(req.Filter)
+	f, err := filter.Parse(req.Filter)
 	if err == nil {
-		err = f.keysKnown(knownVersionKey)
+		err = f.KeysKnown(knownVersionKey)
 	}
 	if err != nil {
 		return nil, invalidParam("Invalid filter '%s': %v", req.Filter, err)
@@ -547,13 +547,13 @@ func (s *Server) versionsSearch(r *http.Request) (any, *apiError) {
 	var matched []*versionRec
 	for _, m := range s.st.Models {
 		for _, v := range m.Versions {
-			if f.match(func(k string) (string, bool) { return versionField(v, k) }) {
+			if f.Match(func(k string) (string, bool) { return versionField(v, k) }) {
 				matched = append(matched, v)
 			}
 		}
 	}
 	sort.SliceStable(matched, func(i, j int) bool { return less(matched[i], matched[j]) })
-	from, to, next := page(len(matched), offset, limit)
+	from, to, next := core.Page(len(matched), offset, limit)
 	resp := ml.SearchModelVersionsResponse{NextPageToken: next}
 	for _, v := range matched[from:to] {
 		resp.ModelVersions = append(resp.ModelVersions, v.MV)

@@ -14,12 +14,9 @@ import (
 // loggedRun makes an MLflow run that logged a model, as training does.
 func loggedRun(t *testing.T, srv *Server) string {
 	t.Helper()
-	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	exp := srv.experimentByName("/Shared/test", true)
-	mr := srv.createMLRun(exp.ExperimentId, "train", srv.now(), nil)
-	srv.logModelArtifacts(mr, ModelArtifactPath)
-	return mr.Run.Info.RunId
+	id := srv.runs.StartRun("/Shared/test", "train", srv.now(), nil)
+	require.NoError(t, srv.runs.LogModel(id, ModelArtifactPath))
+	return id
 }
 
 func TestRegisteredModels(t *testing.T) {
@@ -111,11 +108,7 @@ func TestModelVersionRegistration(t *testing.T) {
 	assert.Equal(t, ml.ModelVersionStatusReady, get("1").Status)
 
 	// A source without a model and a scripted failure both end FAILED_REGISTRATION.
-	bare := func() string {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		return srv.createMLRun(srv.experimentByName("/Shared/test", true).ExperimentId, "empty", srv.now(), nil).Run.Info.RunId
-	}()
+	bare := srv.runs.StartRun("/Shared/test", "empty", srv.now(), nil)
 	_, err = w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{Name: "agent", Source: "runs:/" + bare + "/agent"})
 	require.NoError(t, err)
 	srv.FailNextRegistration("agent", "checksum mismatch")
@@ -221,35 +214,5 @@ func TestModelVersionSearchTagsAndStages(t *testing.T) {
 
 	require.NoError(t, w.ModelRegistry.DeleteModelVersion(c, ml.DeleteModelVersionRequest{Name: "agent", Version: "1"}))
 	_, err = w.ModelRegistry.GetModelVersion(c, ml.GetModelVersionRequest{Name: "agent", Version: "1"})
-	require.ErrorIs(t, err, apierr.ErrResourceDoesNotExist)
-}
-
-func TestExperimentsAndRuns(t *testing.T) {
-	_, w := start(t, Options{})
-	c := ctx(t)
-	exp, err := w.Experiments.CreateExperiment(c, ml.CreateExperiment{Name: "/Shared/exp"})
-	require.NoError(t, err)
-	_, err = w.Experiments.CreateExperiment(c, ml.CreateExperiment{Name: "/Shared/exp"})
-	require.ErrorIs(t, err, apierr.ErrResourceAlreadyExists)
-	got, err := w.Experiments.GetExperiment(c, ml.GetExperimentRequest{ExperimentId: exp.ExperimentId})
-	require.NoError(t, err)
-	assert.Equal(t, "/Shared/exp", got.Experiment.Name)
-	_, err = w.Experiments.GetExperiment(c, ml.GetExperimentRequest{ExperimentId: "42"})
-	require.ErrorIs(t, err, apierr.ErrResourceDoesNotExist)
-
-	run, err := w.Experiments.CreateRun(c, ml.CreateRun{ExperimentId: exp.ExperimentId, RunName: "manual"})
-	require.NoError(t, err)
-	id := run.Run.Info.RunId
-	require.NoError(t, w.Experiments.SetTag(c, ml.SetTag{RunId: id, Key: "release", Value: "v1"}))
-	upd, err := w.Experiments.UpdateRun(c, ml.UpdateRun{RunId: id, Status: ml.UpdateRunStatusFinished, EndTime: 5})
-	require.NoError(t, err)
-	assert.Equal(t, ml.RunInfoStatusFinished, upd.RunInfo.Status)
-	found, err := w.Experiments.SearchRunsAll(c, ml.SearchRuns{ExperimentIds: []string{exp.ExperimentId}, Filter: "tags.release = 'v1' AND attributes.status = 'FINISHED'"})
-	require.NoError(t, err)
-	require.Len(t, found, 1)
-	assert.Equal(t, id, found[0].Info.RunId)
-	_, err = w.Experiments.SearchRunsAll(c, ml.SearchRuns{Filter: "weird.key = 1"})
-	require.ErrorIs(t, err, apierr.ErrInvalidParameterValue)
-	_, err = w.Experiments.GetRun(c, ml.GetRunRequest{RunId: "nope"})
 	require.ErrorIs(t, err, apierr.ErrResourceDoesNotExist)
 }

@@ -80,21 +80,23 @@ func (s *Server) SetVersionBehavior(model, version string, b Behavior) {
 // tests that start after training. It returns the version and the run id.
 func (s *Server) SeedModelVersion(model string) (version, runID string, err error) {
 	s.mu.Lock()
-	exp := s.experimentByName("/Shared/emulator-seed", true)
 	now := s.now()
-	mr := s.createMLRun(exp.ExperimentId, "seed", now, nil)
-	s.logModelArtifacts(mr, ModelArtifactPath)
-	mr.Run.Info.Status, mr.Run.Info.EndTime = ml.RunInfoStatusFinished, ms(now)
-	v, aerr := s.registerVersion(model, "runs:/"+mr.Run.Info.RunId+"/"+ModelArtifactPath, mr.Run.Info.RunId, "", nil, true)
+	runID = s.runs.StartRun("/Shared/emulator-seed", "seed", now, nil)
+	if err := s.runs.LogModel(runID, ModelArtifactPath); err != nil {
+		s.mu.Unlock()
+		return "", "", fmt.Errorf("seed model version of %s: %w", model, err)
+	}
+	s.runs.EndRun(runID, ml.RunInfoStatusFinished, now)
+	v, aerr := s.registerVersion(model, "runs:/"+runID+"/"+ModelArtifactPath, runID, "", nil, true)
 	s.mu.Unlock()
 	s.changed()
 	if aerr != nil {
 		return "", "", fmt.Errorf("seed model version of %s: %w", model, aerr)
 	}
 	if v.MV.Status != ml.ModelVersionStatusReady {
-		return v.MV.Version, mr.Run.Info.RunId, fmt.Errorf("seed model version %s of %s: %s", v.MV.Version, model, v.MV.StatusMessage)
+		return v.MV.Version, runID, fmt.Errorf("seed model version %s of %s: %s", v.MV.Version, model, v.MV.StatusMessage)
 	}
-	return v.MV.Version, mr.Run.Info.RunId, nil
+	return v.MV.Version, runID, nil
 }
 
 // Endpoint returns a serving endpoint as the API shows it now.
@@ -200,12 +202,6 @@ func (s *Server) JobRuns(jobName string) []jobs.Run {
 
 // MLflowRun returns an MLflow run by id.
 func (s *Server) MLflowRun(id string) (ml.Run, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
-	mr, ok := s.st.MLRuns[id]
-	if !ok {
-		return ml.Run{}, false
-	}
-	return mr.Run, true
+	s.settle()
+	return s.runs.Run(id)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/config"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
 )
@@ -53,6 +54,13 @@ type Server struct {
 	// files is the workspace files service, which has its own lock and
 	// never takes s.mu.
 	files *workspacefiles.Tree
+	// runs is the MLflow tracking service (experiments and runs), which has
+	// its own lock; lock it after s.mu, never before. It never takes s.mu.
+	runs *tracking.Store
+	// random is the seeded generator run, model and endpoint ids come
+	// from; rng draws from it too (traffic routing, behaviours). Its lock
+	// is taken last.
+	random *core.Random
 
 	mu  sync.Mutex // guards st and rng
 	st  *state
@@ -144,8 +152,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	// Seeded on purpose: routing and fault draws must be reproducible in
 	// tests; nothing here is a secret.
-	s.rng = mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) // #nosec G404 -- reproducible simulation, not security
-	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed))             // #nosec G404 -- reproducible simulation, not security
+	s.random = core.NewRandom(seed)
+	s.rng = mrand.New(s.random)                        // #nosec G404 -- reproducible simulation, not security
+	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed)) // #nosec G404 -- reproducible simulation, not security
 
 	saved := stateFile{state: newState()}
 	if opts.StateFile != "" {
@@ -155,12 +164,16 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.st = saved.state
 	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.st.NextID, Objects: saved.Files})
+	s.runs = tracking.New(tracking.Options{
+		User: s.user, Clock: s.clock, IDs: s.st.NextID, Random: s.random,
+		Experiments: saved.Experiments, Runs: saved.MLflowRuns,
+	})
 
 	s.mux = http.NewServeMux()
 	s.registerIdentity()
 	s.mount(s.files.Routes())
 	s.registerJobs()
-	s.registerMLflow()
+	s.mountSettled(s.runs.Routes())
 	s.registerRegistry()
 	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
 	s.registerServing()
@@ -302,8 +315,9 @@ func (s *Server) save() error {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	files := s.files.Objects()
+	experiments, runs := s.runs.Snapshot()
 	s.mu.Lock()
-	raw, err := json.MarshalIndent(stateFile{state: s.st, Files: files}, "", " ")
+	raw, err := json.MarshalIndent(stateFile{state: s.st, Files: files, Experiments: experiments, MLflowRuns: runs}, "", " ")
 	s.mu.Unlock()
 	s.dirty.Store(false)
 	if err == nil {
@@ -356,11 +370,10 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newUUID returns a 32-hex-digit id from the seeded generator (MLflow run ids,
-// endpoint ids), so seeded runs are reproducible. Call with s.mu held.
-func (s *Server) newUUID() string {
-	return fmt.Sprintf("%016x%016x", s.rng.Uint64(), s.rng.Uint64())
-}
+// newUUID returns a 32-hex-digit id from the seeded generator (registered
+// model and endpoint ids; package tracking draws MLflow run ids from it
+// too), so seeded runs are reproducible.
+func (s *Server) newUUID() string { return s.random.UUID() }
 
 // mount serves a service package's routes behind the gateway. The service
 // takes its own lock; s.mu is not held.
@@ -368,6 +381,29 @@ func (s *Server) mount(routes []core.Route) {
 	for _, rt := range routes {
 		s.handle(rt.Pattern, rt.Op, rt.Mutating, rt.ServeHTTP)
 	}
+}
+
+// mountSettled mounts a service whose answers follow from the state
+// machines here (the MLflow runs a training job logs): they advance to now
+// first, as handleJSON's routes do, so a read at time scale 0 finds what a
+// finished training run logged. s.mu is released before the service takes
+// its own lock.
+func (s *Server) mountSettled(routes []core.Route) {
+	for _, rt := range routes {
+		handle := rt.Handle
+		rt.Handle = func(r *http.Request) (any, *core.Error) {
+			s.settle()
+			return handle(r)
+		}
+		s.handle(rt.Pattern, rt.Op, rt.Mutating, rt.ServeHTTP)
+	}
+}
+
+// settle advances the state machines to now.
+func (s *Server) settle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.advance(s.now())
 }
 
 // handle registers a route. Patterns use net/http's syntax

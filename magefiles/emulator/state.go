@@ -14,6 +14,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
 )
 
@@ -21,14 +22,15 @@ import (
 // with a message rather than misread.
 const stateVersion = 1
 
-// state is what this package's services keep (jobs, MLflow, the
-// workspace registry, serving, scripted outcomes). It is guarded by
+// state is what this package's services keep (jobs, the workspace
+// registry, serving, scripted outcomes). It is guarded by
 // Server.mu; the state file holds it with the service packages' parts
 // (stateFile).
 type state struct {
 	Version int `json:"version"`
 	// NextID is the id sequence the workspace's services share (the
-	// workspace files' object ids too); safe without Server.mu.
+	// workspace files' object ids and MLflow experiment ids too); safe
+	// without Server.mu.
 	NextID *core.Sequence `json:"next_id"`
 
 	Jobs        map[int64]*jobs.Job `json:"jobs"`
@@ -36,9 +38,7 @@ type state struct {
 	TaskRuns    map[int64]int64     `json:"task_runs"` // task run id -> job run id
 	Idempotency map[string]int64    `json:"idempotency_tokens"`
 
-	Experiments map[string]*ml.Experiment `json:"experiments"`
-	MLRuns      map[string]*mlRunRec      `json:"mlflow_runs"`
-	Models      map[string]*modelRec      `json:"registered_models"`
+	Models map[string]*modelRec `json:"registered_models"`
 
 	Endpoints map[string]*endpointRec `json:"serving_endpoints"`
 
@@ -71,12 +71,6 @@ func (st *state) init() {
 	if st.Idempotency == nil {
 		st.Idempotency = map[string]int64{}
 	}
-	if st.Experiments == nil {
-		st.Experiments = map[string]*ml.Experiment{}
-	}
-	if st.MLRuns == nil {
-		st.MLRuns = map[string]*mlRunRec{}
-	}
 	if st.Models == nil {
 		st.Models = map[string]*modelRec{}
 	}
@@ -107,6 +101,9 @@ type stateFile struct {
 	*state
 	// Files is package workspacefiles' tree.
 	Files map[string]workspacefiles.Object `json:"workspace_objects"`
+	// Experiments and MLflowRuns are package tracking's store.
+	Experiments map[string]ml.Experiment `json:"experiments"`
+	MLflowRuns  map[string]tracking.Run  `json:"mlflow_runs"`
 }
 
 // runRec is a job run; its phase follows from the clock (see jobs.go).
@@ -139,12 +136,6 @@ type taskRec struct {
 	Result   jobs.RunResultState `json:"result,omitempty"`
 	Message  string              `json:"message,omitempty"`
 	Output   *jobs.RunOutput     `json:"output,omitempty"`
-}
-
-// mlRunRec is an MLflow run and the artifact files it logged.
-type mlRunRec struct {
-	Run       ml.Run           `json:"run"`
-	Artifacts map[string]int64 `json:"artifacts,omitempty"` // relative path -> size
 }
 
 // modelRec is a registered model of the workspace model registry.

@@ -225,18 +225,16 @@ func (s *Server) startTraining(run *runRec) {
 	if expName == "" {
 		expName = "/Users/" + s.user + "/" + run.Settings.Name
 	}
-	exp := s.experimentByName(expName, true)
 	runName := "train"
 	if ta.Release != "" {
 		runName = "train-" + ta.Release
 	}
-	mr := s.createMLRun(exp.ExperimentId, runName, run.StartAt, []ml.RunTag{
+	run.MLflowRunID = s.runs.StartRun(expName, runName, run.StartAt, []ml.RunTag{
 		{Key: "mlflow.source.type", Value: "JOB"},
 		{Key: "mlflow.databricks.jobID", Value: strconv.FormatInt(run.JobID, 10)},
 		{Key: "mlflow.databricks.jobRunID", Value: strconv.FormatInt(run.RunID, 10)},
 		{Key: "mlflow.databricks.taskRunID", Value: strconv.FormatInt(t.RunID, 10)},
 	})
-	run.MLflowRunID = mr.Run.Info.RunId
 }
 
 // completeTraining logs what a successful training run logs and returns its
@@ -262,36 +260,42 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 		report["logged"] = false
 		return report, nil
 	}
-	mr := s.st.MLRuns[run.MLflowRunID]
-	if mr == nil {
+	mr, ok := s.runs.Run(run.MLflowRunID)
+	if !ok {
 		return nil, fmt.Errorf("the MLflow run %s of this training run was deleted", run.MLflowRunID)
 	}
-	data := mr.Run.Data
+	var tags []ml.RunTag
 	for k, v := range map[string]string{"git_sha": ta.GitSHA, "release": ta.Release} {
 		if v != "" {
-			data.Tags = append(data.Tags, ml.RunTag{Key: k, Value: v})
+			tags = append(tags, ml.RunTag{Key: k, Value: v})
 		}
 	}
 	history, _ := json.Marshal([]map[string]any{{
 		"run_id": run.MLflowRunID, "artifact_path": ModelArtifactPath,
 		"flavors": map[string]any{"python_function": map[string]any{"loader_module": "mlflow.pyfunc.model"}},
 	}})
-	data.Tags = append(data.Tags, ml.RunTag{Key: "mlflow.log-model.history", Value: string(history)})
-	data.Params = append(data.Params,
-		ml.Param{Key: "threshold", Value: strconv.FormatFloat(ta.Threshold, 'f', -1, 64)},
-		ml.Param{Key: "high_risk_tools", Value: "delete_records,issue_refund,send_email"},
-		ml.Param{Key: "rules", Value: "3"},
-		ml.Param{Key: "examples", Value: "11"},
-	)
+	tags = append(tags, ml.RunTag{Key: "mlflow.log-model.history", Value: string(history)})
+	batch := ml.LogBatch{RunId: run.MLflowRunID, Tags: tags, Params: []ml.Param{
+		{Key: "threshold", Value: strconv.FormatFloat(ta.Threshold, 'f', -1, 64)},
+		{Key: "high_risk_tools", Value: "delete_records,issue_refund,send_email"},
+		{Key: "rules", Value: "3"},
+		{Key: "examples", Value: "11"},
+	}}
 	keys := make([]string, 0, len(metrics))
 	for k := range metrics {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		data.Metrics = append(data.Metrics, ml.Metric{Key: k, Value: metrics[k], Timestamp: ms(run.EndAt), Step: 0, ForceSendFields: []string{"Value"}})
+		batch.Metrics = append(batch.Metrics, ml.Metric{Key: k, Value: metrics[k], Timestamp: ms(run.EndAt), Step: 0, ForceSendFields: []string{"Value"}})
 	}
-	s.logModelArtifacts(mr, ModelArtifactPath)
+	if err := s.runs.LogBatch(batch); err != nil {
+		return nil, fmt.Errorf("logging the training run: %w", err)
+	}
+	if err := s.runs.LogModel(run.MLflowRunID, ModelArtifactPath); err != nil {
+		return nil, fmt.Errorf("logging the model: %w", err)
+	}
+	source := mr.Info.ArtifactUri + "/" + ModelArtifactPath
 	report["run_id"] = run.MLflowRunID
 	report["model_version"] = nil
 	switch {
@@ -299,7 +303,7 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 		// mlflow's databricks-uc registry: the model must exist (the bundle
 		// creates it) and the version registers asynchronously.
 		mv, err := s.uc.RegisterVersion(s.user, ta.ModelName, unitycatalog.NewVersion{
-			Source: mr.Run.Info.ArtifactUri + "/" + ModelArtifactPath, RunID: run.MLflowRunID,
+			Source: source, RunID: run.MLflowRunID,
 			RunWorkspaceID: s.WorkspaceID(), At: run.EndAt,
 		})
 		if err != nil {
@@ -310,7 +314,7 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 	case ta.ModelName != "" && !s.opts.LegacyRegistry:
 		return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, restError(errLegacyRegistryDisabled()))
 	case ta.ModelName != "":
-		mv, aerr := s.registerVersion(ta.ModelName, mr.Run.Info.ArtifactUri+"/"+ModelArtifactPath, run.MLflowRunID, "", nil, true)
+		mv, aerr := s.registerVersion(ta.ModelName, source, run.MLflowRunID, "", nil, true)
 		if aerr != nil {
 			return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, aerr.Message)
 		}
@@ -336,15 +340,11 @@ func restError(err error) string {
 
 // endTraining closes the training run's MLflow run unless it is closed.
 func (s *Server) endTraining(run *runRec, status ml.RunInfoStatus) {
-	mr := s.st.MLRuns[run.MLflowRunID]
-	if mr == nil || mr.Run.Info.Status != ml.RunInfoStatusRunning {
-		return
-	}
 	end := run.EndAt
 	if !run.CanceledAt.IsZero() {
 		end = run.CanceledAt
 	}
-	mr.Run.Info.Status, mr.Run.Info.EndTime = status, ms(end)
+	s.runs.EndRun(run.MLflowRunID, status, end)
 }
 
 // pythonJSON renders a flat report like Python's json.dumps(sort_keys=True).

@@ -1,32 +1,40 @@
-package emulator
+// Package filter is the search filter of MLflow's search endpoints (runs,
+// registered models, model versions), which the emulator's MLflow services
+// share: conditions joined by AND, each `key op value` with op one of = !=
+// < <= > >= LIKE ILIKE IN, values quoted with ' or ", numbers bare, IN
+// lists in parentheses:
+//
+//	name='agent' AND run_id IN ('a', 'b') AND tags.release = 'v1.2.0'
+//
+// A service checks the keys it knows (KeysKnown) and matches its records
+// (Match); an unknown key or a parse error is the service's 400.
+package filter
 
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 )
 
-// A search filter as MLflow spells it: conditions joined by AND, each
-// `key op value` with op one of = != < <= > >= LIKE ILIKE IN, values quoted
-// with ' or ", numbers bare, IN lists in parentheses:
-//
-//	name='agent' AND run_id IN ('a', 'b') AND tags.release = 'v1.2.0'
 type condition struct {
 	key    string
 	op     string
 	values []string
 }
 
-type filter []condition
+// Filter is a parsed search filter; the empty filter matches everything.
+type Filter []condition
 
-func parseFilter(text string) (filter, error) {
+// Parse reads a filter as MLflow spells it.
+func Parse(text string) (Filter, error) {
 	toks, err := tokenize(text)
 	if err != nil {
 		return nil, err
 	}
-	var f filter
+	var f Filter
 	for i := 0; i < len(toks); {
 		if len(f) > 0 {
 			if !strings.EqualFold(toks[i].text, "and") || toks[i].quoted {
@@ -130,8 +138,8 @@ func tokenize(s string) ([]token, error) {
 	return toks, nil
 }
 
-// keysKnown checks every condition's key with known.
-func (f filter) keysKnown(known func(key string) bool) error {
+// KeysKnown checks every condition's key with known.
+func (f Filter) KeysKnown(known func(key string) bool) error {
 	for _, c := range f {
 		if !known(c.key) {
 			return fmt.Errorf("unsupported filter key %q", c.key)
@@ -140,8 +148,8 @@ func (f filter) keysKnown(known func(key string) bool) error {
 	return nil
 }
 
-// match evaluates the filter; get returns a field's value and whether it is set.
-func (f filter) match(get func(key string) (string, bool)) bool {
+// Match evaluates the filter; get returns a field's value and whether it is set.
+func (f Filter) Match(get func(key string) (string, bool)) bool {
 	for _, c := range f {
 		v, ok := get(c.key)
 		if !c.holds(v, ok) {
@@ -158,7 +166,7 @@ func (c condition) holds(v string, present bool) bool {
 	case "!=":
 		return !present || v != c.values[0]
 	case "IN":
-		return present && contains(c.values, v)
+		return present && slices.Contains(c.values, v)
 	case "LIKE", "ILIKE":
 		if !present {
 			return false
