@@ -51,6 +51,9 @@ type goTestGroup struct {
 	Names []string
 	// Version adds tool versions or states the tests depend on.
 	Version func(ctx context.Context, cfg Config) (string, error)
+	// Prepare runs before the tests: what they find must not change
+	// while they run.
+	Prepare func(ctx context.Context, t *pipeline.T, cfg Config)
 	// Cover are package patterns instrumented in each test binary
 	// (-coverpkg), for packages tested through other packages' tests,
 	// which would otherwise count as never run. go-coverage merges the
@@ -80,7 +83,7 @@ var goTestGroups = []goTestGroup{
 	// The checks run the real tools on fixtures under their testdata:
 	// the pinned Go tools when built (otherwise those tests skip), and
 	// Python's.
-	{Name: "go-test-checks", Packages: []string{"magefiles/checks/..."}, Version: checksTestTools},
+	{Name: "go-test-checks", Packages: []string{"magefiles/checks/..."}, Version: checksTestTools, Prepare: provisionPythonTools},
 	// The emulator's stand-in of the model, whose test runs the Python
 	// model of src/ beside it on the integration cases: the one Go test
 	// that reads what the Python files say.
@@ -127,6 +130,17 @@ func checksTestTools(ctx context.Context, cfg Config) (string, error) {
 		return "", err
 	}
 	return b.String() + v, nil
+}
+
+// provisionPythonTools installs the Python tools the checks' tests run
+// before they start, where the checks can install them (root, apt). The
+// Python checks beside them would otherwise install them mid-run, and a
+// test that reads the tools' versions twice would see two machines.
+// Where they cannot be installed, those tests skip as before.
+func provisionPythonTools(ctx context.Context, t *pipeline.T, cfg Config) {
+	if _, err := cfg.python().Ensure(ctx, logTo(t), pythonTestTools...); err != nil {
+		t.Printf("Python tools for the checks' tests: %v", err)
+	}
 }
 
 // pythonTestTools are the Python modules the checks' tests run.
@@ -254,6 +268,9 @@ func (p *goTestPlan) task(cfg Config, g goTestGroup) pipeline.Task {
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			if p.err != nil {
 				return p.err
+			}
+			if g.Prepare != nil {
+				g.Prepare(ctx, t, cfg)
 			}
 			pkgs := make([]string, 0, len(p.pkgs[g.Name]))
 			for _, d := range p.pkgs[g.Name] {
