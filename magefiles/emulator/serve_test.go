@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go"
-	"github.com/databricks/databricks-sdk-go/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 func TestServePrintsTheEnvironmentAndStops(t *testing.T) {
@@ -36,7 +37,7 @@ func TestServePrintsTheEnvironmentAndStops(t *testing.T) {
 	assert.True(t, strings.HasPrefix(env["DATABRICKS_HOST"], "http://127.0.0.1:"))
 
 	// The printed values are all a client needs.
-	cfg := &databricks.Config{Host: env["DATABRICKS_HOST"], Token: env["DATABRICKS_TOKEN"], AuthType: "pat", Loaders: []config.Loader{noLoader{}}}
+	cfg := core.ClientConfig(env["DATABRICKS_HOST"], env["DATABRICKS_TOKEN"])
 	w, err := databricks.NewWorkspaceClient(cfg)
 	require.NoError(t, err)
 	_, err = w.CurrentUser.Me(ctx(t))

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go"
-	"github.com/databricks/databricks-sdk-go/config"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
@@ -226,21 +225,9 @@ func (s *Server) WorkspaceID() int64 {
 	return DefaultWorkspaceID
 }
 
-// Config returns a fresh SDK config for this server: PAT auth with Host and
-// Token, and nothing read from the environment or ~/.databrickscfg, so a
-// developer's own credentials never leak into a test. The SDK's client-side
-// rate limit (15 requests/s by default) is lifted, since it would throttle
-// tests and load checks against a local server.
-func (s *Server) Config() *databricks.Config {
-	return &databricks.Config{
-		Host:               s.url,
-		Token:              s.token,
-		AuthType:           "pat",
-		Credentials:        config.PatCredentials{},
-		Loaders:            []config.Loader{noLoader{}},
-		RateLimitPerSecond: 100_000,
-	}
-}
+// Config returns a fresh SDK config for this server (core.ClientConfig:
+// PAT auth, nothing read from the environment, no client-side rate limit).
+func (s *Server) Config() *databricks.Config { return core.ClientConfig(s.url, s.token) }
 
 // WorkspaceClient returns an SDK client for this server (see Config).
 func (s *Server) WorkspaceClient() (*databricks.WorkspaceClient, error) {
@@ -250,12 +237,6 @@ func (s *Server) WorkspaceClient() (*databricks.WorkspaceClient, error) {
 	}
 	return w, nil
 }
-
-// noLoader keeps the SDK from reading environment variables and config files.
-type noLoader struct{}
-
-func (noLoader) Name() string                   { return "emulator" }
-func (noLoader) Configure(*config.Config) error { return nil }
 
 // Close stops the server and, with a state file, writes the final state.
 func (s *Server) Close() error {

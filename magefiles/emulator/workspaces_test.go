@@ -11,10 +11,11 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
-	"github.com/databricks/databricks-sdk-go/config"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 // Each workspace has its own state, URL, token and workspace id: what one
@@ -48,7 +49,7 @@ func TestWorkspacesAreSeparate(t *testing.T) {
 	_, err = sw.ModelRegistry.GetModelVersion(c, ml.GetModelVersionRequest{Name: "agent", Version: version})
 	assert.ErrorIs(t, err, apierr.ErrResourceDoesNotExist, "staging does not know dev's model")
 
-	wrong := &databricks.Config{Host: staging.URL(), Token: dev.Token(), AuthType: "pat", Loaders: []config.Loader{noLoader{}}}
+	wrong := core.ClientConfig(staging.URL(), dev.Token())
 	w, err := databricks.NewWorkspaceClient(wrong)
 	require.NoError(t, err)
 	_, err = w.CurrentUser.Me(c)
