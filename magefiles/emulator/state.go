@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/atomicfile"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
@@ -205,26 +205,10 @@ func load(path string) (stateFile, error) {
 	return f, nil
 }
 
-// write replaces the state file atomically (temp file and rename), so a
-// reader never sees half a workspace.
+// write replaces the state file whole, so a reader never sees half a
+// workspace.
 func write(path string, raw []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write emulator state: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".emulator-state-*")
-	if err != nil {
-		return fmt.Errorf("write emulator state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("write emulator state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write emulator state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, raw, 0o600); err != nil {
 		return fmt.Errorf("write emulator state: %w", err)
 	}
 	return nil

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/atomicfile"
 )
 
 // cacheEntry is what a pass leaves behind: the key of its inputs and the
@@ -93,11 +95,8 @@ func (c *cache) store(name string, e cacheEntry) error {
 	if err != nil {
 		return err
 	}
-	tmp := c.path(name) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, c.path(name))
+	// Replaced whole: concurrent runs of one checkout may store at once.
+	return atomicfile.Write(c.path(name), b, 0o644)
 }
 
 // forget drops a task's entry so a failure is never followed by a stale hit.

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/atomicfile"
 )
 
 // Store is a small file store: the workspace (through the SDK's Workspace
@@ -81,21 +83,8 @@ func (d DirStore) Write(_ context.Context, name string, data []byte, overwrite b
 		}
 		return err
 	}
-	// Write then rename, so a reader never sees half a record.
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		_ = tmp.Close()
-		_ = os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		_ = os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	// Replaced whole, so a reader never sees half a record.
+	return atomicfile.Write(p, data, 0o644)
 }
 
 // List implements Store.

@@ -6,8 +6,8 @@
 // An entry names the files that decide its answer and what they looked
 // like (size, modification time, or absent). Loading re-reads those
 // stamps: any difference, a file that does not parse, or another format
-// is a miss, never an answer. Entries are written to a temporary file and
-// renamed into place, so concurrent runs each see a whole entry.
+// is a miss, never an answer. Entries are replaced whole (atomicfile), so
+// concurrent runs each see a whole entry.
 package probecache
 
 import (
@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/atomicfile"
 )
 
 // Format is the entry layout's version; entries of another one are misses.
@@ -114,33 +116,7 @@ func (c Cache) Store(key string, started time.Time, files []string, answer []byt
 	if err != nil {
 		return fmt.Errorf("probecache: encode entry: %w", err)
 	}
-	return writeAtomic(c.path(key), b)
-}
-
-// writeAtomic writes b to a temporary file beside path and renames it
-// over path: a reader sees the old entry or the new one, never a part.
-func writeAtomic(path string, b []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("probecache: %w", err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("probecache: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			if rerr := os.Remove(f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-				err = errors.Join(err, rerr)
-			}
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return errors.Join(fmt.Errorf("probecache: write %s: %w", f.Name(), err), f.Close())
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("probecache: close %s: %w", f.Name(), err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := atomicfile.Write(c.path(key), b, 0o600); err != nil {
 		return fmt.Errorf("probecache: %w", err)
 	}
 	return nil
