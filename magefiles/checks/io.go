@@ -23,10 +23,10 @@ func logTo(t *pipeline.T) func(string) {
 // pythonToolsVersion is the cache-key part for a set of Python tools: the
 // interpreter that has them and their installed versions. An interpreter
 // without them makes the run uncacheable (the check then provisions or
-// reports them).
-func pythonToolsVersion(pys *toolchain.Pythons, modules []string) func(context.Context) (string, error) {
+// reports them). version picks the interpreter ("3.11"; "" for python3).
+func pythonToolsVersion(pys *toolchain.Pythons, version string, modules []string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		py, err := pys.Find(ctx, "", modules...)
+		py, err := pys.Find(ctx, version, modules...)
 		if err != nil {
 			return "", err
 		}

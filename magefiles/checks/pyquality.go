@@ -65,7 +65,7 @@ func (p pyTool) task(cfg Config) pipeline.Task {
 		Name: p.name,
 		Inputs: pipeline.Inputs{
 			Files:   append(pyGlobs(p.dirs), p.configs...),
-			Version: pythonToolsVersion(pys, modules),
+			Version: pythonToolsVersion(pys, "", modules),
 		},
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			dirs := existingDirs(cfg.Root, p.dirs)

@@ -55,14 +55,8 @@ func Pytest(cfg Config, version string) pipeline.Task {
 			Files: pytestInputs,
 			// Strict mode only turns a skip (never cached) into a failure,
 			// so it is not part of the key.
-			Config: []string{"python=" + version, fmt.Sprintf("min-coverage=%d", MinCoverage)},
-			Version: func(ctx context.Context) (string, error) {
-				py, err := pys.Find(ctx, version, pytestModules...)
-				if err != nil {
-					return "", err
-				}
-				return pys.DistVersions(ctx, py, pytestModules...)
-			},
+			Config:  []string{"python=" + version, fmt.Sprintf("min-coverage=%d", MinCoverage)},
+			Version: pythonToolsVersion(pys, version, pytestModules),
 		},
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			if !isDir(filepath.Join(cfg.Root, "tests", "unit")) {

@@ -56,7 +56,7 @@ func Bandit(cfg Config) pipeline.Task {
 		Inputs: pipeline.Inputs{
 			Files:   []string{"src/**/*.py", ".bandit"},
 			Env:     []string{"CI_SECURITY_SEVERITY"},
-			Version: pythonToolsVersion(pys, banditModules),
+			Version: pythonToolsVersion(pys, "", banditModules),
 		},
 		Run: func(ctx context.Context, t *pipeline.T) error {
 			if !isDir(filepath.Join(cfg.Root, "src")) {
