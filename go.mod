@@ -3,7 +3,7 @@ module github.com/hitl-mlops/interrupt-agent
 go 1.27.3
 
 require (
-	github.com/databricks/databricks-sdk-go v0.118.0
+	github.com/databricks/databricks-sdk-go v0.175.0
 	github.com/fatih/color v1.19.0
 	github.com/fatih/semgroup v1.2.0
 	github.com/google/uuid v1.6.0

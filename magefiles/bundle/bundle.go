@@ -64,6 +64,10 @@ type LoadOptions struct {
 	// LookupUser resolves the current user from the workspace; it is only
 	// called when the configuration needs the user.
 	LookupUser func() (User, error)
+	// Lookup resolves a variable's lookup (kind as written, such as
+	// cluster or service_principal, and the object's name) to the id the
+	// variable takes. Without it lookups are a warning and stay pending.
+	Lookup func(kind, name string) (string, error)
 	// Host, when set, is the workspace the caller is about to talk to; it
 	// must match the target's workspace.host.
 	Host string
@@ -151,6 +155,26 @@ type Experiment struct {
 	Location    diag.Location
 }
 
+// Lookup is a variable whose value is the id of a workspace object found
+// by name (variables.<name>.lookup).
+type Lookup struct {
+	Variable string
+	// Kind is the object type as written: cluster, job, warehouse, ...
+	Kind string
+	Name string
+}
+
+// OtherResource is a resource of a type the deploy does not read.
+type OtherResource struct {
+	// Kind is the type's key under resources: (pipelines, volumes, ...).
+	Kind string
+	Key  string
+	// Name is the name the workspace knows it by, when the configuration
+	// gives one (catalog.schema.name for Unity Catalog securables).
+	Name     string
+	Location diag.Location
+}
+
 // Bundle is one target of a bundle, fully resolved: overrides merged,
 // variables and references interpolated, mode and presets applied and
 // resources decoded into the SDK's types.
@@ -180,11 +204,22 @@ type Bundle struct {
 	Models           map[string]*Model
 	RegisteredModels map[string]*RegisteredModel
 	Experiments      map[string]*Experiment
+	// Others are the resources of every other type the CLI defines
+	// (pipelines, schemas, volumes, apps, ...): checked against their
+	// schema and kept as written in the configuration.
+	Others []*OtherResource
 
 	// Rollout and LoadTest are read from the variables when the bundle
 	// declares them (nil otherwise); see RolloutPolicy and LoadPolicy.
 	Rollout  *RolloutPolicy
 	LoadTest *LoadPolicy
+
+	// PendingLookups are the variable lookups left for the deploy, which
+	// has a workspace (none when LoadOptions.Lookup resolved them).
+	PendingLookups []Lookup
+	// PythonFunctions are the python.resources and python.mutators the
+	// CLI would run to define or change resources.
+	PythonFunctions []string
 
 	// Targets lists every target the configuration defines, in order.
 	Targets []string

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -74,7 +76,8 @@ func (l *loader) run() *Bundle {
 		{l.loadFiles},
 		// Unknown fields and wrong shapes anywhere, all targets included;
 		// one default target at most, whichever target is asked for.
-		{l.checkSchema, l.checkDefaultTargets},
+		// The deprecated spellings the CLI still reads.
+		{l.applyCompat, l.checkSchema, l.checkDefaultTargets, l.checkNullResources, l.checkScripts, l.checkPython},
 		// Pick the target and merge its overrides over the top level; a
 		// target may only override resources the bundle defines.
 		{l.selectTarget, l.checkTargetResources, l.mergeTarget, l.requireBundleName},
@@ -83,14 +86,14 @@ func (l *loader) run() *Bundle {
 		// ${var.*}, ${bundle.*}, ${workspace.*} (resources come later).
 		{l.interpolate},
 		// Typed bundle, workspace and preset settings; mode semantics.
-		{l.decodeSettings, l.applyMode, l.checkMode},
+		{l.decodeSettings, l.checkBundlePermissions, l.applyMode, l.checkMode},
 		// A developer's cluster for every task; local paths to workspace
 		// paths; presets and run_as on resources; ${resources.*}
 		// references, now that names are final.
 		{l.overrideCompute, l.translatePaths, l.applyPresets, l.applyRunAs, l.resolveResourceRefs},
 		// Resources into the SDK's types, their cross-checks, the rollout
 		// and load policies, the alias names, the host the caller will use.
-		{l.decodeResources, l.validateResources, l.readPolicies, l.checkAliasVariables, l.checkHost},
+		{l.decodeResources, l.validateResources, l.checkRequiredSettings, l.readPolicies, l.checkAliasVariables, l.checkHost},
 	}
 	const read, selected = 0, 2 // the phases that read the files and pick the target
 	for i, phase := range phases {
@@ -201,6 +204,44 @@ func (l *loader) errorAt(v dyn.Value, p dyn.Path, format string, args ...any) {
 
 func (l *loader) add(d diag.Diagnostic) { l.diags = l.diags.Append(d) }
 
+// extendNew adds diagnostics from a later decode of values an earlier one
+// already checked, leaving out warnings already reported at the same place
+// (an unknown field stays unknown once the target is merged).
+func (l *loader) extendNew(ds diag.Diagnostics) {
+	seen := map[string]bool{}
+	key := func(d diag.Diagnostic) string {
+		loc := ""
+		if len(d.Locations) > 0 {
+			loc = d.Locations[0].String()
+		}
+		return d.Summary + "\x00" + loc
+	}
+	for _, d := range l.diags {
+		if d.Severity == diag.Warning {
+			seen[key(d)] = true
+		}
+	}
+	for _, d := range ds {
+		if d.Severity == diag.Warning && seen[key(d)] {
+			continue
+		}
+		l.add(d)
+	}
+}
+
+// cliGrade grades decoding problems as the Databricks CLI does: its
+// normalization warns about an unknown field or a value of the wrong type
+// and drops the value (libs/dyn/convert/normalize.go), and its validation
+// warns about a value outside an enum and a missing required field
+// (bundle/config/validate/enum.go, required.go).
+func cliGrade(dyn.Problem) diag.Severity { return diag.Warning }
+
+// decodeOptions are o with the CLI's grading.
+func (l *loader) decodeOptions(o dyn.DecodeOptions) dyn.DecodeOptions {
+	o.Grade = cliGrade
+	return o
+}
+
 // loadFiles reads the root file and every included file, checks that no
 // resource key is defined twice and merges the files into one tree.
 func (l *loader) loadFiles() {
@@ -233,7 +274,15 @@ func (l *loader) loadFiles() {
 			continue
 		}
 		if inc := v.Get("include"); inc.IsValid() {
-			l.errorAt(inc, dyn.NewPath("include"), "include is only allowed in %s, not in included file %s", rootName, name)
+			// The CLI warns and does not follow it
+			// (bundle/config/loader/process_include.go).
+			l.add(diag.Diagnostic{
+				Severity:  diag.Warning,
+				Summary:   "Include section is defined outside root file",
+				Detail:    fmt.Sprintf("An include section is defined in %s, which is not %s. Only includes defined in %s are applied.", name, rootName, rootName),
+				Locations: []diag.Location{inc.Location()},
+				Paths:     []string{"include"},
+			})
 			m, _ := v.AsMap()
 			m = m.Clone()
 			m.Delete("include")
@@ -254,7 +303,7 @@ func (l *loader) loadFiles() {
 // parseFile reads one YAML file whose top level must be a mapping; an
 // empty file is an empty mapping.
 func (l *loader) parseFile(name string) (dyn.Value, bool) {
-	data, err := fs.ReadFile(l.fsys, name)
+	data, err := l.readFile(name)
 	if err != nil {
 		l.add(diag.Diagnostic{Severity: diag.Error, Summary: fmt.Sprintf("cannot read %s: %v", name, unwrapPathError(err))})
 		return dyn.InvalidValue, false
@@ -293,9 +342,13 @@ func describeKind(v dyn.Value) string {
 }
 
 // includes expands the include: entries of the root file into file names,
-// sorted within each entry, each file once. A glob that matches nothing is
-// a warning (a new project may have no resources yet); a plain path that
-// does not exist is an error.
+// sorted within each entry, each file once, as the CLI's
+// ProcessRootIncludes does (bundle/config/loader/process_root_includes.go):
+// paths are relative to the bundle root and may lead out of it (a shared
+// ../common/vars.yml); a literal path that matches no file is an error, a
+// glob that matches none is not (a new project may have no resources
+// yet: a recommendation here, silent in the CLI); only .yml, .yaml and
+// .json files may be included.
 func (l *loader) includes(rootValue dyn.Value) []string {
 	inc := rootValue.Get("include")
 	if !inc.IsValid() || inc.Kind() == dyn.KindNil {
@@ -318,49 +371,102 @@ func (l *loader) includes(rootValue dyn.Value) []string {
 			l.errorAt(item, at, "include entries must be strings, found %s", describeKind(item))
 			continue
 		}
-		clean := path.Clean(strings.TrimPrefix(pattern, "./"))
-		if !fs.ValidPath(clean) || clean == "." {
-			l.errorAt(item, at, "include path %q must be relative to the bundle root and stay inside it", pattern)
+		if path.IsAbs(pattern) || filepath.IsAbs(pattern) {
+			l.errorAt(item, at, "%s: includes must be relative paths", pattern)
 			continue
 		}
-		var matches []string
-		if strings.ContainsAny(clean, "*?[") {
-			m, err := fs.Glob(l.fsys, clean)
-			if err != nil {
-				l.errorAt(item, at, "invalid include pattern %q: %v", pattern, err)
-				continue
-			}
-			if len(m) == 0 {
+		clean := path.Clean(strings.TrimPrefix(pattern, "./"))
+		if clean == "." {
+			l.errorAt(item, at, "include path %q names the bundle root, not a file", pattern)
+			continue
+		}
+		matches, err := l.glob(clean)
+		if err != nil {
+			l.errorAt(item, at, "invalid include pattern %q: %v", pattern, err)
+			continue
+		}
+		if len(matches) == 0 {
+			if strings.ContainsAny(clean, "*?[") {
 				l.add(diag.Diagnostic{
-					Severity:  diag.Warning,
+					Severity:  diag.Recommendation,
 					Summary:   fmt.Sprintf("include pattern %q matches no files", pattern),
 					Locations: []diag.Location{item.Location()},
 					Paths:     []string{at.String()},
 				})
-				continue
+			} else {
+				l.errorAt(item, at, "%s defined in 'include' section does not match any files", pattern)
 			}
-			sort.Strings(m)
-			matches = m
-		} else {
-			if _, err := fs.Stat(l.fsys, clean); err != nil {
-				l.errorAt(item, at, "included file %s does not exist", clean)
-				continue
-			}
-			matches = []string{clean}
+			continue
 		}
+		sort.Strings(matches)
 		for _, m := range matches {
 			if seen[m] {
 				continue
 			}
 			seen[m] = true
-			if ext := path.Ext(m); ext != ".yml" && ext != ".yaml" {
-				l.errorAt(item, at, "included file %s is not a YAML file (.yml or .yaml)", m)
+			if ext := path.Ext(m); ext != ".yml" && ext != ".yaml" && ext != ".json" {
+				l.add(diag.Diagnostic{
+					Severity:  diag.Error,
+					Summary:   "Files in the 'include' configuration section must be YAML or JSON files.",
+					Detail:    fmt.Sprintf("The file %s in the 'include' configuration section is not a YAML or JSON file, and only such files are supported. To include files to sync, specify them in the 'sync.include' configuration section instead.", m),
+					Locations: []diag.Location{item.Location()},
+					Paths:     []string{at.String()},
+				})
 				continue
 			}
 			out = append(out, m)
 		}
 	}
 	return out
+}
+
+// outside reports whether a cleaned relative path leads out of the root.
+func outside(name string) bool { return name == ".." || strings.HasPrefix(name, "../") }
+
+// glob matches a cleaned pattern relative to the root, inside it through
+// the loader's file system and outside it (../shared/*.yml) on disk.
+// Matches are slash-separated and relative to the root.
+func (l *loader) glob(pattern string) ([]string, error) {
+	if !outside(pattern) {
+		if !strings.ContainsAny(pattern, "*?[") {
+			if _, err := fs.Stat(l.fsys, pattern); err != nil {
+				return nil, nil
+			}
+			return []string{pattern}, nil
+		}
+		return fs.Glob(l.fsys, pattern)
+	}
+	if l.opts.FS != nil {
+		return nil, fmt.Errorf("it leads out of the bundle root, which this file system cannot read")
+	}
+	abs, err := filepath.Glob(filepath.Join(l.root, filepath.FromSlash(pattern)))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range abs {
+		if st, err := os.Stat(a); err != nil || st.IsDir() {
+			continue
+		}
+		rel, err := filepath.Rel(l.root, a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, filepath.ToSlash(rel))
+	}
+	return out, nil
+}
+
+// readFile reads a configuration file named relative to the root.
+func (l *loader) readFile(name string) ([]byte, error) {
+	if !outside(name) {
+		return fs.ReadFile(l.fsys, name)
+	}
+	if l.opts.FS != nil {
+		return nil, fmt.Errorf("%s leads out of the bundle root, which this file system cannot read", name)
+	}
+	// #nosec G304 -- a file the bundle's own include: names, read as the CLI reads it
+	return os.ReadFile(filepath.Join(l.root, filepath.FromSlash(name)))
 }
 
 // checkUniqueResourceKeys reports a resource key used twice, within a kind
@@ -415,54 +521,17 @@ func (l *loader) checkUniqueResourceKeys() {
 // checkSchema decodes the whole tree against the schema without requiring
 // anything, and with references allowed anywhere, to find unknown fields
 // and wrong shapes in every target before one is picked.
+//
+// Like the CLI's normalization on load, what it warns about is left out of
+// the tree from here on: an unknown key, a value of the wrong type (a
+// target's override among them, which then overrides nothing).
 func (l *loader) checkSchema() {
-	tree := l.tree
-	tree = l.dropCLIOnlyKinds(tree, dyn.NewPath("resources"))
-	if targets, ok := tree.Get("targets").AsMap(); ok {
-		for _, name := range targets.Keys() {
-			tree = l.dropCLIOnlyKinds(tree, dyn.NewPath("targets", name, "resources"))
-		}
-	}
 	var schema rootSchema
-	_, ds := dyn.DecodeWith(tree, &schema, nil, dyn.DecodeOptions{AllowReferences: true, Partial: true})
+	normalized, ds := dyn.DecodeWith(l.tree, &schema, nil, l.decodeOptions(dyn.DecodeOptions{AllowReferences: true, Partial: true, KeepNulls: true}))
 	l.diags = l.diags.Extend(ds)
-}
-
-// dropCLIOnlyKinds reports resource kinds the CLI has and this loader
-// does not model, and removes them so the schema check does not also call
-// them unknown.
-func (l *loader) dropCLIOnlyKinds(tree dyn.Value, at dyn.Path) dyn.Value {
-	res := dyn.GetPath(tree, at)
-	m, ok := res.AsMap()
-	if !ok {
-		return tree
+	if normalized.IsValid() {
+		l.tree = normalized
 	}
-	var drop []string
-	for _, p := range m.Pairs() {
-		kind := p.Key.MustString()
-		if cliOnlyKinds[kind] {
-			l.add(diag.Diagnostic{
-				Severity:  diag.Error,
-				Summary:   fmt.Sprintf("resource type %q is not supported by this project's bundle loader", kind),
-				Detail:    "Supported resource types: " + strings.Join(resourceKinds, ", ") + ".",
-				Locations: []diag.Location{p.Key.Location()},
-				Paths:     []string{at.Key(kind).String()},
-			})
-			drop = append(drop, kind)
-		}
-	}
-	if len(drop) == 0 {
-		return tree
-	}
-	m = m.Clone()
-	for _, k := range drop {
-		m.Delete(k)
-	}
-	out, err := dyn.SetPath(tree, at, dyn.Map(m, res.Location()))
-	if err != nil {
-		return tree
-	}
-	return out
 }
 
 // targetNames lists the defined targets in the order the files define

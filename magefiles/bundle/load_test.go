@@ -207,8 +207,11 @@ func TestPolicyValidate(t *testing.T) {
 	assert.Len(t, load.Validate(), 5)
 }
 
+// -strict makes warnings errors and leaves recommendations alone, as the
+// CLI's bundle validate --strict does (cmd/bundle/validate.go; printed in
+// acceptance/bundle/validate/strict).
 func TestStrictTurnsWarningsIntoErrors(t *testing.T) {
-	root := filepath.Join("testdata", "bad", "include_glob_empty")
+	root := filepath.Join("testdata", "bad", "unknown_job_field")
 	results := Check(root, CheckOptions{Target: "default"})
 	require.Len(t, results, 1)
 	assert.False(t, HasError(results))
@@ -217,7 +220,10 @@ func TestStrictTurnsWarningsIntoErrors(t *testing.T) {
 
 	strict := Check(root, CheckOptions{Target: "default", Strict: true})
 	assert.True(t, HasError(strict))
-	assert.EqualError(t, Err(strict), `bundle validation failed for dev: databricks.yml:4:5: include pattern "resources/*.yml" matches no files`)
+	assert.EqualError(t, Err(strict), `bundle validation failed for dev: resources/job.yml:5:7: unknown field "taks" (did you mean "tasks"?)`)
+
+	onlyRecommendation := Check(filepath.Join("testdata", "bad", "include_glob_empty"), CheckOptions{Target: "default", Strict: true})
+	assert.NoError(t, Err(onlyRecommendation), "a recommendation does not fail a strict run")
 }
 
 func TestCheckAll(t *testing.T) {
@@ -304,7 +310,7 @@ func TestRunAsServingEndpointConflict(t *testing.T) {
 	_, diags = Load(dir, LoadOptions{CurrentUser: "alice@example.com"})
 	diags = diags.Filter(diag.Error)
 	require.Len(t, diags, 1)
-	assert.Equal(t, "model_serving_endpoints do not support a run_as identity different from the deploying user", diags[0].Summary)
+	assert.Equal(t, "model_serving_endpoints do not support a setting a run_as user that is different from the owner", diags[0].Summary)
 	assert.Equal(t, "databricks.yml:9:3", diags[0].Locations[0].String())
 }
 
@@ -397,20 +403,20 @@ func TestResourceChecks(t *testing.T) {
 		severity        diag.Severity
 		summary, at     string
 	}{
-		{"job without tasks", "  jobs:\n    a: {name: a}\n", diag.Warning, `job "a" has no tasks`, "databricks.yml:5:8"},
+		{"job without tasks", "  jobs:\n    a: {name: a}\n", diag.Recommendation, `job "a" has no tasks`, "databricks.yml:5:8"},
 		{"duplicate task key", "  jobs:\n    a:\n      tasks:\n        - {task_key: t, existing_cluster_id: c, notebook_task: {notebook_path: /n}}\n        - {task_key: t, existing_cluster_id: c, notebook_task: {notebook_path: /n}}\n", diag.Error, `job "a" defines task "t" twice`, "databricks.yml:8:22"},
 		{"duplicate job cluster", "  jobs:\n    a:\n      job_clusters:\n        - {job_cluster_key: c, new_cluster: {num_workers: 1}}\n        - {job_cluster_key: c, new_cluster: {num_workers: 1}}\n      tasks: [{task_key: t, job_cluster_key: c, notebook_task: {notebook_path: /n}}]\n", diag.Error, `job "a" defines job cluster "c" twice`, "databricks.yml:8:29"},
 		{"duplicate parameter", "  jobs:\n    a:\n      parameters: [{name: p, default: x}, {name: p, default: y}]\n      tasks: [{task_key: t, existing_cluster_id: c, notebook_task: {notebook_path: /n}}]\n", diag.Error, `job "a" defines parameter "p" twice`, "databricks.yml:6:50"},
 		{"permission without principal", "  models:\n    m:\n      name: m\n      permissions: [{level: CAN_READ}]\n", diag.Error, "a permission must name exactly one of user_name, group_name and service_principal_name", "databricks.yml:7:21"},
-		{"permission without level", "  models:\n    m:\n      name: m\n      permissions: [{group_name: g}]\n", diag.Error, `missing required field "level"`, "databricks.yml:7:21"},
-		{"model without name", "  models:\n    m: {description: d}\n", diag.Error, `missing required field "name"`, "databricks.yml:5:8"},
+		{"permission without level", "  models:\n    m:\n      name: m\n      permissions: [{group_name: g}]\n", diag.Warning, `missing required field "level"`, "databricks.yml:7:21"},
+		{"model without name", "  models:\n    m: {description: d}\n", diag.Warning, `missing required field "name"`, "databricks.yml:5:8"},
 		{"model with empty name", "  models:\n    m: {name: \"\"}\n", diag.Error, `model "m" has no name`, "databricks.yml:5:15"},
 		{"relative experiment", "  experiments:\n    e: {name: my-exp}\n", diag.Error, `experiment name "my-exp" must be an absolute workspace path such as /Users/<user>/<name>`, "databricks.yml:5:15"},
 		{"registered model without schema", "  registered_models:\n    m: {name: m, catalog_name: main}\n", diag.Error, `registered model "m" needs schema_name (Unity Catalog models live in a catalog and schema)`, "databricks.yml:5:8"},
 		{"endpoint without entities", "  model_serving_endpoints:\n    e: {name: e}\n", diag.Error, `serving endpoint "e" serves nothing: config.served_entities is empty`, "databricks.yml:5:8"},
 		{"served entity without entity", "  model_serving_endpoints:\n    e:\n      name: e\n      config: {served_entities: [{workload_size: Small}]}\n", diag.Error, `served entity 0 of endpoint "e" needs entity_name (or external_model)`, "databricks.yml:7:34"},
 		{"two entities, same name", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities:\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n", diag.Error, `endpoint "e" serves two entities named "m-1"; give each a distinct name`, "databricks.yml:10:13"},
-		{"two entities, no traffic", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities:\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n          - {entity_name: m, entity_version: \"2\", workload_size: Small}\n", diag.Warning, `serving endpoint "e" serves 2 entities but has no traffic_config`, "databricks.yml:8:9"},
+		{"two entities, no traffic", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities:\n          - {entity_name: m, entity_version: \"1\", workload_size: Small}\n          - {entity_name: m, entity_version: \"2\", workload_size: Small}\n", diag.Recommendation, `serving endpoint "e" serves 2 entities but has no traffic_config`, "databricks.yml:8:9"},
 		{"size and concurrency", "  model_serving_endpoints:\n    e:\n      name: e\n      config: {served_entities: [{entity_name: m, entity_version: \"1\", workload_size: Small, min_provisioned_concurrency: 4}]}\n", diag.Error, `served entity of endpoint "e" sets both workload_size and provisioned concurrency; use one`, "databricks.yml:7:87"},
 		{"negative traffic", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities: [{name: a, entity_name: m, entity_version: \"1\", workload_size: Small}]\n        traffic_config: {routes: [{served_entity_name: a, traffic_percentage: -10}, {served_entity_name: a, traffic_percentage: 110}]}\n", diag.Error, "traffic_percentage -10 is outside 0..100", "databricks.yml:9:79"},
 		{"route without target", "  model_serving_endpoints:\n    e:\n      name: e\n      config:\n        served_entities: [{name: a, entity_name: m, entity_version: \"1\", workload_size: Small}]\n        traffic_config: {routes: [{traffic_percentage: 100}]}\n", diag.Error, `traffic route 0 of endpoint "e" names no served entity`, "databricks.yml:9:35"},
@@ -455,4 +461,28 @@ targets:
 	_, diags := Load("mem", LoadOptions{FS: fstest.MapFS{"databricks.yml": {Data: []byte(root)}}, Vars: map[string]string{"cluster": "x"}})
 	require.True(t, diags.HasError())
 	assert.Equal(t, `variable "cluster" is complex; it cannot be set with --var`, diags[0].Summary)
+}
+
+// Production without the target's own root_path: the CLI refuses it when
+// a user deploys and recommends it when a service principal deploys
+// (resourcemutator/validate_target_mode.go, iamutil.IsServicePrincipal: a
+// UUID-shaped name).
+func TestProductionRootPath(t *testing.T) {
+	root := filepath.Join("testdata", "bad", "prod_without_root_path")
+	tests := []struct {
+		user string
+		want diag.Severity
+	}{
+		{"alice@example.com", diag.Error},
+		{"9f0c8a4e-3b6d-4c1e-8a2f-5d7b6e4c3a21", diag.Recommendation},
+		{OfflineUser, diag.Warning},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			_, diags := Load(root, LoadOptions{CurrentUser: tt.user})
+			require.Len(t, diags, 1, "%s", diags)
+			assert.Equal(t, tt.want, diags[0].Severity, diags[0].Summary)
+			assert.Contains(t, diags[0].Summary, "'workspace.root_path'")
+		})
+	}
 }

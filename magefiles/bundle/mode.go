@@ -30,10 +30,23 @@ const (
 
 // requireBundleName checks bundle.name before anything refers to it (the
 // default root path does).
+//
+// As in the CLI, a missing name is an error when the default root path
+// needs it (bundle/config/mutator/default_workspace_root.go) and the
+// required-field warning when the target sets workspace.root_path.
 func (l *loader) requireBundleName() {
 	at := dyn.NewPath("bundle", "name")
 	v := dyn.GetPath(l.tree, at)
 	if s, ok := v.Text(); ok && strings.TrimSpace(s) != "" && v.Kind() != dyn.KindNil {
+		return
+	}
+	if rp, _ := dyn.GetPath(l.tree, dyn.NewPath("workspace", "root_path")).AsString(); rp != "" {
+		l.add(diag.Diagnostic{
+			Severity:  diag.Warning,
+			Summary:   `required field "name" is not set`,
+			Locations: []diag.Location{dyn.LocationOf(l.tree, dyn.NewPath("bundle"))},
+			Paths:     []string{"bundle"},
+		})
 		return
 	}
 	l.add(diag.Diagnostic{
@@ -52,13 +65,13 @@ func (l *loader) decodeSettings() {
 	m = m.Clone()
 	m.Delete("resources")
 	var schema rootSchema
-	_, ds := dyn.DecodeWith(dyn.Map(m, l.tree.Location()), &schema, nil, dyn.DecodeOptions{AllowReferences: true})
-	l.diags = l.diags.Extend(ds)
+	_, ds := dyn.DecodeWith(dyn.Map(m, l.tree.Location()), &schema, nil, l.decodeOptions(dyn.DecodeOptions{AllowReferences: true}))
+	l.extendNew(ds)
 
 	l.b.Name = schema.Bundle.Name
 	l.b.Mode = Mode(schema.Bundle.Mode)
 	l.b.Presets = schema.Presets
-	l.b.Permissions = schema.Permissions
+	l.b.Permissions = permissions(schema.Permissions)
 	l.b.RunAs = schema.RunAs
 	l.b.Sync = Sync{Paths: schema.Sync.Paths, Include: schema.Sync.Include, Exclude: schema.Sync.Exclude}
 	l.b.Deployment = Deployment{Lock: true, FailOnActiveRuns: schema.Bundle.Deployment.FailOnActiveRuns}
@@ -168,16 +181,25 @@ func (l *loader) applyMode() {
 // prefix must be per user, and presets may not unpause triggers.
 // Production: the target must set workspace.root_path itself (a
 // recommendation instead when every job has run_as or a service principal
-// deploys, as in the CLI). Any mode but development: no cluster override.
+// deploys, as in the CLI), no pipeline in development, and a cluster
+// override is a warning.
 func (l *loader) checkMode() {
 	tps := l.b.Presets.TriggerPauseStatus
 	tpsAt := dyn.NewPath("presets", "trigger_pause_status")
 	if tps != "" && tps != pauseStatusPaused && tps != pauseStatusUnpaused {
 		l.errorAt(dyn.GetPath(l.tree, tpsAt), tpsAt, "invalid presets.trigger_pause_status %q: must be PAUSED or UNPAUSED", tps)
 	}
-	if cid, _ := dyn.GetPath(l.tree, dyn.NewPath("bundle", "cluster_id")).AsString(); cid != "" && l.b.Mode != ModeDevelopment {
+	if cid, _ := dyn.GetPath(l.tree, dyn.NewPath("bundle", "cluster_id")).AsString(); cid != "" && l.b.Mode == ModeProduction {
+		// The CLI applies the override in any mode and warns in production
+		// (bundle/config/mutator/resourcemutator/override_compute.go).
 		at := dyn.NewPath("bundle", "cluster_id")
-		l.errorAt(dyn.GetPath(l.tree, at), at, "cannot override the compute of target %q with a cluster: that is only allowed with 'mode: development'", l.target)
+		l.add(diag.Diagnostic{
+			Severity:  diag.Warning,
+			Summary:   "Setting a cluster override for a target that uses 'mode: production' is not recommended",
+			Detail:    "It is recommended to always use the same compute for production target for consistency.",
+			Locations: []diag.Location{dyn.LocationOf(l.tree, at)},
+			Paths:     []string{at.String()},
+		})
 	}
 	switch l.b.Mode {
 	case ModeDevelopment:
@@ -220,12 +242,21 @@ func (l *loader) checkDevelopment() {
 }
 
 func (l *loader) checkProduction() {
+	forEachResource(l, "pipelines", func(at dyn.Path, p dyn.Value) dyn.Value {
+		if dev, _ := p.Get("development").AsBool(); dev {
+			l.errorAt(p.Get("development"), at.Key("development"), "target with 'mode: production' cannot include a pipeline with 'development: true'")
+		}
+		return p
+	})
 	if l.targetRootPath {
 		return
 	}
 	advice := "set 'workspace.root_path' to make sure only one copy is deployed"
 	user := l.user.UserName
 	if user == "" {
+		user = l.opts.CurrentUser
+	}
+	if user == "" || user == OfflineUser {
 		user = "<user>"
 	}
 	detail := "A common practice is to use a username or principal name in this path, i.e. use\n\n" +
@@ -238,9 +269,21 @@ func (l *loader) checkProduction() {
 		Locations: []diag.Location{dyn.LocationOf(l.tree, modeAt)},
 		Paths:     []string{dyn.NewPath("targets", l.target, "workspace", "root_path").String()},
 	}
-	if l.allJobsRunAs() || (l.userKnown && isServicePrincipal(l.user.UserName)) {
+	deployer := l.opts.CurrentUser
+	if l.userKnown {
+		deployer = l.user.UserName
+	}
+	switch {
+	case l.allJobsRunAs() || isServicePrincipal(deployer):
 		d.Severity = diag.Recommendation
 		d.Summary = "target with 'mode: production' should " + advice
+	case deployer == "" || deployer == OfflineUser:
+		// The CLI's verdict depends on who deploys: an error for a user, a
+		// recommendation for a service principal. Offline that is unknown,
+		// so this says both; the deploy, which knows, decides.
+		d.Severity = diag.Warning
+		d.Summary = "target with 'mode: production' must " + advice + " unless a service principal deploys it"
+		d.Detail += "\n\nThe deploying identity is not known offline: deployed by a user, this target is refused."
 	}
 	l.add(d)
 }
@@ -260,13 +303,10 @@ func (l *loader) allJobsRunAs() bool {
 	return true
 }
 
-// overrideCompute runs every job task on bundle.cluster_id in development
-// mode (the CLI's compute override): a developer's own cluster replaces
-// job clusters, new clusters and serverless environments.
+// overrideCompute runs every job task on bundle.cluster_id (the CLI's
+// compute override, in any mode): that cluster replaces job clusters, new
+// clusters and serverless environments.
 func (l *loader) overrideCompute() {
-	if l.b.Mode != ModeDevelopment {
-		return
-	}
 	cid := dyn.GetPath(l.tree, dyn.NewPath("bundle", "cluster_id"))
 	if s, _ := cid.AsString(); s == "" {
 		return
@@ -456,8 +496,13 @@ func (l *loader) applyRunAs() {
 	}
 	at := dyn.NewPath("run_as")
 	v := l.tree.Get("run_as")
-	if (ra.UserName == "") == (ra.ServicePrincipalName == "") {
-		l.errorAt(v, at, "run_as must set exactly one of user_name and service_principal_name")
+	// The CLI's checks and messages (resourcemutator/run_as.go).
+	switch {
+	case ra.UserName != "" && ra.ServicePrincipalName != "":
+		l.errorAt(v, at, "run_as section cannot specify both user_name and service_principal_name")
+		return
+	case ra.UserName == "" && ra.ServicePrincipalName == "":
+		l.errorAt(v, at, "run_as section must specify exactly one identity. Neither service_principal_name nor user_name is specified")
 		return
 	}
 	forEachResource(l, KindJobs, func(_ dyn.Path, job dyn.Value) dyn.Value {
@@ -471,13 +516,27 @@ func (l *loader) applyRunAs() {
 	if !l.userKnown || l.user.UserName == OfflineUser || ra.Identity() == l.user.UserName {
 		return
 	}
-	if endpoints, ok := l.tree.Get("resources").Get(KindModelServingEndpoints).AsMap(); ok && endpoints.Len() > 0 {
-		keys := endpoints.Keys()
+	// Resources that always act as their owner (the CLI's list: serving
+	// endpoints, quality monitors, apps, dashboards that embed credentials).
+	for _, kind := range []string{KindModelServingEndpoints, "quality_monitors", "apps", "dashboards"} {
+		m, ok := l.tree.Get("resources").Get(kind).AsMap()
+		if !ok {
+			continue
+		}
+		var keys []string
+		for _, p := range m.Pairs() {
+			if embed, _ := p.Value.Get("embed_credentials").AsBool(); kind != "dashboards" || embed {
+				keys = append(keys, p.Key.MustString())
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
 		sort.Strings(keys)
 		l.add(diag.Diagnostic{
 			Severity:  diag.Error,
-			Summary:   "model_serving_endpoints do not support a run_as identity different from the deploying user",
-			Detail:    fmt.Sprintf("Deploying user: %s. run_as: %s. Endpoints: %s. Set run_as on the jobs instead of the top level, or deploy as %s.", l.user.UserName, ra.Identity(), strings.Join(keys, ", "), ra.Identity()),
+			Summary:   fmt.Sprintf("%s do not support a setting a run_as user that is different from the owner", kind),
+			Detail:    fmt.Sprintf("Current identity: %s. Run as identity: %s. Resources: %s. Set run_as on the jobs instead of the top level, or deploy as %s.", l.user.UserName, ra.Identity(), strings.Join(keys, ", "), ra.Identity()),
 			Locations: []diag.Location{v.Location()},
 			Paths:     []string{at.String()},
 		})

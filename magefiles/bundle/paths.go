@@ -21,6 +21,11 @@ var taskPathFields = []struct {
 
 var libraryPathFields = []string{"whl", "jar", "requirements"}
 
+// builtLibraryFields are library paths an artifacts: build may produce:
+// the CLI checks them only after the build, on deploy
+// (bundle/libraries/expand_glob_references.go), so validation does not.
+var builtLibraryFields = map[string]bool{"whl": true, "jar": true}
+
 // translatePaths rewrites local file references in job tasks to workspace
 // paths and checks that each file exists in the bundle.
 func (l *loader) translatePaths() {
@@ -59,7 +64,12 @@ func (l *loader) translateTask(at dyn.Path, task dyn.Value) dyn.Value {
 			out[i] = lib
 			for _, field := range libraryPathFields {
 				if v := lib.Get(field); v.IsValid() {
-					out[i] = setChild(out[i], field, l.translatePath(at.Key("libraries").Index(i).Key(field), v, false))
+					lp := at.Key("libraries").Index(i).Key(field)
+					if builtLibraryFields[field] {
+						out[i] = setChild(out[i], field, l.translateBuilt(v))
+						continue
+					}
+					out[i] = setChild(out[i], field, l.translatePath(lp, v, false))
 				}
 			}
 		}
@@ -101,6 +111,20 @@ func (l *loader) translatePath(at dyn.Path, v dyn.Value, notebook bool) dyn.Valu
 		}
 	}
 	return dyn.String(strings.TrimRight(l.b.Workspace.FilePath, "/")+"/"+remote, v.Location())
+}
+
+// translateBuilt maps a wheel or jar path to where the deploy uploads it,
+// without requiring the file yet; one outside the bundle stays as written.
+func (l *loader) translateBuilt(v dyn.Value) dyn.Value {
+	p, ok := v.AsString()
+	if !ok || !isLocalPath(p) {
+		return v
+	}
+	rel := path.Clean(path.Join(path.Dir(v.Location().File), p))
+	if rel == ".." || strings.HasPrefix(rel, "../") {
+		return v
+	}
+	return dyn.String(strings.TrimRight(l.b.Workspace.FilePath, "/")+"/"+rel, v.Location())
 }
 
 func displayDir(file string) string {

@@ -3,22 +3,27 @@ package bundle
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
+
+	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/diag"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle/dyn"
 )
 
-// decodeResources decodes resources into the SDK's types, strictly:
-// unknown fields, wrong types, enum values and missing required fields are
-// errors at their lines. The normalized values replace the tree's, so the
-// printed configuration has the types the API will see.
+// decodeResources decodes resources into the SDK's types with the CLI's
+// grading: unknown fields and wrong types are warnings and left out,
+// values outside an enum and missing required fields are warnings. The
+// normalized values replace the tree's, so the printed configuration has
+// the types the API will see. The types the deploy reads become typed
+// resources; every other type is kept as written (Bundle.Others).
 func (l *loader) decodeResources() {
 	at := dyn.NewPath("resources")
 	res := l.tree.Get("resources")
 	var rs resourcesSection
-	normalized, ds := dyn.DecodeWith(res, &rs, at, dyn.DecodeOptions{AllowReferences: true})
-	l.diags = l.diags.Extend(ds)
+	normalized, ds := dyn.DecodeWith(res, &rs, at, l.decodeOptions(dyn.DecodeOptions{AllowReferences: true}))
+	l.extendNew(ds)
 	if normalized.IsValid() {
 		l.setTree(at, normalized)
 	}
@@ -31,7 +36,7 @@ func (l *loader) decodeResources() {
 			continue
 		}
 		s := c.JobSettings
-		l.b.Jobs[key] = &Job{Key: key, Settings: &s, Permissions: c.Permissions, Location: loc(KindJobs, key)}
+		l.b.Jobs[key] = &Job{Key: key, Settings: &s, Permissions: permissions(c.Permissions), Location: loc(KindJobs, key)}
 	}
 	l.b.ServingEndpoints = map[string]*ServingEndpoint{}
 	for key, c := range rs.ModelServingEndpoints {
@@ -39,7 +44,7 @@ func (l *loader) decodeResources() {
 			continue
 		}
 		r := c.CreateServingEndpoint
-		l.b.ServingEndpoints[key] = &ServingEndpoint{Key: key, Request: &r, Permissions: c.Permissions, Location: loc(KindModelServingEndpoints, key)}
+		l.b.ServingEndpoints[key] = &ServingEndpoint{Key: key, Request: &r, Permissions: permissions(c.Permissions), Location: loc(KindModelServingEndpoints, key)}
 	}
 	l.b.Models = map[string]*Model{}
 	for key, c := range rs.Models {
@@ -47,7 +52,7 @@ func (l *loader) decodeResources() {
 			continue
 		}
 		r := c.CreateModelRequest
-		l.b.Models[key] = &Model{Key: key, Request: &r, Permissions: c.Permissions, Location: loc(KindModels, key)}
+		l.b.Models[key] = &Model{Key: key, Request: &r, Permissions: permissions(c.Permissions), Location: loc(KindModels, key)}
 	}
 	l.b.RegisteredModels = map[string]*RegisteredModel{}
 	for key, c := range rs.RegisteredModels {
@@ -62,9 +67,43 @@ func (l *loader) decodeResources() {
 		if c == nil {
 			continue
 		}
-		e := c.Experiment
-		l.b.Experiments[key] = &Experiment{Key: key, Experiment: &e, Permissions: c.Permissions, Location: loc(KindExperiments, key)}
+		e := &ml.Experiment{Name: c.Name, ArtifactLocation: c.ArtifactLocation, Tags: c.Tags}
+		l.b.Experiments[key] = &Experiment{Key: key, Experiment: e, Permissions: permissions(c.Permissions), Location: loc(KindExperiments, key)}
 	}
+	l.b.Others = l.otherResources()
+}
+
+// otherResources lists the resources of the types the deploy does not
+// read, in the CLI's type order and by key, named as the workspace will
+// name them.
+func (l *loader) otherResources() []*OtherResource {
+	var out []*OtherResource
+	res := l.tree.Get("resources")
+	for _, k := range allKinds {
+		if deployedKinds[k.Kind] {
+			continue
+		}
+		m, ok := res.Get(k.Kind).AsMap()
+		if !ok {
+			continue
+		}
+		keys := m.Keys()
+		sort.Strings(keys)
+		for _, key := range keys {
+			v, _ := m.Get(key)
+			var parts []string
+			for _, f := range k.NameFields {
+				if s, ok := v.Get(f).Text(); ok && s != "" {
+					parts = append(parts, s)
+				}
+			}
+			out = append(out, &OtherResource{
+				Kind: k.Kind, Key: key, Name: strings.Join(parts, "."),
+				Location: dyn.LocationOf(l.tree, dyn.NewPath("resources", k.Kind, key)),
+			})
+		}
+	}
+	return out
 }
 
 // validateResources holds the checks the API would otherwise make at
@@ -141,7 +180,7 @@ func (l *loader) validateJob(key string, j *Job) {
 	s := j.Settings
 	if len(s.Tasks) == 0 {
 		l.add(diag.Diagnostic{
-			Severity:  diag.Warning,
+			Severity:  diag.Recommendation,
 			Summary:   fmt.Sprintf("job %q has no tasks", key),
 			Locations: []diag.Location{j.Location},
 			Paths:     []string{at.Key("tasks").String()},
@@ -239,7 +278,7 @@ func (l *loader) validateEndpoint(key string, e *ServingEndpoint) {
 	if tc == nil || len(tc.Routes) == 0 {
 		if len(order) > 1 {
 			l.add(diag.Diagnostic{
-				Severity:  diag.Warning,
+				Severity:  diag.Recommendation,
 				Summary:   fmt.Sprintf("serving endpoint %q serves %d entities but has no traffic_config", key, len(order)),
 				Detail:    "Add traffic_config.routes so the split between " + strings.Join(order, ", ") + " is explicit.",
 				Locations: []diag.Location{dyn.LocationOf(l.tree, cfgAt)},

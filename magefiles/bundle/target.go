@@ -80,9 +80,12 @@ func (l *loader) defaultTargets() (names []string, locs []diag.Location, paths [
 	return names, locs, paths
 }
 
-// checkDefaultTargets refuses two targets marked default, whichever
-// target a command names: the bundle is wrong for every command.
+// checkDefaultTargets refuses two targets marked default when no target is
+// named, as the CLI does (mutator/select_default_target.go).
 func (l *loader) checkDefaultTargets() {
+	if l.opts.Target != "" {
+		return // as in the CLI, a named target does not look at defaults
+	}
 	defaults, locs, paths := l.defaultTargets()
 	if len(defaults) < 2 {
 		return
@@ -96,10 +99,11 @@ func (l *loader) checkDefaultTargets() {
 	})
 }
 
-// checkTargetResources refuses a target's resource that the bundle does
-// not define at the top level (resources: in databricks.yml or an included
-// file): a target overrides resources, and a misspelt key (train_modle for
-// train_model) would otherwise define a second, half-configured resource.
+// checkTargetResources warns about a target's resource that the bundle
+// does not define at the top level but whose key is close to one it does:
+// a misspelt override (train_modle for train_model) defines a second,
+// half-configured resource. A resource only a target defines is otherwise
+// valid, as in the CLI (a dev-only job), and not reported.
 func (l *loader) checkTargetResources() {
 	if l.target == "" {
 		return
@@ -125,20 +129,18 @@ func (l *loader) checkTargetResources() {
 			if base.Get(kind).Get(key).IsValid() {
 				continue
 			}
+			s := dyn.Suggest(key, defined)
+			if s == "" {
+				continue
+			}
 			at := dyn.NewPath("targets", l.target, "resources", kind, key)
-			d := diag.Diagnostic{
-				Severity:  diag.Error,
-				Summary:   fmt.Sprintf("target %q overrides %s %q, which the bundle does not define", l.target, kind, key),
-				Detail:    "A target may only override resources defined under resources: at the top level (databricks.yml or an included file); define it there first.",
+			l.add(diag.Diagnostic{
+				Severity:  diag.Warning,
+				Summary:   fmt.Sprintf("target %q defines %s %q, which the top level does not (did you mean %q?)", l.target, kind, key, s),
+				Detail:    fmt.Sprintf("A target's resources override the top-level resources of the same key; %q overrides nothing and deploys as a resource of target %q alone. If it is meant to change %q, use that key.", key, l.target, s),
 				Locations: []diag.Location{p.Key.Location()},
 				Paths:     []string{at.String()},
-			}
-			if s := dyn.Suggest(key, defined); s != "" {
-				d.Summary += fmt.Sprintf(" (did you mean %q?)", s)
-			} else if len(defined) > 0 {
-				d.Detail += " Defined: " + strings.Join(sortedCopy(defined), ", ") + "."
-			}
-			l.add(d)
+			})
 		}
 	}
 }

@@ -189,14 +189,12 @@ func (l *loader) defineVariables() {
 				v.Source = "target " + l.target
 			}
 		case def.Get("lookup").IsValid():
-			l.add(diag.Diagnostic{
-				Severity:  diag.Error,
-				Summary:   fmt.Sprintf("variable %q uses a lookup, which needs a workspace; give it a value instead", name),
-				Detail:    fmt.Sprintf("Lookups are resolved by the Databricks CLI at deploy time. Set a default, pass --var %s=<value> or set BUNDLE_VAR_%s.", name, name),
-				Locations: []diag.Location{def.Get("lookup").Location()},
-				Paths:     []string{at.Key("lookup").String()},
-			})
-			continue
+			resolved, ok := l.lookup(name, def.Get("lookup"), at.Key("lookup"))
+			if !ok {
+				continue
+			}
+			value = resolved
+			v.Source = "lookup"
 		default:
 			l.add(diag.Diagnostic{
 				Severity: diag.Error,
@@ -208,11 +206,9 @@ func (l *loader) defineVariables() {
 			})
 			continue
 		}
-		complexValue := value.Kind() == dyn.KindMap || value.Kind() == dyn.KindSeq
-		if complexValue && typ != "complex" {
-			l.errorAt(value, at, "variable %q has a %s value but is not declared with type: complex", name, value.Kind())
-			continue
-		}
+		// A map or list value without type: complex is accepted, as in the
+		// CLI (bundle/config/root.go rewriteShorthands wraps it; nothing
+		// checks the type); only --var and BUNDLE_VAR_ cannot carry one.
 		if typ == "complex" && (v.Source == "--var" || strings.HasPrefix(v.Source, "BUNDLE_VAR_")) {
 			l.errorAt(value, at, "variable %q is complex; it cannot be set with %s", name, v.Source)
 			continue
@@ -252,4 +248,36 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// lookup resolves a variable's lookup: through LoadOptions.Lookup when the
+// caller has a workspace (a failure is the CLI's error), otherwise it is a
+// warning and the variable's references stay unresolved for the deploy,
+// which resolves them (Bundle.PendingLookups).
+func (l *loader) lookup(name string, lv dyn.Value, at dyn.Path) (dyn.Value, bool) {
+	m, ok := lv.AsMap()
+	if !ok || m.Len() != 1 {
+		l.errorAt(lv, at, "variable %q: a lookup names exactly one kind of object (cluster, job, warehouse, ...)", name)
+		return dyn.InvalidValue, false
+	}
+	pair := m.Pairs()[0]
+	kind := pair.Key.MustString()
+	object, _ := pair.Value.Text()
+	if l.opts.Lookup == nil {
+		l.b.PendingLookups = append(l.b.PendingLookups, Lookup{Variable: name, Kind: kind, Name: object})
+		l.add(diag.Diagnostic{
+			Severity:  diag.Warning,
+			Summary:   fmt.Sprintf("variable %q looks up %s %q, which needs a workspace: resolved when a target is deployed", name, strings.ReplaceAll(kind, "_", " "), object),
+			Detail:    fmt.Sprintf("Its references stay unresolved here. To validate with a value, pass --var %s=<id> or set BUNDLE_VAR_%s.", name, name),
+			Locations: []diag.Location{lv.Location()},
+			Paths:     []string{at.String()},
+		})
+		return dyn.InvalidValue, false
+	}
+	id, err := l.opts.Lookup(kind, object)
+	if err != nil {
+		l.errorAt(lv, at, "failed to resolve %s: %s, err: %v", strings.ReplaceAll(kind, "_", "-"), object, err)
+		return dyn.InvalidValue, false
+	}
+	return dyn.String(id, lv.Location()), true
 }

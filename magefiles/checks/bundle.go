@@ -37,10 +37,13 @@ var DefaultBundleValidator = FullBundleValidator
 
 // FullBundleValidator loads and validates every target of the bundle the
 // way deploys read it (magefiles/bundle): includes, variables, modes,
-// resources decoded into the SDK's types, traffic routes. A file that is
-// not even YAML is reported by the syntax check alone, once.
+// resources decoded into the SDK's types, traffic routes. It is strict, as
+// `databricks bundle validate --strict` is: the repository holds its own
+// bundle to no warnings, so an unknown field (which the CLI would drop
+// and deploy without) fails CI. A file that is not even YAML is reported
+// by the syntax check alone, once.
 var FullBundleValidator = BundleValidator{
-	Name:     "all targets",
+	Name:     "all targets, strict",
 	Inputs:   []string{"databricks.yml", "databricks.yaml", "resources/**", "src/**"},
 	Validate: validateBundle,
 }
@@ -52,7 +55,7 @@ func validateBundle(ctx context.Context, root string) ([]pipeline.Finding, error
 	}
 	var fs []pipeline.Finding
 	seen := map[string]bool{}
-	for _, res := range bundle.ValidateAll(root, bundle.LoadOptions{}) {
+	for _, res := range bundle.Check(root, bundle.CheckOptions{Target: bundle.AllTargets, Strict: true}) {
 		for _, d := range res.Diagnostics {
 			f := pipeline.Finding{Rule: "bundle", Severity: d.Severity.String(), Message: d.Summary}
 			if d.Severity == diag.Error {

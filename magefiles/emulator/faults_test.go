@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/iam"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/assert"
@@ -23,7 +24,7 @@ func TestSDKRetriesTransientFaults(t *testing.T) {
 	}{
 		{"429 on a read", "GET /api/2.0/preview/scim/v2/Me", Fault429, func(t *testing.T, srv *Server) error {
 			w, _ := srv.WorkspaceClient()
-			_, err := w.CurrentUser.Me(ctx(t))
+			_, err := w.CurrentUser.Me(ctx(t), iam.MeRequest{})
 			return err
 		}},
 		{"503 on a write", "/api/2.2/jobs/create", Fault503, func(t *testing.T, srv *Server) error {
@@ -92,7 +93,7 @@ func TestSlowResponseAndRateRules(t *testing.T) {
 	srv, w := start(t, Options{})
 	c := ctx(t)
 	srv.InjectFaults("GET /api/2.0/preview/scim/v2/Me", FaultSlow(20*time.Millisecond))
-	_, err := w.CurrentUser.Me(c)
+	_, err := w.CurrentUser.Me(c, iam.MeRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, "delay 20ms", srv.Requests()[0].Fault)
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/service/iam"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,7 +41,7 @@ func TestServePrintsTheEnvironmentAndStops(t *testing.T) {
 	cfg := core.ClientConfig(env["DATABRICKS_HOST"], env["DATABRICKS_TOKEN"])
 	w, err := databricks.NewWorkspaceClient(cfg)
 	require.NoError(t, err)
-	_, err = w.CurrentUser.Me(ctx(t))
+	_, err = w.CurrentUser.Me(ctx(t), iam.MeRequest{})
 	require.NoError(t, err)
 
 	stopServing(t, pr, cancel, done)

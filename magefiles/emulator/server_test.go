@@ -12,6 +12,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/client"
 	"github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/service/iam"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -42,7 +43,7 @@ func TestCurrentUserAndConfig(t *testing.T) {
 	srv, w := start(t, Options{UserName: "ci@example.com"})
 	assert.True(t, strings.HasPrefix(srv.URL(), "http://127.0.0.1:"))
 	assert.NotEmpty(t, srv.Token())
-	me, err := w.CurrentUser.Me(ctx(t))
+	me, err := w.CurrentUser.Me(ctx(t), iam.MeRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, "ci@example.com", me.UserName)
 	assert.True(t, me.Active)
@@ -65,7 +66,7 @@ func TestAuthentication(t *testing.T) {
 			cfg.Token = tt.token
 			w, err := databricks.NewWorkspaceClient(cfg)
 			require.NoError(t, err)
-			_, err = w.CurrentUser.Me(ctx(t))
+			_, err = w.CurrentUser.Me(ctx(t), iam.MeRequest{})
 			if tt.want == nil {
 				require.NoError(t, err)
 				return
@@ -133,7 +134,7 @@ func TestUnknownRouteIs404(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	srv, w := start(t, Options{})
 	c := ctx(t)
-	_, err := w.CurrentUser.Me(c)
+	_, err := w.CurrentUser.Me(c, iam.MeRequest{})
 	require.NoError(t, err)
 	_, err = w.Jobs.ListAll(c, jobs.ListJobsRequest{})
 	require.NoError(t, err)
@@ -160,7 +161,7 @@ func TestRequestLog(t *testing.T) {
 func TestRequestLogIsBounded(t *testing.T) {
 	srv, w := start(t, Options{MaxRequestLog: 10})
 	for range 25 {
-		_, err := w.CurrentUser.Me(ctx(t))
+		_, err := w.CurrentUser.Me(ctx(t), iam.MeRequest{})
 		require.NoError(t, err)
 	}
 	assert.LessOrEqual(t, len(srv.Requests()), 10)

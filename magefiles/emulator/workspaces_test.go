@@ -11,6 +11,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/iam"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,7 +53,7 @@ func TestWorkspacesAreSeparate(t *testing.T) {
 	wrong := core.ClientConfig(staging.URL(), dev.Token())
 	w, err := databricks.NewWorkspaceClient(wrong)
 	require.NoError(t, err)
-	_, err = w.CurrentUser.Me(c)
+	_, err = w.CurrentUser.Me(c, iam.MeRequest{})
 	assert.ErrorIs(t, err, apierr.ErrPermissionDenied, "dev's token does not open staging")
 
 	env := ws.Env()

@@ -17,6 +17,7 @@ import (
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/service/iam"
 )
 
 // Target is the part of a bundle target the client needs.
@@ -153,7 +154,7 @@ func Connect(ctx context.Context, t Target, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target %s (%s): workspace client: %w", t.Name, targetHost, err)
 	}
-	me, err := w.CurrentUser.Me(ctx)
+	me, err := w.CurrentUser.Me(ctx, iam.MeRequest{})
 	if err != nil {
 		if errors.Is(err, apierr.ErrUnauthenticated) || errors.Is(err, apierr.ErrPermissionDenied) {
 			return nil, fmt.Errorf("target %s (%s): %w (%s auth): %v", t.Name, targetHost, ErrCredentialsRejected, cfg.AuthType, err)

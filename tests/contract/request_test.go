@@ -1,11 +1,13 @@
 package contract
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 
+	"github.com/databricks/databricks-sdk-go/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -65,4 +67,36 @@ func TestWrongJSONTypes(t *testing.T) {
 	status, data, _ := ws.raw(t, http.MethodPost, "/api/2.0/serving-endpoints",
 		fmt.Sprintf(`{"name":"ep","config":{"served_entities":[{"name":"a","entity_name":"agent","entity_version":"%s","workload_size":"Small","scale_to_zero_enabled":true}],"traffic_config":{"routes":[{"served_model_name":"a","traffic_percentage":"100"}]}}}`, v[0]))
 	assert.Equal(t, http.StatusOK, status, "a quoted integer is taken: %s", data)
+}
+
+// The SDK (from v0.126.0, per databricks/cli libs/testserver/server.go)
+// asks GET /.well-known/databricks-config without credentials while it
+// resolves a client's configuration, and reads config.HostMetadata from it.
+// The CLI's test server answers oidc_endpoint (under the host) and
+// workspace_id; the CLI's recorded requests (acceptance/auth/credentials/
+// pat/out.requests.txt) show the call carrying no Authorization header. The
+// SDK reads host_type through HostType.UnmarshalJSON, which takes
+// "workspace", "account" or "unified" (config/config.go) and leaves any
+// other spelling unknown, so that is the spelling held here. The SDK falls
+// back with a warning when the call fails, so a workspace that
+// answered it with 401 would still work, but print that warning on every
+// client.
+func TestHostMetadataDiscovery(t *testing.T) {
+	ws := start(t, emulator.Options{WorkspaceID: 7474747474747474})
+	req, err := http.NewRequest(http.MethodGet, ws.srv.URL()+"/.well-known/databricks-config", nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var meta config.HostMetadata
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&meta))
+	assert.Equal(t, "7474747474747474", meta.WorkspaceID)
+	assert.Equal(t, ws.srv.URL()+"/oidc", meta.OIDCEndpoint)
+	assert.Equal(t, config.WorkspaceHost, meta.HostType)
+
+	// The SDK's own resolution takes the workspace id from it.
+	cfg := &config.Config{Host: ws.srv.URL(), Token: ws.srv.Token()}
+	require.NoError(t, cfg.EnsureResolved())
+	assert.Equal(t, "7474747474747474", cfg.WorkspaceID)
 }

@@ -147,12 +147,10 @@ func TestThreeWorkspaces(t *testing.T) {
 
 // TestThreeWorkspacesSecondTrainingJobRefused: staging, in a workspace of
 // its own, would need exactly one training job to train the release there.
-// A second one can only come from a target-level resource the bundle does
-// not define, which bundle validation refuses: deploy:staging stops at its
-// config stage, naming the override, and nothing changes in any of the
-// three workspaces; plan refuses the same way. (The train route's own
-// refusal, for a target with no or several training jobs, is unit-tested
-// in magefiles/cd.)
+// A second one can come from a resource only the staging target defines,
+// which the CLI (and bundle validation here) accepts: deploy:staging stops
+// at its config stage, naming both training jobs, and nothing changes in
+// any of the three workspaces; plan refuses the same way.
 func TestThreeWorkspacesSecondTrainingJobRefused(t *testing.T) {
 	t.Parallel()
 	w := newWorlds(t)
@@ -180,7 +178,7 @@ func TestThreeWorkspacesSecondTrainingJobRefused(t *testing.T) {
 
 	r, err := w.deploy(cd.EnvStaging)
 	require.Error(t, err, r.Output())
-	for _, want := range []string{`overrides jobs "train_nightly", which the bundle does not define`, "databricks.yml:"} {
+	for _, want := range []string{"want one training job", "train_nightly"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	for _, env := range allEnvs {

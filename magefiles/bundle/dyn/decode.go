@@ -45,6 +45,37 @@ type DecodeOptions struct {
 	// Partial skips the required-field check, for target overrides that
 	// only name the fields they change.
 	Partial bool
+	// KeepNulls keeps explicit nulls in the decoded value (they clear a
+	// setting when a target is merged) instead of leaving them out.
+	KeepNulls bool
+	// Grade gives each kind of problem its severity; nil makes every
+	// problem an error. Whatever the severity, an unknown field and a
+	// value of the wrong type are left out of the decoded value, and a
+	// value outside an enum is kept unless it is an error.
+	Grade func(Problem) diag.Severity
+}
+
+// Problem is a kind of decoding problem, so a caller can grade each kind
+// the way the tool it mirrors does.
+type Problem int
+
+const (
+	// UnknownField is a key the type does not define.
+	UnknownField Problem = iota + 1
+	// WrongType is a value of another kind than the field's (a map for a
+	// string, text that is not a number for an int).
+	WrongType
+	// InvalidEnum is a string outside an SDK enum's values.
+	InvalidEnum
+	// MissingRequired is a required field (no omitempty) left out.
+	MissingRequired
+)
+
+func (d *decoder) severity(p Problem) diag.Severity {
+	if d.opts.Grade == nil {
+		return diag.Error
+	}
+	return d.opts.Grade(p)
 }
 
 // DecodeWith is Decode with options.
@@ -69,11 +100,17 @@ func HasReference(s string) bool {
 	return i >= 0 && strings.IndexByte(s[i:], '}') > 0
 }
 
+// errorf reports a value of the wrong type (or one that cannot be decoded
+// at all), graded as WrongType.
 func (d *decoder) errorf(v Value, at Path, format string, args ...any) {
+	d.problem(WrongType, v.Location(), at, format, args...)
+}
+
+func (d *decoder) problem(p Problem, loc diag.Location, at Path, format string, args ...any) {
 	d.diags = d.diags.Append(diag.Diagnostic{
-		Severity:  diag.Error,
+		Severity:  d.severity(p),
 		Summary:   fmt.Sprintf(format, args...),
-		Locations: []diag.Location{v.Location()},
+		Locations: []diag.Location{loc},
 		Paths:     []string{at.String()},
 	})
 }
@@ -84,7 +121,13 @@ var (
 )
 
 func (d *decoder) value(v Value, rv reflect.Value, at Path) Value {
-	if !v.IsValid() || v.Kind() == KindNil {
+	if !v.IsValid() {
+		return InvalidValue
+	}
+	if v.Kind() == KindNil {
+		if d.opts.KeepNulls {
+			return v
+		}
 		return InvalidValue
 	}
 	t := rv.Type()
@@ -171,17 +214,15 @@ func (d *decoder) structValue(v Value, rv reflect.Value, at Path) Value {
 	for _, p := range m.Pairs() {
 		name := p.Key.str
 		f, ok := info.fields[name]
+		if !ok && anchorHolder(p.Value) {
+			continue // kept only for its anchors: dropped, not reported
+		}
 		if !ok {
 			summary := fmt.Sprintf("unknown field %q", name)
 			if s := Suggest(name, info.names); s != "" {
 				summary += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			d.diags = d.diags.Append(diag.Diagnostic{
-				Severity:  diag.Error,
-				Summary:   summary,
-				Locations: []diag.Location{p.Key.loc},
-				Paths:     []string{at.Key(name).String()},
-			})
+			d.problem(UnknownField, p.Key.loc, at.Key(name), "%s", summary)
 			continue
 		}
 		seen[name] = true
@@ -200,12 +241,7 @@ func (d *decoder) structValue(v Value, rv reflect.Value, at Path) Value {
 		if seen[name] || d.opts.Partial {
 			continue
 		}
-		d.diags = d.diags.Append(diag.Diagnostic{
-			Severity:  diag.Error,
-			Summary:   fmt.Sprintf("missing required field %q", name),
-			Locations: []diag.Location{v.Location()},
-			Paths:     []string{at.Key(name).String()},
-		})
+		d.problem(MissingRequired, v.Location(), at.Key(name), "missing required field %q", name)
 	}
 	return Map(out, v.Location())
 }
@@ -295,8 +331,10 @@ func (d *decoder) stringValue(v Value, rv reflect.Value, at Path) Value {
 		return String(s, v.Location())
 	}
 	if msg := checkEnum(rv); msg != "" {
-		d.errorf(v, at, "invalid value for %s: %s", lastKey(at), msg)
-		return InvalidValue
+		d.problem(InvalidEnum, v.Location(), at, "invalid value for %s: %s", lastKey(at), msg)
+		if d.severity(InvalidEnum) == diag.Error {
+			return InvalidValue
+		}
 	}
 	return String(s, v.Location())
 }

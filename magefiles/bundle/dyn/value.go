@@ -65,6 +65,42 @@ type Value struct {
 	m    *Mapping
 	seq  []Value
 	loc  diag.Location
+	// anchor marks a YAML node that defines an anchor (&name), which a
+	// file may keep under a key of its own only to reuse it elsewhere.
+	anchor bool
+}
+
+// IsAnchor reports whether the value was written with a YAML anchor.
+func (v Value) IsAnchor() bool { return v.anchor }
+
+// anchorHolder reports whether v only holds anchors for reuse: an anchor
+// itself, or a sequence or map whose every element is one. The CLI's
+// normalization does not warn about such a value under an unknown key
+// (libs/dyn/convert/normalize.go, isAnchorContainer).
+func anchorHolder(v Value) bool {
+	if v.anchor {
+		return true
+	}
+	switch v.kind {
+	case KindSeq:
+		for _, item := range v.seq {
+			if !item.anchor {
+				return false
+			}
+		}
+		return len(v.seq) > 0
+	case KindMap:
+		if v.m == nil || v.m.Len() == 0 {
+			return false
+		}
+		for _, p := range v.m.Pairs() {
+			if !p.Value.anchor {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // InvalidValue is the zero Value.

@@ -100,6 +100,12 @@ func (c *yamlConv) errorf(n *yaml.Node, format string, args ...any) {
 }
 
 func (c *yamlConv) convert(n *yaml.Node, depth int) Value {
+	v := c.convertNode(n, depth)
+	v.anchor = n.Anchor != ""
+	return v
+}
+
+func (c *yamlConv) convertNode(n *yaml.Node, depth int) Value {
 	c.nodes++
 	if c.nodes > maxNodes || depth > 1000 {
 		if !c.over {
