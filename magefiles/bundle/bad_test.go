@@ -184,32 +184,38 @@ func TestBadInput(t *testing.T) {
 				opts.CurrentUser = "alice@example.com"
 			}
 			b, diags := Load(filepath.Join("testdata", "bad", tt.fixture), opts)
-			require.Len(t, diags, len(tt.want), "diagnostics:\n%s", diags)
-			for i, w := range tt.want {
-				d := diags[i]
-				assert.Equal(t, w.severity, d.Severity, "diagnostic %d: %s", i, d.Summary)
-				if prefix, ok := strings.CutSuffix(w.summary, "..."); ok {
-					assert.True(t, strings.HasPrefix(d.Summary, prefix), "diagnostic %d summary %q, want prefix %q", i, d.Summary, prefix)
-				} else {
-					assert.Equal(t, w.summary, d.Summary, "diagnostic %d", i)
-				}
-				if w.at == "" {
-					assert.Empty(t, d.Locations, "diagnostic %d", i)
-					continue
-				}
-				require.NotEmpty(t, d.Locations, "diagnostic %d has no location", i)
-				got := d.Locations[0].String()
-				if strings.Count(w.at, ":") == 1 {
-					got = d.Locations[0].File + ":" + strconv.Itoa(d.Locations[0].Line)
-				}
-				assert.Equal(t, w.at, got, "diagnostic %d: %s", i, d.Summary)
-			}
+			assertDiags(t, diags, tt.want)
 			if diags.HasError() {
 				assert.Nil(t, b, "a bundle with errors is not returned")
 			} else {
 				assert.NotNil(t, b)
 			}
 		})
+	}
+}
+
+// assertDiags checks that diags are exactly want, in order.
+func assertDiags(t *testing.T, diags diag.Diagnostics, wants []want) {
+	t.Helper()
+	require.Len(t, diags, len(wants), "diagnostics:\n%s", diags)
+	for i, w := range wants {
+		d := diags[i]
+		assert.Equal(t, w.severity, d.Severity, "diagnostic %d: %s", i, d.Summary)
+		if prefix, ok := strings.CutSuffix(w.summary, "..."); ok {
+			assert.True(t, strings.HasPrefix(d.Summary, prefix), "diagnostic %d summary %q, want prefix %q", i, d.Summary, prefix)
+		} else {
+			assert.Equal(t, w.summary, d.Summary, "diagnostic %d", i)
+		}
+		if w.at == "" {
+			assert.Empty(t, d.Locations, "diagnostic %d", i)
+			continue
+		}
+		require.NotEmpty(t, d.Locations, "diagnostic %d has no location", i)
+		got := d.Locations[0].String()
+		if strings.Count(w.at, ":") == 1 {
+			got = d.Locations[0].File + ":" + strconv.Itoa(d.Locations[0].Line)
+		}
+		assert.Equal(t, w.at, got, "diagnostic %d: %s", i, d.Summary)
 	}
 }
 

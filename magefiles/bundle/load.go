@@ -297,6 +297,16 @@ func (l *loader) loadFiles() {
 		l.diags = l.diags.Extend(ds)
 		tree = merged
 	}
+	// As in the CLI's output, include lists the files it expanded to.
+	if inc := tree.Get("include"); inc.IsValid() {
+		files := make([]dyn.Value, 0, len(l.files)-1)
+		for _, f := range l.files[1:] {
+			files = append(files, dyn.String(f.name, inc.Location()))
+		}
+		if out, err := dyn.SetPath(tree, dyn.NewPath("include"), dyn.Seq(files, inc.Location())); err == nil {
+			tree = out
+		}
+	}
 	l.tree = tree
 }
 

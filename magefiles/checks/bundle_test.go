@@ -43,7 +43,7 @@ func TestBundleYAMLSyntax(t *testing.T) {
 			res, _ := runOne(t, cfg, bundleOnly(cfg))
 			require.Equal(t, tt.status, res.Status, res.Error)
 			if tt.status == pipeline.StatusPass {
-				assert.Equal(t, "valid (all targets)", res.Summary)
+				assert.Equal(t, "valid (all targets, strict)", res.Summary)
 				return
 			}
 			require.Len(t, res.Findings, 1)

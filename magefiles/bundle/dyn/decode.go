@@ -125,10 +125,21 @@ func (d *decoder) value(v Value, rv reflect.Value, at Path) Value {
 		return InvalidValue
 	}
 	if v.Kind() == KindNil {
-		if d.opts.KeepNulls {
-			return v
+		if !d.opts.KeepNulls {
+			return InvalidValue
 		}
-		return InvalidValue
+		// A null for a scalar is the CLI's "expected a string value,
+		// found null" warning (normalize.go) and is left out; a null
+		// block, list or map stays (it clears a setting when merged).
+		t := rv.Type()
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if isBasic(t.Kind()) {
+			d.problem(WrongType, v.Location(), at, "expected a %s value, found null", scalarName(t.Kind()))
+			return InvalidValue
+		}
+		return v
 	}
 	t := rv.Type()
 	if d.opts.AllowReferences && v.Kind() == KindString && HasReference(v.str) && t.Kind() != reflect.String && t.Kind() != reflect.Interface {
@@ -258,6 +269,18 @@ func fieldByIndex(rv reflect.Value, index []int) reflect.Value {
 		rv = rv.Field(x)
 	}
 	return rv
+}
+
+func scalarName(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "bool"
+	case reflect.Float32, reflect.Float64:
+		return "float"
+	}
+	return "int"
 }
 
 func isBasic(k reflect.Kind) bool {

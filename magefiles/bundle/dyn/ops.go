@@ -37,7 +37,11 @@ func Merge(a, b Value, at Path) (Value, diag.Diagnostics) {
 			}
 			out.Set(p.Key, p.Value)
 		}
-		return Map(out, a.loc), diags
+		merged := Map(out, a.loc)
+		// Two files that each keep anchors under one key (a shared
+		// common_permissions) still only hold anchors.
+		merged.anchor = a.anchor && b.anchor
+		return merged, diags
 	case a.kind == KindSeq && b.kind == KindSeq:
 		items := make([]Value, 0, len(a.seq)+len(b.seq))
 		items = append(items, a.seq...)
