@@ -268,7 +268,7 @@ func (l *loader) lookup(name string, lv dyn.Value, at dyn.Path) (dyn.Value, bool
 		l.add(diag.Diagnostic{
 			Severity:  diag.Warning,
 			Summary:   fmt.Sprintf("variable %q looks up %s %q, which needs a workspace: resolved when a target is deployed", name, strings.ReplaceAll(kind, "_", " "), object),
-			Detail:    fmt.Sprintf("Its references stay unresolved here. To validate with a value, pass --var %s=<id> or set BUNDLE_VAR_%s.", name, name),
+			Detail:    fmt.Sprintf("Its references stay unresolved here. The Databricks CLI (-engine=cli) resolves it on deploy; the sdk engine needs the value: pass --var %s=<id> or set BUNDLE_VAR_%s.", name, name),
 			Locations: []diag.Location{lv.Location()},
 			Paths:     []string{at.String()},
 		})

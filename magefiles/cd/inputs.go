@@ -46,6 +46,8 @@ func (c CheckInputs) Run(_ context.Context, s *State) error {
 	if c.Engine {
 		if err := s.selectEngine(); err != nil {
 			errs = append(errs, err)
+		} else if err := s.checkEngineCoversBundle(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.Notify {
@@ -102,6 +104,21 @@ func (s *State) selectEngine() error {
 		return fmt.Errorf("%s: %w", from, err)
 	}
 	s.Engine = e
+	return nil
+}
+
+// checkEngineCoversBundle refuses, before any write, a target the chosen
+// engine cannot deploy whole: the sdk engine deploys jobs, models,
+// registered models, experiments and serving endpoints, and neither runs
+// Python-defined resources nor resolves variable lookups; the Databricks
+// CLI does all of it.
+func (s *State) checkEngineCoversBundle() error {
+	if s.Engine == nil || s.Engine.Name() != workspace.EngineSDK || s.Config == nil || s.Config.Bundle == nil {
+		return nil
+	}
+	if why := s.Config.Bundle.UndeployableBySDK(); why != "" {
+		return fmt.Errorf("the sdk engine cannot deploy target %s whole (%s): deploy with -engine=cli (the Databricks CLI deploys every resource type), or give lookups their values with --var", s.Env, why)
+	}
 	return nil
 }
 

@@ -101,6 +101,10 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 		return nil, err
 	}
 	p.Bundle, p.Files = res.Changes, res.Files
+	p.Bundle = append(p.Bundle, s.otherResourceChanges()...)
+	if err := s.checkEngineCoversBundle(); err != nil {
+		p.Blocks = append(p.Blocks, "engine: "+err.Error())
+	}
 
 	ep, err := s.Client.W.ServingEndpoints.GetByName(ctx, cfg.Endpoint.Name)
 	switch {
@@ -195,6 +199,26 @@ func (p *PlanReport) Render(w io.Writer) {
 		fmt.Fprintf(w, "  the deploy would refuse: %s\n", strings.ReplaceAll(b, "\n", "\n    "))
 	}
 	fmt.Fprintln(w)
+}
+
+// otherResourceChanges lists the bundle's resources of the types the sdk
+// engine does not deploy, with what the chosen engine does to them.
+func (s *State) otherResourceChanges() []workspace.Change {
+	if s.selectEngine() != nil {
+		return nil // CheckInputs reports the engine setting
+	}
+	var out []workspace.Change
+	for _, o := range s.Config.Bundle.Others {
+		c := workspace.Change{Kind: o.Kind, Key: o.Key, Name: o.Name, Action: workspace.ActionByCLI, Detail: "the Databricks CLI deploys it; `databricks bundle plan` shows how"}
+		if s.Engine.Name() == workspace.EngineSDK {
+			c.Action, c.Detail = workspace.ActionRefused, "the sdk engine does not deploy "+o.Kind+"; use -engine=cli"
+		}
+		if c.Name == "" {
+			c.Name = o.Key
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 func writeJSON(path string, v any) error {

@@ -109,6 +109,8 @@ const (
 	ActionUnchanged Action = "unchanged"
 	ActionDeferred  Action = "deferred" // left for a later stage (an endpoint with no model version yet)
 	ActionRemoved   Action = "removed"  // in the last deployment, gone from the bundle: reported, not deleted
+	ActionRefused   Action = "refused"  // a type this engine does not deploy: the deploy stops before any write
+	ActionByCLI     Action = "cli"      // deployed by the Databricks CLI, which plans it itself
 )
 
 // Resource kinds in changes.
