@@ -70,7 +70,7 @@ func versionInt(model, version string) (int, error) {
 }
 
 // ucStatusMessage is why a Unity Catalog version failed registration. The
-// SDK's ModelVersionInfo has no status message (v0.118 and v0.130), but
+// SDK's ModelVersionInfo has no status message (v0.118 to v0.175), but
 // MLflow's Unity Catalog registry route returns one; it is read through the
 // SDK's own client (auth, retries), and its absence is said, not hidden.
 func (s *State) ucStatusMessage(ctx context.Context, model, version string) string {
