@@ -3,7 +3,6 @@ package bundle
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/service/ml"
@@ -78,19 +77,11 @@ func (l *loader) decodeResources() {
 // name them.
 func (l *loader) otherResources() []*OtherResource {
 	var out []*OtherResource
-	res := l.tree.Get("resources")
 	for _, k := range allKinds {
 		if deployedKinds[k.Kind] {
 			continue
 		}
-		m, ok := res.Get(k.Kind).AsMap()
-		if !ok {
-			continue
-		}
-		keys := m.Keys()
-		sort.Strings(keys)
-		for _, key := range keys {
-			v, _ := m.Get(key)
+		l.eachResource(k.Kind, func(key string, at dyn.Path, v dyn.Value) {
 			var parts []string
 			for _, f := range k.NameFields {
 				if s, ok := v.Get(f).Text(); ok && s != "" {
@@ -99,9 +90,9 @@ func (l *loader) otherResources() []*OtherResource {
 			}
 			out = append(out, &OtherResource{
 				Kind: k.Kind, Key: key, Name: strings.Join(parts, "."),
-				Location: dyn.LocationOf(l.tree, dyn.NewPath("resources", k.Kind, key)),
+				Location: dyn.LocationOf(l.tree, at),
 			})
-		}
+		})
 	}
 	return out
 }

@@ -191,19 +191,7 @@ func (l *loader) checkBundlePermissions() {
 // warehouse_id, a SQL warehouse's name, a grant's principal and
 // privileges, a secret scope permission's principal.
 func (l *loader) checkRequiredSettings() {
-	res := l.tree.Get("resources")
-	each := func(kind string, fn func(key string, at dyn.Path, v dyn.Value)) {
-		m, ok := res.Get(kind).AsMap()
-		if !ok {
-			return
-		}
-		keys := m.Keys()
-		sort.Strings(keys)
-		for _, key := range keys {
-			v, _ := m.Get(key)
-			fn(key, dyn.NewPath("resources", kind, key), v)
-		}
-	}
+	each := l.eachResource
 	missing := func(v dyn.Value, field string) bool {
 		s, ok := v.Get(field).Text()
 		return !ok || strings.TrimSpace(s) == ""
@@ -242,6 +230,20 @@ func (l *loader) checkRequiredSettings() {
 				}
 			}
 		})
+	}
+}
+
+// eachResource calls fn for every resource of one kind, by key.
+func (l *loader) eachResource(kind string, fn func(key string, at dyn.Path, v dyn.Value)) {
+	m, ok := l.tree.Get("resources").Get(kind).AsMap()
+	if !ok {
+		return
+	}
+	keys := m.Keys()
+	sort.Strings(keys)
+	for _, key := range keys {
+		v, _ := m.Get(key)
+		fn(key, dyn.NewPath("resources", kind, key), v)
 	}
 }
 
