@@ -107,6 +107,11 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 	for _, target := range []string{"dev", "staging", "prod"} {
 		add(filepath.Join("..", ".."), target)
 	}
+	// The corpus: every resource type and section, anchors and merge keys.
+	for _, c := range []string{"all_resources", "all_sections", "environments_alias"} {
+		add(filepath.Join("testdata", "corpus", c), "")
+	}
+	add(filepath.Join("testdata", "corpus", "mlops_stack_layout"), "prod")
 	return seeds
 }
 
