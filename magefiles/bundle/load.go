@@ -76,7 +76,9 @@ func (l *loader) run() *Bundle {
 		{l.loadFiles},
 		// Unknown fields and wrong shapes anywhere, all targets included;
 		// one default target at most, whichever target is asked for.
-		// The deprecated spellings the CLI still reads.
+		// The CLI's old spellings rewritten; then the schema (what it warns
+		// about left out of the tree), default targets, empty resources,
+		// scripts and Python-defined resources.
 		{l.applyCompat, l.checkSchema, l.checkDefaultTargets, l.checkNullResources, l.checkScripts, l.checkPython},
 		// Pick the target and merge its overrides over the top level; a
 		// target may only override resources the bundle defines.
@@ -205,8 +207,9 @@ func (l *loader) errorAt(v dyn.Value, p dyn.Path, format string, args ...any) {
 func (l *loader) add(d diag.Diagnostic) { l.diags = l.diags.Append(d) }
 
 // extendNew adds diagnostics from a later decode of values an earlier one
-// already checked, leaving out warnings already reported at the same place
-// (an unknown field stays unknown once the target is merged).
+// already checked, leaving out warnings already reported at the same place:
+// checkSchema drops unknown fields and wrong types from the tree, but an
+// enum warning keeps its value and would be reported again.
 func (l *loader) extendNew(ds diag.Diagnostics) {
 	seen := map[string]bool{}
 	key := func(d diag.Diagnostic) string {
