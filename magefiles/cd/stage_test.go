@@ -168,6 +168,11 @@ func TestCheckRun(t *testing.T) {
 		{"canceled", run(jobs.RunLifeCycleStateTerminated, jobs.RunResultStateCanceled, "Run cancelled."), "ended CANCELED: Run cancelled."},
 		{"timed out", run(jobs.RunLifeCycleStateTerminated, jobs.RunResultStateTimedout, "Timed out"), "ended TIMEDOUT: Timed out"},
 		{"skipped", run(jobs.RunLifeCycleStateSkipped, "", "max concurrent runs reached"), "ended SKIPPED: max concurrent runs reached"},
+		{"skipped for concurrency, told by its code", func() *jobs.Run {
+			r := run(jobs.RunLifeCycleStateSkipped, "", "a message that may change")
+			r.Status = &jobs.RunStatus{TerminationDetails: &jobs.TerminationDetails{Code: jobs.TerminationCodeCodeMaxConcurrentRunsExceeded}}
+			return r
+		}(), "ended SKIPPED: the job's max_concurrent_runs was reached and its queue is disabled (MAX_CONCURRENT_RUNS_EXCEEDED)"},
 		{"internal error", run(jobs.RunLifeCycleStateInternalError, "", "cluster died"), "ended INTERNAL_ERROR: cluster died"},
 		{"no state", &jobs.Run{RunId: 7}, "ended UNKNOWN"},
 	}

@@ -275,6 +275,9 @@ func checkRun(run *jobs.Run, what string) error {
 		fail.State, fail.Message = "UNKNOWN", "the run has no state"
 	case st.LifeCycleState == jobs.RunLifeCycleStateSkipped:
 		fail.State, fail.Message = "SKIPPED", st.StateMessage
+		if terminationCode(run) == jobs.TerminationCodeCodeMaxConcurrentRunsExceeded {
+			fail.Message = "the job's max_concurrent_runs was reached and its queue is disabled (MAX_CONCURRENT_RUNS_EXCEEDED); enable queue or raise max_concurrent_runs"
+		}
 	case st.ResultState == jobs.RunResultStateSuccess:
 		return nil
 	default:
@@ -284,6 +287,15 @@ func checkRun(run *jobs.Run, what string) error {
 		}
 	}
 	return fail
+}
+
+// terminationCode is the run's termination code (Jobs API 2.2 status), or
+// "" when the service sent none.
+func terminationCode(run *jobs.Run) jobs.TerminationCodeCode {
+	if run.Status == nil || run.Status.TerminationDetails == nil {
+		return ""
+	}
+	return run.Status.TerminationDetails.Code
 }
 
 // explainRun adds the failing task's error output to a run failure.

@@ -105,7 +105,9 @@ func (s *State) PollUntil(ctx context.Context, timeout time.Duration, p *Progres
 // RunState is how a wait shows a job run: its life-cycle and result state
 // and, while it is QUEUED, why. Jobs API 2.2 queues a run over the job's
 // concurrency limit by default instead of skipping it, so a training run
-// may wait behind another before it starts.
+// may wait behind another before it starts. The reason comes from the
+// queue code (the SDK documents the message as unstructured and subject to
+// change); an unknown code is shown as it is.
 func RunState(r *jobs.Run) string {
 	if r == nil || r.State == nil {
 		return ""
@@ -115,14 +117,27 @@ func RunState(r *jobs.Run) string {
 		state += " " + string(r.State.ResultState)
 	}
 	if r.State.LifeCycleState == jobs.RunLifeCycleStateQueued {
-		why := r.State.StateMessage
-		if r.Status != nil && r.Status.QueueDetails != nil && r.Status.QueueDetails.Message != "" {
-			why = r.Status.QueueDetails.Message
-		}
-		if why == "" {
-			why = "waiting for the job's other runs to end"
-		}
-		state += " (" + why + ")"
+		state += " (" + queueReason(r) + ")"
 	}
 	return state
+}
+
+// queueReasons are the SDK's QueueDetailsCode values in words.
+var queueReasons = map[jobs.QueueDetailsCodeCode]string{
+	jobs.QueueDetailsCodeCodeMaxConcurrentRunsReached:      "waiting for the job's other runs to end: its max_concurrent_runs is reached",
+	jobs.QueueDetailsCodeCodeActiveRunsLimitReached:        "waiting for the workspace's limit of active task runs",
+	jobs.QueueDetailsCodeCodeActiveRunJobTasksLimitReached: "waiting for the workspace's limit of active run job tasks",
+}
+
+func queueReason(r *jobs.Run) string {
+	if r.Status != nil && r.Status.QueueDetails != nil && r.Status.QueueDetails.Code != "" {
+		if why, ok := queueReasons[r.Status.QueueDetails.Code]; ok {
+			return why
+		}
+		return string(r.Status.QueueDetails.Code)
+	}
+	if r.State.StateMessage != "" {
+		return r.State.StateMessage
+	}
+	return "waiting for the job's other runs to end"
 }

@@ -567,12 +567,15 @@ func (s *Server) renderRun(run *runRec, now time.Time) jobs.Run {
 	case jobs.RunLifeCycleStateSkipped:
 		state.StateMessage = run.Skipped
 		status.State = jobs.RunLifecycleStateV2StateTerminated
-		status.TerminationDetails = &jobs.TerminationDetails{Code: jobs.TerminationCodeCodeSkipped, Type: jobs.TerminationTypeTypeClientError, Message: run.Skipped}
+		// The SDK's termination codes name this case: "The scheduled run
+		// exceeds the limit of maximum concurrent runs set for the job."
+		status.TerminationDetails = &jobs.TerminationDetails{Code: jobs.TerminationCodeCodeMaxConcurrentRunsExceeded, Type: jobs.TerminationTypeTypeClientError, Message: run.Skipped}
 		out.EndTime = ms(run.Created)
 	case jobs.RunLifeCycleStateQueued:
 		state.StateMessage = "Waiting for the active runs of this job to finish."
 		status.State = jobs.RunLifecycleStateV2StateQueued
-		status.QueueDetails = &jobs.QueueDetails{Code: jobs.QueueDetailsCodeCodeActiveRunsLimitReached, Message: state.StateMessage}
+		// The per-job limit, not the workspace's (ACTIVE_RUNS_LIMIT_REACHED).
+		status.QueueDetails = &jobs.QueueDetails{Code: jobs.QueueDetailsCodeCodeMaxConcurrentRunsReached, Message: state.StateMessage}
 	case jobs.RunLifeCycleStatePending:
 		state.StateMessage = "Waiting for cluster"
 		status.State = jobs.RunLifecycleStateV2StatePending

@@ -63,9 +63,15 @@ func TestMissingJobsAndRuns(t *testing.T) {
 
 // "For jobs created with the Jobs API 2.2, queueing is enabled by default"
 // (Jobs API 2.2 documentation, "Updating from Jobs API 2.1 to 2.2"): a run
-// over max_concurrent_runs is QUEUED with queue_details
-// (ACTIVE_RUNS_LIMIT_REACHED), then runs when the active run ends. With
-// queue.enabled false it is SKIPPED.
+// over max_concurrent_runs is QUEUED, then runs when the active run ends.
+// Its queue code is MAX_CONCURRENT_RUNS_REACHED ("The run was queued due to
+// reaching the per-job limit of concurrent job runs", databricks-sdk-go
+// service/jobs/model.go, QueueDetailsCodeCode; ACTIVE_RUNS_LIMIT_REACHED is
+// the workspace's limit). With queue.enabled false it is SKIPPED with
+// termination code MAX_CONCURRENT_RUNS_EXCEEDED ("The scheduled run exceeds
+// the limit of maximum concurrent runs set for the job", TerminationCodeCode
+// there). No public source quotes either state message; the emulator's are
+// its own, and the flows read only the codes.
 func TestRunsQueueByDefault(t *testing.T) {
 	clock := emulator.NewManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ws := start(t, emulator.Options{Clock: clock, TimeScale: 1})
@@ -82,7 +88,7 @@ func TestRunsQueueByDefault(t *testing.T) {
 	assert.Equal(t, jobs.RunLifeCycleStateQueued, run.State.LifeCycleState)
 	require.NotNil(t, run.Status)
 	require.NotNil(t, run.Status.QueueDetails)
-	assert.Equal(t, jobs.QueueDetailsCodeCodeActiveRunsLimitReached, run.Status.QueueDetails.Code)
+	assert.Equal(t, jobs.QueueDetailsCodeCodeMaxConcurrentRunsReached, run.Status.QueueDetails.Code)
 
 	clock.Advance(emulator.DefaultDurations.RunPending + emulator.DefaultDurations.RunDuration)
 	run, err = ws.w.Jobs.GetRun(c, jobs.GetRunRequest{RunId: second.Response.RunId})
@@ -98,6 +104,9 @@ func TestRunsQueueByDefault(t *testing.T) {
 	run, err = ws.w.Jobs.GetRun(c, jobs.GetRunRequest{RunId: over.Response.RunId})
 	require.NoError(t, err)
 	assert.Equal(t, jobs.RunLifeCycleStateSkipped, run.State.LifeCycleState)
+	require.NotNil(t, run.Status)
+	require.NotNil(t, run.Status.TerminationDetails)
+	assert.Equal(t, jobs.TerminationCodeCodeMaxConcurrentRunsExceeded, run.Status.TerminationDetails.Code)
 }
 
 // run_page_url is <host>/jobs/<job id>/runs/<run id>?o=<workspace id>, as

@@ -64,7 +64,7 @@ func TestTrainingWaitsWhileQueued(t *testing.T) {
 	seen := func() bool { return strings.Contains(r.Output(), "QUEUED (") }
 	waiting.Store(&seen)
 	require.NoError(t, cd.Deploy(w.ctx, r.Opts), r.Output())
-	assert.Contains(t, r.Output(), "QUEUED (Waiting for the active runs of this job to finish.)")
+	assert.Contains(t, r.Output(), "QUEUED (waiting for the job's other runs to end: its max_concurrent_runs is reached)")
 	// The other run registered a version too; the release serves its own.
 	rec := w.latest(cd.EnvDev)
 	require.NotNil(t, rec.Model)
