@@ -88,9 +88,65 @@ func (s *State) deployRequest() workspace.DeployRequest {
 	}
 }
 
-// attachTrainFailures counts failed training runs in a record, so a retry
-// gets a new idempotency token while a resumed kill reuses the old one.
-const attachTrainFailures = "train_failures"
+// attachJobRuns lists the job runs a record's stages started that ended
+// (JobAttempt), so a retry after a failed run gets a new idempotency token
+// while a resumed kill, which recorded nothing, reuses the old one and finds
+// its run again.
+const attachJobRuns = "job_runs"
+
+// JobAttempt is one ended run of a job a stage started: which run, how it
+// ended, and which earlier failed run it retried.
+type JobAttempt struct {
+	Step    string `json:"step"`
+	RunID   int64  `json:"run_id"`
+	State   string `json:"state"`
+	URL     string `json:"url,omitempty"`
+	RetryOf int64  `json:"retry_of,omitempty"`
+}
+
+// JobAttempts are the record's ended job runs, oldest first.
+func (s *State) JobAttempts() []JobAttempt {
+	var out []JobAttempt
+	if s.Record != nil {
+		_, _ = s.Record.Attachment(attachJobRuns, &out)
+	}
+	return out
+}
+
+// runJobAttempt runs a job for step as runJob does, keyed by the step and
+// the number of its runs that failed before: a failed run is retried by a
+// new run on the next deploy, and the record keeps both.
+func (s *State) runJobAttempt(ctx context.Context, what, key, name, step string, extra ...map[string]string) (int64, *jobs.Run, error) {
+	attempts := s.JobAttempts()
+	var failed []JobAttempt
+	for _, a := range attempts {
+		if a.Step == step && a.State != string(jobs.RunResultStateSuccess) {
+			failed = append(failed, a)
+		}
+	}
+	var retryOf int64
+	if n := len(failed); n > 0 {
+		last := failed[n-1]
+		retryOf = last.RunID
+		s.Printf("   %s run %d ended %s before (%s): starting a new run\n", what, last.RunID, last.State, last.URL)
+	}
+	jobID, run, err := s.runJob(ctx, what, key, name, fmt.Sprintf("%s#%d", step, len(failed)), extra...)
+	var rf *RunFailedError
+	switch {
+	case err == nil:
+		attempts = append(attempts, JobAttempt{Step: step, RunID: run.RunId, State: string(jobs.RunResultStateSuccess), URL: run.RunPageUrl, RetryOf: retryOf})
+	case errors.As(err, &rf):
+		attempts = append(attempts, JobAttempt{Step: step, RunID: rf.RunID, State: rf.State, URL: rf.URL, RetryOf: retryOf})
+	default:
+		return jobID, run, err // not ended (a timeout, a kill): the next deploy resumes the same run
+	}
+	if s.Record != nil {
+		if aerr := s.Record.Attach(attachJobRuns, attempts); aerr != nil {
+			return jobID, run, aerr
+		}
+	}
+	return jobID, run, err
+}
 
 // Training is what the training run produced.
 type Training struct {
@@ -140,13 +196,7 @@ func (Train) Run(ctx context.Context, s *State) error {
 	}
 	// The token makes a re-run after a crash find the same run instead of
 	// starting a second one; a failed run counts, so a retry starts anew.
-	failures := 0
-	_, _ = s.Record.Attachment(attachTrainFailures, &failures)
-	jobID, run, err := s.runJob(ctx, "training", cfg.TrainingJobKey, cfg.TrainingJob, fmt.Sprintf("train#%d", failures))
-	var rf *RunFailedError
-	if errors.As(err, &rf) {
-		_ = s.Record.Attach(attachTrainFailures, failures+1)
-	}
+	jobID, run, err := s.runJobAttempt(ctx, "training", cfg.TrainingJobKey, cfg.TrainingJob, "train")
 	if err != nil {
 		return err
 	}

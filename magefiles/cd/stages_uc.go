@@ -138,7 +138,7 @@ func (s *State) promoteUC(ctx context.Context) error {
 		if cfg.PromoteJobKey == "" {
 			return fmt.Errorf("bundle target %s declares no promote job (a job whose key mentions promote): nothing can copy %s v%s", s.Env, src.Name, src.Version)
 		}
-		_, run, err := s.runJob(ctx, "promotion", cfg.PromoteJobKey, cfg.PromoteJob, "promote", map[string]string{
+		_, run, err := s.runJobAttempt(ctx, "promotion", cfg.PromoteJobKey, cfg.PromoteJob, "promote", map[string]string{
 			"source_model": src.Name, "source_version": src.Version, "release_alias": alias,
 		})
 		if err != nil {

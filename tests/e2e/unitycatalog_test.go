@@ -367,3 +367,49 @@ func TestUnityCatalogPlan(t *testing.T) {
 	assert.Equal(t, "train", p.Model.Action)
 	assert.Contains(t, p.Model.Detail, "becomes @release_v1_0_0")
 }
+
+// TestUnityCatalogFailedPromotionIsRetried: a promotion run that fails
+// (here its copy task) fails the deploy; the next deploy of the same
+// release, resuming the same record, starts a new run (a new idempotency
+// token: the Jobs API hands back the run an earlier token started, so
+// reusing it would return the failed run again) and succeeds without a new
+// tag. The record keeps both runs and which retried which.
+func TestUnityCatalogFailedPromotionIsRetried(t *testing.T) {
+	t.Parallel()
+	for _, env := range []string{cd.EnvStaging, cd.EnvProd} {
+		t.Run(env, func(t *testing.T) {
+			t.Parallel()
+			w := newUCWorlds(t)
+			before := allEnvs[:1]
+			if env == cd.EnvProd {
+				before = allEnvs[:2]
+			}
+			w.ship("v1.0.0", before...)
+			job := w.config(env).PromoteJob
+			w.server(env).ScriptNextRun(job, emulator.RunOutcome{Result: "FAILED", FailTask: "copy_version", Message: "storage unavailable"})
+			failed, err := w.deploy(env)
+			var rf *cd.RunFailedError
+			require.ErrorAs(t, err, &rf, failed.Output())
+			assert.Equal(t, "promotion", rf.What)
+			assert.Empty(t, w.aliases(env)["release_v1_0_0"], "nothing promoted")
+
+			again, err := w.deploy(env)
+			require.NoError(t, err, again.Output())
+			assert.Contains(t, again.Output(), "promotion run "+strconv.FormatInt(rf.RunID, 10)+" ended FAILED before")
+			runs := w.server(env).JobRuns(job)
+			require.Len(t, runs, 2, "one failed run, one retry")
+			assert.Equal(t, "FAILED", string(runs[0].State.ResultState))
+			assert.Equal(t, "SUCCESS", string(runs[1].State.ResultState))
+			assert.Len(t, w.ucVersions(env), 1, "one copy")
+			assert.Equal(t, "1", w.aliases(env)["release_v1_0_0"])
+
+			var attempts []cd.JobAttempt
+			ok, err := w.latest(env).Attachment("job_runs", &attempts)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.Len(t, attempts, 2)
+			assert.Equal(t, cd.JobAttempt{Step: "promote", RunID: runs[0].RunId, State: "FAILED", URL: runs[0].RunPageUrl}, attempts[0])
+			assert.Equal(t, cd.JobAttempt{Step: "promote", RunID: runs[1].RunId, State: "SUCCESS", URL: runs[1].RunPageUrl, RetryOf: runs[0].RunId}, attempts[1])
+		})
+	}
+}
