@@ -565,6 +565,16 @@ func findVersion(ctx context.Context, s *State, model string, match func(ml.Mode
 // copy rather than waiting on a dead one.
 func usable(mv ml.ModelVersion) bool { return mv.Status != ml.ModelVersionStatusFailedRegistration }
 
+// UnfinishedVersionError is a Unity Catalog version still
+// PENDING_REGISTRATION: its upload died before finalize.
+type UnfinishedVersionError struct {
+	Model, Version string
+}
+
+func (e *UnfinishedVersionError) Error() string {
+	return fmt.Sprintf("model %s v%s is PENDING_REGISTRATION: the task that registered it died before finalizing it, and nothing else will; deploy again to register a new version", e.Model, e.Version)
+}
+
 func versionNumber(v string) int {
 	n, _ := strconv.Atoi(v)
 	return n
@@ -579,9 +589,17 @@ func (e *RegistrationFailedError) Error() string {
 	return fmt.Sprintf("model %s v%s failed registration (FAILED_REGISTRATION): %s", e.Model, e.Version, e.Message)
 }
 
-// WaitVersionReady polls a model version until READY (the SDK has no
-// waiter for it), backing off like the SDK's waiters.
+// WaitVersionReady polls a workspace registry version until READY (the
+// SDK has no waiter for it), backing off like the SDK's waiters. A Unity
+// Catalog version is read once: MLflow finalizes it before
+// create_model_version returns ("a successful creation will immediately
+// place the model version in a READY state", its Unity Catalog store), so
+// one still PENDING_REGISTRATION is an upload that died, which nothing will
+// finish; waiting on it would only run into the timeout.
 func (s *State) WaitVersionReady(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
+	if s.Config.UC() {
+		return s.readyUC(ctx, model, version)
+	}
 	p := s.StartWait(fmt.Sprintf("%s v%s", model, version))
 	defer p.Done()
 	var mv *ml.ModelVersion

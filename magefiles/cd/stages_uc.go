@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/databricks/databricks-sdk-go/service/catalog"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
@@ -105,7 +106,57 @@ func (s *State) registerUC(ctx context.Context, tr *Training) error {
 	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL,
 		Registry: RegistryUnityCatalog, Alias: alias}
 	s.Printf("   %s v%s READY (%s), @%s\n", cfg.Model, mv.Version, how, alias)
-	return nil
+	return s.discardUnfinished(ctx, mv.Version)
+}
+
+// attachDiscarded lists the unfinished versions a deploy deleted.
+const attachDiscarded = "discarded_versions"
+
+// discardUnfinished deletes the versions of the model still
+// PENDING_REGISTRATION whose MLflow run is a training run of this release
+// (train.py tags the run with the release before it logs the model): a
+// training run that died mid-upload left them, and nothing will finalize
+// them. Versions of other releases, or of runs that cannot be read, are
+// left alone.
+func (s *State) discardUnfinished(ctx context.Context, keep string) error {
+	cfg := s.Config
+	all, err := s.ucVersions(ctx, s.Client, cfg.Model)
+	if err != nil {
+		return err
+	}
+	var discarded []string
+	_, _ = s.Record.Attachment(attachDiscarded, &discarded)
+	for _, mv := range all {
+		if mv.Status != ml.ModelVersionStatusPendingRegistration || mv.Version == keep || mv.RunId == "" {
+			continue
+		}
+		run, err := s.Client.W.Experiments.GetRun(ctx, ml.GetRunRequest{RunId: mv.RunId})
+		if err != nil || run.Run == nil || run.Run.Data == nil || !hasTag(run.Run.Data.Tags, "release", s.Release.Tag) {
+			continue
+		}
+		n, err := versionInt(cfg.Model, mv.Version)
+		if err != nil {
+			return err
+		}
+		if err := s.Client.W.ModelVersions.Delete(ctx, catalog.DeleteModelVersionRequest{FullName: cfg.Model, Version: n}); err != nil && !notFound(err) {
+			return fmt.Errorf("delete unfinished %s v%s: %w", cfg.Model, mv.Version, err)
+		}
+		discarded = append(discarded, mv.Version)
+		s.Printf("   deleted %s v%s: PENDING_REGISTRATION, left by a training run of %s (MLflow run %s) that died before finalizing it\n", cfg.Model, mv.Version, s.Release.Tag, mv.RunId)
+	}
+	if len(discarded) == 0 {
+		return nil
+	}
+	return s.Record.Attach(attachDiscarded, discarded)
+}
+
+func hasTag(tags []ml.RunTag, key, value string) bool {
+	for _, t := range tags {
+		if t.Key == key {
+			return t.Value == value
+		}
+	}
+	return false
 }
 
 // promoteUC copies the version the source environment verified into this
@@ -128,7 +179,9 @@ func (s *State) promoteUC(ctx context.Context) error {
 			return err
 		}
 		for i := range all {
-			if all[i].Source == sourceURI && usable(all[i]) && (copyOf == nil || versionNumber(all[i].Version) > versionNumber(copyOf.Version)) {
+			// Only a READY copy counts: one left PENDING by a run that died
+			// mid-upload is deleted by the promote task's next run.
+			if all[i].Source == sourceURI && all[i].Status == ml.ModelVersionStatusReady && (copyOf == nil || versionNumber(all[i].Version) > versionNumber(copyOf.Version)) {
 				copyOf = &all[i]
 			}
 		}

@@ -92,6 +92,21 @@ func (s *State) ucStatusMessage(ctx context.Context, model, version string) stri
 	return resp.ModelVersion.StatusMessage
 }
 
+// readyUC reads a Unity Catalog version once: READY, or why not.
+func (s *State) readyUC(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
+	mv, err := s.getVersion(ctx, s.Client, model, version)
+	if err != nil {
+		return nil, fmt.Errorf("read %s v%s: %w", model, version, err)
+	}
+	switch mv.Status {
+	case ml.ModelVersionStatusReady:
+		return mv, nil
+	case ml.ModelVersionStatusFailedRegistration:
+		return nil, &RegistrationFailedError{Model: model, Version: version, Message: s.ucStatusMessage(ctx, model, version)}
+	}
+	return nil, &UnfinishedVersionError{Model: model, Version: version}
+}
+
 // getVersion reads one version from the environment's registry.
 func (s *State) getVersion(ctx context.Context, c *workspace.Client, model, version string) (*ml.ModelVersion, error) {
 	if !s.Config.UC() {

@@ -143,7 +143,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.uc = opts.Metastore
 	if s.uc == nil {
-		s.uc = unitycatalog.New(unitycatalog.Options{Clock: s.clock, TimeScale: s.scale, Registration: s.dur.ModelRegistration})
+		s.uc = unitycatalog.New(unitycatalog.Options{Clock: s.clock})
 	}
 	seed := opts.Seed
 	if seed == 0 {

@@ -1,9 +1,9 @@
 package emulator
 
 import (
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/service/catalog"
@@ -87,8 +87,9 @@ func TestTrainingRegistersInUnityCatalog(t *testing.T) {
 		{name: "ready", model: "dev.s.m", status: catalog.ModelVersionInfoStatusReady},
 		{name: "failed registration", model: "dev.s.m", status: catalog.ModelVersionInfoStatusFailedRegistration,
 			script: func(ws *Workspaces) { ws.Metastore().FailNextRegistration("dev.s.m", "bad files") }},
-		{name: "pending forever", model: "dev.s.m", status: catalog.ModelVersionInfoStatusPendingRegistration,
-			script: func(ws *Workspaces) { ws.Metastore().HoldNextRegistration("dev.s.m") }},
+		{name: "upload dies", model: "dev.s.m", status: catalog.ModelVersionInfoStatusPendingRegistration,
+			script:  func(ws *Workspaces) { ws.Metastore().InterruptNextRegistration("dev.s.m", unitycatalog.StepUpload) },
+			wantErr: "registering the model as dev.s.m: the task died after the upload step of registering dev.s.m v1; the version stays PENDING_REGISTRATION"},
 		{name: "missing model", model: "dev.s.nope", wantErr: "RESOURCE_DOES_NOT_EXIST: Routine or Model 'dev.s.nope' does not exist."},
 		{name: "another workspace's model", model: "staging.s.m", wantErr: "PERMISSION_DENIED: User does not have USE CATALOG on Catalog 'staging'."},
 		{name: "legacy registry disabled", model: "m", wantErr: "PERMISSION_DENIED: The legacy workspace model registry is disabled for the current Databricks workspace."},
@@ -103,6 +104,11 @@ func TestTrainingRegistersInUnityCatalog(t *testing.T) {
 			if tc.wantErr != "" {
 				assert.Equal(t, jobs.RunResultStateFailed, run.State.ResultState)
 				assert.Contains(t, out.Error, tc.wantErr)
+				if tc.status != "" {
+					v, err := clients["dev"].ModelVersions.Get(ctx(t), catalog.GetModelVersionRequest{FullName: "dev.s.m", Version: 1})
+					require.NoError(t, err)
+					assert.Equal(t, tc.status, v.Status, "nothing finalizes it")
+				}
 				return
 			}
 			require.Equal(t, jobs.RunResultStateSuccess, run.State.ResultState, out.Error)
@@ -115,26 +121,6 @@ func TestTrainingRegistersInUnityCatalog(t *testing.T) {
 			assert.Equal(t, int(ws.Get("dev").WorkspaceID()), v.RunWorkspaceId)
 		})
 	}
-}
-
-func TestUnityCatalogVersionIsPendingOnAScaledClock(t *testing.T) {
-	clock := NewManualClock(time.Unix(1_700_000_000, 0))
-	srv, w := startUC(t, Options{Clock: clock, TimeScale: 1})
-	uc := srv.Metastore()
-	require.NoError(t, uc.CreateCatalog(srv.UserName(), "dev"))
-	require.NoError(t, uc.CreateSchema(srv.UserName(), "dev", "s"))
-	_, err := w.RegisteredModels.Create(ctx(t), catalog.CreateRegisteredModelRequest{CatalogName: "dev", SchemaName: "s", Name: "m"})
-	require.NoError(t, err)
-	_, err = uc.RegisterVersion(srv.UserName(), "dev.s.m", testVersion())
-	require.NoError(t, err)
-	get := func() catalog.ModelVersionInfoStatus {
-		v, err := w.ModelVersions.Get(ctx(t), catalog.GetModelVersionRequest{FullName: "dev.s.m", Version: 1})
-		require.NoError(t, err)
-		return v.Status
-	}
-	assert.Equal(t, catalog.ModelVersionInfoStatusPendingRegistration, get())
-	clock.Advance(DefaultDurations.ModelRegistration)
-	assert.Equal(t, catalog.ModelVersionInfoStatusReady, get())
 }
 
 func TestPromotionJobCopiesOnce(t *testing.T) {
@@ -181,13 +167,13 @@ func TestPromotionJobFailures(t *testing.T) {
 				require.NoError(t, ws.Metastore().Revoke(catalog.SecurableTypeCatalog, "dev", ws.Get("staging").UserName(), catalog.PrivilegeExecute))
 			},
 			wantErr: "PERMISSION_DENIED: User does not have EXECUTE on Routine or Model 'dev.s.m'."},
-		{name: "alias with a hyphen", alias: "release-v1", wantErr: "INVALID_PARAMETER_VALUE: Invalid alias name 'release-v1'"},
+		{name: "alias with a dot", alias: "release.v1", wantErr: "INVALID_PARAMETER_VALUE: Invalid alias name 'release.v1'"},
 		{name: "copy fails registration", alias: "release_v1",
 			prepare: func(ws *Workspaces) { ws.Metastore().FailNextRegistration("staging.s.m", "bad files") },
-			wantErr: "copy version 1 of staging.s.m failed registration: bad files"},
-		{name: "copy stays pending", alias: "release_v1",
-			prepare: func(ws *Workspaces) { ws.Metastore().HoldNextRegistration("staging.s.m") },
-			wantErr: "timed out waiting for copy version 1 of staging.s.m to become READY"},
+			wantErr: "copy version 1 of staging.s.m is FAILED_REGISTRATION: bad files"},
+		{name: "copy's upload dies", alias: "release_v1",
+			prepare: func(ws *Workspaces) { ws.Metastore().InterruptNextRegistration("staging.s.m", unitycatalog.StepUpload) },
+			wantErr: "the task died after the upload step of registering staging.s.m v1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,8 +197,7 @@ func TestServingUnityCatalogModels(t *testing.T) {
 	uc, user := ws.Metastore(), ws.Get("dev").UserName()
 	_, err := uc.RegisterVersion(user, "dev.s.m", testVersion())
 	require.NoError(t, err)
-	uc.HoldNextRegistration("dev.s.m")
-	_, err = uc.RegisterVersion(user, "dev.s.m", testVersion())
+	_, err = uc.CreateVersion(user, "dev.s.m", testVersion())
 	require.NoError(t, err)
 	w := clients["dev"]
 	create := func(version string) error {

@@ -48,9 +48,7 @@ func StartWorkspaces(names []string, opts Options) (*Workspaces, error) {
 		if clock == nil {
 			clock = core.WallClock{}
 		}
-		opts.Metastore = unitycatalog.New(unitycatalog.Options{
-			Clock: clock, TimeScale: opts.TimeScale, Registration: opts.Durations.withDefaults().ModelRegistration,
-		})
+		opts.Metastore = unitycatalog.New(unitycatalog.Options{Clock: clock})
 	}
 	ws.uc = opts.Metastore
 	for i, name := range names {

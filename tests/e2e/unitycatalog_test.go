@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/service/catalog"
@@ -305,36 +304,65 @@ func TestUnityCatalogRefusals(t *testing.T) {
 	}
 }
 
-// TestUnityCatalogRegistrationFails: a version that ends
-// FAILED_REGISTRATION, or stays PENDING_REGISTRATION past the timeout,
-// fails deploy:dev with why; nothing is served.
+// TestUnityCatalogRegistrationFails: a version that finalize ends
+// FAILED_REGISTRATION fails deploy:dev with why; nothing is served.
 func TestUnityCatalogRegistrationFails(t *testing.T) {
 	t.Parallel()
-	t.Run("failed", func(t *testing.T) {
-		t.Parallel()
-		w := newUCWorlds(t)
-		w.repo.Tag("v1.0.0")
-		w.ws.Metastore().FailNextRegistration(w.config(cd.EnvDev).Model, "storage credential expired")
-		r, err := w.deploy(cd.EnvDev)
-		require.Error(t, err, r.Output())
-		assert.Contains(t, err.Error(), "FAILED_REGISTRATION")
-		assert.Contains(t, err.Error(), "storage credential expired", "the reason, read from MLflow's Unity Catalog route")
-		assert.Contains(t, err.Error(), "training run")
-		_, served := w.endpoint(cd.EnvDev)
-		assert.False(t, served)
-		assert.NotContains(t, w.aliases(cd.EnvDev), "release_v1_0_0")
-	})
-	t.Run("pending past the timeout", func(t *testing.T) {
-		t.Parallel()
-		w := newUCWorlds(t)
-		w.repo.Tag("v1.0.0")
-		w.ws.Metastore().HoldNextRegistration(w.config(cd.EnvDev).Model)
-		r, err := w.deploy(cd.EnvDev, func(o *cd.Options) { o.Timeouts.Registration = 2 * time.Second })
-		require.Error(t, err, r.Output())
-		assert.Contains(t, err.Error(), "PENDING_REGISTRATION")
-		_, served := w.endpoint(cd.EnvDev)
-		assert.False(t, served)
-	})
+	w := newUCWorlds(t)
+	w.repo.Tag("v1.0.0")
+	w.ws.Metastore().FailNextRegistration(w.config(cd.EnvDev).Model, "storage credential expired")
+	r, err := w.deploy(cd.EnvDev)
+	require.Error(t, err, r.Output())
+	assert.Contains(t, err.Error(), "FAILED_REGISTRATION")
+	assert.Contains(t, err.Error(), "storage credential expired", "the reason, read from MLflow's Unity Catalog route")
+	assert.Contains(t, err.Error(), "training run")
+	_, served := w.endpoint(cd.EnvDev)
+	assert.False(t, served)
+	assert.NotContains(t, w.aliases(cd.EnvDev), "release_v1_0_0")
+}
+
+// TestUnityCatalogInterruptedRegistrationIsReplaced: MLflow registers a
+// version by create, credentials, upload and finalize, and nothing
+// finalizes a version whose task died between them (see tests/contract).
+// A training or promotion run that dies after each step fails its deploy;
+// the next deploy of the same release retries the run, deletes the
+// unfinished version it left and ends with exactly one READY version
+// carrying the release alias. No deploy waits on the unfinished version.
+func TestUnityCatalogInterruptedRegistrationIsReplaced(t *testing.T) {
+	t.Parallel()
+	for _, env := range []string{cd.EnvDev, cd.EnvStaging} {
+		for _, step := range []unitycatalog.Step{unitycatalog.StepCreate, unitycatalog.StepCredentials, unitycatalog.StepUpload} {
+			t.Run(env+"/"+string(step), func(t *testing.T) {
+				t.Parallel()
+				w := newUCWorlds(t)
+				if env == cd.EnvStaging {
+					w.ship("v1.0.0", cd.EnvDev)
+				} else {
+					w.repo.Tag("v1.0.0")
+				}
+				w.ws.Metastore().InterruptNextRegistration(w.config(env).Model, step)
+				failed, err := w.deploy(env)
+				var rf *cd.RunFailedError
+				require.ErrorAs(t, err, &rf, failed.Output())
+				assert.Contains(t, err.Error(), "died after the "+string(step)+" step")
+				pending := w.ucVersions(env)
+				require.Len(t, pending, 1)
+				assert.Equal(t, catalog.ModelVersionInfoStatusPendingRegistration, pending[0].Status)
+
+				again, err := w.deploy(env)
+				require.NoError(t, err, again.Output())
+				assert.NotContains(t, again.Output(), "waiting for "+w.config(env).Model+" v1", "nothing waits on the unfinished version")
+				all := w.ucVersions(env)
+				require.Len(t, all, 1, "the unfinished version is deleted, one READY version made")
+				assert.Equal(t, catalog.ModelVersionInfoStatusReady, all[0].Status)
+				assert.Equal(t, 2, all[0].Version)
+				assert.Equal(t, map[string]string{"champion": "2", "release_v1_0_0": "2"}, w.aliases(env))
+				if env == cd.EnvDev {
+					assert.Contains(t, again.Output(), "deleted "+w.config(env).Model+" v1: PENDING_REGISTRATION")
+				}
+			})
+		}
+	}
 }
 
 func withVars(kv ...string) func(*cd.Options) {

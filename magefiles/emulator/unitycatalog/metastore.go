@@ -16,31 +16,26 @@ import (
 // Clock tells the metastore what time it is (the emulator's clock).
 type Clock = core.Clock
 
-// Options configure a Metastore. The zero value registers versions by the
-// next read (time scale 0) on the wall clock.
+// Options configure a Metastore. The zero value runs on the wall clock and
+// lets only a model's owner register versions of it.
 type Options struct {
 	// Clock is the emulator's clock; nil is the wall clock.
 	Clock Clock
-	// TimeScale is real time per unit of service time, as the emulator's
-	// Options.TimeScale: 0 settles a registration by the next read.
-	TimeScale float64
-	// Registration is how long a new version stays PENDING_REGISTRATION in
-	// service time (default 30s).
-	Registration time.Duration
+	// ModelVersionGrants lets a principal holding CREATE MODEL VERSION on a
+	// model register versions of it, as the current Unity Catalog pages
+	// say; without it only the owner may, as the SDK's docs say.
+	ModelVersionGrants bool
 }
-
-// DefaultRegistration is how long a version stays PENDING_REGISTRATION.
-const DefaultRegistration = 30 * time.Second
 
 // Metastore is one Unity Catalog metastore: catalogs, schemas, registered
 // models with their versions and aliases, and the grants on them. It has
 // its own lock, so the workspaces attached to it share it safely.
 type Metastore struct {
-	mu           sync.Mutex
-	clock        Clock
-	scale        float64
-	registration time.Duration
-	id           string
+	mu    sync.Mutex
+	clock Clock
+	id    string
+	// versionGrants: Options.ModelVersionGrants.
+	versionGrants bool
 
 	catalogs map[string]*catalog.CatalogInfo
 	schemas  map[string]*catalog.SchemaInfo
@@ -61,26 +56,25 @@ type modelRec struct {
 }
 
 type versionRec struct {
-	info     catalog.ModelVersionInfo
-	readyAt  time.Time
-	outcome  Registration
-	message  string
-	resolved bool
+	info    catalog.ModelVersionInfo
+	outcome Registration
+	message string
 }
 
-// Registration scripts how a version's registration ends.
+// Registration scripts how the next registration of a model ends.
 type Registration struct {
-	// Fail ends it FAILED_REGISTRATION with Message.
+	// Fail makes finalize end the version FAILED_REGISTRATION with Message.
 	Fail    bool
 	Message string
-	// Hold keeps it PENDING_REGISTRATION forever.
-	Hold bool
+	// Interrupt makes the registering task die after this step (StepCreate,
+	// StepCredentials or StepUpload): the version stays PENDING_REGISTRATION.
+	Interrupt Step
 }
 
 // New returns an empty metastore.
 func New(opts Options) *Metastore {
 	m := &Metastore{
-		clock: opts.Clock, scale: opts.TimeScale, registration: opts.Registration,
+		clock: opts.Clock, versionGrants: opts.ModelVersionGrants,
 		id:       "11111111-2222-3333-4444-555555555555",
 		catalogs: map[string]*catalog.CatalogInfo{},
 		schemas:  map[string]*catalog.SchemaInfo{},
@@ -91,9 +85,6 @@ func New(opts Options) *Metastore {
 	}
 	if m.clock == nil {
 		m.clock = core.WallClock{}
-	}
-	if m.registration <= 0 {
-		m.registration = DefaultRegistration
 	}
 	return m
 }
@@ -200,16 +191,17 @@ func (m *Metastore) change(securable catalog.SecurableType, fullName string, ch 
 	return nil
 }
 
-// FailNextRegistration makes the next version registered under the model
-// end FAILED_REGISTRATION with message.
+// FailNextRegistration makes the next registration of the model end
+// FAILED_REGISTRATION with message when it is finalized.
 func (m *Metastore) FailNextRegistration(model, message string) {
 	m.script(model, Registration{Fail: true, Message: message})
 }
 
-// HoldNextRegistration makes the next version registered under the model
-// stay PENDING_REGISTRATION forever.
-func (m *Metastore) HoldNextRegistration(model string) {
-	m.script(model, Registration{Hold: true})
+// InterruptNextRegistration makes the next task that registers a version of
+// the model (training, promotion) die after step: the version stays
+// PENDING_REGISTRATION, as a real upload that dies leaves it.
+func (m *Metastore) InterruptNextRegistration(model string, after Step) {
+	m.script(model, Registration{Interrupt: after})
 }
 
 func (m *Metastore) script(model string, r Registration) {
@@ -231,7 +223,6 @@ func (m *Metastore) ModelVersion(model string, version int) (info catalog.ModelV
 	if v == nil {
 		return catalog.ModelVersionInfo{}, "", false
 	}
-	m.settle(v)
 	return mr.render(v, true), v.message, true
 }
 
@@ -248,20 +239,6 @@ func (m *Metastore) Aliases(model string) map[string]int {
 		out[k] = v
 	}
 	return out
-}
-
-// settle moves a pending version whose registration time is up to its
-// outcome. Call with m.mu held.
-func (m *Metastore) settle(v *versionRec) {
-	if v.resolved || v.outcome.Hold || m.now().Before(v.readyAt) {
-		return
-	}
-	v.resolved = true
-	v.info.Status = catalog.ModelVersionInfoStatusReady
-	if v.outcome.Fail {
-		v.info.Status, v.message = catalog.ModelVersionInfoStatusFailedRegistration, v.outcome.Message
-	}
-	v.info.UpdatedAt = v.readyAt.UnixMilli()
 }
 
 func (mr *modelRec) version(n int) *versionRec {

@@ -1,13 +1,11 @@
 package unitycatalog
 
 import (
-	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/catalog"
 
@@ -25,18 +23,16 @@ func aliasMissing(full, alias string) *core.Error {
 	return core.NotFound("Alias '%s' of Routine or Model '%s' does not exist.", alias, full)
 }
 
-var aliasName = regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`)
-var versionLike = regexp.MustCompile(`^[vV][0-9]+$`)
+// aliasName is MLflow's client-side alias check (mlflow/utils/validation.py:
+// _REGISTERED_MODEL_ALIAS_REGEX `^[\w\-]*$`, at most 255 characters): word
+// characters and dashes. No public source gives the service's own rule; the
+// emulator refuses only what MLflow's client would not send. MLflow reserves
+// "latest" and v<number> in its own stores, not in the Unity Catalog one.
+var aliasName = regexp.MustCompile(`^[\w-]{1,255}$`)
 
-// checkAlias refuses alias names outside letters, digits and underscores,
-// and the names MLflow reserves ("latest", v<number>), which a models:/ URI
-// would read as something else.
 func checkAlias(alias string) *core.Error {
 	if !aliasName.MatchString(alias) {
-		return core.InvalidParam("Invalid alias name '%s': alias names may contain only letters, digits and underscores.", alias)
-	}
-	if strings.EqualFold(alias, "latest") || versionLike.MatchString(alias) {
-		return core.InvalidParam("Invalid alias name '%s': 'latest' and aliases of the form v<number> are reserved.", alias)
+		return core.InvalidParam("Invalid alias name '%s'. Names may only contain alphanumerics, underscores (_), and dashes (-).", alias)
 	}
 	return nil
 }
@@ -257,7 +253,6 @@ func (m *Metastore) GetVersion(principal, full string, version int, withAliases 
 	if v == nil {
 		return catalog.ModelVersionInfo{}, versionMissing(mr.info.FullName, version)
 	}
-	m.settle(v)
 	return mr.render(v, withAliases), nil
 }
 
@@ -274,7 +269,6 @@ func (m *Metastore) GetByAlias(principal, full, alias string, withAliases bool) 
 		return catalog.ModelVersionInfo{}, aliasMissing(mr.info.FullName, alias)
 	}
 	v := mr.version(n)
-	m.settle(v)
 	return mr.render(v, withAliases), nil
 }
 
@@ -294,7 +288,6 @@ func (m *Metastore) ListVersions(principal, full string, req catalog.ListModelVe
 	}
 	out := catalog.ListModelVersionsResponse{NextPageToken: next}
 	for _, v := range vs[from:to] {
-		m.settle(v)
 		out.ModelVersions = append(out.ModelVersions, mr.render(v, false))
 	}
 	return out, nil
@@ -312,7 +305,6 @@ func (m *Metastore) UpdateVersion(principal, full string, version int, req catal
 	if v == nil {
 		return catalog.ModelVersionInfo{}, versionMissing(mr.info.FullName, version)
 	}
-	m.settle(v)
 	if req.Comment != "" || contains(req.ForceSendFields, "Comment") {
 		v.info.Comment = req.Comment
 	}
@@ -328,6 +320,15 @@ func (m *Metastore) DeleteVersion(principal, full string, version int) *core.Err
 	if aerr != nil {
 		return aerr
 	}
+	if !mr.deleteVersion(version) {
+		return versionMissing(mr.info.FullName, version)
+	}
+	return nil
+}
+
+// deleteVersion removes a version and the aliases pointing at it; false
+// when there is no such version.
+func (mr *modelRec) deleteVersion(version int) bool {
 	for i, v := range mr.versions {
 		if v.info.Version == version {
 			mr.versions = append(mr.versions[:i], mr.versions[i+1:]...)
@@ -336,72 +337,10 @@ func (m *Metastore) DeleteVersion(principal, full string, version int) *core.Err
 					delete(mr.aliases, a)
 				}
 			}
-			return nil
+			return true
 		}
 	}
-	return versionMissing(mr.info.FullName, version)
-}
-
-// NewVersion is a version to register (see RegisterVersion).
-type NewVersion struct {
-	Source, RunID, Comment string
-	// RunWorkspaceID is the workspace whose MLflow run logged the model.
-	RunWorkspaceID int64
-	// At is when registration starts; zero is now.
-	At time.Time
-}
-
-// RegisterVersion creates a version as mlflow's databricks-uc registry
-// does: the caller must own (or MANAGE) the model, which must exist. The
-// version is PENDING_REGISTRATION for the registration time, then READY,
-// unless FailNextRegistration or HoldNextRegistration scripted otherwise.
-func (m *Metastore) RegisterVersion(principal, full string, nv NewVersion) (catalog.ModelVersionInfo, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, aerr := m.register(principal, full, nv)
-	if aerr != nil {
-		return catalog.ModelVersionInfo{}, aerr
-	}
-	return v.info, nil
-}
-
-// register creates a version. Call with m.mu held.
-func (m *Metastore) register(principal, full string, nv NewVersion) (*versionRec, *core.Error) {
-	mr, aerr := m.manageable(principal, full)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if strings.TrimSpace(nv.Source) == "" {
-		return nil, core.InvalidParam("Model version source must not be empty.")
-	}
-	at := nv.At
-	if at.IsZero() {
-		at = m.now()
-	}
-	mr.next++
-	v := &versionRec{
-		info: catalog.ModelVersionInfo{
-			ModelName: mr.info.Name, CatalogName: mr.info.CatalogName, SchemaName: mr.info.SchemaName,
-			Version: mr.next, Source: nv.Source, RunId: nv.RunID, RunWorkspaceId: int(nv.RunWorkspaceID),
-			Comment: nv.Comment, Status: catalog.ModelVersionInfoStatusPendingRegistration,
-			CreatedAt: at.UnixMilli(), UpdatedAt: at.UnixMilli(), CreatedBy: principal, UpdatedBy: principal,
-			MetastoreId: m.id, Id: m.uuid(),
-			StorageLocation: fmt.Sprintf("%s/versions/%d", mr.info.StorageLocation, mr.next),
-		},
-		readyAt: at.Add(time.Duration(float64(m.registration) * m.scale)),
-	}
-	if q := m.scripted[mr.info.FullName]; len(q) > 0 {
-		v.outcome, m.scripted[mr.info.FullName] = q[0], q[1:]
-	}
-	mr.versions = append(mr.versions, v)
-	mr.info.UpdatedAt = at.UnixMilli()
-	m.settle(v)
-	return v, nil
-}
-
-// RegistrationTime is how long a registration takes in real time.
-func (m *Metastore) RegistrationTime() time.Duration {
-	return time.Duration(float64(m.registration) * m.scale)
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/catalog"
 )
@@ -28,15 +27,25 @@ type PromotionReport struct {
 	SourceVersion string
 	ReleaseAlias  string
 	Copied        bool
+	// Discarded are unfinished copies an interrupted run left, deleted.
+	Discarded []int
 }
 
 // Fields are the report's JSON fields.
 func (r PromotionReport) Fields() map[string]any {
-	return map[string]any{
+	f := map[string]any{
 		"model_name": r.ModelName, "model_version": strconv.Itoa(r.ModelVersion),
 		"source_model": r.SourceModel, "source_version": r.SourceVersion,
 		"release_alias": r.ReleaseAlias, "copied": r.Copied,
 	}
+	if len(r.Discarded) > 0 {
+		ds := make([]string, len(r.Discarded))
+		for i, d := range r.Discarded {
+			ds[i] = strconv.Itoa(d)
+		}
+		f["discarded"] = ds
+	}
+	return f
 }
 
 // CopySource is the source a copied version records: models:/<model>/<version>.
@@ -44,17 +53,21 @@ func CopySource(model, version string) string {
 	return "models:/" + norm(model) + "/" + version
 }
 
-// Promote runs the copy task as principal at now, idempotently:
+// Promote runs the copy task as principal, idempotently, as
+// src/human_interrupt_agent/promote.py does:
 //
 //  1. when the target already has the release alias, its version is the copy;
-//  2. else a target version whose source is models:/<source>/<version> is
-//     the copy (a run killed before it set the alias);
-//  3. else the source version is copied (keeping its run id) and the task
-//     waits for the copy to be READY;
+//  2. else the newest READY target version whose source is
+//     models:/<source>/<version> is the copy (a run killed before it set the
+//     alias); PENDING_REGISTRATION versions with that source were left by a
+//     run that died mid-upload and nothing will finalize them, so they are
+//     deleted (Discarded); FAILED_REGISTRATION ones are left as they are;
+//  3. else the source version is copied (keeping its run id) the way MLflow
+//     registers a version: create, credentials, upload, finalize;
 //  4. the release alias is set on the copy.
 //
 // The principal must be able to read the source version (USE_CATALOG,
-// USE_SCHEMA, EXECUTE) and manage the target model; nothing changes
+// USE_SCHEMA, EXECUTE) and own the target model; nothing changes
 // otherwise. An error is what the task prints before it fails.
 func (m *Metastore) Promote(principal string, p Promotion) (PromotionReport, error) {
 	m.mu.Lock()
@@ -77,7 +90,6 @@ func (m *Metastore) Promote(principal string, p Promotion) (PromotionReport, err
 	if sv == nil {
 		return fail(versionMissing(src.info.FullName, srcVersion))
 	}
-	m.settle(sv)
 	target, aerr := m.manageable(principal, p.TargetModel)
 	if aerr != nil {
 		return fail(aerr)
@@ -92,35 +104,34 @@ func (m *Metastore) Promote(principal string, p Promotion) (PromotionReport, err
 		return report, nil
 	}
 	source := CopySource(src.info.FullName, p.SourceVersion)
-	copyRec := (*versionRec)(nil)
-	for _, v := range target.versions {
-		if v.info.Source == source {
+	var copyRec *versionRec
+	for _, v := range append([]*versionRec(nil), target.versions...) {
+		if v.info.Source != source {
+			continue
+		}
+		switch v.info.Status {
+		case catalog.ModelVersionInfoStatusReady:
 			copyRec = v
+		case catalog.ModelVersionInfoStatusPendingRegistration:
+			target.deleteVersion(v.info.Version)
+			report.Discarded = append(report.Discarded, v.info.Version)
 		}
 	}
 	if copyRec == nil {
 		if sv.info.Status != catalog.ModelVersionInfoStatusReady {
 			return fail(fmt.Errorf("INVALID_STATE: source version %d of %s is %s, not READY", srcVersion, src.info.FullName, sv.info.Status))
 		}
-		// The task waits for READY; the copy started a registration time ago.
-		nv := NewVersion{
+		v, err := m.register(principal, target.info.FullName, NewVersion{
 			Source: source, RunID: sv.info.RunId, RunWorkspaceID: int64(sv.info.RunWorkspaceId),
 			Comment: fmt.Sprintf("release %s: copy of %s v%s", p.Release, src.info.FullName, p.SourceVersion),
-			At:      m.now().Add(-time.Duration(float64(m.registration) * m.scale)),
+		})
+		if err != nil {
+			return fail(err)
 		}
-		v, aerr := m.register(principal, target.info.FullName, nv)
-		if aerr != nil {
-			return fail(aerr)
+		if v.info.Status != catalog.ModelVersionInfoStatusReady {
+			return fail(fmt.Errorf("copy version %d of %s is %s: %s", v.info.Version, target.info.FullName, v.info.Status, v.message))
 		}
 		copyRec, report.Copied = v, true
-	}
-	m.settle(copyRec)
-	switch copyRec.info.Status {
-	case catalog.ModelVersionInfoStatusReady:
-	case catalog.ModelVersionInfoStatusFailedRegistration:
-		return fail(fmt.Errorf("copy version %d of %s failed registration: %s", copyRec.info.Version, target.info.FullName, copyRec.message))
-	default:
-		return fail(fmt.Errorf("timed out waiting for copy version %d of %s to become READY (status %s)", copyRec.info.Version, target.info.FullName, copyRec.info.Status))
 	}
 	target.aliases[alias] = copyRec.info.Version
 	report.ModelVersion = copyRec.info.Version

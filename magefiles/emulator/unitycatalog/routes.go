@@ -1,6 +1,8 @@
 package unitycatalog
 
 import (
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -32,7 +34,11 @@ func (m *Metastore) Routes(principal string) []core.Route {
 		{Pattern: "GET " + uc + "/permissions/{securable_type}/{full_name}", Op: "uc.grants.get", Handle: h.grantsGet},
 		{Pattern: "PATCH " + uc + "/permissions/{securable_type}/{full_name}", Op: "uc.grants.update", Mutating: true, Handle: h.grantsUpdate},
 		{Pattern: "GET " + uc + "/effective-permissions/{securable_type}/{full_name}", Op: "uc.grants.get-effective", Handle: h.grantsEffective},
-		{Pattern: "GET /api/2.0/mlflow/unity-catalog/model-versions/get", Op: "uc.mlflow.versions.get", Handle: h.mlflowVersionGet},
+		{Pattern: "GET " + mlflowUC + "/model-versions/get", Op: "uc.mlflow.versions.get", Handle: h.mlflowVersionGet},
+		{Pattern: "POST " + mlflowUC + "/model-versions/create", Op: "uc.mlflow.versions.create", Mutating: true, Handle: h.mlflowVersionCreate},
+		{Pattern: "POST " + mlflowUC + "/model-versions/generate-temporary-credentials", Op: "uc.mlflow.versions.credentials", Mutating: true, Handle: h.mlflowCredentials},
+		{Pattern: "POST " + mlflowUC + "/model-versions/finalize", Op: "uc.mlflow.versions.finalize", Mutating: true, Handle: h.mlflowVersionFinalize},
+		{Pattern: "DELETE " + mlflowUC + "/model-versions/delete", Op: "uc.mlflow.versions.delete", Mutating: true, Handle: h.mlflowVersionDelete},
 	}
 }
 
@@ -245,22 +251,129 @@ type mlflowVersion struct {
 	Description   string `json:"description,omitempty"`
 	Created       int64  `json:"creation_timestamp"`
 	Updated       int64  `json:"last_updated_timestamp"`
+	// StorageLocation is where create tells the client to upload the files.
+	StorageLocation string `json:"storage_location,omitempty"`
+}
+
+// mlflowUC is the prefix of MLflow's Unity Catalog registry API
+// (mlflow/protos/databricks_uc_registry_service.proto).
+const mlflowUC = "/api/2.0/mlflow/unity-catalog"
+
+// mlflowVersionOf renders a version as MLflow's Unity Catalog API does.
+func (h handlers) mlflowVersionOf(full string, v catalog.ModelVersionInfo) map[string]mlflowVersion {
+	_, msg, _ := h.m.ModelVersion(full, v.Version)
+	return map[string]mlflowVersion{"model_version": {
+		Name: norm(full), Version: strconv.Itoa(v.Version), Source: v.Source, RunID: v.RunId,
+		Status: string(v.Status), StatusMessage: msg, Description: v.Comment,
+		Created: v.CreatedAt, Updated: v.UpdatedAt, StorageLocation: v.StorageLocation,
+	}}
 }
 
 func (h handlers) mlflowVersionGet(r *http.Request) (any, *core.Error) {
 	q := r.URL.Query()
-	n, err := strconv.Atoi(q.Get("version"))
-	if err != nil || n <= 0 {
-		return nil, core.InvalidParam("Invalid model version '%s'.", q.Get("version"))
+	n, aerr := mlflowVersionNumber(q.Get("version"))
+	if aerr != nil {
+		return nil, aerr
 	}
 	v, aerr := h.m.GetVersion(h.principal, q.Get("name"), n, false)
 	if aerr != nil {
 		return nil, aerr
 	}
-	_, msg, _ := h.m.ModelVersion(q.Get("name"), n)
-	return map[string]mlflowVersion{"model_version": {
-		Name: norm(q.Get("name")), Version: strconv.Itoa(v.Version), Source: v.Source, RunID: v.RunId,
-		Status: string(v.Status), StatusMessage: msg, Description: v.Comment,
-		Created: v.CreatedAt, Updated: v.UpdatedAt,
-	}}, nil
+	return h.mlflowVersionOf(q.Get("name"), v), nil
+}
+
+func mlflowVersionNumber(s string) (int, *core.Error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, core.InvalidParam("Invalid model version '%s'.", s)
+	}
+	return n, nil
+}
+
+// mlflowCreateRequest is CreateModelVersionRequest
+// (databricks_uc_registry_messages.proto); the fields the emulator does not
+// keep are accepted and dropped.
+type mlflowCreateRequest struct {
+	Name                     string            `json:"name"`
+	Source                   string            `json:"source"`
+	RunID                    string            `json:"run_id"`
+	Description              string            `json:"description"`
+	RunTrackingServerID      string            `json:"run_tracking_server_id"`
+	FeatureDeps              string            `json:"feature_deps"`
+	Tags                     []json.RawMessage `json:"tags"`
+	ModelVersionDependencies []json.RawMessage `json:"model_version_dependencies"`
+	ModelID                  string            `json:"model_id"`
+}
+
+func (h handlers) mlflowVersionCreate(r *http.Request) (any, *core.Error) {
+	var req mlflowCreateRequest
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return nil, aerr
+	}
+	if req.Name == "" || req.Source == "" {
+		return nil, core.InvalidParam("name and source are required.")
+	}
+	v, err := h.m.CreateVersion(h.principal, req.Name, NewVersion{Source: req.Source, RunID: req.RunID, Comment: req.Description})
+	if err != nil {
+		return nil, asAPIError(err)
+	}
+	return h.mlflowVersionOf(req.Name, v), nil
+}
+
+// mlflowVersionRef is the name and version of Finalize, Delete and
+// GenerateTemporaryModelVersionCredentials requests.
+type mlflowVersionRef struct {
+	Name      string    `json:"name"`
+	Version   string    `json:"version"`
+	Operation Operation `json:"operation,omitempty"`
+}
+
+func (h handlers) decodeRef(r *http.Request) (mlflowVersionRef, int, *core.Error) {
+	var req mlflowVersionRef
+	if aerr := core.DecodeBody(r, &req); aerr != nil {
+		return req, 0, aerr
+	}
+	n, aerr := mlflowVersionNumber(req.Version)
+	return req, n, aerr
+}
+
+func (h handlers) mlflowCredentials(r *http.Request) (any, *core.Error) {
+	req, n, aerr := h.decodeRef(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	c, err := h.m.VersionCredentials(h.principal, req.Name, n, req.Operation)
+	if err != nil {
+		return nil, asAPIError(err)
+	}
+	return map[string]Credentials{"credentials": c}, nil
+}
+
+func (h handlers) mlflowVersionFinalize(r *http.Request) (any, *core.Error) {
+	req, n, aerr := h.decodeRef(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	v, err := h.m.FinalizeVersion(h.principal, req.Name, n)
+	if err != nil {
+		return nil, asAPIError(err)
+	}
+	return h.mlflowVersionOf(req.Name, v), nil
+}
+
+func (h handlers) mlflowVersionDelete(r *http.Request) (any, *core.Error) {
+	req, n, aerr := h.decodeRef(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return struct{}{}, h.m.DeleteVersion(h.principal, req.Name, n)
+}
+
+// asAPIError is err as the API answer it stands for.
+func asAPIError(err error) *core.Error {
+	var aerr *core.Error
+	if errors.As(err, &aerr) {
+		return aerr
+	}
+	return core.NewError(http.StatusInternalServerError, "INTERNAL_ERROR", "%s", err.Error())
 }
