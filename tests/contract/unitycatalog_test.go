@@ -2,6 +2,7 @@ package contract
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/databricks/databricks-sdk-go"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
 // ucPair is two workspaces attached to one metastore: dev owns catalog dev
@@ -21,9 +23,13 @@ type ucPair struct {
 	dev, staging *databricks.WorkspaceClient
 }
 
-func startPair(t *testing.T) ucPair {
+func startPair(t *testing.T, metastore ...unitycatalog.Options) ucPair {
 	t.Helper()
-	ws, err := emulator.StartWorkspaces([]string{"dev", "staging"}, emulator.Options{})
+	opts := emulator.Options{}
+	if len(metastore) > 0 {
+		opts.Metastore = unitycatalog.New(metastore[0])
+	}
+	ws, err := emulator.StartWorkspaces([]string{"dev", "staging"}, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ws.Close() })
 	uc := ws.Metastore()
@@ -141,18 +147,72 @@ func TestUnityCatalogPermissionDenied(t *testing.T) {
 		assert.Equal(t, "PERMISSION_DENIED", ae.ErrorCode)
 		assert.Equal(t, st.message, ae.Message)
 	}
-	// Reading is not managing: setting an alias needs ownership (or MANAGE).
-	_, err := p.staging.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: "dev.s.m", Alias: "champion", VersionNum: 1})
-	ae := apiError(t, err)
-	assert.Equal(t, "PERMISSION_DENIED", ae.ErrorCode)
-	assert.Equal(t, "User does not have MANAGE on Routine or Model 'dev.s.m'.", ae.Message)
 	// Creating a model needs CREATE_MODEL on the schema.
-	_, err = p.staging.RegisteredModels.Create(ctx, catalog.CreateRegisteredModelRequest{CatalogName: "dev", SchemaName: "s", Name: "other"})
-	ae = apiError(t, err)
+	_, err := p.staging.RegisteredModels.Create(ctx, catalog.CreateRegisteredModelRequest{CatalogName: "dev", SchemaName: "s", Name: "other"})
+	ae := apiError(t, err)
 	assert.Equal(t, "User does not have CREATE MODEL on Schema 'dev.s'.", ae.Message)
 	// Revoking takes it away again.
 	require.NoError(t, uc.Revoke(catalog.SecurableTypeFunction, "dev.s.m", stagingUser, catalog.PrivilegeExecute))
 	assert.Equal(t, "User does not have EXECUTE on Routine or Model 'dev.s.m'.", apiError(t, get()).Message)
+}
+
+// TestUnityCatalogOnlyTheOwnerChangesAModel: who may register a version
+// and move an alias. Two readings exist:
+//
+//   - the owner only: the SDK's RegisteredModels.SetAlias, DeleteAlias,
+//     Update and ModelVersions.Update, Delete ("The caller must be a
+//     metastore admin or an owner of the registered model"), the
+//     RegisteredModels doc ("To update other registered model or model
+//     version metadata (comments, aliases) create a new model version ...
+//     users must be owners of the registered model") and the older "Upgrade
+//     ML workflows" page ("Only the owner of a registered model can ...
+//     Create a new model version. Set an alias");
+//   - the current "Upgrade ML workflows" page: "To create a new model
+//     version, the principal must be the owner of the registered model, or
+//     have the CREATE MODEL VERSION privilege on it"; aliases stay the
+//     owner's ("To set an alias on a registered model, the principal must be
+//     the owner").
+//
+// The emulator follows the first by default and the second with
+// unitycatalog.Options.ModelVersionGrants. MANAGE ("manage privileges on,
+// transfer ownership of, and delete an object", privileges reference) moves
+// no alias in either. No public source quotes the refusal's message; the
+// emulator's "User is not an owner of ..." is its own.
+func TestUnityCatalogOnlyTheOwnerChangesAModel(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		opts          unitycatalog.Options
+		grant         []catalog.Privilege
+		createMessage string
+	}{
+		{"owner only, MANAGE", unitycatalog.Options{}, []catalog.Privilege{catalog.PrivilegeManage},
+			"User is not an owner of Routine or Model 'dev.s.m'."},
+		{"owner only, CREATE MODEL VERSION", unitycatalog.Options{}, []catalog.Privilege{unitycatalog.PrivilegeCreateModelVersion},
+			"User is not an owner of Routine or Model 'dev.s.m'."},
+		{"version grants, MANAGE", unitycatalog.Options{ModelVersionGrants: true}, []catalog.Privilege{catalog.PrivilegeManage},
+			"User does not have CREATE MODEL VERSION on Routine or Model 'dev.s.m'."},
+		{"version grants, CREATE MODEL VERSION", unitycatalog.Options{ModelVersionGrants: true}, []catalog.Privilege{unitycatalog.PrivilegeCreateModelVersion}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := startPair(t, tc.opts)
+			ctx := testCtx(t)
+			stagingUser := p.ws.Get("staging").UserName()
+			require.NoError(t, p.ws.Metastore().Grant(catalog.SecurableTypeCatalog, "dev", stagingUser, catalog.PrivilegeUseCatalog, catalog.PrivilegeUseSchema, catalog.PrivilegeExecute))
+			require.NoError(t, p.ws.Metastore().Grant(catalog.SecurableTypeFunction, "dev.s.m", stagingUser, tc.grant...))
+			staging := emulated{srv: p.ws.Get("staging"), w: p.staging}
+			status, data, _ := staging.raw(t, http.MethodPost, "/api/2.0/mlflow/unity-catalog/model-versions/create", map[string]string{"name": "dev.s.m", "source": "models:/dev.s.m/1"})
+			if tc.createMessage == "" {
+				assert.Equal(t, http.StatusOK, status, string(data))
+			} else {
+				assert.Equal(t, http.StatusForbidden, status)
+				assert.Contains(t, string(data), tc.createMessage)
+			}
+			_, err := p.staging.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: "dev.s.m", Alias: "champion", VersionNum: 1})
+			ae := apiError(t, err)
+			assert.Equal(t, "PERMISSION_DENIED", ae.ErrorCode)
+			assert.Equal(t, "User is not an owner of Routine or Model 'dev.s.m'.", ae.Message)
+		})
+	}
 }
 
 // TestUnityCatalogDuplicateModel: creating a model that exists is
@@ -171,14 +231,22 @@ func TestUnityCatalogDuplicateModel(t *testing.T) {
 // TestUnityCatalogAliases: aliases are set with PUT .../aliases/{alias},
 // read with include_aliases and get-by-alias, and are case-insensitive
 // (databricks/mlops-stacks#160: "mlflow UC model registry does not
-// different upper/lower case in alias"). No public source quotes the
-// refusal of an alias with a hyphen; the project's design allows letters,
-// digits and underscores only and MLflow reserves "latest" and v<number>
-// (mlflow/mlflow#8164), so the emulator answers 400 INVALID_PARAMETER_VALUE.
+// different upper/lower case in alias"). No public source gives the
+// service's rule for alias names; the emulator refuses what MLflow's client
+// refuses before it sends (mlflow/utils/validation.py,
+// _REGISTERED_MODEL_ALIAS_REGEX `^[\w\-]*$`: "Names may only contain
+// alphanumerics, underscores (_), and dashes (-)") and accepts the rest,
+// dashes included; MLflow reserves "latest" and v<number> only in its own
+// stores, so the emulator does not refuse them either.
 func TestUnityCatalogAliases(t *testing.T) {
 	p := startPair(t)
 	ctx := testCtx(t)
-	for _, bad := range []string{"my-alias", "latest", "v2"} {
+	for _, good := range []string{"my-alias", "latest", "v2"} {
+		_, err := p.dev.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: "dev.s.m", Alias: good, VersionNum: 1})
+		require.NoError(t, err, good)
+		require.NoError(t, p.dev.RegisteredModels.DeleteAlias(ctx, catalog.DeleteAliasRequest{FullName: "dev.s.m", Alias: good}))
+	}
+	for _, bad := range []string{"my.alias", "my alias"} {
 		_, err := p.dev.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: "dev.s.m", Alias: bad, VersionNum: 1})
 		ae := apiError(t, err)
 		assert.Equal(t, http.StatusBadRequest, ae.StatusCode, bad)
@@ -240,47 +308,102 @@ func TestLegacyRegistryDisabled(t *testing.T) {
 	}
 }
 
-// TestUnityCatalogVersionStatus: a new version is PENDING_REGISTRATION,
-// then READY (the SDK's ModelVersionInfo.Status: "Newly created model
-// versions start in PENDING_REGISTRATION status, then move to READY
-// status once the model files are uploaded"), or FAILED_REGISTRATION.
-// The 2.1 API has no status message; MLflow's Unity Catalog registry route
-// /api/2.0/mlflow/unity-catalog/model-versions/get (mlflow's
-// UcModelRegistryStore) returns the version with status_message.
-func TestUnityCatalogVersionStatus(t *testing.T) {
+// TestUnityCatalogRegistrationProtocol: a version is registered as
+// MLflow's Unity Catalog store registers it (mlflow/store/_unity_catalog/
+// registry/rest_store.py, create_model_version, and the routes of
+// databricks_uc_registry_service.proto): POST model-versions/create answers
+// the version PENDING_REGISTRATION with its storage_location; POST
+// model-versions/generate-temporary-credentials (operation
+// MODEL_VERSION_OPERATION_READ_WRITE) gives credentials for it; the client
+// uploads; POST model-versions/finalize makes it READY ("updating its status
+// from PENDING_REGISTRATION to READY", _finalize_model_version). The SDK
+// says the same of the 2.1 API: "Newly created model versions start in
+// PENDING_REGISTRATION status, then move to READY status once the model
+// version files are uploaded and the model version is finalized"
+// (service/catalog ModelVersionInfo.Status). The client does not wait after
+// finalize ("a successful creation will immediately place the model version
+// in a READY state", _await_model_version_creation) and nothing else
+// finalizes: a version whose upload died stays PENDING_REGISTRATION, and
+// reading it later finds it so. The 2.1 API has no status message; MLflow's
+// model-versions/get carries status_message. No public source shows a
+// finalize that fails, nor the refusal of write credentials for a finalized
+// version: the emulator's FAILED_REGISTRATION (scripted) and that refusal
+// are its own.
+func TestUnityCatalogRegistrationProtocol(t *testing.T) {
 	p := startPair(t)
-	ctx := testCtx(t)
-	uc := p.ws.Metastore()
-	devUser := p.ws.Get("dev").UserName()
-	uc.FailNextRegistration("dev.s.m", "model files could not be uploaded")
-	_, err := uc.RegisterVersion(devUser, "dev.s.m", ucVersion())
-	require.NoError(t, err)
-	uc.HoldNextRegistration("dev.s.m")
-	_, err = uc.RegisterVersion(devUser, "dev.s.m", ucVersion())
-	require.NoError(t, err)
-	want := map[int]catalog.ModelVersionInfoStatus{
-		1: catalog.ModelVersionInfoStatusReady,
-		2: catalog.ModelVersionInfoStatusFailedRegistration,
-		3: catalog.ModelVersionInfoStatusPendingRegistration,
+	dev := emulated{srv: p.ws.Get("dev"), w: p.dev}
+	type version struct {
+		Version         string `json:"version"`
+		Status          string `json:"status"`
+		StatusMessage   string `json:"status_message"`
+		StorageLocation string `json:"storage_location"`
+		Source          string `json:"source"`
+		RunID           string `json:"run_id"`
 	}
-	for n, status := range want {
-		v, err := p.dev.ModelVersions.Get(ctx, catalog.GetModelVersionRequest{FullName: "dev.s.m", Version: n})
+	call := func(method, route string, body any) (int, version, string) {
+		status, data, _ := dev.raw(t, method, "/api/2.0/mlflow/unity-catalog/model-versions/"+route, body)
+		var out struct {
+			ModelVersion version `json:"model_version"`
+		}
+		_ = jsonUnmarshal(data, &out)
+		return status, out.ModelVersion, string(data)
+	}
+	get := func(n string) catalog.ModelVersionInfoStatus {
+		v, err := p.dev.ModelVersions.Get(testCtx(t), catalog.GetModelVersionRequest{FullName: "dev.s.m", Version: versionNumber(t, n)})
 		require.NoError(t, err)
-		assert.Equal(t, status, v.Status, "version %d", n)
+		return v.Status
 	}
-	all, err := p.dev.ModelVersions.ListAll(ctx, catalog.ListModelVersionsRequest{FullName: "dev.s.m"})
+
+	status, created, body := call(http.MethodPost, "create", map[string]any{"name": "dev.s.m", "source": "dbfs:/runs/abc/artifacts/agent", "run_id": "abc", "description": "d", "tags": []any{}})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "2", created.Version)
+	assert.Equal(t, "PENDING_REGISTRATION", created.Status)
+	assert.NotEmpty(t, created.StorageLocation)
+	assert.Equal(t, catalog.ModelVersionInfoStatusPendingRegistration, get("2"))
+
+	status, _, body = call(http.MethodPost, "generate-temporary-credentials", map[string]string{"name": "dev.s.m", "version": "2", "operation": "MODEL_VERSION_OPERATION_READ_WRITE"})
+	require.Equal(t, http.StatusOK, status, body)
+	var creds struct {
+		Credentials struct {
+			AWS struct {
+				AccessKeyID string `json:"access_key_id"`
+			} `json:"aws_temp_credentials"`
+			Expiration  int64  `json:"expiration_time"`
+			StorageMode string `json:"storage_mode"`
+		} `json:"credentials"`
+	}
+	require.NoError(t, jsonUnmarshal([]byte(body), &creds))
+	assert.NotEmpty(t, creds.Credentials.AWS.AccessKeyID)
+	assert.Positive(t, creds.Credentials.Expiration)
+	assert.Equal(t, "CUSTOMER_HOSTED", creds.Credentials.StorageMode)
+
+	status, finalized, body := call(http.MethodPost, "finalize", map[string]string{"name": "dev.s.m", "version": "2"})
+	require.Equal(t, http.StatusOK, status, body)
+	assert.Equal(t, "READY", finalized.Status)
+	assert.Equal(t, catalog.ModelVersionInfoStatusReady, get("2"))
+	status, _, _ = call(http.MethodPost, "generate-temporary-credentials", map[string]string{"name": "dev.s.m", "version": "2", "operation": "MODEL_VERSION_OPERATION_READ_WRITE"})
+	assert.Equal(t, http.StatusBadRequest, status, "files are written only at creation time")
+
+	// An upload that dies: created, never finalized, PENDING for good.
+	status, abandoned, _ := call(http.MethodPost, "create", map[string]string{"name": "dev.s.m", "source": "dbfs:/runs/def/artifacts/agent"})
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, catalog.ModelVersionInfoStatusPendingRegistration, get(abandoned.Version), "nothing finalizes it")
+	status, _, _ = call(http.MethodDelete, "delete", map[string]string{"name": "dev.s.m", "version": abandoned.Version})
+	require.Equal(t, http.StatusOK, status)
+
+	// A finalize that fails carries its message on MLflow's get route.
+	p.ws.Metastore().FailNextRegistration("dev.s.m", "model files could not be validated")
+	_, failing, _ := call(http.MethodPost, "create", map[string]string{"name": "dev.s.m", "source": "dbfs:/runs/ghi/artifacts/agent"})
+	_, failed, _ := call(http.MethodPost, "finalize", map[string]string{"name": "dev.s.m", "version": failing.Version})
+	assert.Equal(t, "FAILED_REGISTRATION", failed.Status)
+	status, got, _ := call(http.MethodGet, "get?name=dev.s.m&version="+failing.Version, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "model files could not be validated", got.StatusMessage)
+}
+
+func versionNumber(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
 	require.NoError(t, err)
-	assert.Len(t, all, 3)
-	var body struct {
-		ModelVersion struct {
-			Status        string `json:"status"`
-			StatusMessage string `json:"status_message"`
-		} `json:"model_version"`
-	}
-	ws := emulated{srv: p.ws.Get("dev"), w: p.dev}
-	status, data, _ := ws.raw(t, http.MethodGet, "/api/2.0/mlflow/unity-catalog/model-versions/get?name=dev.s.m&version=2", nil)
-	require.Equal(t, http.StatusOK, status, string(data))
-	require.NoError(t, jsonUnmarshal(data, &body))
-	assert.Equal(t, "FAILED_REGISTRATION", body.ModelVersion.Status)
-	assert.Equal(t, "model files could not be uploaded", body.ModelVersion.StatusMessage)
+	return n
 }
