@@ -6,10 +6,14 @@ workspace and reads the source environment's catalog through the shared Unity Ca
 It is safe to run again: a run finds the copy an earlier run made instead of making another.
 
 1. When the target model already has ``--release-alias``, that version is the copy.
-2. Else a version of the target model whose source is ``models:/<source>/<version>`` is the copy
-   (an earlier run stopped before it set the alias).
-3. Else the source version is copied (``MlflowClient.copy_model_version``, which keeps its run
-   id), described as the release's copy, and awaited until READY.
+2. Else the newest READY version of the target model whose source is
+   ``models:/<source>/<version>`` is the copy (an earlier run stopped before it set the alias).
+   Versions with that source still PENDING_REGISTRATION were left by a run that died during
+   the upload: MLflow finalizes a version before ``create_model_version`` returns and nothing
+   else finalizes one, so they are deleted. FAILED_REGISTRATION ones are left as evidence.
+3. Else the source version is copied (``MlflowClient.copy_model_version``: create, temporary
+   credentials, upload, finalize; it keeps the run id) and described as the release's copy. A
+   copy that is not READY when it returns is an error; nothing is waited for.
 4. The release alias is set on the copy.
 5. The last line on stdout is the report as JSON.
 """
@@ -20,9 +24,8 @@ import argparse
 import json
 import re
 import sys
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 UC_REGISTRY_URI = "databricks-uc"
 READY, PENDING, FAILED = "READY", "PENDING_REGISTRATION", "FAILED_REGISTRATION"
@@ -31,16 +34,6 @@ NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 _ALIAS = re.compile(r"^[A-Za-z0-9_]+$")
 _RELEASE = re.compile(r"^v?\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 _UC_PART = re.compile(r"^[^./\s\x00-\x1f\x7f]+$")
-
-
-@dataclass(frozen=True)
-class Polling:
-    """How long, and how often, to wait for a copy to become READY."""
-
-    timeout: float = 600.0
-    interval: float = 5.0
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
 
 
 class PromotionError(Exception):
@@ -97,8 +90,8 @@ def _versions(client: Any, model: str) -> Iterable[Any]:
             return
 
 
-def find_copy(client: Any, req: Request) -> Optional[Any]:
-    """The target's version that an earlier run made: by the release alias, then by source."""
+def by_alias(client: Any, req: Request) -> Optional[Any]:
+    """The target's version that carries the release alias, or None."""
     try:
         return client.get_model_version_by_alias(req.target_model, req.release_alias)
     except Exception as err:  # pylint: disable=broad-except
@@ -106,13 +99,24 @@ def find_copy(client: Any, req: Request) -> Optional[Any]:
             raise PromotionError(
                 f"cannot look up alias {req.release_alias} of {req.target_model}: {err}"
             ) from err
-    copies: List[Any] = [
-        v
-        for v in _versions(client, req.target_model)
-        if v.source == req.source_uri and v.status != FAILED
-    ]
+    return None
+
+
+def find_copy(client: Any, req: Request) -> Tuple[Optional[Any], List[str]]:
+    """The READY copy an earlier run made (by alias, then by source), and the unfinished
+    copies deleted on the way."""
+    found = by_alias(client, req)
+    if found is not None:
+        return found, []
+    copies = [v for v in _versions(client, req.target_model) if v.source == req.source_uri]
+    discarded: List[str] = []
+    for version in copies:
+        if version.status == PENDING:
+            client.delete_model_version(req.target_model, str(version.version))
+            discarded.append(str(version.version))
+    ready = [v for v in copies if v.status == READY]
     # The newest wins should a killed run have left two.
-    return max(copies, key=lambda v: int(v.version)) if copies else None
+    return (max(ready, key=lambda v: int(v.version)) if ready else None), discarded
 
 
 def check_source(client: Any, req: Request) -> Any:
@@ -136,30 +140,10 @@ def check_source(client: Any, req: Request) -> Any:
     return version
 
 
-def wait_ready(client: Any, name: str, version: str, polling: Polling) -> Any:
-    """Poll the version until READY; FAILED_REGISTRATION or the timeout is an error."""
-    deadline = polling.clock() + polling.timeout
-    while True:
-        found = client.get_model_version(name, version)
-        if found.status == READY:
-            return found
-        if found.status == FAILED:
-            raise PromotionError(
-                f"copy {name} v{version} failed to register: "
-                f"{found.status_message or 'no message'}"
-            )
-        if polling.clock() >= deadline:
-            raise PromotionError(
-                f"copy {name} v{version} is still {found.status} after {polling.timeout:g}s; "
-                f"run the job again to wait for it (the re-run finds this copy)"
-            )
-        polling.sleep(polling.interval)
-
-
-def promote(client: Any, req: Request, polling: Polling = Polling()) -> Dict[str, Any]:
+def promote(client: Any, req: Request) -> Dict[str, Any]:
     """Find or make the release's copy in the target model, set the alias, return the report."""
     copied = False
-    copy = find_copy(client, req)
+    copy, discarded = find_copy(client, req)
     if copy is None:
         check_source(client, req)
         try:
@@ -171,6 +155,11 @@ def promote(client: Any, req: Request, polling: Polling = Polling()) -> Dict[str
                 f"cannot copy {req.source_uri} into {req.target_model}: {err}"
             ) from err
         copied = True
+        if copy.status != READY:
+            raise PromotionError(
+                f"copy {req.target_model} v{copy.version} is {copy.status} after its creation: "
+                f"{copy.status_message or 'no message'}"
+            )
         client.update_model_version(
             name=req.target_model,
             version=copy.version,
@@ -178,10 +167,8 @@ def promote(client: Any, req: Request, polling: Polling = Polling()) -> Dict[str
                 f"release {req.release}: copy of {req.source_model} v{req.source_version}"
             ),
         )
-    if copy.status != READY:
-        copy = wait_ready(client, req.target_model, str(copy.version), polling)
     client.set_registered_model_alias(req.target_model, req.release_alias, copy.version)
-    return {
+    report: Dict[str, Any] = {
         "model_name": req.target_model,
         "model_version": str(copy.version),
         "source_model": req.source_model,
@@ -189,6 +176,9 @@ def promote(client: Any, req: Request, polling: Polling = Polling()) -> Dict[str
         "release_alias": req.release_alias,
         "copied": copied,
     }
+    if discarded:
+        report["discarded"] = discarded
+    return report
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -199,8 +189,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--target-model", required=True, help="catalog.schema.model to copy into")
     parser.add_argument("--release-alias", required=True, help="alias naming the release's copy")
     parser.add_argument("--release", required=True, help="release version, e.g. v1.2.3")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for READY")
-    parser.add_argument("--poll-interval", type=float, default=5.0, help="seconds between polls")
     args = parser.parse_args(argv)
     for flag in ("source_model", "target_model"):
         value = getattr(args, flag)
@@ -222,8 +210,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(f"--release must look like v1.2.3 or 1.2.3-rc.1, got {args.release!r}")
     if args.source_model.lower() == args.target_model.lower():
         parser.error("--source-model and --target-model are the same model: nothing to promote")
-    if args.timeout <= 0 or args.poll_interval <= 0:
-        parser.error("--timeout and --poll-interval must be positive")
     return args
 
 
@@ -250,7 +236,7 @@ def main(argv: Optional[Sequence[str]] = None, client: Any = None) -> int:
             )
             return 1
     try:
-        report = promote(client, req, Polling(timeout=args.timeout, interval=args.poll_interval))
+        report = promote(client, req)
     except PromotionError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""The promotion task: find or make the release's copy, wait for it, set the alias."""
+"""The promotion task: find or make the release's copy, set the alias."""
 
 from __future__ import annotations
 
@@ -70,12 +70,14 @@ class FakeClient:
         self.aliases: Dict[Tuple[str, str], int] = {}
         self.readable = True
         self.copy_status = "READY"
-        self.polls_until_ready = 2
         self.page_size = page_size
         self.calls: List[str] = []
+        self.numbers: Dict[str, int] = {}
 
     def add(self, name: str, source: str, status: str = "READY") -> Version:
-        v = Version(name, len(self.models[name]) + 1, source, status)
+        # Version numbers are never reused, even after a delete.
+        self.numbers[name] = self.numbers.get(name, 0) + 1
+        v = Version(name, self.numbers[name], source, status)
         self.models[name].append(v)
         return v
 
@@ -83,7 +85,7 @@ class FakeClient:
         self.calls.append("get_by_alias")
         if (name, alias) not in self.aliases:
             raise FakeMlflowError(f"alias {alias} not found", "RESOURCE_DOES_NOT_EXIST")
-        return self.models[name][self.aliases[(name, alias)] - 1]
+        return next(v for v in self.models[name] if v.version == self.aliases[(name, alias)])
 
     def search_model_versions(self, filter_string: str, page_token: Optional[str] = None) -> Page:
         self.calls.append("search")
@@ -99,32 +101,31 @@ class FakeClient:
             raise FakeMlflowError(
                 "User does not have USE CATALOG on Catalog 'staging'.", "PERMISSION_DENIED"
             )
-        v = self.models[name][int(version) - 1]
-        if v.status == "PENDING_REGISTRATION":
-            self.polls_until_ready -= 1
-            if self.polls_until_ready <= 0:
-                v.status = self.copy_status
-                if v.status == "FAILED_REGISTRATION":
-                    v.status_message = "artifact upload failed"
-        return v
+        return next(v for v in self.models[name] if v.version == int(version))
 
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> Version:
+        # MLflow creates, uploads and finalizes before it returns.
         self.calls.append("copy")
-        return self.add(dst_name, src_model_uri, "PENDING_REGISTRATION")
+        v = self.add(dst_name, src_model_uri, self.copy_status)
+        if v.status == "FAILED_REGISTRATION":
+            v.status_message = "artifact upload failed"
+        return v
+
+    def delete_model_version(self, name: str, version: str) -> None:
+        self.calls.append(f"delete {version}")
+        self.models[name] = [v for v in self.models[name] if str(v.version) != version]
 
     def update_model_version(self, name: str, version: int, description: str) -> None:
         self.calls.append("update")
-        self.models[name][int(version) - 1].description = description
+        next(v for v in self.models[name] if v.version == int(version)).description = description
 
     def set_registered_model_alias(self, name: str, alias: str, version: int) -> None:
         self.calls.append("set_alias")
         self.aliases[(name, alias)] = int(version)
 
 
-def run(client: FakeClient, **kwargs: Any) -> Dict[str, Any]:
-    return promote.promote(
-        client, REQ, promote.Polling(interval=1.0, sleep=lambda _: None, **kwargs)
-    )
+def run(client: FakeClient) -> Dict[str, Any]:
+    return promote.promote(client, REQ)
 
 
 @pytest.fixture
@@ -136,7 +137,7 @@ def client() -> FakeClient:
     return c
 
 
-def test_copies_waits_and_sets_the_alias(client: FakeClient) -> None:
+def test_copies_and_sets_the_alias(client: FakeClient) -> None:
     report = run(client)
     assert report == {
         "model_name": TGT,
@@ -164,7 +165,7 @@ def test_rerun_after_the_alias_finds_the_copy(client: FakeClient) -> None:
 
 def test_rerun_after_a_kill_before_the_alias_finds_the_copy_by_source(client: FakeClient) -> None:
     client.page_size = 1  # the copy is on a later page of the search
-    client.add(TGT, "models:/staging.agents.interrupt_agent/3", "PENDING_REGISTRATION")
+    client.add(TGT, "models:/staging.agents.interrupt_agent/3")
     report = run(client)
     assert (report["model_version"], report["copied"]) == ("2", False)
     assert "copy" not in client.calls
@@ -172,10 +173,24 @@ def test_rerun_after_a_kill_before_the_alias_finds_the_copy_by_source(client: Fa
     assert client.aliases[(TGT, "release_v1_2_0")] == 2
 
 
+def test_an_unfinished_copy_is_deleted_and_replaced(client: FakeClient) -> None:
+    # A run that died during the upload left v2 PENDING_REGISTRATION: nothing
+    # will finalize it, so it is deleted and one new copy is made.
+    client.add(TGT, "models:/staging.agents.interrupt_agent/3", "PENDING_REGISTRATION")
+    report = run(client)
+    assert (report["model_version"], report["copied"], report["discarded"]) == ("3", True, ["2"])
+    assert "delete 2" in client.calls
+    copies = [v for v in client.models[TGT] if v.source.endswith("/3")]
+    assert [(v.version, v.status) for v in copies] == [(3, "READY")]
+    assert not any(c.startswith("get " + TGT) for c in client.calls), "nothing is waited on"
+
+
 def test_a_failed_earlier_copy_is_not_reused(client: FakeClient) -> None:
     client.add(TGT, "models:/staging.agents.interrupt_agent/3", "FAILED_REGISTRATION")
     report = run(client)
     assert (report["model_version"], report["copied"]) == ("3", True)
+    assert "discarded" not in report
+    assert client.models[TGT][1].status == "FAILED_REGISTRATION", "left as evidence"
 
 
 def test_unreadable_source_names_the_missing_grants(client: FakeClient) -> None:
@@ -192,23 +207,17 @@ def test_unreadable_source_names_the_missing_grants(client: FakeClient) -> None:
 
 def test_source_not_ready_is_refused(client: FakeClient) -> None:
     client.models[SRC][2].status = "PENDING_REGISTRATION"
-    client.polls_until_ready = 99
     with pytest.raises(PromotionError, match="is PENDING_REGISTRATION, not READY"):
         run(client)
 
 
-def test_failed_registration_reports_its_message(client: FakeClient) -> None:
+def test_a_copy_that_fails_registration_reports_its_message(client: FakeClient) -> None:
     client.copy_status = "FAILED_REGISTRATION"
-    with pytest.raises(PromotionError, match="failed to register: artifact upload failed"):
+    with pytest.raises(
+        PromotionError, match="is FAILED_REGISTRATION after its creation: artifact upload failed"
+    ):
         run(client)
     assert "set_alias" not in client.calls
-
-
-def test_pending_past_the_timeout(client: FakeClient) -> None:
-    client.polls_until_ready = 99
-    ticks = iter(range(100))
-    with pytest.raises(PromotionError, match="still PENDING_REGISTRATION after 3s"):
-        run(client, timeout=3.0, clock=lambda: float(next(ticks)))
 
 
 def test_alias_lookup_failure_is_not_taken_for_no_alias(client: FakeClient) -> None:
@@ -235,7 +244,7 @@ def test_copy_failure_is_reported(client: FakeClient) -> None:
 def test_main_prints_the_report_last(
     client: FakeClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(ARGV + ["--poll-interval", "0.001"], client=client) == 0
+    assert main(ARGV, client=client) == 0
     report = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert report["copied"] is True and report["model_version"] == "2"
 
@@ -266,7 +275,7 @@ def test_main_builds_a_unity_catalog_client(
     fake = type(sys)("mlflow")
     fake.MlflowClient = make  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "mlflow", fake)
-    assert main(ARGV + ["--poll-interval", "0.001"]) == 0
+    assert main(ARGV) == 0
     assert seen == {"registry_uri": "databricks-uc"}
     assert json.loads(capsys.readouterr().out)["model_name"] == TGT
 
@@ -293,12 +302,6 @@ def test_bad_arguments_exit_2(
         main(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
-
-
-def test_bad_timeout_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(ARGV + ["--timeout", "0"])
-    assert "must be positive" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
