@@ -29,6 +29,20 @@ type counts struct {
 	LatencySumMs float64 `json:"latency_sum_ms"`
 }
 
+// add folds o into c.
+func (c *counts) add(o *counts) {
+	c.Requests += o.Requests
+	c.Status4xx += o.Status4xx
+	c.Status5xx += o.Status5xx
+	c.LatencySumMs += o.LatencySumMs
+	if len(c.Buckets) < len(o.Buckets) {
+		c.Buckets = append(c.Buckets, make([]int64, len(o.Buckets)-len(c.Buckets))...)
+	}
+	for i, n := range o.Buckets {
+		c.Buckets[i] += n
+	}
+}
+
 func (c *counts) observe(status int, latencyMs float64) {
 	if len(c.Buckets) != len(latencyBucketsMs)+1 {
 		c.Buckets = make([]int64, len(latencyBucketsMs)+1)
@@ -328,10 +342,19 @@ func (s *Server) metricsMinute() time.Time {
 	return now.UTC().Truncate(time.Minute)
 }
 
+// prometheus renders the export. The families are the ones Databricks'
+// metrics export page configures for Datadog (cpu_usage_percentage,
+// mem_usage_percentage, provisioned_concurrent_requests_total,
+// request_4xx_count_total, request_5xx_count_total, request_count_total as
+// gauges, request_latency_ms as a histogram). The request counts and
+// latencies are the emulator's invocations; CPU and memory are synthetic,
+// and provisioned concurrency is the workload size's upper bound.
 func (ep *endpointRec) prometheus(o MetricsOptions, minute time.Time) string {
+	sizes := map[string]string{}
 	if ep.Current != nil {
 		for _, e := range ep.Current.Entities {
 			ep.metrics(e)
+			sizes[e.Name] = e.WorkloadSize
 		}
 	}
 	names := make([]string, 0, len(ep.Metrics))
@@ -350,51 +373,100 @@ func (ep *endpointRec) prometheus(o MetricsOptions, minute time.Time) string {
 		}
 		return &counts{}
 	}
+	// series are the label sets with their counts: one per served entity,
+	// or one for the whole endpoint when the export names none.
+	type series struct {
+		labels string
+		counts *counts
+		size   string
+	}
+	var all []series
+	if o.Labels == MetricsUnlabelled {
+		sum := &counts{}
+		size := ""
+		for _, n := range names {
+			sum.add(pick(ep.Metrics[n]))
+			size = max(size, sizes[n])
+		}
+		all = append(all, series{counts: sum, size: size})
+	} else {
+		for _, n := range names {
+			all = append(all, series{labels: `served_model_name="` + escapeLabel(n) + `"`, counts: pick(ep.Metrics[n]), size: sizes[n]})
+		}
+	}
 	suffix, kind := "", "counter"
 	if !cumulative {
 		suffix, kind = " "+strconv.FormatInt(minute.UnixMilli(), 10), "gauge"
 	}
 	var b strings.Builder
-	labels := func(n string, m *entityMetrics) string {
-		return `served_entity_name="` + escapeLabel(n) + `",entity_name="` + escapeLabel(m.EntityName) + `",entity_version="` + escapeLabel(m.EntityVersion) + `"`
-	}
-	family := func(metric, help string, get func(*counts) int64) {
-		b.WriteString("# HELP " + metric + " " + help + "\n# TYPE " + metric + " " + kind + "\n")
-		for _, n := range names {
-			m := ep.Metrics[n]
-			b.WriteString(metric + "{" + labels(n, m) + "} " + strconv.FormatInt(get(pick(m)), 10) + suffix + "\n")
+	braces := func(labels string) string {
+		if labels == "" {
+			return ""
 		}
+		return "{" + labels + "}"
+	}
+	family := func(metric, kind, help string, get func(series) string) {
+		b.WriteString("# HELP " + metric + " " + help + "\n# TYPE " + metric + " " + kind + "\n")
+		for _, sr := range all {
+			b.WriteString(metric + braces(sr.labels) + " " + get(sr) + suffix + "\n")
+		}
+	}
+	count := func(get func(*counts) int64) func(series) string {
+		return func(sr series) string { return strconv.FormatInt(get(sr.counts), 10) }
 	}
 	span := "since the served entity started"
 	if !cumulative {
 		span = "during the last minute"
 	}
-	family("request_count_total", "Requests served by the served entity "+span+".", func(c *counts) int64 { return c.Requests })
-	family("request_4xx_count_total", "Requests answered with a 4xx status "+span+".", func(c *counts) int64 { return c.Status4xx })
-	family("request_5xx_count_total", "Requests answered with a 5xx status "+span+".", func(c *counts) int64 { return c.Status5xx })
+	family("cpu_usage_percentage", "gauge", "Average CPU utilization across the server replicas "+span+" (synthetic).", func(sr series) string {
+		return strconv.FormatFloat(min(100, 2+float64(sr.counts.Requests)/10), 'f', -1, 64)
+	})
+	family("mem_usage_percentage", "gauge", "Average memory utilization across the server replicas "+span+" (synthetic).", func(sr series) string {
+		return strconv.FormatFloat(min(100, 20+float64(sr.counts.Requests)/50), 'f', -1, 64)
+	})
+	family("provisioned_concurrent_requests_total", "gauge", "Parallel requests the served entity's workload size can handle.", func(sr series) string {
+		return strconv.Itoa(workloadConcurrency(sr.size))
+	})
+	family("request_count_total", kind, "Requests served by the served entity "+span+".", count(func(c *counts) int64 { return c.Requests }))
+	family("request_4xx_count_total", kind, "Requests answered with a 4xx status "+span+".", count(func(c *counts) int64 { return c.Status4xx }))
+	family("request_5xx_count_total", kind, "Requests answered with a 5xx status "+span+".", count(func(c *counts) int64 { return c.Status5xx }))
 	if o.OmitLatency {
 		return b.String()
 	}
 	b.WriteString("# HELP request_latency_ms Request latency of the served entity in milliseconds " + span + ".\n# TYPE request_latency_ms histogram\n")
-	for _, n := range names {
-		m := ep.Metrics[n]
-		c := pick(m)
-		l := labels(n, m)
+	for _, sr := range all {
+		c := sr.counts
+		l := sr.labels
+		if l != "" {
+			l += ","
+		}
 		var cum int64
 		for i, le := range latencyBucketsMs {
 			if i < len(c.Buckets) {
 				cum += c.Buckets[i]
 			}
-			b.WriteString("request_latency_ms_bucket{" + l + `,le="` + strconv.FormatFloat(le, 'f', -1, 64) + `"} ` + strconv.FormatInt(cum, 10) + suffix + "\n")
+			b.WriteString("request_latency_ms_bucket{" + l + `le="` + strconv.FormatFloat(le, 'f', -1, 64) + `"} ` + strconv.FormatInt(cum, 10) + suffix + "\n")
 		}
 		if len(c.Buckets) > len(latencyBucketsMs) {
 			cum += c.Buckets[len(latencyBucketsMs)]
 		}
-		b.WriteString("request_latency_ms_bucket{" + l + `,le="+Inf"} ` + strconv.FormatInt(cum, 10) + suffix + "\n")
-		b.WriteString("request_latency_ms_sum{" + l + "} " + strconv.FormatFloat(c.LatencySumMs, 'f', -1, 64) + suffix + "\n")
-		b.WriteString("request_latency_ms_count{" + l + "} " + strconv.FormatInt(cum, 10) + suffix + "\n")
+		b.WriteString("request_latency_ms_bucket{" + l + `le="+Inf"} ` + strconv.FormatInt(cum, 10) + suffix + "\n")
+		b.WriteString("request_latency_ms_sum" + braces(sr.labels) + " " + strconv.FormatFloat(c.LatencySumMs, 'f', -1, 64) + suffix + "\n")
+		b.WriteString("request_latency_ms_count" + braces(sr.labels) + " " + strconv.FormatInt(cum, 10) + suffix + "\n")
 	}
 	return b.String()
+}
+
+// workloadConcurrency is the upper bound of a workload size's provisioned
+// concurrency (Small 4, Medium 16, Large 64, per Databricks' serving docs).
+func workloadConcurrency(size string) int {
+	switch size {
+	case "Medium":
+		return 16
+	case "Large":
+		return 64
+	}
+	return 4
 }
 
 func escapeLabel(v string) string {

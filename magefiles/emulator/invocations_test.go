@@ -182,7 +182,7 @@ func metricsByEntity(t *testing.T, w *databricks.WorkspaceClient, endpoint strin
 		for _, m := range fam.GetMetric() {
 			entity := ""
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "served_entity_name" {
+				if l.GetName() == "served_model_name" {
 					entity = l.GetValue()
 				}
 			}

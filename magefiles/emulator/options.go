@@ -108,7 +108,27 @@ type MetricsOptions struct {
 	Shape MetricsShape `json:"shape,omitempty"`
 	// OmitLatency leaves request_latency_ms out, as some workspaces do.
 	OmitLatency bool `json:"omit_latency,omitempty"`
+	// Labels is how a series names its served entity: MetricsByServedModel
+	// (default, also for "") or MetricsUnlabelled.
+	Labels MetricsLabels `json:"labels,omitempty"`
 }
+
+// MetricsLabels is how the metrics export names a series' served entity.
+// The export's documentation shows no labels at all; the one spelling an
+// integration shows is served_model_name (DataDog's model serving
+// dashboard filters by it), so that is the default, and the emulator can
+// also export without any per-entity label, which a canary must survive.
+type MetricsLabels string
+
+// The label schemes.
+const (
+	// MetricsByServedModel labels each series served_model_name="<served
+	// entity name>".
+	MetricsByServedModel MetricsLabels = "served_model_name"
+	// MetricsUnlabelled exports one series per family for the whole
+	// endpoint, naming no served entity.
+	MetricsUnlabelled MetricsLabels = "none"
+)
 
 // Durations of the service's state machines, in service time.
 type Durations struct {

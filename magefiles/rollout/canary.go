@@ -282,6 +282,7 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 	}
 	looks, failedReads := 0, 0
 	gaps := 0
+	seen := false // a minute of the candidate or the stable version was read
 	for !dec.Outcome.Final() {
 		stats, err := r.probes.wait(ctx, r.d.o.Clock, a.Interval)
 		if err != nil {
@@ -308,6 +309,17 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 			failedReads = 0
 			if !latencyKnown {
 				cfg.Latency, latencyKnown = series.LatencyExported, true
+			}
+			seen = seen || attributed(fresh, r.cand.Name, r.stable.Name)
+			if series.Unattributed > 0 && !seen {
+				// The export's documentation shows no per-entity label: an
+				// export without one cannot tell the candidate's requests
+				// from the stable version's, and the judge never decides on
+				// requests it cannot attribute.
+				dec.Outcome = judge.InsufficientTraffic
+				dec.Reason = fmt.Sprintf("the metrics export names no served entity (%d series without a served_model_name or served_entity_name label): the candidate's requests cannot be told from %s's, so the candidate was not judged",
+					series.Unattributed, r.stable.Name)
+				break
 			}
 			for _, w := range fresh {
 				m := judge.MinuteOf(w, r.cand.Name, r.stable.Name)
@@ -345,6 +357,17 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 	}
 	r.printf("   decision: %s\n", dec.Summary())
 	return dec, nil
+}
+
+// attributed reports whether any window names the candidate or the stable
+// version.
+func attributed(ws []servingmetrics.Window, cand, stable string) bool {
+	for _, w := range ws {
+		if w.Has(cand) || w.Has(stable) {
+			return true
+		}
+	}
+	return false
 }
 
 // read scrapes the export into the series and returns the windows it

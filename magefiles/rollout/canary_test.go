@@ -136,6 +136,24 @@ func TestBadCanaryAborts(t *testing.T) {
 	}
 }
 
+// An export that names no served entity (the real export's documentation
+// shows no labels; see tests/contract) cannot attribute requests to the
+// candidate: the canary stops at the first minute it reads, restores the
+// stable version and says why, without a verdict on the candidate.
+func TestUnattributableExportIsNotJudged(t *testing.T) {
+	wd := newWorld(t, worldOpts{rate: 20, emulator: emulator.Options{Metrics: emulator.MetricsOptions{Labels: emulator.MetricsUnlabelled}}})
+	_, err := wd.canary(testPlan()).Run(testCtx(t))
+	var ae *AbortError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, judge.InsufficientTraffic, ae.Decision.Outcome, "not a verdict on the candidate")
+	assert.Contains(t, ae.Reason, "the metrics export names no served entity")
+	assert.Contains(t, ae.Reason, "so the candidate was not judged")
+	assert.NotContains(t, ae.Reason, "CANARY_PROBES", "no hint that would not help")
+	assert.LessOrEqual(t, ae.Decision.Minutes, 0, "no minute was judged")
+	assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
+	wd.assertHealthyRouted(wd.stable.Name)
+}
+
 func TestLowTraffic(t *testing.T) {
 	t.Run("without probes the canary stops for insufficient traffic", func(t *testing.T) {
 		wd := newWorld(t, worldOpts{rate: 0.1})

@@ -26,7 +26,11 @@ const (
 const Minute = time.Minute
 
 // entityLabels name the served entity of a series, in order of precedence.
-var entityLabels = []string{"served_entity_name", "served_model_name", "entity", "served_entity"}
+// The export's documentation names no label; these are every spelling seen
+// in public integrations and tests: served_model_name (DataDog's serving
+// dashboard), served_model (a client's test fixture), served_entity_name
+// (the spelling of the endpoints API), entity and served_entity.
+var entityLabels = []string{"served_entity_name", "served_model_name", "served_model", "entity", "served_entity"}
 
 // Family is which of the four families a value came from.
 type Family int

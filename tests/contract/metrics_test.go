@@ -43,7 +43,7 @@ func (ws emulated) exportByEntity(t *testing.T, endpoint string) (map[string]map
 			stamps[name] = m.GetTimestampMs()
 			entity := ""
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "served_entity_name" {
+				if l.GetName() == "served_model_name" {
 					entity = l.GetValue()
 				}
 			}
@@ -69,39 +69,61 @@ func (ws emulated) exportByEntity(t *testing.T, endpoint string) (map[string]map
 	return out, stamps
 }
 
-// The real export declares request_count_total, request_4xx_count_total
-// and request_5xx_count_total as gauges holding the count of the last
-// minute, each sample with an epoch-ms timestamp: Databricks' Datadog
-// configuration lists them as type gauge, and DataDog/integrations-core
-// databricks/metadata.csv describes each as "during the last minute".
-// request_latency_ms is a histogram that some workspaces do not export.
+// The export's families and types are the ones Databricks' metrics export
+// page configures for Datadog ("Track and export serving endpoint health
+// metrics to Prometheus and Datadog", its openmetrics.d example):
+// cpu_usage_percentage, mem_usage_percentage,
+// provisioned_concurrent_requests_total, request_4xx_count_total,
+// request_5xx_count_total and request_count_total as gauges,
+// request_latency_ms as a histogram. The page's definitions count requests
+// "within a minute"; DataDog/integrations-core databricks/metadata.csv
+// describes each family as "during the last minute". No Databricks page
+// shows labels, sample timestamps or bucket bounds:
+//
+//   - the per-entity label served_model_name is the one spelling a public
+//     integration shows (DataDog's model serving dashboard filters by it);
+//     the emulator also exports without any per-entity label
+//     (MetricsUnlabelled), since the real export may have none;
+//   - the epoch-ms timestamps follow public collectors of the export, not
+//     a Databricks source;
+//   - the latency bucket bounds are the emulator's own;
+//   - CPU and memory values are synthetic, provisioned concurrency is the
+//     workload size's upper bound.
+//
+// Some workspaces do not export request_latency_ms (OmitLatency).
 func TestMetricsExportShapes(t *testing.T) {
 	minute0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	documented := []string{
+		"# TYPE cpu_usage_percentage gauge",
+		"# TYPE mem_usage_percentage gauge",
+		"# TYPE provisioned_concurrent_requests_total gauge",
+		"# TYPE request_count_total gauge",
+		"# TYPE request_4xx_count_total gauge",
+		"# TYPE request_5xx_count_total gauge",
+		"# TYPE request_latency_ms histogram",
+	}
 	tests := []struct {
 		name    string
 		opts    emulator.MetricsOptions
 		want    []string
 		notWant []string
 	}{
-		{"gauges of the last minute, stamped (default)", emulator.MetricsOptions{}, []string{
-			"# TYPE request_count_total gauge",
-			"# TYPE request_4xx_count_total gauge",
-			"# TYPE request_5xx_count_total gauge",
-			`request_count_total{served_entity_name="agent-1",entity_name="agent",entity_version="1"} 3 1748779200000`,
-			`request_latency_ms_bucket{served_entity_name="agent-1",entity_name="agent",entity_version="1",le="25"} 0 1748779200000`,
-			// 30 ms of model latency plus the emulator's own handling time,
-			// which a loaded machine stretches: above 25 ms, bounded only
-			// by +Inf.
-			`request_latency_ms_bucket{served_entity_name="agent-1",entity_name="agent",entity_version="1",le="+Inf"} 3 1748779200000`,
-			`request_latency_ms_count{served_entity_name="agent-1",entity_name="agent",entity_version="1"} 3 1748779200000`,
-			"# TYPE request_latency_ms histogram",
-		}, nil},
+		{"every documented family, per served model (default)", emulator.MetricsOptions{}, append(documented,
+			`request_count_total{served_model_name="agent-1"} 3 1748779200000`,
+			`provisioned_concurrent_requests_total{served_model_name="agent-1"} 4 1748779200000`,
+			`request_latency_ms_bucket{served_model_name="agent-1",le="+Inf"} 3 1748779200000`,
+			`request_latency_ms_count{served_model_name="agent-1"} 3 1748779200000`,
+		), nil},
+		{"no per-entity label", emulator.MetricsOptions{Labels: emulator.MetricsUnlabelled}, append(documented,
+			"\nrequest_count_total 3 1748779200000\n",
+			`request_latency_ms_bucket{le="+Inf"} 3 1748779200000`,
+		), []string{"served_model_name"}},
 		{"latency left out", emulator.MetricsOptions{OmitLatency: true}, []string{"# TYPE request_count_total gauge"}, []string{"request_latency_ms"}},
 		{"cumulative counters", emulator.MetricsOptions{Shape: emulator.MetricsCounters}, []string{
 			"# TYPE request_count_total counter",
-			`request_count_total{served_entity_name="agent-1",entity_name="agent",entity_version="1"} 3` + "\n",
-			`request_latency_ms_bucket{served_entity_name="agent-1",entity_name="agent",entity_version="1",le="+Inf"} 3` + "\n",
-		}, []string{"gauge"}},
+			`request_count_total{served_model_name="agent-1"} 3` + "\n",
+			`request_latency_ms_bucket{served_model_name="agent-1",le="+Inf"} 3` + "\n",
+		}, []string{"# TYPE request_count_total gauge"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +154,10 @@ func TestMetricsExportShapes(t *testing.T) {
 }
 
 // Each minute's requests are in that minute's window only: a later scrape
-// shows the next minute, stamped with its start, never the sum.
+// shows the next minute, stamped with its start, never the sum. The page's
+// definitions count requests "within a minute" and DataDog's metadata.csv
+// says "during the last minute"; no public source says whether the minute
+// in progress is exported: the emulator exports only complete minutes.
 func TestMetricsExportMinuteWindows(t *testing.T) {
 	minute0 := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	clock := emulator.NewManualClock(minute0.Add(5 * time.Second))
