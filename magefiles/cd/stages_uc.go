@@ -106,6 +106,9 @@ func (s *State) registerUC(ctx context.Context, tr *Training) error {
 	s.Record.Model = &release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL,
 		Registry: RegistryUnityCatalog, Alias: alias}
 	s.Printf("   %s v%s READY (%s), @%s\n", cfg.Model, mv.Version, how, alias)
+	if err := s.pruneReleaseAliases(ctx, cfg.Model, alias); err != nil {
+		return err
+	}
 	return s.discardUnfinished(ctx, mv.Version)
 }
 
@@ -225,7 +228,7 @@ func (s *State) promoteUC(ctx context.Context) error {
 		_ = s.Record.Attach("promotion_run", jobRun)
 	}
 	s.Printf("   %s v%s -> %s v%s @%s (%s)\n", src.Name, src.Version, cfg.Model, mv.Version, alias, how)
-	return nil
+	return s.pruneReleaseAliases(ctx, cfg.Model, alias)
 }
 
 // sourceVersionUC reads the source environment's verified version through

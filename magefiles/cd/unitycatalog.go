@@ -193,6 +193,48 @@ func (s *State) deleteAlias(ctx context.Context, model, alias string) error {
 	return fmt.Errorf("delete %s@%s: %w", model, alias, err)
 }
 
+// KeptReleaseAliases is how many release aliases (release_<tag>) a model
+// keeps: the ones on its newest versions. No public source states a limit
+// on aliases per Unity Catalog model; the bound is the project's choice, so
+// that a model released every day does not gather aliases without end.
+// Rollback chooses its target from the journal by version number, so a
+// pruned alias costs it nothing; @champion, @challenger and any alias not
+// named release_* are never pruned.
+const KeptReleaseAliases = 10
+
+// pruneReleaseAliases deletes the release aliases beyond the newest
+// KeptReleaseAliases (by the version they name, then by name), keeping the
+// one of the release being deployed.
+func (s *State) pruneReleaseAliases(ctx context.Context, model, current string) error {
+	have, err := s.Aliases(ctx, s.Client, model)
+	if err != nil {
+		return err
+	}
+	var release []string
+	for a := range have {
+		if strings.HasPrefix(a, "release_") && a != current {
+			release = append(release, a)
+		}
+	}
+	sort.Slice(release, func(i, j int) bool {
+		vi, vj := versionNumber(have[release[i]]), versionNumber(have[release[j]])
+		if vi != vj {
+			return vi > vj
+		}
+		return release[i] > release[j]
+	})
+	for i, a := range release {
+		if i < KeptReleaseAliases-1 {
+			continue
+		}
+		if err := s.deleteAlias(ctx, model, a); err != nil {
+			return err
+		}
+		s.Printf("   %s@%s removed (v%s): only the newest %d release aliases are kept\n", model, a, have[a], KeptReleaseAliases)
+	}
+	return nil
+}
+
 // AliasMove is one alias change a stage makes (plan shows them).
 type AliasMove struct {
 	Alias, From, To string // From/To "" when unset before/after

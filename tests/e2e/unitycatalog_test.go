@@ -441,3 +441,39 @@ func TestUnityCatalogFailedPromotionIsRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestUnityCatalogReleaseAliasesAreBounded: a model keeps the release
+// aliases of its newest cd.KeptReleaseAliases versions (the project's
+// bound: no public source states a limit on aliases per model); older ones
+// are removed, other aliases never.
+func TestUnityCatalogReleaseAliasesAreBounded(t *testing.T) {
+	t.Parallel()
+	w := newUCWorlds(t)
+	w.repo.Tag("v1.0.0")
+	r, err := w.deploy(cd.EnvDev, withEnv(cd.ExitAfterStageEnv, "bundle"), func(o *cd.Options) { o.Process = cd.Process{PID: deadPID(t)} })
+	require.ErrorIs(t, err, cd.ErrExitedAfterStage, r.Output())
+	ms, model, user := w.ws.Metastore(), w.config(cd.EnvDev).Model, w.server(cd.EnvDev).UserName()
+	for i := 1; i <= 12; i++ {
+		v, err := ms.RegisterVersion(user, model, unitycatalog.NewVersion{Source: "dbfs:/old/" + strconv.Itoa(i)})
+		require.NoError(t, err)
+		_, aerr := ms.SetAlias(user, model, "release_v0_"+strconv.Itoa(i)+"_0", v.Version)
+		require.Nil(t, aerr)
+	}
+	_, aerr := ms.SetAlias(user, model, "keep_me", 1)
+	require.Nil(t, aerr)
+	again, err := w.deploy(cd.EnvDev)
+	require.NoError(t, err, again.Output())
+	var release []string
+	for a := range w.aliases(cd.EnvDev) {
+		if strings.HasPrefix(a, "release_") {
+			release = append(release, a)
+		}
+	}
+	sort.Strings(release)
+	assert.Len(t, release, cd.KeptReleaseAliases)
+	assert.Contains(t, release, "release_v1_0_0")
+	assert.NotContains(t, release, "release_v0_3_0", "the oldest go")
+	assert.Contains(t, release, "release_v0_4_0")
+	assert.Equal(t, "1", w.aliases(cd.EnvDev)["keep_me"])
+	assert.Contains(t, again.Output(), "@release_v0_1_0 removed (v1): only the newest 10 release aliases are kept")
+}
