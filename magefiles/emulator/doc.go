@@ -61,10 +61,12 @@
 //     seeds a catalog per workspace with that schema, each workspace
 //     granted read on the previous one's catalog (dev -> staging -> prod);
 //     Metastore().CreateCatalog, CreateSchema, Grant and Revoke seed in Go.
-//     Versions go PENDING_REGISTRATION -> READY after
-//     Durations.ModelRegistration, or FAILED_REGISTRATION or stay pending
-//     when scripted (Metastore().FailNextRegistration,
-//     HoldNextRegistration).
+//     Versions are registered as MLflow registers them (MLflow's
+//     model-versions/create, generate-temporary-credentials, finalize):
+//     PENDING_REGISTRATION until finalized, then READY, or
+//     FAILED_REGISTRATION when scripted (Metastore().FailNextRegistration);
+//     a task scripted to die mid-registration
+//     (InterruptNextRegistration) leaves its version pending.
 //   - Workspace model registry, only with Options.LegacyRegistry (off by
 //     default, as on new accounts' workspaces, where every registry route
 //     answers 403 PERMISSION_DENIED "The legacy workspace model registry is

@@ -141,8 +141,9 @@ type Durations struct {
 	RunPending time.Duration `json:"run_pending"`
 	// RunDuration is how long a job run stays RUNNING unless scripted (default 2m).
 	RunDuration time.Duration `json:"run_duration"`
-	// ModelRegistration is how long a model version stays
-	// PENDING_REGISTRATION (default 30s).
+	// ModelRegistration is how long a workspace model registry version
+	// stays PENDING_REGISTRATION (default 30s). Unity Catalog versions are
+	// READY when finalized: there is no timer.
 	ModelRegistration time.Duration `json:"model_registration"`
 }
 

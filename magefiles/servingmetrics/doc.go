@@ -30,7 +30,9 @@
 //     timestamps and as a counter otherwise.
 //
 // The served entity of a series is the first non-empty of the labels
-// served_entity_name, served_model_name, entity, served_entity. Series of
+// served_entity_name, served_model_name, served_model, entity, served_entity
+// (no Databricks page shows the export's labels; these are the spellings
+// public integrations and tests use). Series of
 // one entity that differ in other labels are summed (histograms on the union
 // of their bucket bounds); series naming no entity are only counted
 // (Unattributed). Malformed text, negative, NaN or infinite values, duplicate

@@ -14,23 +14,27 @@
 //   - creating a model needs USE_CATALOG, USE_SCHEMA and CREATE_MODEL (or
 //     CREATE_FUNCTION) on the schema;
 //   - changing a model (versions, aliases, comment, deletion) needs its
-//     ownership or MANAGE, with USE_CATALOG and USE_SCHEMA;
+//     ownership, with USE_CATALOG and USE_SCHEMA, as the SDK's docs say;
+//     with Options.ModelVersionGrants, CREATE MODEL VERSION on the model
+//     also allows registering versions, as the newer pages say;
 //   - changing grants needs ownership of the securable or a parent, or MANAGE.
 //
 // Missing things answer 404 (CATALOG_DOES_NOT_EXIST, SCHEMA_DOES_NOT_EXIST,
 // RESOURCE_DOES_NOT_EXIST "Routine or Model '<name>' does not exist."),
 // missing privileges 403 PERMISSION_DENIED "User does not have EXECUTE on
 // Routine or Model '<name>'.", a duplicate model 409 RESOURCE_ALREADY_EXISTS
-// and an alias outside letters, digits and underscores 400
+// and an alias outside word characters and dashes 400
 // INVALID_PARAMETER_VALUE. tests/contract cites the evidence.
 //
-// Versions are registered (RegisterVersion: the training task; Promote: the
-// promotion task's copy) PENDING_REGISTRATION and become READY after the
-// registration time on the emulator's scaled clock, or FAILED_REGISTRATION
-// with a status message (FailNextRegistration), or stay pending
-// (HoldNextRegistration). The SDK's ModelVersionInfo has no status
-// message; MLflow's Unity Catalog route
-// /api/2.0/mlflow/unity-catalog/model-versions/get carries it.
+// Versions are registered as MLflow's Unity Catalog store registers them
+// (registration.go): create (PENDING_REGISTRATION, with a storage
+// location), temporary credentials, upload, finalize (READY, or
+// FAILED_REGISTRATION when scripted by FailNextRegistration). Nothing
+// finalizes a version on its own: a task scripted to die after a step
+// (InterruptNextRegistration) leaves it pending. The training task
+// registers through RegisterVersion, the promotion task's copy through
+// Promote; MLflow clients use the routes. The SDK's ModelVersionInfo has no
+// status message; MLflow's route model-versions/get carries it.
 //
 // Tests and the demo seed the metastore in Go: CreateCatalog, CreateSchema,
 // Grant, Revoke.

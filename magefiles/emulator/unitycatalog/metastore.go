@@ -43,7 +43,7 @@ type Metastore struct {
 	// grants: securable key -> principal -> privileges.
 	grants map[string]map[string]map[catalog.Privilege]bool
 	// next registrations of a model, scripted by FailNextRegistration and
-	// HoldNextRegistration.
+	// InterruptNextRegistration.
 	scripted map[string][]Registration
 	nextID   int64
 }
