@@ -174,7 +174,12 @@
 //
 // Every stage is safe to run again: the bundle deploy updates what its
 // record names (or adopts a job found by name), a run-now carries an
-// idempotency token, registration and promotion find earlier versions,
+// idempotency token keyed by the step and the number of its runs that
+// failed before (a killed deploy finds its run again, a failed run is
+// retried by a new one; the record's job_runs lists them), registration
+// and promotion find earlier READY versions and delete the unfinished ones
+// a died run left (MLflow finalizes a Unity Catalog version before
+// create_model_version returns; nothing else does),
 // serving skips an endpoint that already serves the version, and the
 // production rollout resumes from its checkpoint and the live endpoint. A deploy of
 // the same release that was interrupted or failed resumes its record; a
