@@ -116,6 +116,9 @@ func (s *State) connect(ctx context.Context, env string) (*workspace.Client, err
 	}
 	opts := s.Opts.Client
 	opts.Getenv = s.envGetenv(env)
+	if opts.OnRetry == nil {
+		opts.OnRetry = func(line string) { s.Printf("   %s: %s\n", env, line) }
+	}
 	c, err := workspace.Connect(ctx, cfg.Target, opts)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go"
@@ -44,6 +45,9 @@ type Options struct {
 	// RateLimitPerSecond raises the SDK's client-side limit (15/s by
 	// default), for load tests.
 	RateLimitPerSecond int
+	// OnRetry receives one line for each transient answer the SDK will
+	// retry (what, the attempt, the wait); nil says nothing.
+	OnRetry func(line string)
 }
 
 // Client is an authenticated workspace client for one target.
@@ -117,11 +121,19 @@ func Connect(ctx context.Context, t Target, opts Options) (*Client, error) {
 	if !opts.SkipConfigFile {
 		loaders = append(loaders, config.ConfigFile)
 	}
+	retryTimeout := opts.RetryTimeoutSeconds
+	if v := getenv(RetryTimeoutEnv); retryTimeout == 0 && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s=%q: give a whole number of seconds, such as 60", RetryTimeoutEnv, v)
+		}
+		retryTimeout = n
+	}
 	cfg := &config.Config{
 		Profile:             t.Profile,
 		AuthType:            t.AuthType,
-		HTTPTransport:       opts.HTTPTransport,
-		RetryTimeoutSeconds: opts.RetryTimeoutSeconds,
+		HTTPTransport:       newGuard(opts.HTTPTransport, t.Name, targetHost, opts.OnRetry),
+		RetryTimeoutSeconds: retryTimeout,
 		RateLimitPerSecond:  opts.RateLimitPerSecond,
 		Loaders:             loaders,
 	}

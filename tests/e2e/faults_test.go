@@ -172,7 +172,13 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	w.srv.InjectFaults("GET /api/2.0/serving-endpoints/*", emulator.Fault429)
 	w.srv.InjectFaults("POST /api/2.0/serving-endpoints", emulator.Fault503)
 
-	w.release(cd.EnvDev, cd.EnvStaging)
+	dev, err := w.deploy(cd.EnvDev)
+	require.NoError(t, err, dev.Output())
+	// Each retried answer is one line: environment, attempt, call, answer, wait.
+	assert.Contains(t, dev.Output(), "   dev: retry 1 of POST /api/2.2/jobs/run-now after 503 Service Unavailable: waiting about 1s\n")
+	v, err := w.verify(cd.EnvDev)
+	require.NoError(t, err, v.Output())
+	w.release(cd.EnvStaging)
 
 	assert.Zero(t, w.srv.PendingFaults(), "every fault fired")
 	assert.Len(t, w.srv.JobRuns(w.config(cd.EnvDev).TrainingJob), 1, "one training run")

@@ -1,0 +1,88 @@
+package workspace
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+)
+
+// deadAddress is a loopback port where nothing listens: bound, then closed.
+func deadAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// A connection that cannot heal fails Connect at once, naming the target,
+// the host and what to check; the SDK on its own retries "connection
+// refused" for its whole retry window (httpclient/errors.go,
+// urlErrorTransientErrorMessages). No test sleeps or times anything: the
+// retry window here is 5 minutes, so reaching the assertion at all shows
+// nothing was retried.
+func TestUnreachableHostsFailAtOnce(t *testing.T) {
+	tlsServer := httptest.NewTLSServer(http.NotFoundHandler()) // a certificate nobody trusts
+	t.Cleanup(tlsServer.Close)
+	plain := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(plain.Close)
+	tests := []struct {
+		name, host, why, check string
+	}{
+		{"nothing listens", "http://" + deadAddress(t), "nothing accepts connections there (refused)", "workspace.host in databricks.yml"},
+		{"unknown host", "https://no-such-workspace.invalid", "the host name does not resolve", "workspace.host in databricks.yml"},
+		{"untrusted certificate", tlsServer.URL, "its TLS certificate is not trusted", "certificate authority"},
+		{"https to a plain port", "https://" + strings.TrimPrefix(plain.URL, "http://"), "it does not speak TLS", "the scheme of workspace.host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Connect(context.Background(), Target{Name: "prod", Host: tt.host}, Options{
+				Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": "dapi-test"}), SkipConfigFile: true, RetryTimeoutSeconds: 300,
+			})
+			var ue *UnreachableError
+			require.ErrorAs(t, err, &ue)
+			assert.Equal(t, "prod", ue.Target)
+			assert.Contains(t, err.Error(), "cannot reach the workspace of target prod at ")
+			assert.Contains(t, err.Error(), tt.why)
+			assert.Contains(t, err.Error(), tt.check)
+		})
+	}
+}
+
+func TestTransientAnswersAreTold(t *testing.T) {
+	srv := startEmulator(t)
+	srv.InjectFaults("GET /api/2.0/preview/scim/v2/Me", emulator.Fault503, emulator.Fault429)
+	var mu sync.Mutex
+	var lines []string
+	c, err := Connect(context.Background(), Target{Name: "dev", Host: srv.URL()}, Options{
+		Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": srv.Token()}), SkipConfigFile: true,
+		OnRetry: func(l string) { mu.Lock(); lines = append(lines, l); mu.Unlock() },
+	})
+	require.NoError(t, err)
+	assert.NotEmpty(t, c.User)
+	require.Len(t, lines, 2, "one line per retried answer")
+	assert.Equal(t, "retry 1 of GET /api/2.0/preview/scim/v2/Me after 503 Service Unavailable: waiting about 1s", lines[0])
+	assert.Equal(t, "retry 2 of GET /api/2.0/preview/scim/v2/Me after 429 Too Many Requests: waiting about 2s", lines[1])
+}
+
+func TestRetryTimeoutSetting(t *testing.T) {
+	srv := startEmulator(t)
+	_, err := Connect(context.Background(), Target{Name: "dev", Host: srv.URL()}, Options{
+		Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": srv.Token(), RetryTimeoutEnv: "soon"}), SkipConfigFile: true,
+	})
+	assert.EqualError(t, err, `DATABRICKS_RETRY_TIMEOUT_SECONDS="soon": give a whole number of seconds, such as 60`)
+	_, err = Connect(context.Background(), Target{Name: "dev", Host: srv.URL()}, Options{
+		Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": srv.Token(), RetryTimeoutEnv: "60"}), SkipConfigFile: true,
+	})
+	assert.NoError(t, err)
+}
