@@ -27,10 +27,12 @@ func TestUnreachableProdFailsAtOnce(t *testing.T) {
 	require.NoError(t, w.server(cd.EnvProd).Close())
 	fullWindow := func(o *cd.Options) { o.Client.RetryTimeoutSeconds = 300 }
 	calls := map[string]func(o cd.Options) error{
-		"deploy":   func(o cd.Options) error { return cd.Deploy(context.Background(), o) },
-		"verify":   func(o cd.Options) error { return cd.RunVerify(context.Background(), o) },
-		"status":   func(o cd.Options) error { _, err := cd.Status(context.Background(), o); return err },
-		"rollback": func(o cd.Options) error { return cd.Rollback(context.Background(), o, cd.RollbackTarget{Release: "v1.0.0"}) },
+		"deploy": func(o cd.Options) error { return cd.Deploy(context.Background(), o) },
+		"verify": func(o cd.Options) error { return cd.RunVerify(context.Background(), o) },
+		"status": func(o cd.Options) error { _, err := cd.Status(context.Background(), o); return err },
+		"rollback": func(o cd.Options) error {
+			return cd.Rollback(context.Background(), o, cd.RollbackTarget{Release: "v1.0.0"})
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
