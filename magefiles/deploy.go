@@ -44,7 +44,7 @@ func (Deploy) Prod(ctx context.Context, yes *bool, engine *string) error {
 		return err
 	}
 	o.Yes = isSet(yes)
-	return cd.Deploy(ctx, o)
+	return cd.WithExitCode(cd.Deploy(ctx, o))
 }
 
 // cdOptions are the options every CD target shares.

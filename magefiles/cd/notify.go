@@ -106,7 +106,13 @@ func (s *State) announceEnd(ctx context.Context, err error) {
 		}
 	case errors.As(err, &ae):
 		e.Kind = notify.CanaryAborted
-		e.Summary = fmt.Sprintf("The canary of %s was aborted: %s.", s.Release.Tag, ae.Reason)
+		why := ae.Why()
+		verdict := string(why)
+		if !why.Judged() {
+			verdict += ", candidate not judged"
+		}
+		e.Summary = fmt.Sprintf("The canary of %s was aborted (%s): %s.", s.Release.Tag, verdict, ae.Reason)
+		e.Details = append(e.Details, notify.Detail{Key: "Cause", Value: verdict})
 		if ae.Restored {
 			e.Summary += fmt.Sprintf(" %s v%s serves 100%% again.", ae.Stable.EntityName, ae.Stable.EntityVersion)
 		} else {

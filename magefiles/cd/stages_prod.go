@@ -50,6 +50,9 @@ type RolloutState struct {
 
 // AbortSummary is the record's account of an aborted canary.
 type AbortSummary struct {
+	// Why is the cause: candidate judged worse, insufficient traffic,
+	// platform error, operator interrupt or timeout.
+	Why       rollout.AbortCause `json:"why"`
 	Reason    string             `json:"reason"`
 	Restored  bool               `json:"restored"`
 	Decision  *judge.Decision    `json:"decision,omitempty"`
@@ -436,7 +439,7 @@ func (s *State) aborted(ae *rollout.AbortError) error {
 		s.Record.Endpoint = EndpointSnapshot(ae.After)
 	}
 	sum := AbortSummary{
-		Reason: ae.Reason, Restored: ae.Restored, Decision: ae.Decision, Intervals: ae.Intervals,
+		Why: ae.Why(), Reason: ae.Reason, Restored: ae.Restored, Decision: ae.Decision, Intervals: ae.Intervals,
 		Stable: ae.Stable.Name, Candidate: ae.Candidate.Name, Updates: ae.Updates,
 	}
 	if err := s.Record.Attach(AttachAbort, sum); err != nil {

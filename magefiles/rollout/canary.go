@@ -99,7 +99,7 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 			r.cp.Intervals = append([]Interval(nil), cp.Intervals...) // the evidence of the decision
 			r.resumed = "an abort"
 			r.printf("   resuming the abort decided earlier: %s\n", cp.Reason)
-			return nil, r.abort(ctx, cp.Reason, nil, nil)
+			return nil, r.abortResumed(ctx, *cp)
 		case StagePromoting, StagePromoted:
 			if pos.weight == 0 {
 				// The candidate lost its traffic since (a rollback): the
@@ -165,7 +165,7 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 			}
 			r.decision = &dec
 			if dec.Outcome != judge.Promote {
-				return nil, r.abort(ctx, dec.Reason, &dec, nil)
+				return nil, r.abort(ctx, dec.Reason, &dec, r.readFailure)
 			}
 			r.cp.Reason = dec.Reason
 		case s.Promote:
@@ -211,6 +211,9 @@ type run struct {
 	cp       Checkpoint
 	decision *judge.Decision
 	resumed  string
+	// readFailure is the last failed read of the metrics export when too
+	// many in a row aborted the analysis: a platform error, not a verdict.
+	readFailure error
 }
 
 func (r *run) printf(format string, args ...any) { r.d.printf(format, args...) }
@@ -302,6 +305,7 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 			iv.ScrapeError = readErr.Error()
 			r.printf("   read %d: %v\n", n, readErr)
 			if failedReads >= limit {
+				r.readFailure = readErr
 				dec.Outcome = judge.Abort
 				dec.Reason = fmt.Sprintf("%d reads of the metrics export in a row failed (last: %v)", failedReads, readErr)
 			}
@@ -415,6 +419,13 @@ func (r *run) promote(ctx context.Context) (*Outcome, error) {
 	}, nil
 }
 
+// abortResumed finishes an abort an earlier run began, with the cause its
+// checkpoint recorded.
+func (r *run) abortResumed(ctx context.Context, cp Checkpoint) error {
+	r.cp.Why = cp.Why
+	return r.abort(ctx, cp.Reason, nil, nil)
+}
+
 // abort puts stable back at 100% without the candidate and returns the
 // AbortError with the evidence.
 func (r *run) abort(ctx context.Context, reason string, dec *judge.Decision, cause error) error {
@@ -426,12 +437,13 @@ func (r *run) abort(ctx context.Context, reason string, dec *judge.Decision, cau
 		return fmt.Errorf("canary of %s on %s: %s, and the endpoint has no stable version left to restore (%s): use mage rollback",
 			describe(r.cand), r.c.Endpoint, r.cp.Reason, DescribeTraffic(r.live))
 	}
-	r.report(StageAborting, dec)
-	r.printf("   aborting: %s\n   restoring %s at 100%%\n", r.cp.Reason, describe(*r.stable))
 	ae := &AbortError{
 		Endpoint: r.c.Endpoint, Stable: *r.stable, Candidate: r.cand, Reason: r.cp.Reason,
-		Decision: dec, Cause: cause, Before: r.before,
+		Decision: dec, Cause: cause, Before: r.before, Resumed: r.cp.Why,
 	}
+	r.cp.Why = ae.Why()
+	r.report(StageAborting, dec)
+	r.printf("   aborting (%s): %s\n   restoring %s at 100%%\n", ae.Why(), r.cp.Reason, describe(*r.stable))
 	ep, err := r.d.restore(ctx, singleConfig(r.c.Endpoint, *r.stable))
 	ae.Updates = r.d.updates
 	ae.Intervals = r.cp.Intervals

@@ -122,6 +122,8 @@ func TestBadCanaryAborts(t *testing.T) {
 			assert.Equal(t, map[string]int{wd.stable.Name: 100}, Traffic(ae.After))
 			require.NotNil(t, ae.Decision)
 			assert.Equal(t, judge.Abort, ae.Decision.Outcome)
+			assert.Equal(t, CauseCandidateWorse, ae.Why())
+			assert.Contains(t, ae.Error(), "aborted (candidate judged worse): ")
 			assert.LessOrEqual(t, ae.Decision.Minutes, 2, "caught within two minutes")
 			require.Len(t, ae.Intervals, ae.Decision.Minutes)
 			if tt.reason == "share of errors" {
@@ -163,6 +165,7 @@ func TestLowTraffic(t *testing.T) {
 		assert.Contains(t, ae.Reason, "insufficient traffic: ")
 		assert.Contains(t, ae.Reason, "candidate requests in 5 minutes, fewer than the 100 needed; set CANARY_PROBES=1 or raise canary_traffic_percent")
 		assert.Equal(t, judge.InsufficientTraffic, ae.Decision.Outcome, "not a verdict on the candidate")
+		assert.Equal(t, CauseInsufficientTraffic, ae.Why())
 		assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
 		wd.assertHealthyRouted(wd.stable.Name)
 	})
@@ -281,6 +284,8 @@ func TestUpdateFailuresAbortToStable(t *testing.T) {
 			require.ErrorAs(t, err, &ae)
 			assert.Contains(t, ae.Reason, tt.reason)
 			tt.cause(t, ae.Cause)
+			assert.Equal(t, CausePlatformError, ae.Why())
+			assert.Contains(t, ae.Error(), "aborted (platform error, candidate not judged)")
 			assert.True(t, ae.Restored, "stable restored: %v", ae.RestoreErr)
 			assert.Equal(t, map[string]int{wd.stable.Name: 100}, wd.traffic())
 			ep, _ := wd.srv.Endpoint(testEndpoint)
@@ -377,6 +382,7 @@ func TestFailedReadsOfTheExportAbort(t *testing.T) {
 	var ae *AbortError
 	require.ErrorAs(t, err, &ae)
 	assert.Contains(t, ae.Reason, "3 reads of the metrics export in a row failed")
+	assert.Equal(t, CausePlatformError, ae.Why(), "the platform failed, not the candidate")
 	require.Len(t, ae.Intervals, 3, "the first read before the analysis failed too, without counting")
 	for _, iv := range ae.Intervals {
 		assert.NotEmpty(t, iv.ScrapeError)

@@ -247,7 +247,7 @@ func (d *driver) waitReady(ctx context.Context) (*serving.ServingEndpointDetaile
 			return ep, nil
 		}
 		if d.o.Clock.Now().Sub(start) > d.o.UpdateTimeout {
-			return nil, fmt.Errorf("endpoint %s: not READY after %s (%s)", d.endpoint, d.o.UpdateTimeout, stateText(ep))
+			return nil, fmt.Errorf("endpoint %s: %w after %s (%s)", d.endpoint, errNotReady, d.o.UpdateTimeout, stateText(ep))
 		}
 		if err := d.o.Clock.Sleep(ctx, min(time.Duration(attempt)*time.Second, 10*time.Second)); err != nil {
 			return nil, err

@@ -1,11 +1,13 @@
 package rollout
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/databricks/databricks-sdk-go/retries"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
@@ -62,8 +64,9 @@ type Checkpoint struct {
 	Endpoint  string `json:"endpoint"`
 	Stable    string `json:"stable,omitempty"`
 	Candidate string `json:"candidate"`
-	// Reason explains a decision (abort or promote).
+	// Reason explains a decision (abort or promote); Why classifies an abort.
 	Reason    string     `json:"reason,omitempty"`
+	Why       AbortCause `json:"why,omitempty"`
 	Intervals []Interval `json:"intervals,omitempty"`
 	At        time.Time  `json:"at"`
 }
@@ -131,11 +134,71 @@ type AbortError struct {
 	// Before is the endpoint as the rollout found it, After as it left it.
 	Before, After *serving.ServingEndpointDetailed
 	Updates       int
+	// Resumed is the cause a resumed abort found in its checkpoint.
+	Resumed AbortCause
+}
+
+// AbortCause is why a canary was aborted, in the words the record, the
+// notifications and the exit code use: the on-call engineer must tell "the
+// model is bad" from "the platform failed".
+type AbortCause string
+
+// The causes.
+const (
+	// CauseCandidateWorse: the analysis judged the candidate worse.
+	CauseCandidateWorse AbortCause = "candidate judged worse"
+	// CauseInsufficientTraffic: too little attributable traffic to judge.
+	CauseInsufficientTraffic AbortCause = "insufficient traffic"
+	// CausePlatformError: a call or an endpoint update failed; the candidate
+	// was not judged.
+	CausePlatformError AbortCause = "platform error"
+	// CauseOperatorInterrupt: the run was interrupted (Ctrl-C, a cancelled job).
+	CauseOperatorInterrupt AbortCause = "operator interrupt"
+	// CauseTimeout: a wait ran past its limit.
+	CauseTimeout AbortCause = "timeout"
+)
+
+// errNotReady is an endpoint that did not become READY within the update
+// timeout.
+var errNotReady = errors.New("not READY")
+
+// isTimeout reports whether err is a wait that ran out of time: the SDK's
+// waiters' or the rollout's own.
+func isTimeout(err error) bool {
+	var timedOut *retries.ErrTimedOut
+	return errors.As(err, &timedOut) || errors.Is(err, errNotReady)
+}
+
+// Judged reports whether the cause is a verdict on the candidate.
+func (c AbortCause) Judged() bool { return c == CauseCandidateWorse }
+
+// Why classifies the abort.
+func (e *AbortError) Why() AbortCause {
+	switch {
+	case e.Cause != nil && errors.Is(e.Cause, context.Canceled):
+		return CauseOperatorInterrupt
+	case e.Cause != nil && (errors.Is(e.Cause, context.DeadlineExceeded) || isTimeout(e.Cause)):
+		return CauseTimeout
+	case e.Cause != nil:
+		return CausePlatformError
+	case e.Decision != nil && e.Decision.Outcome == judge.InsufficientTraffic:
+		return CauseInsufficientTraffic
+	case e.Decision != nil && e.Decision.Outcome == judge.Abort:
+		return CauseCandidateWorse
+	case e.Resumed != "":
+		return e.Resumed
+	}
+	return CausePlatformError
 }
 
 func (e *AbortError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "canary of %s on %s aborted: %s", describe(e.Candidate), e.Endpoint, e.Reason)
+	why := e.Why()
+	fmt.Fprintf(&b, "canary of %s on %s aborted (%s", describe(e.Candidate), e.Endpoint, why)
+	if !why.Judged() {
+		b.WriteString(", candidate not judged")
+	}
+	fmt.Fprintf(&b, "): %s", e.Reason)
 	if e.Restored {
 		fmt.Fprintf(&b, "; %s serves 100%% again", describe(e.Stable))
 	} else {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path"
 	"path/filepath"
@@ -158,6 +159,7 @@ func TestCanaryAborts(t *testing.T) {
 			var ae *rollout.AbortError
 			require.ErrorAs(t, err, &ae, r.Output())
 			assert.True(t, ae.Restored)
+			assert.Equal(t, cd.ExitCandidateWorse, cd.ExitCode(err))
 			assert.Contains(t, err.Error(), "the evidence is in release record")
 
 			assert.Equal(t, map[string]int{stable: 100}, w.traffic(cd.EnvProd), "stable alone at 100% again")
@@ -182,6 +184,7 @@ func TestCanaryAborts(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, ok)
 			assert.True(t, sum.Restored)
+			assert.Equal(t, rollout.CauseCandidateWorse, sum.Why)
 			require.NotNil(t, sum.Decision)
 			assert.Equal(t, judge.Abort, sum.Decision.Outcome)
 			assert.Contains(t, r.Output(), "decision: Abort: ")
@@ -199,6 +202,47 @@ func TestCanaryAborts(t *testing.T) {
 			assert.Equal(t, []string{"v1.0.0", "v1.1.0"}, releasesOf(w.records(cd.EnvProd)))
 		})
 	}
+}
+
+// TestCanaryPlatformErrorIsNotAVerdict: the platform answers 500 to the
+// canary's config update. The stable version serves 100% again, and the
+// record, the notifications and the exit code say "platform error,
+// candidate not judged", never what a candidate judged bad gets.
+func TestCanaryPlatformErrorIsNotAVerdict(t *testing.T) {
+	t.Parallel()
+	slack, _, notifyEnv := localNotify(t)
+	w := newWorld(t)
+	w.toStaging()
+	stable := w.served(cd.EnvProd, "1")
+	w.srv.InjectFaults("PUT /api/2.0/serving-endpoints/*/config", emulator.Fault500)
+
+	r := w.prodRun(notifyEnv)
+	err := r.deploy(w.ctx)
+	var ae *rollout.AbortError
+	require.ErrorAs(t, err, &ae, r.Output())
+	assert.True(t, ae.Restored)
+	assert.Equal(t, rollout.CausePlatformError, ae.Why())
+	assert.Equal(t, cd.ExitPlatformError, cd.ExitCode(err))
+	assert.Contains(t, err.Error(), "aborted (platform error, candidate not judged): setting the candidate to 10% failed")
+	assert.Contains(t, r.Output(), "aborting (platform error): ")
+	assert.Equal(t, map[string]int{stable: 100}, w.traffic(cd.EnvProd))
+
+	rec := w.latest(cd.EnvProd)
+	var sum cd.AbortSummary
+	ok, aerr := rec.Attachment(cd.AttachAbort, &sum)
+	require.NoError(t, aerr)
+	require.True(t, ok)
+	assert.Equal(t, rollout.CausePlatformError, sum.Why)
+	assert.Nil(t, sum.Decision, "no analysis ran")
+
+	var abort string
+	for _, m := range slack.received() {
+		if strings.HasPrefix(m["text"].(string), "🛑 Canary aborted") {
+			raw, _ := json.Marshal(m)
+			abort = string(raw)
+		}
+	}
+	assert.Contains(t, abort, "was aborted (platform error, candidate not judged)")
 }
 
 func releasesOf(recs []*release.Record) []string {
