@@ -445,6 +445,9 @@ func (BeginRollback) Run(ctx context.Context, s *State) error {
 	for _, st := range s.Stages {
 		rec.SetStage(st)
 	}
+	if err := s.supersede(ctx, "a rollback to "+p.describeTarget()+" took its place"); err != nil {
+		return err
+	}
 	if err := s.Journal.Begin(ctx, rec); err != nil {
 		return err
 	}

@@ -415,10 +415,10 @@ func (BeginRecord) Run(ctx context.Context, s *State) error {
 		s.Record = latest
 		s.Printf("   resuming record %s (%s)\n", latest.ID, note)
 	} else {
-		if latest != nil && latest.Outcome == release.OutcomeInProgress {
-			// A different release was interrupted: close its record.
-			_ = s.Journal.Finish(ctx, latest, release.OutcomeFailed,
-				fmt.Errorf("abandoned: superseded by a deploy of %s", s.Release.Tag))
+		// A run of a different release died: this deploy holds the lock,
+		// so that run is gone, and its record is closed.
+		if err := s.supersede(ctx, "a deploy of "+s.Release.Tag+" took its place"); err != nil {
+			return err
 		}
 		s.Record = &release.Record{
 			Env: s.Env, Kind: release.KindDeploy, Release: s.Release.Tag, SHA: s.Release.SHA,
@@ -440,6 +440,19 @@ func (BeginRecord) Run(ctx context.Context, s *State) error {
 		s.Record.SetStage(st)
 	}
 	s.announce(ctx)
+	return nil
+}
+
+// supersede closes the record a dead run left in progress (the caller
+// holds the lock), saying so.
+func (s *State) supersede(ctx context.Context, why string) error {
+	old, err := s.Journal.Supersede(ctx, s.Client.User, why)
+	if err != nil {
+		return fmt.Errorf("close the record a dead run left: %w", err)
+	}
+	if old != nil {
+		s.Printf("   record %s (%s %s) was left in progress by a run that is gone: marked superseded\n", old.ID, old.Kind, old.Release)
+	}
 	return nil
 }
 

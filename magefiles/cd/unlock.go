@@ -66,5 +66,8 @@ func Unlock(ctx context.Context, o Options) (*release.Lock, error) {
 		return nil, err
 	}
 	s.Printf("removed the lock of %s held by %s (%s)\n", s.Env, cur.Holder, how)
+	if err := s.supersede(ctx, "its lock was removed with mage unlock"); err != nil {
+		return removed, err
+	}
 	return removed, nil
 }

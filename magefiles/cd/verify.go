@@ -31,7 +31,7 @@ func (FindRelease) Run(ctx context.Context, s *State) error {
 		return err
 	}
 	switch rec.Outcome {
-	case release.OutcomeInProgress, release.OutcomeFailed, release.OutcomeAborted, release.OutcomeRolledBack:
+	case release.OutcomeInProgress, release.OutcomeFailed, release.OutcomeAborted, release.OutcomeRolledBack, release.OutcomeSuperseded:
 		return fmt.Errorf("the latest %s to %s (%s, record %s) is %s: nothing new to verify; re-run deploy:%s", rec.Kind, s.Env, rec.Release, rec.ID, rec.Outcome, s.Env)
 	}
 	if id, err := release.ResolveIdentity(ctx, release.Git{Dir: s.Root}, release.IdentityOptions{Env: s.Env}); err == nil {

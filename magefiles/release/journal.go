@@ -16,7 +16,9 @@ type Outcome string
 
 // Outcomes. A deploy record starts InProgress and ends Deployed or Failed;
 // verify moves a Deployed record to Verified or VerifyFailed. The production
-// rollout adds Stable, Aborted and RolledBack.
+// rollout adds Stable, Aborted and RolledBack. A record left InProgress by a
+// run that died is Superseded by whatever takes its place (another
+// release's deploy, a rollback, an unlock), with who and when in its notes.
 const (
 	OutcomeInProgress   Outcome = "in_progress"
 	OutcomeDeployed     Outcome = "deployed"
@@ -26,6 +28,7 @@ const (
 	OutcomeStable       Outcome = "stable"
 	OutcomeAborted      Outcome = "aborted"
 	OutcomeRolledBack   Outcome = "rolled_back"
+	OutcomeSuperseded   Outcome = "superseded"
 )
 
 // Kind says what a record is about.
@@ -335,6 +338,25 @@ func (j *Journal) mirror(ctx context.Context, id string, raw []byte) error {
 		return fmt.Errorf("journal %s: local copy of %s: %w", j.Env, id, err)
 	}
 	return nil
+}
+
+// Supersede closes the latest record when a run that died left it in
+// progress: its outcome becomes Superseded, its notes say by whom, when
+// and why. It returns the record it closed, nil when there was none. Call
+// it holding the environment's lock, so the record's run cannot be alive.
+func (j *Journal) Supersede(ctx context.Context, by, why string) (*Record, error) {
+	latest, err := j.Latest(ctx)
+	if errors.Is(err, ErrNoRecord) || err == nil && latest.Outcome != OutcomeInProgress {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	latest.Notes = append(latest.Notes, fmt.Sprintf("superseded at %s by %s: %s", j.now().UTC().Format(time.RFC3339), by, why))
+	if err := j.Finish(ctx, latest, OutcomeSuperseded, fmt.Errorf("superseded by %s: %s", by, why)); err != nil {
+		return nil, err
+	}
+	return latest, nil
 }
 
 func encodeRecord(r *Record) ([]byte, error) {
