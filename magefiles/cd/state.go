@@ -195,6 +195,9 @@ type State struct {
 	Out       io.Writer
 	Clock     Clock
 	Getenv    func(string) string
+	// scaledClock paces the canary against an emulator whose time runs
+	// faster than the wall clock (canaryClock).
+	scaledClock rollout.Clock
 
 	// Config is the environment's bundle target (loaded by Connect, with the
 	// deploying user known).

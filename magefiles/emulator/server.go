@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -467,8 +468,20 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
+// TimeScaleHeader tells clients that the emulator's service time runs
+// faster than the wall clock: real time per unit of service time, as
+// Options.TimeScale. Only the emulator sends it (no Databricks service
+// does); the deploy reads it so that its canary waits out the export's
+// minutes in the emulator's time.
+const TimeScaleHeader = "X-Emulator-Time-Scale"
+
 // ServeHTTP serves the emulator's routes.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.realTime && s.scale > 0 && s.opts.MetricsClock == nil {
+		w.Header().Set(TimeScaleHeader, strconv.FormatFloat(s.scale, 'g', -1, 64))
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // gateway applies faults, authentication and the request log around a route.
 // The log entry is written, and a change saved to the state file, before the

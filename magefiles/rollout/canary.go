@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
@@ -348,8 +349,8 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 		waited := looks * int(a.Interval/time.Minute)
 		if !dec.Outcome.Final() && waited >= cfg.MaxMinutes+2 && st.Minutes < cfg.MaxMinutes {
 			dec.Outcome = judge.InsufficientTraffic
-			dec.Reason = fmt.Sprintf("insufficient traffic: the export showed %d minutes (%s candidate requests) in %d minutes of analysis; set CANARY_PROBES=1 or raise canary_traffic_percent",
-				st.Minutes, strconv.FormatFloat(st.Candidate.Requests, 'f', -1, 64), waited)
+			dec.Reason = fmt.Sprintf("insufficient traffic: the export showed %d minutes (%s candidate requests) in %d minutes of analysis; %s",
+				st.Minutes, strconv.FormatFloat(st.Candidate.Requests, 'f', -1, 64), waited, r.trafficHint())
 		}
 		iv.Decision = dec
 		if r.probes != nil {
@@ -359,8 +360,21 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 		r.cp.Intervals = append(r.cp.Intervals, iv)
 		r.report(StageAnalysis, &dec)
 	}
+	if dec.Outcome == judge.InsufficientTraffic {
+		// The judge is pure and does not know the probes were on.
+		dec.Reason = strings.Replace(dec.Reason, "set CANARY_PROBES=1 or raise canary_traffic_percent", r.trafficHint(), 1)
+	}
 	r.printf("   decision: %s\n", dec.Summary())
 	return dec, nil
+}
+
+// trafficHint says what to change when the canary saw too little traffic,
+// never a setting already set.
+func (r *run) trafficHint() string {
+	if r.probes != nil {
+		return "probes were on: raise canary_traffic_percent or canary_max_duration, or lower min_requests"
+	}
+	return "set CANARY_PROBES=1 or raise canary_traffic_percent"
 }
 
 // attributed reports whether any window names the candidate or the stable

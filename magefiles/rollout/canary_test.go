@@ -206,6 +206,8 @@ func TestLowTraffic(t *testing.T) {
 		require.ErrorAs(t, err, &ae, "60 probes a minute give the canary ~30 requests in 5 minutes: insufficient")
 		assert.Equal(t, 60, ae.Intervals[0].Probes.Sent)
 		assert.Equal(t, judge.InsufficientTraffic, ae.Decision.Outcome)
+		assert.NotContains(t, ae.Reason, "CANARY_PROBES", "the hint never repeats a setting already set")
+		assert.Contains(t, ae.Reason, "probes were on: raise canary_traffic_percent or canary_max_duration, or lower min_requests")
 	})
 }
 

@@ -61,6 +61,18 @@ type Client struct {
 	User string
 	// AuthType is the auth method the SDK settled on (pat, oauth-m2m, ...).
 	AuthType string
+
+	guard *guard
+}
+
+// TimeScale is real time per unit of service time when the workspace is
+// the project's emulator running faster than the wall clock (it says so in
+// every answer); 0 for a real workspace.
+func (c *Client) TimeScale() float64 {
+	if c == nil || c.guard == nil {
+		return 0
+	}
+	return c.guard.TimeScale()
 }
 
 // HostMismatchError refuses a client whose credentials are for another
@@ -129,10 +141,11 @@ func Connect(ctx context.Context, t Target, opts Options) (*Client, error) {
 		}
 		retryTimeout = n
 	}
+	g := newGuard(opts.HTTPTransport, t.Name, targetHost, opts.OnRetry)
 	cfg := &config.Config{
 		Profile:             t.Profile,
 		AuthType:            t.AuthType,
-		HTTPTransport:       newGuard(opts.HTTPTransport, t.Name, targetHost, opts.OnRetry),
+		HTTPTransport:       g,
 		RetryTimeoutSeconds: retryTimeout,
 		RateLimitPerSecond:  opts.RateLimitPerSecond,
 		Loaders:             loaders,
@@ -173,7 +186,7 @@ func Connect(ctx context.Context, t Target, opts Options) (*Client, error) {
 		}
 		return nil, fmt.Errorf("target %s (%s): who am I: %w", t.Name, targetHost, err)
 	}
-	return &Client{W: w, Target: t.Name, Host: targetHost, User: me.UserName, AuthType: cfg.AuthType}, nil
+	return &Client{W: w, Target: t.Name, Host: targetHost, User: me.UserName, AuthType: cfg.AuthType, guard: g}, nil
 }
 
 // NormalizeHost returns scheme://host[:port] in lower case, https by default,

@@ -73,7 +73,14 @@ type guard struct {
 	// attempts counts the transient answers of a call in a row, by method
 	// and URL: the SDK's attempts of one call share them.
 	attempts map[string]int
+	// timeScale is the last X-Emulator-Time-Scale an answer carried.
+	timeScale float64
 }
+
+// emulatorTimeScaleHeader is the header the project's workspace emulator
+// sends when its service time runs faster than the wall clock (see
+// emulator.TimeScaleHeader); a Databricks workspace never sends it.
+const emulatorTimeScaleHeader = "X-Emulator-Time-Scale"
 
 func newGuard(base http.RoundTripper, target, host string, onRetry func(string)) *guard {
 	if base == nil {
@@ -91,6 +98,13 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		g.transient(req, err.Error())
 		return nil, err
+	}
+	if v := resp.Header.Get(emulatorTimeScaleHeader); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && f < 1 {
+			g.mu.Lock()
+			g.timeScale = f
+			g.mu.Unlock()
+		}
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
@@ -119,3 +133,11 @@ func (g *guard) transient(req *http.Request, what string) {
 }
 
 func key(req *http.Request) string { return req.Method + " " + req.URL.String() }
+
+// TimeScale is the emulator's time scale as its answers told it: real time
+// per unit of service time, 0 for a real workspace.
+func (g *guard) TimeScale() float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.timeScale
+}
