@@ -345,3 +345,25 @@ func TestRegisterFromTheRun(t *testing.T) {
 	assert.Equal(t, strconv.FormatInt(run.RunId, 10), tags(vs[0])["job_run_id"])
 	assert.Equal(t, "runs:/"+vs[0].RunId+"/agent", vs[0].Source)
 }
+
+// TestRetriesUnderRandomFaultsAreTold: about 20% of the deploy's API calls
+// answered 503 (bounded to 25, seeded): the release completes with nothing
+// duplicated, and each answer the SDK retried is one line of the output.
+func TestRetriesUnderRandomFaultsAreTold(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(o *emulator.Options) { o.Seed = 7 })
+	w.repo.Tag("v1.0.0")
+	require.NoError(t, w.srv.AddFaultRule(emulator.FaultRule{Match: "/api/**", Rate: 0.2, Fault: emulator.Fault503, Max: 25}))
+	r, err := w.deploy(cd.EnvDev)
+	require.NoError(t, err, r.Output())
+	fired := 0
+	for _, req := range w.srv.Requests() {
+		if req.Fault != "" {
+			fired++
+		}
+	}
+	require.Positive(t, fired)
+	assert.Equal(t, fired, strings.Count(r.Output(), "dev: retry "), "one line per retried answer")
+	assert.Len(t, w.srv.JobRuns(w.config(cd.EnvDev).TrainingJob), 1, "one training run")
+	assert.Len(t, w.versions(cd.EnvDev), 1, "no duplicate version")
+}
