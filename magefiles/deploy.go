@@ -37,13 +37,16 @@ func (Deploy) Staging(ctx context.Context, yes *bool, engine *string) error {
 	return cd.Deploy(ctx, o)
 }
 
-// Prod backs up prod, promotes what staging verified (stable tag on main) and rolls it out as a 10% canary judged by metrics, then 100% or abort (approval: terminal, GitHub environment, or -yes).
-func (Deploy) Prod(ctx context.Context, yes *bool, engine *string) error {
+// Prod backs up prod, promotes what staging verified (stable tag on main) and rolls it out as a 10% canary judged by metrics, then 100% or abort (approval: terminal, GitHub environment, or -yes; -plan=FILE applies a saved plan or refuses).
+func (Deploy) Prod(ctx context.Context, yes *bool, engine, plan *string) error {
 	o, err := cdOptions(cd.EnvProd, engine)
 	if err != nil {
 		return err
 	}
 	o.Yes = isSet(yes)
+	if plan != nil {
+		o.PlanFile = *plan
+	}
 	return cd.WithExitCode(cd.Deploy(ctx, o))
 }
 

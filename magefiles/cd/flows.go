@@ -16,6 +16,7 @@ func DeployDev() []Stage {
 		CheckRelease{},                          // the tag on HEAD (or -release): semver
 		Connect{},                               // workspace client; refuses another workspace or missing credentials
 		CheckCatalog{},                          // Unity Catalog: the target's catalog and schema exist and are usable
+		CheckSavedPlan{},                        // -plan=FILE: the saved plan and the live state it was made from still hold
 		Approve{},                               // dev needs none: skipped, and says so
 		AcquireLock{},                           // one deploy per environment at a time; released at the end
 		BeginRecord{},                           // release record in the workspace journal (resumes an interrupted one)
@@ -34,18 +35,19 @@ func DeployStaging() []Stage {
 	return []Stage{
 		LoadConfig{}, // the staging target: checked offline
 		CheckInputs{Engine: true, Approve: true, Notify: true}, // -engine, APPROVE, notification settings
-		CheckRelease{}, // the tag on HEAD; prereleases may go to staging
-		Connect{},      // staging workspace client
-		CheckCatalog{}, // Unity Catalog: staging's catalog and schema exist and are usable
-		LoadSource{},   // dev's record of this release (dev's credentials): verified, its model version (Unity Catalog: readable here), and the route
-		Approve{},      // GitHub environment, terminal confirmation, or -yes
-		AcquireLock{},  // staging lock
-		BeginRecord{},  // staging release record
-		BundleDeploy{}, // staging jobs, model, endpoint definitions
-		Train{},        // another workspace: the staging training job at the release's commit (one workspace: skipped)
-		Register{},     // another workspace: the trained model as a staging version with lineage tags (one workspace: skipped)
-		Promote{},      // Unity Catalog: the promote job copies dev's version, @release_<tag>; one workspace: copy with lineage tags; finds an earlier copy
-		Serve{},        // staging endpoint serves it at 100%
+		CheckRelease{},   // the tag on HEAD; prereleases may go to staging
+		Connect{},        // staging workspace client
+		CheckCatalog{},   // Unity Catalog: staging's catalog and schema exist and are usable
+		LoadSource{},     // dev's record of this release (dev's credentials): verified, its model version (Unity Catalog: readable here), and the route
+		CheckSavedPlan{}, // -plan=FILE: the saved plan and the live state it was made from still hold
+		Approve{},        // GitHub environment, terminal confirmation, or -yes
+		AcquireLock{},    // staging lock
+		BeginRecord{},    // staging release record
+		BundleDeploy{},   // staging jobs, model, endpoint definitions
+		Train{},          // another workspace: the staging training job at the release's commit (one workspace: skipped)
+		Register{},       // another workspace: the trained model as a staging version with lineage tags (one workspace: skipped)
+		Promote{},        // Unity Catalog: the promote job copies dev's version, @release_<tag>; one workspace: copy with lineage tags; finds an earlier copy
+		Serve{},          // staging endpoint serves it at 100%
 	}
 }
 
@@ -57,22 +59,23 @@ func DeployProd() []Stage {
 	return []Stage{
 		LoadConfig{}, // the prod target: checked offline
 		CheckInputs{Engine: true, Approve: true, Notify: true, Canary: true, Verify: true}, // -engine, APPROVE, notifications, canary plan, smoke cases
-		CheckRelease{}, // a stable tag whose commit is on main
-		Connect{},      // prod workspace client
-		CheckCatalog{}, // Unity Catalog: prod's catalog and schema exist and are usable
-		LoadSource{},   // staging's record of this release (staging's credentials): verified, its model version, and the route
-		Approve{},      // GitHub environment, terminal confirmation, or -yes
-		AcquireLock{},  // prod lock
-		BeginRecord{},  // prod release record; deploy started is announced
-		Backup{},       // endpoint config, stable version and record to the workspace and artifacts/backups/prod: no backup, no deploy
-		BundleDeploy{}, // prod jobs, model, endpoint definitions (never the served versions)
-		Train{},        // another workspace: the prod training job at the release's commit (one workspace: skipped)
-		Register{},     // another workspace: the trained model as a prod version with lineage tags (one workspace: skipped)
-		Promote{},      // Unity Catalog: the promote job copies staging's version; one workspace: copy staging's exact version into the prod model
-		Canary{},       // candidate next to stable at canary_traffic_percent, READY (a first release: skipped)
-		Analyze{},      // every analysis_interval: metrics export judged, candidate against stable; abort puts stable back
-		Rollout{},      // "serve": candidate at 100%, old entity removed, READY (a first release: served directly)
-		Smoke{},        // smoke cases against the endpoint; the record becomes stable
+		CheckRelease{},   // a stable tag whose commit is on main
+		Connect{},        // prod workspace client
+		CheckCatalog{},   // Unity Catalog: prod's catalog and schema exist and are usable
+		LoadSource{},     // staging's record of this release (staging's credentials): verified, its model version, and the route
+		CheckSavedPlan{}, // -plan=FILE: the saved plan and the live state it was made from still hold
+		Approve{},        // GitHub environment, terminal confirmation, or -yes
+		AcquireLock{},    // prod lock
+		BeginRecord{},    // prod release record; deploy started is announced
+		Backup{},         // endpoint config, stable version and record to the workspace and artifacts/backups/prod: no backup, no deploy
+		BundleDeploy{},   // prod jobs, model, endpoint definitions (never the served versions)
+		Train{},          // another workspace: the prod training job at the release's commit (one workspace: skipped)
+		Register{},       // another workspace: the trained model as a prod version with lineage tags (one workspace: skipped)
+		Promote{},        // Unity Catalog: the promote job copies staging's version; one workspace: copy staging's exact version into the prod model
+		Canary{},         // candidate next to stable at canary_traffic_percent, READY (a first release: skipped)
+		Analyze{},        // every analysis_interval: metrics export judged, candidate against stable; abort puts stable back
+		Rollout{},        // "serve": candidate at 100%, old entity removed, READY (a first release: served directly)
+		Smoke{},          // smoke cases against the endpoint; the record becomes stable
 	}
 }
 

@@ -85,7 +85,17 @@ func Plan(ctx context.Context, o Options) (*PlanReport, error) {
 	}
 	p.Blocks = append(p.Blocks, blocks...)
 	p.Render(s.Out)
-	return p, writeJSON(filepath.Join(s.Artifacts, "plan", s.Env+".json"), p)
+	if err := writeJSON(filepath.Join(s.Artifacts, "plan", s.Env+".json"), p); err != nil {
+		return p, err
+	}
+	if o.PlanOut != "" {
+		sp, err := s.savePlan(ctx, p, o.PlanOut)
+		if err != nil {
+			return p, err
+		}
+		s.Printf("Saved plan %s (%s): `deploy:%s -plan=%s` applies it, or refuses if anything it was made from has changed.\n", o.PlanOut, sp.Hash[:12], s.Env, o.PlanOut)
+	}
+	return p, nil
 }
 
 // BuildPlan works out the plan from a connected State (the approval shows

@@ -72,6 +72,11 @@ type Options struct {
 	Engine string
 	// Yes approves without asking (-yes; APPROVE=1 does the same).
 	Yes bool
+	// PlanFile is a saved plan (deploy -plan=FILE): the deploy refuses
+	// unless the plan and the live state it was made from still hold.
+	PlanFile string
+	// PlanOut is where `mage plan -out=FILE` saves the plan.
+	PlanOut string
 	// Load adds the load test to verify:dev and verify:prod (staging always runs it).
 	Load bool
 	// Vars are bundle variable overrides (name=value).
