@@ -3,7 +3,10 @@ package release
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
@@ -89,4 +92,47 @@ func (g Git) IsAncestor(ctx context.Context, commit, ref string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("git merge-base --is-ancestor %s %s: %w", ShortSHA(commit), ref, err)
+}
+
+// FirstCommits returns, for each semver release tag, the commit time of its
+// first commit: the oldest commit reachable from the tag and not from the
+// tag before it (in version order), or the repository's first commit for
+// the first tag. Tags that are not releases are left out.
+func (g Git) FirstCommits(ctx context.Context) (map[string]time.Time, error) {
+	out, err := g.run(ctx, "tag", "--list", "v*")
+	if err != nil {
+		return nil, err
+	}
+	type tagged struct {
+		tag string
+		v   Version
+	}
+	var tags []tagged
+	for _, t := range strings.Fields(out) {
+		if v, err := ParseTag(t); err == nil {
+			tags = append(tags, tagged{t, v})
+		}
+	}
+	sort.Slice(tags, func(i, j int) bool { return tags[i].v.Compare(tags[j].v) < 0 })
+	first := map[string]time.Time{}
+	for i, v := range tags {
+		span := v.tag
+		if i > 0 {
+			span = tags[i-1].tag + ".." + v.tag
+		}
+		log, err := g.run(ctx, "log", "--format=%ct", "--reverse", span)
+		if err != nil {
+			return nil, err
+		}
+		line, _, _ := strings.Cut(log, "\n")
+		if line == "" {
+			continue // the tag adds no commit
+		}
+		secs, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("git log %s: %q is not a commit time", span, line)
+		}
+		first[v.tag] = time.Unix(secs, 0).UTC()
+	}
+	return first, nil
 }
