@@ -54,6 +54,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/insights"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
@@ -81,6 +82,10 @@ type Options struct {
 	// removed at the end unless Keep is set.
 	Dir  string
 	Keep bool
+	// ReportDir receives the delivery report of the story's history;
+	// default <Root>/artifacts (the report goes under report/), which
+	// outlives the temporary repository.
+	ReportDir string
 }
 
 // Durations of the emulator's state machines in the demo, in service
@@ -116,6 +121,10 @@ type Result struct {
 	Slack []string
 	// Dir is the temporary repository (gone unless Options.Keep).
 	Dir string
+	// Report is the delivery report of the story's history, and Files
+	// where it was written.
+	Report      insights.Report
+	ReportFiles insights.Files
 }
 
 // Step is one command of the story.
@@ -335,14 +344,39 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 	if err := d.finalStatus(ctx); err != nil {
 		return d.res, err
 	}
+	d.chapter("7. Delivery report", "`go run mage.go report`: the four DORA measures per environment from the release records and git (times are the story's service time)")
+	if err := d.report(ctx); err != nil {
+		return d.res, err
+	}
 	d.res.Wall = time.Since(d.start)
 	d.res.Service = d.clock.Now().Sub(d.serviceStart)
 	d.mu.Lock()
 	d.res.Slack = append([]string(nil), d.heard...)
 	d.mu.Unlock()
 	d.printf("\n%s %s of real time for %s of service time.\n", d.bold("Done:"), d.res.Wall.Round(100*time.Millisecond), d.res.Service.Round(time.Second))
+	d.printf("Report: %s (open it in a browser)\n", d.res.ReportFiles.HTML)
 	d.printf("Next: `go run mage.go -l` lists every target; magefiles/cd/doc.go and magefiles/rollout/doc.go explain the flows.\n")
 	return d.res, nil
+}
+
+// report computes the delivery report of the story's history into
+// Options.ReportDir and prints its Markdown.
+func (d *demo) report(ctx context.Context) error {
+	var buf bytes.Buffer
+	o := d.options(cd.EnvDev, &buf)
+	o.ArtifactsDir = d.o.ReportDir
+	if o.ArtifactsDir == "" {
+		o.ArtifactsDir = filepath.Join(d.o.Root, "artifacts")
+	}
+	r, files, err := cd.Report(ctx, o, cd.DefaultReportWindow)
+	if err != nil {
+		return fmt.Errorf("demo: report: %w", err)
+	}
+	d.res.Report, d.res.ReportFiles = r, files
+	var md strings.Builder
+	insights.Markdown(&md, r)
+	d.printf("%s", indent(md.String(), "   "))
+	return nil
 }
 
 func (d *demo) chapter(title, text string) {

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/insights"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 )
@@ -26,7 +28,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	root, err := project.Root()
 	require.NoError(t, err)
 	var out bytes.Buffer
-	res, err := Run(context.Background(), Options{Root: root, Out: &out, Instant: true, Dir: t.TempDir()})
+	res, err := Run(context.Background(), Options{Root: root, Out: &out, Instant: true, Dir: t.TempDir(), ReportDir: t.TempDir()})
 	require.NoError(t, err, out.String())
 
 	prod := res.Status[cd.EnvProd]
@@ -95,6 +97,67 @@ func TestDemoTellsTheStory(t *testing.T) {
 	assert.Equal(t, "1", prod.Aliases["champion"], "@champion follows the rollback")
 	assert.NotContains(t, prod.Aliases, "challenger", "no canary runs")
 	assert.Greater(t, res.Service, res.Wall, "scaled time: the story stands for more than it took")
+}
+
+// TestDemoReportRecomputed: the delivery report the demo ends with holds
+// the numbers recomputed here, by hand, from prod's journal: v1.0.0 and
+// v1.1.0 reached prod (v1.1.0 later rolled back), v1.2.0's canary was
+// aborted, so 2 failures of 3 changes; each restore time is read off the
+// records it spans.
+func TestDemoReportRecomputed(t *testing.T) {
+	root, err := project.Root()
+	require.NoError(t, err)
+	var out bytes.Buffer
+	res, err := Run(context.Background(), Options{Root: root, Out: &out, Instant: true, Dir: t.TempDir(), ReportDir: t.TempDir()})
+	require.NoError(t, err, out.String())
+	assert.Contains(t, out.String(), "── 7. Delivery report")
+	assert.Contains(t, out.String(), "Report: "+res.ReportFiles.HTML)
+	page, err := os.ReadFile(res.ReportFiles.HTML)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "<svg xmlns=\"http://www.w3.org/2000/svg\"")
+
+	var prod *insights.Environment
+	for i := range res.Report.Environments {
+		if res.Report.Environments[i].Env == cd.EnvProd {
+			prod = &res.Report.Environments[i]
+		}
+	}
+	require.NotNil(t, prod)
+
+	byRelease := map[string]*release.Record{}
+	var rollback *release.Record
+	for _, r := range res.Journal {
+		if r.Kind == release.KindRollback {
+			rollback = r
+			continue
+		}
+		byRelease[r.Release] = r
+	}
+	require.NotNil(t, rollback)
+	deployments, failures := 0, 0
+	var restores []time.Duration
+	for _, r := range res.Journal {
+		switch {
+		case r.Kind != release.KindDeploy:
+		case r.Outcome == release.OutcomeAborted:
+			failures++
+			restores = append(restores, r.Finished.Sub(r.Stage("canary").Started))
+		case r.Outcome == release.OutcomeRolledBack:
+			deployments++
+			failures++
+			restores = append(restores, rollback.Finished.Sub(*r.Finished))
+		case r.Good():
+			deployments++
+		}
+	}
+	assert.Equal(t, 2, deployments)
+	assert.Len(t, prod.Deployments, deployments)
+	assert.Len(t, prod.Failures, failures)
+	require.NotNil(t, prod.FailureRate)
+	assert.InDelta(t, float64(failures)/float64(deployments+1), *prod.FailureRate, 1e-9, "the aborted canary is a change too")
+	require.Len(t, restores, 2)
+	require.NotNil(t, prod.Restore)
+	assert.Equal(t, (restores[0]+restores[1])/2, time.Duration(*prod.Restore), "median of two")
 }
 
 func TestDemoRefusesBadOptions(t *testing.T) {
