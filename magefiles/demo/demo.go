@@ -54,8 +54,8 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/cd"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/insights"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/traffic"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/insights"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
