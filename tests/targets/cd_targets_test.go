@@ -54,6 +54,8 @@ func TestRollbackUnlockDemoTargets(t *testing.T) {
 		{[]string{"deploy:prod", "-yes", "-engine=bogus"}, 1, `-engine: unknown deploy engine "bogus"`},
 		{[]string{"deploy:dev", "-engine=cli"}, 1, "the databricks CLI is not on PATH"},
 		{[]string{"release:notes", "-tag=latest"}, 1, `-tag="latest"`},
+		{[]string{"report", "-since=soon"}, 1, `-since="soon": give days (90d), weeks (12w) or a duration (36h)`},
+		{[]string{"plan", "qa", "-out=x.json"}, 1, `unknown environment "qa"`},
 	}
 	for _, tt := range tests {
 		out, code := runIn(t, root, bin, tt.args...)
