@@ -255,9 +255,9 @@ func TestFlowsReadTopToBottom(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "approve", "lock", "record", "bundle", "train", "register", "serve"}, names(DeployDev()))
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "approve", "lock", "record", "bundle", "train", "register", "promote", "serve"}, names(DeployStaging()))
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "approve", "lock", "record", "backup", "bundle", "train", "register", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "plan", "approve", "lock", "record", "bundle", "train", "register", "serve"}, names(DeployDev()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "plan", "approve", "lock", "record", "bundle", "train", "register", "promote", "serve"}, names(DeployStaging()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "plan", "approve", "lock", "record", "backup", "bundle", "train", "register", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
 	assert.Equal(t, []string{"config", "inputs", "connect", "target", "approve", "lock", "record", "backup", "rollback", "smoke"}, names(RollbackStages(RollbackTarget{})))
 	assert.Equal(t, []string{"config", "inputs", "connect", "find-release", "verify"}, names(VerifyStages()))
 	_, err := DeployStages("qa")
