@@ -81,6 +81,15 @@ func TestSavedPlanRefusesDrift(t *testing.T) {
 			return nil
 		}, "a newer release record since the plan: observed.journal"},
 		{"bundle edited", func(t *testing.T, w *world, _ string) []func(*cd.Options) {
+			file := filepath.Join(w.repo.Dir, "databricks.yml")
+			raw, err := os.ReadFile(file)
+			require.NoError(t, err)
+			edited := strings.Replace(string(raw), "receives, 1..99.\n    default: 10", "receives, 1..99.\n    default: 20", 1)
+			require.NotEqual(t, string(raw), edited)
+			require.NoError(t, os.WriteFile(file, []byte(edited), 0o600))
+			return nil
+		}, "the bundle's configuration changed since the plan: observed.bundle"},
+		{"a variable overridden", func(t *testing.T, w *world, _ string) []func(*cd.Options) {
 			return []func(*cd.Options){withVars("canary_traffic_percent", "20")}
 		}, "the bundle's configuration changed since the plan: observed.bundle"},
 		{"another release", func(t *testing.T, w *world, _ string) []func(*cd.Options) {
