@@ -216,3 +216,48 @@ func TestServingUnityCatalogModels(t *testing.T) {
 	assert.ErrorContains(t, create("7"), "Model version 7 of Routine or Model 'dev.s.m' does not exist.")
 	assert.True(t, strings.Contains(create("x").Error(), "versions are positive integers"))
 }
+
+// TestRegistrationRerunAfterEachStep: a training or promotion task that
+// dies after each step of MLflow's registration (create, credentials,
+// upload; MLflow's create_model_version has no cleanup around them, so the
+// version stays PENDING_REGISTRATION) fails its run; the next run of the
+// same job registers a new version that is READY at once. The promotion
+// task deletes the unfinished copy it finds (src/human_interrupt_agent/
+// promote.py does the same); training leaves it to the deploy, which knows
+// the release (cd's discardUnfinished).
+func TestRegistrationRerunAfterEachStep(t *testing.T) {
+	for _, step := range []unitycatalog.Step{unitycatalog.StepCreate, unitycatalog.StepCredentials, unitycatalog.StepUpload} {
+		t.Run("train/"+string(step), func(t *testing.T) {
+			ws, clients := ucWorkspaces(t)
+			ws.Metastore().InterruptNextRegistration("dev.s.m", step)
+			run, out := runJob(t, clients["dev"], trainJob("train", "dev.s.m"), nil)
+			require.Equal(t, jobs.RunResultStateFailed, run.State.ResultState)
+			assert.Contains(t, out.Error, "died after the "+string(step)+" step")
+			run, out = runJob(t, clients["dev"], trainJob("train", "dev.s.m"), nil)
+			require.Equal(t, jobs.RunResultStateSuccess, run.State.ResultState, out.Error)
+			assert.Contains(t, out.Logs, `"model_version": "2"`)
+			v1, _, _ := ws.Metastore().ModelVersion("dev.s.m", 1)
+			v2, _, _ := ws.Metastore().ModelVersion("dev.s.m", 2)
+			assert.Equal(t, catalog.ModelVersionInfoStatusPendingRegistration, v1.Status)
+			assert.Equal(t, catalog.ModelVersionInfoStatusReady, v2.Status)
+		})
+		t.Run("promote/"+string(step), func(t *testing.T) {
+			ws, clients := ucWorkspaces(t)
+			_, err := ws.Metastore().RegisterVersion(ws.Get("dev").UserName(), "dev.s.m", testVersion())
+			require.NoError(t, err)
+			ws.Metastore().InterruptNextRegistration("staging.s.m", step)
+			params := map[string]string{"source_model": "dev.s.m", "source_version": "1", "release_alias": "release_v1", "release_tag": "v1"}
+			run, out := runJob(t, clients["staging"], promoteJob(), params)
+			require.Equal(t, jobs.RunResultStateFailed, run.State.ResultState)
+			assert.Contains(t, out.Error, "died after the "+string(step)+" step")
+			run, out = runJob(t, clients["staging"], promoteJob(), params)
+			require.Equal(t, jobs.RunResultStateSuccess, run.State.ResultState, out.Error)
+			assert.Contains(t, out.Logs, `"copied": true, "discarded": ["1"], "model_name": "staging.s.m", "model_version": "2"`)
+			all, err := clients["staging"].ModelVersions.ListAll(ctx(t), catalog.ListModelVersionsRequest{FullName: "staging.s.m"})
+			require.NoError(t, err)
+			require.Len(t, all, 1, "exactly one copy, READY")
+			assert.Equal(t, catalog.ModelVersionInfoStatusReady, all[0].Status)
+			assert.Equal(t, map[string]int{"release_v1": 2}, ws.Metastore().Aliases("staging.s.m"))
+		})
+	}
+}
