@@ -48,7 +48,12 @@
 // An abort (the decision, or any update that fails, promotion included)
 // sends one update serving stable alone at 100%, retrying it (it is the
 // step that must not give up), and returns an *AbortError carrying the
-// reason, the decision and every interval's evidence.
+// reason, the decision and every interval's evidence. AbortError.Why says
+// which cause it was (AbortCause: candidate judged worse, insufficient
+// traffic, platform error, operator interrupt, timeout); only the first is
+// a verdict on the candidate. An export whose series name no served entity
+// cannot attribute requests, and the analysis stops with insufficient
+// traffic rather than judge them.
 //
 // Safety: no config the rollout sends leaves the stable version without
 // traffic until the candidate has passed and is promoted, and every step
@@ -109,7 +114,7 @@
 //	case errors.Is(err, rollout.ErrNotServing), errors.Is(err, rollout.ErrEndpointMissing):
 //		// a first release: nothing to compare against, serve it directly
 //	case errors.As(err, &abort):
-//		// record aborted with abort.Intervals, notify, exit non-zero
+//		// record aborted with abort.Why() and abort.Intervals, notify, exit with the cause's code
 //	case errors.Is(err, rollout.ErrPaused):
 //		// stopped where Until said: the next stage runs it again
 //	case err != nil:

@@ -1,8 +1,10 @@
 // Package workspace connects to the Databricks workspace of a bundle target
 // and deploys the bundle into it. The client comes from the target's host
 // (and profile) plus the SDK's unified authentication; it refuses to talk to
-// a workspace other than the target's. Deploys go through an Engine: the
-// Databricks CLI when it is installed, or a native engine on the SDK.
+// a workspace other than the target's. Its transport (transport.go) fails a
+// workspace no retry can reach at once (UnreachableError) and reports each
+// answer the SDK retries (Options.OnRetry). Deploys go through an Engine:
+// the Databricks CLI when it is installed, or a native engine on the SDK.
 package workspace
 
 import (
