@@ -83,7 +83,7 @@ var goTestGroups = []goTestGroup{
 	// The checks run the real tools on fixtures under their testdata:
 	// the pinned Go tools when built (otherwise those tests skip), and
 	// Python's.
-	{Name: "go-test-checks", Packages: []string{"magefiles/checks/..."}, Version: checksTestTools, Prepare: provisionPythonTools},
+	{Name: "go-test-checks", Packages: []string{"magefiles/checks/..."}, Version: checksTestTools, Prepare: prepareChecksTests},
 	// The emulator's stand-in of the model, whose test runs the Python
 	// model of src/ beside it on the integration cases: the one Go test
 	// that reads what the Python files say.
@@ -105,15 +105,15 @@ var goTestGroups = []goTestGroup{
 	{Name: "go-test-rest", Files: bundleInputs, Names: pythonNames},
 }
 
-// checksTestTools is what the checks' tests find installed: which pinned
-// Go tools are built (a missing one skips its real-run tests) and the
-// Python tools' versions.
+// checksTestTools is what the checks' tests run: the pinned Go tools
+// (prepareChecksTests builds them before the tests start, so a pass means
+// they ran) and the Python tools' versions.
 func checksTestTools(ctx context.Context, cfg Config) (string, error) {
 	var b strings.Builder
 	for _, name := range toolchain.ToolNames() {
-		tool := toolchain.Tool(name)
-		fmt.Fprintf(&b, "%s installed=%t\n", tool.ID(), toolchain.Installed(cfg.toolsDir(), tool))
+		fmt.Fprintf(&b, "%s\n", toolchain.Tool(name).ID())
 	}
+	fmt.Fprintf(&b, "vulndb %s\n", toolchain.GoData["vulndb"].Version)
 	pys := cfg.python()
 	py, err := pys.Find(ctx, "", pythonTestTools...)
 	if err != nil {
@@ -132,12 +132,23 @@ func checksTestTools(ctx context.Context, cfg Config) (string, error) {
 	return b.String() + v, nil
 }
 
-// provisionPythonTools installs the Python tools the checks' tests run
-// before they start, where the checks can install them (root, apt). The
-// Python checks beside them would otherwise install them mid-run, and a
-// test that reads the tools' versions twice would see two machines.
-// Where they cannot be installed, those tests skip as before.
-func provisionPythonTools(ctx context.Context, t *pipeline.T, cfg Config) {
+// prepareChecksTests provides what the checks' tests run before they
+// start: the pinned Go tools and the Go vulnerability data (the checks that
+// need them wait on the same per-tool lock, so nothing is built twice),
+// and the Python tools where the checks can install them (root, apt). A
+// fresh machine's first run so skips nothing a second run executes; the
+// Python checks beside them would otherwise install mid-run, and a test
+// that reads the tools' versions twice would see two machines. What cannot
+// be provided is said here, and its tests skip saying why.
+func prepareChecksTests(ctx context.Context, t *pipeline.T, cfg Config) {
+	for _, name := range toolchain.ToolNames() {
+		if _, err := toolchain.EnsureGoTool(ctx, cfg.toolsDir(), toolchain.Tool(name), logTo(t)); err != nil {
+			t.Printf("%s for the checks' tests: %v", name, err)
+		}
+	}
+	if _, err := goVulnDB(ctx, cfg, logTo(t)); err != nil {
+		t.Printf("Go vulnerability data for the checks' tests: %v", err)
+	}
 	if _, err := cfg.python().Ensure(ctx, logTo(t), pythonTestTools...); err != nil {
 		t.Printf("Python tools for the checks' tests: %v", err)
 	}
