@@ -139,7 +139,11 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		if rec.Kind == release.KindRollback {
 			what = "rollback to " + rec.Release
 		}
-		fmt.Fprintf(w, "  %s %s %s%s, by %s at %s (%s ago), record %s\n", label, what, rec.Outcome, model,
+		outcome := string(rec.Outcome)
+		if rec.Outcome == release.OutcomeInProgress && !r.running(rec, now) {
+			outcome = "interrupted (its record says in_progress, but no live deploy holds the lock; the next deploy, rollback or unlock marks it superseded)"
+		}
+		fmt.Fprintf(w, "  %s %s %s%s, by %s at %s (%s ago), record %s\n", label, what, outcome, model,
 			rec.Actor, rec.Started.Format(time.RFC3339), now.Sub(rec.Started).Round(time.Second), rec.ID)
 		if rec.Verify != nil {
 			var parts []string
@@ -170,6 +174,12 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 		fmt.Fprintf(w, "  lock:     free\n")
 	}
 	fmt.Fprintln(w)
+}
+
+// running reports whether an in-progress record's run may still be alive:
+// a lock for its release that has not expired is held.
+func (r *StatusReport) running(rec *release.Record, now time.Time) bool {
+	return r.Lock != nil && r.Lock.Release == rec.Release && now.Before(r.Lock.Expiry)
 }
 
 // DescribeAliases renders "@champion v3, @challenger v4, @release_v1_2_0 v3":
