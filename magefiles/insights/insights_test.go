@@ -184,4 +184,5 @@ func TestRenderWritesChartsABrowserDraws(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| time to restore service | median 40m0s | elite |")
+	assert.Contains(t, string(md), "Mean stage durations: canary 1m0s, backup 3s, analysis 0s.")
 }

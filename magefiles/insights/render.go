@@ -98,6 +98,9 @@ func Markdown(w io.Writer, r Report) {
 		if len(e.Canary) > 0 {
 			fmt.Fprintf(w, "Canaries: %s.\n\n", canaryText(e.Canary))
 		}
+		if len(e.StageMeans) > 0 {
+			fmt.Fprintf(w, "Mean stage durations: %s.\n\n", stagesText(e.StageMeans))
+		}
 	}
 	for env, why := range r.Unread {
 		fmt.Fprintf(w, "- %s not read: %s\n", env, why)
@@ -109,6 +112,17 @@ func canaryText(c map[string]int) string {
 	var parts []string
 	for _, k := range sortedKeys(c) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, c[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// stagesText lists the stages' mean durations, longest first.
+func stagesText(m map[string]Duration) string {
+	keys := sortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %s", k, time.Duration(m[k]).Round(time.Millisecond))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -163,6 +177,9 @@ func HTML(w io.Writer, r Report) {
 		fmt.Fprint(w, BarChart("Time to restore per failure (minutes)", labels, leads))
 		if len(e.Canary) > 0 {
 			fmt.Fprintf(w, "<p>Canaries: %s.</p>\n", esc(canaryText(e.Canary)))
+		}
+		if len(e.StageMeans) > 0 {
+			fmt.Fprintf(w, "<p>Mean stage durations: %s.</p>\n", esc(stagesText(e.StageMeans)))
 		}
 	}
 	for _, env := range sortedKeys(r.Unread) {
