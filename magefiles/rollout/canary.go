@@ -12,7 +12,6 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/verify"
 )
 
 // Canary rolls a candidate model version out on a serving endpoint next to
@@ -392,7 +391,7 @@ func attributed(ws []servingmetrics.Window, cand, stable string) bool {
 // newly shows.
 func (r *run) read(ctx context.Context, series *servingmetrics.Series) ([]servingmetrics.Window, error) {
 	at := r.d.o.Clock.Now()
-	reading, err := verify.ScrapeMetrics(ctx, r.c.API, r.c.Endpoint, at)
+	reading, err := servingmetrics.Scrape(ctx, r.c.API, r.c.Endpoint, at)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
 // Package servingmetrics reads a serving endpoint's metrics export
 // (GET /api/2.0/serving-endpoints/{name}/metrics, Prometheus text) the way
 // the service shapes it, for the verify checks and the production canary
-// alike. Nothing here does I/O beyond the reader it is given or looks at a
-// clock: the caller says when it scraped.
+// alike. Nothing here does I/O beyond the reader or the Exporter it is
+// given (Scrape: one read of the export) or looks at a clock: the caller
+// says when it scraped.
 //
 // # Families and their declared types
 //

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/service/serving"
-
 	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 )
 
@@ -61,22 +59,9 @@ type EntityDelta struct {
 // Passed reports whether the export showed the traffic and no 5xx.
 func (m MetricsResult) Passed() bool { return m.Err == "" && allPassed(m.Checks) }
 
-// ScrapeMetrics reads and parses the endpoint's metrics export once; at is
-// when (the minute of unstamped gauges).
+// ScrapeMetrics is servingmetrics.Scrape.
 func ScrapeMetrics(ctx context.Context, m MetricsExporter, endpoint string, at time.Time) (servingmetrics.Reading, error) {
-	resp, err := m.ExportMetrics(ctx, serving.ExportMetricsRequest{Name: endpoint})
-	if err != nil {
-		return servingmetrics.Reading{}, fmt.Errorf("read metrics export of %s: %s", endpoint, describeError(err))
-	}
-	if resp.Contents == nil {
-		return servingmetrics.Reading{}, fmt.Errorf("read metrics export of %s: empty response", endpoint)
-	}
-	defer resp.Contents.Close()
-	r, err := servingmetrics.Parse(resp.Contents, at)
-	if err != nil {
-		return servingmetrics.Reading{}, fmt.Errorf("metrics export of %s: %w", endpoint, err)
-	}
-	return r, nil
+	return servingmetrics.Scrape(ctx, m, endpoint, at)
 }
 
 // VerifyMetrics reads the export after the traffic and checks the windows

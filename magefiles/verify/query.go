@@ -8,6 +8,8 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/service/serving"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 )
 
 // Querier sends one request to a serving endpoint. The SDK's
@@ -18,9 +20,7 @@ type Querier interface {
 
 // MetricsExporter reads a serving endpoint's metrics export. The SDK's
 // w.ServingEndpoints satisfies it.
-type MetricsExporter interface {
-	ExportMetrics(ctx context.Context, req serving.ExportMetricsRequest) (*serving.ExportMetricsResponse, error)
-}
+type MetricsExporter = servingmetrics.Exporter
 
 // Endpoint is everything a full verify run needs; pass w.ServingEndpoints.
 type Endpoint interface {
@@ -87,17 +87,7 @@ func decodePrediction(raw any) (Prediction, error) {
 
 // describeError names the HTTP status and error code of an API error, which
 // the SDK's message alone leaves out.
-func describeError(err error) string {
-	var apiErr *apierr.APIError
-	if errors.As(err, &apiErr) {
-		code := apiErr.ErrorCode
-		if code == "" {
-			code = "no error code"
-		}
-		return fmt.Sprintf("HTTP %d (%s): %s", apiErr.StatusCode, code, truncate(apiErr.Message, 300))
-	}
-	return err.Error()
-}
+func describeError(err error) string { return servingmetrics.DescribeError(err) }
 
 // httpStatus is the HTTP status of an API error, 0 for anything else.
 func httpStatus(err error) int {
