@@ -276,12 +276,7 @@ func chooseRollback(recs []*release.Record, served map[string]int, t RollbackTar
 		return (r.Kind == release.KindDeploy || r.Kind == release.KindRollback) && r.Model != nil && r.Model.Version != ""
 	}
 	newest := func(match func(*release.Record) bool) *release.Record {
-		for i := len(recs) - 1; i >= 0; i-- {
-			if relevant(recs[i]) && match(recs[i]) {
-				return recs[i]
-			}
-		}
-		return nil
+		return release.Newest(recs, func(r *release.Record) bool { return relevant(r) && match(r) })
 	}
 	p := &RollbackPlan{}
 	alone := ""
@@ -299,12 +294,7 @@ func chooseRollback(recs []*release.Record, served map[string]int, t RollbackTar
 			return r.Model.Version == alone && r.Outcome != release.OutcomeAborted && r.Outcome != release.OutcomeRolledBack
 		})
 	}
-	var latest *release.Record
-	for i := len(recs) - 1; i >= 0 && latest == nil; i-- {
-		if recs[i].Kind == release.KindDeploy {
-			latest = recs[i]
-		}
-	}
+	latest := release.Newest(recs, func(r *release.Record) bool { return r.Kind == release.KindDeploy })
 	if latest != nil && (latest.Outcome == release.OutcomeAborted || latest.Outcome == release.OutcomeFailed) {
 		p.Resolves = latest.Release
 	} else if p.Replaced != nil {

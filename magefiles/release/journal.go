@@ -416,6 +416,17 @@ func (j *Journal) List(ctx context.Context) ([]*Record, error) {
 	return out, nil
 }
 
+// Newest returns the newest of recs (oldest first) that match accepts, or
+// nil: LatestWhere over records already read.
+func Newest(recs []*Record, match func(*Record) bool) *Record {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if match(recs[i]) {
+			return recs[i]
+		}
+	}
+	return nil
+}
+
 // Latest returns the newest record, or an error wrapping ErrNoRecord.
 func (j *Journal) Latest(ctx context.Context) (*Record, error) {
 	return j.LatestWhere(ctx, func(*Record) bool { return true })
