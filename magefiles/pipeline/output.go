@@ -210,15 +210,11 @@ func (p *printer) summary(rep *Report) {
 	rows := make([][4]string, 0, len(rep.Results))
 	width := [4]int{len("CHECK"), len("STATUS"), len("TIME"), 0}
 	for _, r := range rep.Results {
-		status := string(r.Status)
-		if r.Reason != "" && r.Status != StatusCached {
-			status += " (" + r.Reason + ")"
-		}
 		dur := ""
 		if r.Status != StatusBlocked && r.Status != StatusCanceled {
 			dur = fmtDuration(r.Duration)
 		}
-		row := [4]string{r.Name, status, dur, resultLine(r)}
+		row := [4]string{r.Name, string(r.Status), dur, resultWithReason(r)}
 		for i := 0; i < 3; i++ {
 			width[i] = max(width[i], len([]rune(row[i])))
 		}
@@ -245,6 +241,19 @@ func (p *printer) summary(rep *Report) {
 	fmt.Fprintf(w, "\n%s in %s (%d jobs)\n", verdict, fmtDuration(rep.Duration), rep.Jobs)
 }
 
+// resultWithReason is the summary's RESULT column: why a check was not run
+// or skipped (not a cached pass's "inputs unchanged"), then its result.
+func resultWithReason(r Result) string {
+	res := resultLine(r)
+	if r.Reason == "" || r.Status == StatusCached {
+		return res
+	}
+	if res == "" {
+		return r.Reason
+	}
+	return r.Reason + "; " + res
+}
+
 // resultLine is the one-line finding count shown in the summary.
 func resultLine(r Result) string {
 	switch {
@@ -264,10 +273,7 @@ func appendStepSummary(path string, rep *Report) error {
 	icons := map[Status]string{StatusPass: "✅", StatusFail: "❌", StatusCached: "♻️", StatusSkipped: "⏭️", StatusBlocked: "⛔", StatusCanceled: "⛔"}
 	for _, r := range rep.Results {
 		status := icons[r.Status] + " " + string(r.Status)
-		if r.Reason != "" && r.Status != StatusCached {
-			status += " (" + r.Reason + ")"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Name, mdEscape(status), fmtDuration(r.Duration), mdEscape(resultLine(r)))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Name, mdEscape(status), fmtDuration(r.Duration), mdEscape(resultWithReason(r)))
 	}
 	// #nosec G304 -- $GITHUB_STEP_SUMMARY, the runner's own summary file
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)

@@ -318,7 +318,7 @@ func TestSummaryAndJSONReport(t *testing.T) {
 	assert.Regexp(t, `(?m)^CHECK\s+STATUS\s+TIME\s+RESULT$`, s)
 	assert.Regexp(t, `(?m)^gofmt\s+fail\s+\S+\s+1 file needs formatting$`, s)
 	assert.Regexp(t, `(?m)^pytest\s+pass\s+\S+\s+12 passed$`, s)
-	assert.Regexp(t, `(?m)^bundle\s+blocked \(dependency gofmt fail\)\s*$`, s)
+	assert.Regexp(t, `(?m)^bundle\s+blocked\s+dependency gofmt fail$`, s, "the status word in STATUS, the reason in RESULT")
 	assert.Contains(t, s, "FAILED in")
 
 	path := filepath.Join(opts.Root, "artifacts", "ci-report.json")
