@@ -30,9 +30,11 @@ import (
 //     ModelArtifactPath, so the model is at runs:/<run_id>/agent;
 //   - registers it under --model-name: a three-level name
 //     (catalog.schema.model) as a Unity Catalog version of the existing
-//     model, PENDING_REGISTRATION until the registration time after the
-//     run's end, as the databricks-uc registry does (a missing model or
-//     privilege fails the run with the error in its logs); any other name
+//     model, registered as MLflow's databricks-uc registry does (create,
+//     credentials, upload, finalize: READY when the run ends, or
+//     FAILED_REGISTRATION when scripted; a task scripted to die mid-way
+//     fails the run and leaves the version PENDING_REGISTRATION; a missing
+//     model or privilege fails the run with the error in its logs); any other name
 //     as a workspace-registry version (READY by the end of the run, as
 //     mlflow's log_model waits for it), or, with the legacy registry
 //     disabled, fails the run with the registry's 403 message;
