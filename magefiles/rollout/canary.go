@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
@@ -285,7 +284,8 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 	}
 	looks, failedReads := 0, 0
 	gaps := 0
-	seen := false // a minute of the candidate or the stable version was read
+	seen := false         // a minute of the candidate or the stable version was read
+	unattributed := false // the export names no served entity
 	for !dec.Outcome.Final() {
 		stats, err := r.probes.wait(ctx, r.d.o.Clock, a.Interval)
 		if err != nil {
@@ -316,6 +316,7 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 			}
 			seen = seen || attributed(fresh, r.cand.Name, r.stable.Name)
 			if series.Unattributed > 0 && !seen {
+				unattributed = true
 				// The export's documentation shows no per-entity label: an
 				// export without one cannot tell the candidate's requests
 				// from the stable version's, and the judge never decides on
@@ -348,8 +349,8 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 		waited := looks * int(a.Interval/time.Minute)
 		if !dec.Outcome.Final() && waited >= cfg.MaxMinutes+2 && st.Minutes < cfg.MaxMinutes {
 			dec.Outcome = judge.InsufficientTraffic
-			dec.Reason = fmt.Sprintf("insufficient traffic: the export showed %d minutes (%s candidate requests) in %d minutes of analysis; %s",
-				st.Minutes, strconv.FormatFloat(st.Candidate.Requests, 'f', -1, 64), waited, r.trafficHint())
+			dec.Reason = fmt.Sprintf("insufficient traffic: the export showed %d minutes (%s candidate requests) in %d minutes of analysis",
+				st.Minutes, strconv.FormatFloat(st.Candidate.Requests, 'f', -1, 64), waited)
 		}
 		iv.Decision = dec
 		if r.probes != nil {
@@ -359,9 +360,10 @@ func (r *run) analyze(ctx context.Context, step int, a AnalyzeStep, weight int) 
 		r.cp.Intervals = append(r.cp.Intervals, iv)
 		r.report(StageAnalysis, &dec)
 	}
-	if dec.Outcome == judge.InsufficientTraffic {
-		// The judge is pure and does not know the probes were on.
-		dec.Reason = strings.Replace(dec.Reason, "set CANARY_PROBES=1 or raise canary_traffic_percent", r.trafficHint(), 1)
+	if dec.Outcome == judge.InsufficientTraffic && !unattributed {
+		// What to change is the rollout's to say: the judge does not know
+		// the settings, and an export that names no entity needs none.
+		dec.Reason += "; " + r.trafficHint()
 	}
 	r.printf("   decision: %s\n", dec.Summary())
 	return dec, nil

@@ -96,7 +96,7 @@ func Decide(c Config, s State) Decision {
 		d.Reason = fmt.Sprintf("the evidence says the candidate's error rate is below %g x the baseline's (log-LR %.2f crossed %.2f)", c.MaxErrorRatio, e.PromoteStat, e.PromoteAt)
 	case s.Minutes >= c.MaxMinutes && s.Candidate.Requests < float64(c.MinRequests):
 		d.Outcome = InsufficientTraffic
-		d.Reason = fmt.Sprintf("insufficient traffic: %s candidate requests in %d minutes, fewer than the %d needed; set CANARY_PROBES=1 or raise canary_traffic_percent",
+		d.Reason = fmt.Sprintf("insufficient traffic: %s candidate requests in %d minutes, fewer than the %d needed",
 			count(s.Candidate.Requests), s.Minutes, c.MinRequests)
 	case s.Minutes >= c.MaxMinutes:
 		d.Outcome = Promote
