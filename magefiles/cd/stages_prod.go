@@ -312,12 +312,6 @@ func (s *State) canaryClock() rollout.Clock {
 	if s.Opts.Canary.Clock != nil {
 		return s.Opts.Canary.Clock
 	}
-	if scale := s.Client.TimeScale(); scale > 0 && s.scaledClock == nil {
-		// The workspace is the emulator running faster than the wall
-		// clock (emulator:serve): its export's minutes are its minutes.
-		s.scaledClock = rollout.NewScaledClock(scale)
-		s.Printf("   the workspace is the emulator at time scale %g: the canary waits its minutes (%s each)\n", scale, time.Duration(float64(time.Minute)*scale).Round(time.Millisecond))
-	}
 	if s.scaledClock != nil {
 		return s.scaledClock
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
@@ -72,6 +73,13 @@ func (Connect) Run(ctx context.Context, s *State) error {
 		return err
 	}
 	s.Client = c
+	if scale := c.TimeScale(); scale > 0 {
+		// The workspace is the emulator running faster than the wall
+		// clock (emulator:serve): the rollout waits its minutes.
+		s.scaledClock = rollout.NewScaledClock(scale)
+		s.Printf("   the workspace is the emulator at time scale %g: the rollout's waits follow its clock (a minute takes %s)\n",
+			scale, time.Duration(float64(time.Minute)*scale).Round(time.Millisecond))
+	}
 	cfg, err := s.LoadConfig(s.Env, c.User)
 	if err != nil {
 		return err

@@ -113,7 +113,7 @@ func TestTargetsAgainstServedEmulator(t *testing.T) {
 	}
 	release("v1.0.0")
 	out := release("v1.1.0")
-	assert.Contains(t, out, "the workspace is the emulator at time scale 0.01: the canary waits its minutes (600ms each)")
+	assert.Contains(t, out, "the workspace is the emulator at time scale 0.01: the rollout's waits follow its clock (a minute takes 600ms)")
 	assert.Contains(t, out, "decision: Promote")
 	assert.NotContains(t, out, "insufficient traffic")
 	status := target("status", "prod")
