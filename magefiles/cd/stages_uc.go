@@ -189,7 +189,6 @@ func (s *State) promoteUC(ctx context.Context) error {
 			}
 		}
 	}
-	var jobRun int64
 	if copyOf == nil {
 		if cfg.PromoteJobKey == "" {
 			return fmt.Errorf("bundle target %s declares no promote job (a job whose key mentions promote): nothing can copy %s v%s", s.Env, src.Name, src.Version)
@@ -200,7 +199,6 @@ func (s *State) promoteUC(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("promote %s v%s: %w", src.Name, src.Version, err)
 		}
-		jobRun = run.RunId
 		if copyOf, err = s.byAlias(ctx, s.Client, cfg.Model, alias); err != nil {
 			return err
 		}
@@ -223,9 +221,6 @@ func (s *State) promoteUC(ctx context.Context) error {
 	}
 	if rec.Model != nil {
 		s.Record.Model.JobRunID, s.Record.Model.JobRunURL = rec.Model.JobRunID, rec.Model.JobRunURL
-	}
-	if jobRun != 0 {
-		_ = s.Record.Attach("promotion_run", jobRun)
 	}
 	s.Printf("   %s v%s -> %s v%s @%s (%s)\n", src.Name, src.Version, cfg.Model, mv.Version, alias, how)
 	return s.pruneReleaseAliases(ctx, cfg.Model, alias)
