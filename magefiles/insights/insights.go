@@ -181,7 +181,7 @@ func computeEnv(env string, in Input) Environment {
 			continue
 		}
 		switch {
-		case rec.Kind == release.KindRollback && rec.Outcome == release.OutcomeStable || rec.Kind == release.KindRollback && rec.Outcome == release.OutcomeVerified:
+		case rec.Kind == release.KindRollback && rec.Good():
 			healthy = append(healthy, *rec.Finished)
 			var sum struct {
 				FromID string `json:"from_record"`
@@ -191,8 +191,8 @@ func computeEnv(env string, in Input) Environment {
 			}
 		case rec.Kind == release.KindDeploy && rec.Outcome == release.OutcomeAborted:
 			healthy = append(healthy, *rec.Finished) // stable serves 100% again
-		case rec.Kind == release.KindDeploy && (rec.Outcome == release.OutcomeStable || rec.Outcome == release.OutcomeVerified || rec.Outcome == release.OutcomeRolledBack):
-			healthy = append(healthy, *rec.Finished)
+		case rec.Kind == release.KindDeploy && (rec.Good() || rec.Outcome == release.OutcomeRolledBack):
+			healthy = append(healthy, *rec.Finished) // a rolled-back release served healthily at first
 		case rec.Kind == release.KindDeploy && rec.Outcome == release.OutcomeDeployed && env != "prod":
 			healthy = append(healthy, *rec.Finished)
 		}
