@@ -95,11 +95,17 @@ func (s *State) observeLive(ctx context.Context) (Observed, error) {
 	return o, nil
 }
 
-func (p *SavedPlan) hash() (string, error) {
-	raw, err := json.Marshal(struct {
+// content is what a saved plan holds and is compared by: the plan and the
+// observed state, without the file's own metadata.
+func (p *SavedPlan) content() ([]byte, error) {
+	return json.Marshal(struct {
 		Plan     *PlanReport `json:"plan"`
 		Observed Observed    `json:"observed"`
 	}{p.Plan, p.Observed})
+}
+
+func (p *SavedPlan) hash() (string, error) {
+	raw, err := p.content()
 	if err != nil {
 		return "", err
 	}
@@ -214,10 +220,7 @@ var driftNames = []struct{ prefix, what string }{
 // the path, the saved value and the value now.
 func planDiffs(saved, now *SavedPlan) []string {
 	flat := func(p *SavedPlan) map[string]string {
-		raw, _ := json.Marshal(struct {
-			Plan     *PlanReport `json:"plan"`
-			Observed Observed    `json:"observed"`
-		}{p.Plan, p.Observed})
+		raw, _ := p.content()
 		var v any
 		_ = json.Unmarshal(raw, &v)
 		out := map[string]string{}
