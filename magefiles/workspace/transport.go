@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -96,7 +97,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		if u := unreachable(g.target, g.host, err); u != nil {
 			return nil, u
 		}
-		g.transient(req, err.Error())
+		if retriedBySDK(err) {
+			g.transient(req, err.Error())
+		}
 		return nil, err
 	}
 	if v := resp.Header.Get(emulatorTimeScaleHeader); v != "" {
@@ -130,6 +133,20 @@ func (g *guard) transient(req *http.Request, what string) {
 	}
 	wait := min(time.Duration(n)*time.Second, 10*time.Second)
 	g.onRetry(fmt.Sprintf("retry %d of %s %s after %s: waiting about %s", n, req.Method, req.URL.Path, what, wait))
+}
+
+// sdkRetriedErrors are the transport failures the SDK retries (the rest of
+// its list in httpclient/errors.go, urlErrorTransientErrorMessages;
+// "connection refused" is turned into an UnreachableError above).
+var sdkRetriedErrors = []string{"connection reset by peer", "TLS handshake timeout", "Unexpected error", "i/o timeout"}
+
+func retriedBySDK(err error) bool {
+	for _, m := range sdkRetriedErrors {
+		if strings.Contains(err.Error(), m) {
+			return true
+		}
+	}
+	return false
 }
 
 func key(req *http.Request) string { return req.Method + " " + req.URL.String() }

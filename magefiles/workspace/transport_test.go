@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -85,4 +86,30 @@ func TestRetryTimeoutSetting(t *testing.T) {
 		Getenv: envOf(map[string]string{"DATABRICKS_TOKEN": srv.Token(), RetryTimeoutEnv: "60"}), SkipConfigFile: true,
 	})
 	assert.NoError(t, err)
+}
+
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
+// Only failures the SDK retries are told as retries: a cancelled call is
+// not retried and says nothing.
+func TestOnlyRetriedFailuresAreTold(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		told bool
+	}{
+		{errors.New("read tcp 127.0.0.1:1->127.0.0.1:2: i/o timeout"), true},
+		{errors.New("read: connection reset by peer"), true},
+		{context.Canceled, false},
+		{errors.New("unexpected EOF"), false},
+	} {
+		var lines []string
+		g := newGuard(failingTransport{tc.err}, "dev", "http://h", func(l string) { lines = append(lines, l) })
+		req, err := http.NewRequest(http.MethodGet, "http://h/api/2.0/x", nil)
+		require.NoError(t, err)
+		_, err = g.RoundTrip(req)
+		require.ErrorIs(t, err, tc.err)
+		assert.Equal(t, tc.told, len(lines) == 1, "%v: %v", tc.err, lines)
+	}
 }
