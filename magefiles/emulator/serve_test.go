@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,33 @@ func stopServing(t *testing.T, out io.Reader, cancel context.CancelFunc, done <-
 		require.NoError(t, err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("serving did not stop after its context ended")
+	}
+}
+
+// TimeScaleHeader: the emulator's own header, sent only when its minutes run
+// on the scaled wall clock (emulator:serve's default), never by a real
+// workspace (no Databricks source has it); clients then pace their waits to
+// it. With time scale 0 (instant) or a metrics clock of its own, it is not
+// sent.
+func TestTimeScaleHeader(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"scaled wall clock", Options{TimeScale: 0.01}, "0.01"},
+		{"instant", Options{}, ""},
+		{"a metrics clock of its own", Options{TimeScale: 0.01, MetricsClock: NewManualClock(time.Unix(0, 0))}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, _ := start(t, tc.opts)
+			req, err := http.NewRequest(http.MethodGet, srv.URL()+"/api/2.0/preview/scim/v2/Me", nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer "+srv.Token())
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			require.NoError(t, resp.Body.Close())
+			assert.Equal(t, tc.want, resp.Header.Get(TimeScaleHeader))
+		})
 	}
 }
