@@ -209,10 +209,12 @@ type Bundle struct {
 	// schema and kept as written in the configuration.
 	Others []*OtherResource
 
-	// Rollout and LoadTest are read from the variables when the bundle
-	// declares them (nil otherwise); see RolloutPolicy and LoadPolicy.
-	Rollout  *RolloutPolicy
-	LoadTest *LoadPolicy
+	// Rollout, LoadTest and Validation are read from the variables when
+	// the bundle declares them (nil otherwise); see RolloutPolicy,
+	// LoadPolicy and ValidationPolicy.
+	Rollout    *RolloutPolicy
+	LoadTest   *LoadPolicy
+	Validation *ValidationPolicy
 
 	// PendingLookups are the variable lookups left for the deploy, which
 	// has a workspace (none when LoadOptions.Lookup resolved them).

@@ -48,6 +48,21 @@ type LoadPolicy struct {
 	MinRPS float64
 }
 
+// ValidationPolicy is the gate a release passes before production: its
+// challenger against the champion on the evaluation set and on recorded
+// production requests.
+type ValidationPolicy struct {
+	// MinInterruptRecall is the lowest must-interrupt recall (0..1) the
+	// challenger may have, whatever the champion's.
+	MinInterruptRecall float64
+	// ShadowRequests is how many recorded production requests are replayed
+	// to the challenger (0 turns the replay off).
+	ShadowRequests int
+	// WarehouseID is the SQL warehouse that reads the endpoint's inference
+	// table; empty skips the replay, saying so.
+	WarehouseID string
+}
+
 // PolicyProblem is one invalid policy setting, named by its variable.
 type PolicyProblem struct {
 	Variable string
@@ -84,6 +99,19 @@ const (
 	VarLoadMaxErrorRate = "load_max_error_rate"
 	VarLoadMinRPS       = "load_min_rps"
 )
+
+// Validation gate variables.
+const (
+	VarValidationMinRecall = "validation_min_interrupt_recall"
+	VarValidationShadow    = "validation_shadow_requests"
+	VarValidationWarehouse = "validation_warehouse_id"
+)
+
+// MaxShadowRequests bounds the replay: each request is one more query of
+// the challenger, and the gate must stay a short step of a release.
+const MaxShadowRequests = 1000
+
+var validationVars = []string{VarValidationMinRecall, VarValidationShadow, VarValidationWarehouse}
 
 var rolloutVars = []string{VarCanaryPercent, VarAnalysisInterval, VarCanaryAlpha, VarMaxErrorRatio, VarCanaryMaxTime, VarMinRequests}
 
@@ -145,6 +173,18 @@ func (p LoadPolicy) Validate() []PolicyProblem {
 	return out
 }
 
+// Validate returns every setting outside its range.
+func (p ValidationPolicy) Validate() []PolicyProblem {
+	var out []PolicyProblem
+	if !(p.MinInterruptRecall >= 0 && p.MinInterruptRecall <= 1) {
+		out = append(out, PolicyProblem{Variable: VarValidationMinRecall, Message: fmt.Sprintf("%s must be a fraction in [0, 1], found %g", VarValidationMinRecall, p.MinInterruptRecall)})
+	}
+	if p.ShadowRequests < 0 || p.ShadowRequests > MaxShadowRequests {
+		out = append(out, PolicyProblem{Variable: VarValidationShadow, Message: fmt.Sprintf("%s must be between 0 and %d, found %d", VarValidationShadow, MaxShadowRequests, p.ShadowRequests)})
+	}
+	return out
+}
+
 // readPolicies reads the rollout and load policies when the bundle
 // declares their variables. Declaring some but not all is an error, as is
 // a value of the wrong type or out of range, at the line that set it.
@@ -175,6 +215,17 @@ func (l *loader) readPolicies() {
 		}
 		if r.report(p.Validate()) {
 			l.b.LoadTest = &p
+		}
+	}
+	if l.declaresAny(validationVars) && l.requireAll("validation", validationVars) {
+		r := &policyReader{l: l, failed: map[string]bool{}}
+		p := ValidationPolicy{
+			MinInterruptRecall: r.float(VarValidationMinRecall),
+			ShadowRequests:     r.int(VarValidationShadow),
+			WarehouseID:        l.b.Var(VarValidationWarehouse),
+		}
+		if r.report(p.Validate()) {
+			l.b.Validation = &p
 		}
 	}
 }
