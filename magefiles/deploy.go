@@ -37,8 +37,8 @@ func (Deploy) Staging(ctx context.Context, yes *bool, engine *string) error {
 	return cd.Deploy(ctx, o)
 }
 
-// Prod backs up prod, promotes what staging verified (stable tag on main) and rolls it out as a 10% canary judged by metrics, then 100% or abort (approval: terminal, GitHub environment, or -yes; -plan=FILE applies a saved plan or refuses).
-func (Deploy) Prod(ctx context.Context, yes *bool, engine, plan *string) error {
+// Prod backs up prod, promotes what staging verified and validation passed (stable tag on main) and rolls it out as a 10% canary judged by metrics, then 100% or abort (approval: terminal, GitHub environment, or -yes; -plan=FILE applies a saved plan or refuses; -override="why" goes ahead without a passing validation verdict, recorded).
+func (Deploy) Prod(ctx context.Context, yes *bool, engine, plan, override *string) error {
 	o, err := cdOptions(cd.EnvProd, engine)
 	if err != nil {
 		return err
@@ -46,6 +46,9 @@ func (Deploy) Prod(ctx context.Context, yes *bool, engine, plan *string) error {
 	o.Yes = isSet(yes)
 	if plan != nil {
 		o.PlanFile = *plan
+	}
+	if override != nil {
+		o.ValidationOverride = *override
 	}
 	return cd.WithExitCode(cd.Deploy(ctx, o))
 }

@@ -8,12 +8,15 @@ import (
 
 // Exit codes of a deploy whose canary was aborted, one per cause, so a
 // pipeline (or the on-call engineer) tells a bad model from a failing
-// platform without reading the log. Any other failure exits 1.
+// platform without reading the log; and of a release the validation gate
+// stopped (validate failed, or deploy:prod refused a version without a
+// passing verdict). Any other failure exits 1.
 const (
 	ExitCandidateWorse      = 10
 	ExitInsufficientTraffic = 11
 	ExitPlatformError       = 12
 	ExitTimeout             = 13
+	ExitValidationFailed    = 14
 	ExitInterrupted         = 130 // as a shell reports Ctrl-C
 )
 
@@ -36,6 +39,11 @@ func ExitCode(err error) int {
 		if code, ok := exitCodes[ae.Why()]; ok {
 			return code
 		}
+	}
+	var failed *ValidationFailedError
+	var required *ValidationRequiredError
+	if errors.As(err, &failed) || errors.As(err, &required) {
+		return ExitValidationFailed
 	}
 	return 1
 }

@@ -148,6 +148,9 @@ func (s *State) eventDetails() []notify.Detail {
 	if s.Approval != "" {
 		d = append(d, notify.Detail{Key: "Approval", Value: s.Approval})
 	}
+	if v, ok := s.validationDetail(); ok {
+		d = append(d, v)
+	}
 	return d
 }
 

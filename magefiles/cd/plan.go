@@ -174,6 +174,7 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 	if s.Env == EnvProd {
 		p.Notes = append(p.Notes, prodRolloutNote(s, p.EndpointBefore))
 	}
+	s.planValidation(p)
 	if p.EndpointBefore == nil {
 		p.Notes = append(p.Notes, "the endpoint does not exist yet: the deploy creates it")
 	}

@@ -3,7 +3,6 @@ package cd
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -56,13 +55,7 @@ func Report(ctx context.Context, o Options, window time.Duration) (insights.Repo
 	var md strings.Builder
 	insights.Markdown(&md, r)
 	s.Printf("%s", md.String())
-	if path := s.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
-		// #nosec G304 -- the runner's own summary file
-		if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
-			_, _ = f.WriteString(md.String())
-			_ = f.Close()
-		}
-	}
+	s.appendStepSummary(md.String())
 	s.Printf("\nReport: %s (also %s, %s)\n", files.HTML, files.Markdown, files.JSON)
 	return r, files, nil
 }

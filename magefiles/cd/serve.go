@@ -44,7 +44,7 @@ func (Serve) Run(ctx context.Context, s *State) error {
 		req := serving.CreateServingEndpoint{
 			Name: name, Description: s.Config.Endpoint.Description, RouteOptimized: s.Config.Endpoint.RouteOptimized,
 			Tags:   s.EndpointTags(),
-			Config: s.endpointConfig(served),
+			Config: s.endpointConfig(served), AiGateway: s.Config.Endpoint.AiGateway,
 		}
 		s.Printf("   creating %s serving %s v%s\n", name, model, version)
 		wait, err = api.Create(ctx, req)

@@ -436,6 +436,9 @@ func (BeginRecord) Run(ctx context.Context, s *State) error {
 		for _, st := range s.Stages {
 			s.Record.SetStage(st)
 		}
+		if err := s.attachValidationGate(); err != nil {
+			return err
+		}
 		// The runner saves the record again when this stage ends.
 		if err := s.Journal.Begin(ctx, s.Record); err != nil {
 			return err
@@ -446,6 +449,9 @@ func (BeginRecord) Run(ctx context.Context, s *State) error {
 	}
 	for _, st := range s.Stages {
 		s.Record.SetStage(st)
+	}
+	if err := s.attachValidationGate(); err != nil {
+		return err
 	}
 	s.announce(ctx)
 	return nil

@@ -117,6 +117,11 @@ type Options struct {
 	// behind the traffic; default 2 minutes.
 	MetricsSettle time.Duration
 
+	// ValidationOverride, when set, is why a production deploy goes ahead
+	// without a passing validation verdict (deploy:prod -override); it is
+	// recorded with who gave it.
+	ValidationOverride string
+
 	// Canary tunes the production rollout.
 	Canary CanaryOptions
 	// Notifier sends the deploy and rollback events; nil builds one from
@@ -231,6 +236,9 @@ type State struct {
 	Rollout *RolloutState
 	// Rollback is what a rollback restores (the rollback flow).
 	Rollback *RollbackPlan
+	// validationGate is the verdict or override a production deploy
+	// relies on (CheckValidation), kept in its record.
+	validationGate *ValidationGate
 
 	// Waits and Stages are measurements of this run.
 	Waits  []WaitStat

@@ -156,6 +156,9 @@ func (r *StatusReport) Render(w io.Writer, now time.Time) {
 			}
 			fmt.Fprintf(w, "    verify: %s\n", strings.Join(parts, ", "))
 		}
+		if v := describeValidation(rec); v != "" {
+			fmt.Fprintf(w, "    validation: %s\n", v)
+		}
 		if rec.Error != "" {
 			fmt.Fprintf(w, "    error: %s\n", firstLine(rec.Error))
 		}

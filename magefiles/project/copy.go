@@ -12,7 +12,7 @@ import (
 // BundlePaths are what a scratch release repository (the demo's, the
 // end-to-end tests') takes from the project: the bundle, the model's code
 // and the integration cases verify runs.
-var BundlePaths = []string{"databricks.yml", "resources", "src", "tests/integration"}
+var BundlePaths = []string{"databricks.yml", "resources", "src", "tests/integration", "tests/validation"}
 
 var hostLine = regexp.MustCompile(`(?m)^([ \t]*host:[ \t]*)\S+[ \t]*$`)
 

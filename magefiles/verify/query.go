@@ -64,16 +64,16 @@ func queryOne(ctx context.Context, q Querier, endpoint string, record map[string
 	if n := len(resp.Predictions); n != 1 {
 		return answer{servedModel: resp.ServedModelName}, fmt.Errorf("query %s: %d predictions for 1 record", endpoint, n)
 	}
-	p, err := decodePrediction(resp.Predictions[0])
+	p, err := DecodePrediction(resp.Predictions[0])
 	if err != nil {
 		return answer{servedModel: resp.ServedModelName}, fmt.Errorf("query %s: %w", endpoint, err)
 	}
 	return answer{prediction: p, servedModel: resp.ServedModelName}, nil
 }
 
-// decodePrediction turns the SDK's loosely typed prediction into the contract
+// DecodePrediction turns the SDK's loosely typed prediction into the contract
 // shape, rejecting anything that is not an object with the contract's types.
-func decodePrediction(raw any) (Prediction, error) {
+func DecodePrediction(raw any) (Prediction, error) {
 	data, err := json.Marshal(raw)
 	if err != nil {
 		return Prediction{}, fmt.Errorf("prediction: %w", err)

@@ -635,8 +635,42 @@ func (d *deployRun) endpointTags(ctx context.Context, key string, ep *serving.Cr
 			}
 		}
 	}
+	if err := d.endpointGateway(ctx, ep, got, &ch); err != nil {
+		return err
+	}
 	d.add(ch)
 	return nil
+}
+
+// endpointGateway brings an existing endpoint's AI Gateway settings (its
+// inference table among them) to the bundle's, through the service's own
+// call for them (PUT .../ai-gateway); a bundle that declares none leaves
+// the endpoint's alone.
+func (d *deployRun) endpointGateway(ctx context.Context, ep *serving.CreateServingEndpoint, got *serving.ServingEndpointDetailed, ch *Change) error {
+	want := ep.AiGateway
+	if want == nil || sameJSON(want, got.AiGateway) {
+		return nil
+	}
+	ch.Action = ActionUpdate
+	ch.Detail = "ai_gateway; " + ch.Detail
+	if !d.apply {
+		return nil
+	}
+	_, err := d.c.W.ServingEndpoints.PutAiGateway(ctx, serving.PutAiGatewayRequest{
+		Name: ep.Name, FallbackConfig: want.FallbackConfig, Guardrails: want.Guardrails,
+		InferenceTableConfig: want.InferenceTableConfig, RateLimits: want.RateLimits, UsageTrackingConfig: want.UsageTrackingConfig,
+	})
+	if err != nil {
+		return fmt.Errorf("endpoint %s: ai_gateway: %w", ep.Name, err)
+	}
+	return nil
+}
+
+// sameJSON compares two values by their JSON encoding.
+func sameJSON(a, b any) bool {
+	x, errA := json.Marshal(a)
+	y, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(x) == string(y)
 }
 
 func mergeEndpointTags(base []serving.EndpointTag, extra map[string]string) []serving.EndpointTag {

@@ -98,11 +98,21 @@ func (w *world) verify(env string, mods ...func(*cd.Options)) (*cdtest.Run, erro
 	return r, cd.RunVerify(w.ctx, r.Opts)
 }
 
+func (w *world) validate(env string, mods ...func(*cd.Options)) (*cdtest.Run, error) {
+	r := w.run(env, mods...)
+	return r, cd.RunValidate(w.ctx, r.Opts)
+}
+
 // release deploys and verifies the tag on HEAD through envs, failing the
-// test on any error.
+// test on any error. Production is validated first when the bundle
+// declares the gate, as the CD workflow does.
 func (w *world) release(envs ...string) {
 	w.t.Helper()
 	for _, env := range envs {
+		if env == cd.EnvProd && w.config(env).Bundle.Validation != nil {
+			r, err := w.validate(env)
+			require.NoError(w.t, err, "validate %s\n%s", env, r.Output())
+		}
 		r, err := w.deploy(env)
 		require.NoError(w.t, err, "deploy:%s\n%s", env, r.Output())
 		r, err = w.verify(env)
