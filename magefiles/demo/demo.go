@@ -324,6 +324,9 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return d.res, err
 	}
+	if err := d.validate(ctx, "v1.2.0"); err != nil {
+		return d.res, err
+	}
 	// v1.2.0 will be prod's third model version.
 	d.ws.Get(cd.EnvProd).SetVersionBehavior(prodModel, "3", emulator.Behavior{ErrorRate: BadErrorRate, Latency: emulator.Latency{Median: 40 * time.Millisecond, P99: 80 * time.Millisecond}})
 	err = d.step(ctx, "deploy:prod", "v1.2.0", true, func(o cd.Options) error { return cd.Deploy(ctx, o) })
@@ -399,10 +402,19 @@ func (d *demo) release(tag string, loud bool) error {
 			return err
 		}
 	}
+	if err := d.validate(ctx, tag); err != nil {
+		return err
+	}
 	if err := d.step(ctx, "deploy:prod", tag, loud, func(o cd.Options) error { return cd.Deploy(ctx, o) }); err != nil {
 		return err
 	}
 	return d.step(ctx, "verify:prod", tag, false, func(o cd.Options) error { return cd.RunVerify(ctx, o) })
+}
+
+// validate runs the validation gate production needs, quietly: the
+// release staging serves against what prod serves.
+func (d *demo) validate(ctx context.Context, tag string) error {
+	return d.step(ctx, "validate prod", tag, false, func(o cd.Options) error { return cd.RunValidate(ctx, o) })
 }
 
 // pair deploys and verifies one environment, quietly.
@@ -420,6 +432,9 @@ func (d *demo) step(ctx context.Context, command, tag string, loud bool, run fun
 	env = strings.TrimPrefix(env, "verify:")
 	if strings.HasPrefix(command, "rollback") {
 		env = cd.EnvProd
+	}
+	if f := strings.Fields(command); f[0] == "validate" {
+		env = f[1]
 	}
 	var buf bytes.Buffer
 	var out io.Writer = &buf
