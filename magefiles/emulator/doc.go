@@ -97,6 +97,20 @@
 //     request_latency_ms histogram stamped the same way.
 //     Options.Metrics leaves latency out (as some workspaces do) or exports
 //     cumulative counters instead.
+//   - Inference tables (inferencetables.go): a config's auto_capture_config
+//     (catalog, schema, table_name_prefix defaulting to the endpoint's
+//     name) creates <catalog>.<schema>.<prefix>_payload in the metastore,
+//     which needs the catalog and schema and CREATE TABLE on it, and every
+//     invocation appends one row (PayloadColumns) before it is answered;
+//     GET reports the table as state.payload_table. The table is the
+//     workspace's (its principal owns it), so its rows persist in the
+//     workspace's state file. Server.TableRows reads a table in Go.
+//     ai_gateway.inference_table_config is refused.
+//   - SQL (package sqlwarehouse): one RUNNING warehouse per workspace
+//     (Options.WarehouseID, default DefaultWarehouseID; Server.WarehouseID),
+//     warehouses list and get, and the Statement Execution API (execute,
+//     get) running a tiny SELECT subset over the metastore's tables, in
+//     JSON_ARRAY and INLINE only.
 //
 // Request bodies are checked against the SDK structs: an unknown field is
 // 400 INVALID_PARAMETER_VALUE, a value of the wrong JSON type or a body
@@ -143,5 +157,7 @@
 // unitycatalog.Metastore while the server's lock is held; the workspace
 // registry asks tracking whether a version's source run logged a model),
 // then core.Random's, the seeded generator every service draws ids from,
-// last. Services never call one another.
+// last. Services never call one another, but for one read: package
+// sqlwarehouse reads tables from the metastore before it takes its own
+// lock, so neither lock is held across the other.
 package emulator

@@ -123,7 +123,7 @@ func (s *Server) pick(cfg *configRec) (serving.ServedEntityOutput, bool) {
 // Behavior answer, sets the served-model-name header and counts the result in
 // the entity's metrics.
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start, arrived := time.Now(), s.now()
 	name := r.PathValue("name")
 	body, aerr := readBody(r)
 	if aerr != nil {
@@ -143,6 +143,10 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		writeError(w, aerr)
 		return
+	}
+	table := ""
+	if c := ep.Current.Capture; c != nil && c.Enabled {
+		table = c.Table
 	}
 	entity, ok := s.pick(ep.Current)
 	if !ok {
@@ -199,19 +203,30 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	w.Header().Set("served-model-name", entity.Name)
+	var answer any = struct {
+		Predictions []any `json:"predictions"`
+	}{predictions}
 	if o.status != 0 {
 		code := codeInternal
 		if status < 500 {
 			code = codeBadRequest
 		}
-		writeError(w, &apiError{Status: status, Code: code, Message: o.message})
-	} else {
-		writeJSON(w, http.StatusOK, struct {
-			Predictions []any `json:"predictions"`
-		}{predictions})
+		answer = &apiError{Status: status, Code: code, Message: o.message}
 	}
+	raw, err := json.Marshal(answer)
+	if err != nil {
+		status, raw = http.StatusInternalServerError, []byte(`{"error_code":"INTERNAL_ERROR","message":"encode response"}`)
+	}
+	// The payload table has the row before the client has its answer.
+	s.capture(table, captured{
+		start: arrived, status: status, latency: o.latency, request: body, response: raw,
+		entity: entity, endpoint: name, clientReq: clientRequestID(body),
+	})
 	s.dirty.Store(true)
+	w.Header().Set("served-model-name", entity.Name)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(raw)
 }
 
 // invocationRecords reads the model input of a scoring request: the

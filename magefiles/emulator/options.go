@@ -80,6 +80,10 @@ type Options struct {
 	// USE_CATALOG, USE_SCHEMA and EXECUTE on the previous workspace's catalog
 	// (dev -> staging -> prod), so each environment reads the one before.
 	CatalogSchema string
+	// WarehouseID is the id of the workspace's one SQL warehouse, which
+	// the Statement Execution API runs on; bundles pass it as a variable.
+	// Default DefaultWarehouseID, in every workspace of StartWorkspaces.
+	WarehouseID string
 	// RoutesByModelName answers traffic routes with served_model_name only,
 	// as a service that leaves served_entity_name out does; clients must
 	// read either name. Default: both names.
@@ -88,6 +92,10 @@ type Options struct {
 
 // DefaultWorkspaceID is the workspace id of a server without one.
 const DefaultWorkspaceID int64 = 1000000000000000
+
+// DefaultWarehouseID is the SQL warehouse id of a server without one
+// (16 hex digits, as warehouse ids are).
+const DefaultWarehouseID = "e000000000000001"
 
 // MetricsShape is how the metrics export presents its counts.
 type MetricsShape string

@@ -21,6 +21,7 @@ import (
 	"github.com/databricks/databricks-sdk-go"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/sqlwarehouse"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
@@ -57,6 +58,9 @@ type Server struct {
 	// runs is the MLflow tracking service (experiments and runs), which has
 	// its own lock; lock it after s.mu, never before. It never takes s.mu.
 	runs *tracking.Store
+	// sql is the workspace's SQL warehouse and its statements, which has
+	// its own lock and reads tables from uc without holding it.
+	sql *sqlwarehouse.Store
 	// random is the seeded generator run, model and endpoint ids come
 	// from; rng draws from it too (traffic routing, behaviours). Its lock
 	// is taken last.
@@ -163,11 +167,27 @@ func Start(opts Options) (*Server, error) {
 		}
 	}
 	s.st = saved.state
+	s.uc.RestoreTables(saved.Tables)
 	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.st.NextID, Objects: saved.Files})
 	s.runs = tracking.New(tracking.Options{
 		User: s.user, Clock: s.clock, IDs: s.st.NextID, Random: s.random,
 		Experiments: saved.Experiments, Runs: saved.MLflowRuns,
 	})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator listen on %s: %w", addr, err)
+	}
+	s.listener = ln
+	s.url = "http://" + ln.Addr().String()
+	warehouseID := opts.WarehouseID
+	if warehouseID == "" {
+		warehouseID = DefaultWarehouseID
+	}
+	if s.sql, err = sqlwarehouse.New(sqlwarehouse.Options{ID: warehouseID, Creator: s.user, Host: s.url, Tables: s.uc}); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
 
 	s.mux = http.NewServeMux()
 	s.registerIdentity()
@@ -177,14 +197,9 @@ func Start(opts Options) (*Server, error) {
 	s.registerRegistry()
 	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
 	s.registerServing()
+	s.mount(s.sql.Routes())
 	s.registerFallback()
 
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("emulator listen on %s: %w", addr, err)
-	}
-	s.listener = ln
-	s.url = "http://" + ln.Addr().String()
 	s.fresh = map[net.Conn]bool{}
 	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	s.wg.Add(1)
@@ -214,6 +229,10 @@ func (s *Server) UserName() string { return s.user }
 
 // Metastore is the Unity Catalog metastore the workspace is attached to.
 func (s *Server) Metastore() *unitycatalog.Metastore { return s.uc }
+
+// WarehouseID is the id of the workspace's SQL warehouse
+// (Options.WarehouseID).
+func (s *Server) WarehouseID() string { return s.sql.ID() }
 
 // WorkspaceFile returns the content of a workspace file or notebook.
 func (s *Server) WorkspaceFile(p string) ([]byte, bool) { return s.files.File(p) }
@@ -298,8 +317,9 @@ func (s *Server) save() error {
 	defer s.saveMu.Unlock()
 	files := s.files.Objects()
 	experiments, runs := s.runs.Snapshot()
+	tables := s.uc.TablesOwnedBy(s.user)
 	s.mu.Lock()
-	raw, err := json.MarshalIndent(stateFile{state: s.st, Files: files, Experiments: experiments, MLflowRuns: runs}, "", " ")
+	raw, err := json.MarshalIndent(stateFile{state: s.st, Files: files, Experiments: experiments, MLflowRuns: runs, Tables: tables}, "", " ")
 	s.mu.Unlock()
 	s.dirty.Store(false)
 	if err == nil {

@@ -332,7 +332,8 @@ func (ep *endpointRec) render() serving.ServingEndpointDetailed {
 		ents, models := renderEntities(ep.Current, false, false)
 		out.Config = &serving.EndpointCoreConfigOutput{
 			ConfigVersion: ep.Current.Version, ServedEntities: ents, ServedModels: models,
-			TrafficConfig: &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Current.Routes...)},
+			TrafficConfig:     &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Current.Routes...)},
+			AutoCaptureConfig: ep.Current.Capture.render(),
 		}
 	}
 	if ep.Pending != nil {
@@ -340,8 +341,9 @@ func (ep *endpointRec) render() serving.ServingEndpointDetailed {
 		ents, models := renderEntities(ep.Pending, true, failed)
 		out.PendingConfig = &serving.EndpointPendingConfig{
 			ConfigVersion: int(ep.Pending.Version), ServedEntities: ents, ServedModels: models,
-			StartTime:     ep.Pending.StartTime,
-			TrafficConfig: &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Pending.Routes...)},
+			StartTime:         ep.Pending.StartTime,
+			TrafficConfig:     &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Pending.Routes...)},
+			AutoCaptureConfig: ep.Pending.Capture.render(),
 		}
 	}
 	return out
@@ -374,8 +376,14 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 	if _, ok := s.st.Endpoints[req.Name]; ok {
 		return nil, alreadyExists("Endpoint with name '%s' already exists.", req.Name)
 	}
+	if aerr := checkAIGateway(req.AiGateway); aerr != nil {
+		return nil, aerr
+	}
 	cfg, aerr := s.buildConfig(req.Config, nil)
 	if aerr != nil {
+		return nil, aerr
+	}
+	if cfg.Capture, aerr = s.buildCapture(req.Config.AutoCaptureConfig, req.Name, nil); aerr != nil {
 		return nil, aerr
 	}
 	now := ms(s.now())
@@ -436,6 +444,9 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 	}
 	cfg, aerr := s.buildConfig(&req, ep.Current)
 	if aerr != nil {
+		return nil, aerr
+	}
+	if cfg.Capture, aerr = s.buildCapture(req.AutoCaptureConfig, ep.Name, ep.Current); aerr != nil {
 		return nil, aerr
 	}
 	s.startUpdate(ep, cfg)

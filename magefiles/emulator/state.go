@@ -15,6 +15,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/atomicfile"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/workspacefiles"
 )
 
@@ -104,6 +105,10 @@ type stateFile struct {
 	// Experiments and MLflowRuns are package tracking's store.
 	Experiments map[string]ml.Experiment `json:"experiments"`
 	MLflowRuns  map[string]tracking.Run  `json:"mlflow_runs"`
+	// Tables are the metastore's tables this workspace owns (its endpoints'
+	// inference tables): the metastore is shared and lives in the process,
+	// but the rows an endpoint captured persist with its workspace.
+	Tables []unitycatalog.Table `json:"tables,omitempty"`
 }
 
 // runRec is a job run; its phase follows from the clock (see jobs.go).
@@ -180,6 +185,8 @@ type configRec struct {
 	StartTime int64                        `json:"start_time"`
 	Deploying map[string]bool              `json:"deploying,omitempty"` // entities built by this update
 	Failed    map[string]bool              `json:"failed,omitempty"`
+	// Capture is the config's auto_capture_config (inferencetables.go).
+	Capture *captureRec `json:"capture,omitempty"`
 }
 
 // load reads a state file; a missing file is an empty workspace.

@@ -6,6 +6,6 @@
 // the Clock, the id Sequence and the seeded Random generator one
 // workspace's services draw from, and offset paging (PageToken, Page). The
 // workspace services in package emulator and the service packages
-// (workspacefiles, tracking, unitycatalog) answer through them, so every
-// route fails the same way.
+// (workspacefiles, tracking, unitycatalog, sqlwarehouse) answer through
+// them, so every route fails the same way.
 package core

@@ -36,6 +36,13 @@
 // Promote; MLflow clients use the routes. The SDK's ModelVersionInfo has no
 // status message; MLflow's route model-versions/get carries it.
 //
+// Tables (tables.go) are the inference payload tables serving endpoints
+// create (CreateTable: USE CATALOG, USE SCHEMA and CREATE TABLE, as the
+// inference tables docs require) and append to (AppendRow); package
+// sqlwarehouse reads them (Table) with no grant checked. The metastore is
+// not persisted, so each workspace writes the tables it owns to its state
+// file (TablesOwnedBy) and puts them back when it starts (RestoreTables).
+//
 // Tests and the demo seed the metastore in Go: CreateCatalog, CreateSchema,
 // Grant, Revoke.
 package unitycatalog

@@ -40,6 +40,8 @@ type Metastore struct {
 	catalogs map[string]*catalog.CatalogInfo
 	schemas  map[string]*catalog.SchemaInfo
 	models   map[string]*modelRec
+	// tables are the managed tables (inference payload tables), by full name.
+	tables map[string]*Table
 	// grants: securable key -> principal -> privileges.
 	grants map[string]map[string]map[catalog.Privilege]bool
 	// next registrations of a model, scripted by FailNextRegistration and
@@ -79,6 +81,7 @@ func New(opts Options) *Metastore {
 		catalogs: map[string]*catalog.CatalogInfo{},
 		schemas:  map[string]*catalog.SchemaInfo{},
 		models:   map[string]*modelRec{},
+		tables:   map[string]*Table{},
 		grants:   map[string]map[string]map[catalog.Privilege]bool{},
 		scripted: map[string][]Registration{},
 		nextID:   1000,
