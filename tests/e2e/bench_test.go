@@ -84,7 +84,11 @@ func BenchmarkReleaseFlow(b *testing.B) {
 			b.StartTimer()
 			start := time.Now()
 			for _, env := range cd.Envs {
-				for _, kind := range []string{"deploy", "verify"} {
+				kinds := []string{"deploy", "verify"}
+				if env == cd.EnvProd && reg.name == cd.RegistryUnityCatalog {
+					kinds = append([]string{"validate"}, kinds...) // the project's bundle declares the gate
+				}
+				for _, kind := range kinds {
 					flow = append(flow, benchRun(b, srv, repo, env, kind)...)
 				}
 			}
@@ -139,9 +143,12 @@ func benchRun(b *testing.B, srv *emulator.Server, repo *cdtest.Repo, env, kind s
 		}
 	}
 	var err error
-	if kind == "deploy" {
+	switch kind {
+	case "deploy":
 		err = cd.Deploy(context.Background(), run.Opts)
-	} else {
+	case "validate":
+		err = cd.RunValidate(context.Background(), run.Opts)
+	default:
 		err = cd.RunVerify(context.Background(), run.Opts)
 	}
 	require.NoError(b, err, "%s\n%s", name, run.Opts.Out)
