@@ -108,6 +108,11 @@ func TestBadInput(t *testing.T) {
 		{fixture: "policy_removed_variable", want: []want{
 			errAt("variable max_error_rate was removed: errors are judged as the candidate's share of the endpoint's errors against its share of traffic; set canary_alpha and canary_max_error_ratio", "databricks.yml:10:19"),
 		}},
+		{fixture: "validation_policy", want: []want{
+			errAt(`variable validation_shadow_requests must be an integer, found "many"`, "databricks.yml:13:35"),
+			errAt("validation_min_interrupt_recall must be a fraction in [0, 1], found 1.5", "databricks.yml:12:40"),
+		}},
+		{fixture: "validation_incomplete", want: []want{errAt("the validation policy is incomplete: declare variables validation_shadow_requests, validation_warehouse_id", "databricks.yml:3:1")}},
 		{fixture: "policy_incomplete", want: []want{errAt("the load test policy is incomplete: declare variables load_max_p95_ms, load_max_error_rate, load_min_rps", "databricks.yml:3:1")}},
 		// A map value without type: complex is accepted by the CLI
 		// (bundle/config/root.go rewriteShorthands; nothing checks the type).

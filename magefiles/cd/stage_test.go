@@ -257,9 +257,10 @@ func TestFlowsReadTopToBottom(t *testing.T) {
 	}
 	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "plan", "approve", "lock", "record", "bundle", "train", "register", "serve"}, names(DeployDev()))
 	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "plan", "approve", "lock", "record", "bundle", "train", "register", "promote", "serve"}, names(DeployStaging()))
-	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "plan", "approve", "lock", "record", "backup", "bundle", "train", "register", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
+	assert.Equal(t, []string{"config", "inputs", "release", "connect", "catalog", "source", "validation", "plan", "approve", "lock", "record", "backup", "bundle", "train", "register", "promote", "canary", "analysis", "serve", "smoke"}, names(DeployProd()))
 	assert.Equal(t, []string{"config", "inputs", "connect", "target", "approve", "lock", "record", "backup", "rollback", "smoke"}, names(RollbackStages(RollbackTarget{})))
 	assert.Equal(t, []string{"config", "inputs", "connect", "find-release", "verify"}, names(VerifyStages()))
+	assert.Equal(t, []string{"config", "release", "connect", "source", "validate"}, names(ValidateStages()))
 	_, err := DeployStages("qa")
 	assert.Error(t, err)
 }

@@ -32,6 +32,7 @@ func TestCopyBundle(t *testing.T) {
 		"databricks.yml":                          true,
 		"src/human_interrupt_agent/graph.py":      true,
 		"tests/integration/cases.json":            true,
+		"tests/validation/cases.json":             true,
 		"src/human_interrupt_agent/graph.pyc":     false,
 		"src/human_interrupt_agent/__pycache__/x": false,
 		"src/.hidden/y.py":                        false,
