@@ -11,7 +11,9 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/sql"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/validation"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/verify"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
@@ -109,7 +111,7 @@ type statements interface {
 
 // readRecorded returns up to n recorded requests the champion answered,
 // newest first, one per record of each logged request, leaving out the
-// gate's own evaluation traffic.
+// traffic this tooling sent itself (evaluation, verify, canary probes).
 func readRecorded(ctx context.Context, st statements, warehouse, table string, champion ServedVersion, n int) ([]validation.Recorded, error) {
 	entities, err := query(ctx, st, warehouse, fmt.Sprintf(
 		"SELECT served_entity_id, entity_name, entity_version FROM %s WHERE endpoint_name = '%s'",
@@ -134,7 +136,7 @@ func readRecorded(ctx context.Context, st statements, warehouse, table string, c
 	}
 	var out []validation.Recorded
 	for _, row := range rows {
-		if !ids[row["served_entity_id"]] || strings.HasPrefix(row["client_request_id"], ValidationRequestPrefix) {
+		if !ids[row["served_entity_id"]] || synthetic(row["client_request_id"]) {
 			continue
 		}
 		for _, r := range recordedPairs(row["databricks_request_id"], row["request"], row["response"]) {
@@ -145,6 +147,19 @@ func readRecorded(ctx context.Context, st statements, warehouse, table string, c
 		}
 	}
 	return out, nil
+}
+
+// syntheticPrefixes start the client_request_id of the traffic this
+// tooling sends itself: none of it is production's.
+var syntheticPrefixes = []string{ValidationRequestPrefix, verify.ClientRequestPrefix, rollout.ProbeRequestPrefix}
+
+func synthetic(clientRequestID string) bool {
+	for _, p := range syntheticPrefixes {
+		if strings.HasPrefix(clientRequestID, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordedPairs pairs each new-request record of a logged request with the

@@ -13,6 +13,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/fatih/color"
+	"github.com/sourcegraph/conc"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bundle"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/notify"
@@ -171,18 +172,27 @@ func (Validate) Run(ctx context.Context, s *State) error {
 		messages[i] = c.Message
 	}
 	tag := s.Release.Tag
-	challengerAnswers, err := ask(ctx, src.W.ServingEndpoints, challenger, messages, tag+"-challenger")
-	if err != nil {
-		return err
-	}
-	var championAnswers []validation.Answer
 	if champion != nil {
 		s.Printf("   champion:   %s\n", champion)
-		if championAnswers, err = ask(ctx, s.Client.W.ServingEndpoints, *champion, messages, tag+"-champion"); err != nil {
-			return err
-		}
 	} else {
 		s.Printf("   champion:   none (%s serves nothing yet): judged by the bundle's floor alone\n", s.Config.Endpoint.Name)
+	}
+	// The two are different endpoints: asked side by side, the gate takes
+	// as long as the slower one.
+	var challengerAnswers, championAnswers []validation.Answer
+	var challengerErr, championErr error
+	var wg conc.WaitGroup
+	wg.Go(func() {
+		challengerAnswers, challengerErr = ask(ctx, src.W.ServingEndpoints, challenger, messages, tag+"-challenger")
+	})
+	if champion != nil {
+		wg.Go(func() {
+			championAnswers, championErr = ask(ctx, s.Client.W.ServingEndpoints, *champion, messages, tag+"-champion")
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(challengerErr, championErr); err != nil {
+		return err
 	}
 	verdict, err := validation.Judge(set, challengerAnswers, championAnswers, validation.Policy{MinInterruptRecall: policy.MinInterruptRecall})
 	if err != nil {

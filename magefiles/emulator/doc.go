@@ -97,20 +97,27 @@
 //     request_latency_ms histogram stamped the same way.
 //     Options.Metrics leaves latency out (as some workspaces do) or exports
 //     cumulative counters instead.
-//   - Inference tables (inferencetables.go): a config's auto_capture_config
-//     (catalog, schema, table_name_prefix defaulting to the endpoint's
-//     name) creates <catalog>.<schema>.<prefix>_payload in the metastore,
-//     which needs the catalog and schema and CREATE TABLE on it, and every
-//     invocation appends one row (PayloadColumns) before it is answered;
-//     GET reports the table as state.payload_table. The table is the
-//     workspace's (its principal owns it), so its rows persist in the
-//     workspace's state file. Server.TableRows reads a table in Go.
-//     ai_gateway.inference_table_config is refused.
+//   - Inference tables (inferencetables.go) are AI Gateway's: an
+//     endpoint's ai_gateway.inference_table_config (catalog, schema,
+//     table_name_prefix defaulting to the endpoint's name), set on create
+//     or by PUT .../ai-gateway (which is not a config update), creates
+//     <catalog>.<schema>.<prefix>_payload in the metastore, which needs the
+//     catalog and schema and CREATE TABLE on it, and every invocation
+//     appends one row (PayloadColumns) before it is answered. Each row
+//     names the served entity that answered by its served_entity_id
+//     (Server.ServedEntityID), which the system table
+//     system.serving.served_entities (ServedEntitiesTable) maps to a model
+//     and version: one row per served entity ever deployed by the
+//     workspaces sharing the metastore. The other ai_gateway fields are
+//     stored and echoed. Enabling the legacy auto_capture_config is
+//     refused. The payload table is the workspace's (its principal owns
+//     it), so its rows persist in the workspace's state file, as do the
+//     served entities. Server.TableRows reads a table in Go.
 //   - SQL (package sqlwarehouse): one RUNNING warehouse per workspace
 //     (Options.WarehouseID, default DefaultWarehouseID; Server.WarehouseID),
 //     warehouses list and get, and the Statement Execution API (execute,
-//     get) running a tiny SELECT subset over the metastore's tables, in
-//     JSON_ARRAY and INLINE only.
+//     get) running a tiny SELECT subset over the metastore's tables and
+//     system tables, in JSON_ARRAY and INLINE only.
 //
 // Request bodies are checked against the SDK structs: an unknown field is
 // 400 INVALID_PARAMETER_VALUE, a value of the wrong JSON type or a body
@@ -159,5 +166,7 @@
 // then core.Random's, the seeded generator every service draws ids from,
 // last. Services never call one another, but for one read: package
 // sqlwarehouse reads tables from the metastore before it takes its own
-// lock, so neither lock is held across the other.
+// lock, so neither lock is held across the other. A system table's rows
+// come from each attached workspace, which the metastore asks without its
+// own lock held; the workspace then takes its server's lock.
 package emulator

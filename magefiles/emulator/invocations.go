@@ -144,10 +144,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
-	table := ""
-	if c := ep.Current.Capture; c != nil && c.Enabled {
-		table = c.Table
-	}
+	table := ep.Gateway.payloadTable()
 	entity, ok := s.pick(ep.Current)
 	if !ok {
 		s.mu.Unlock()
@@ -162,6 +159,7 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	if p := s.predictors[key]; p != nil {
 		b.Predict = p
 	}
+	entityID := ep.Current.entityID(entity.Name)
 	records, inErr := invocationRecords(body)
 	var o outcome
 	if inErr == nil {
@@ -218,9 +216,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 		status, raw = http.StatusInternalServerError, []byte(`{"error_code":"INTERNAL_ERROR","message":"encode response"}`)
 	}
 	// The payload table has the row before the client has its answer.
-	s.capture(table, captured{
+	s.logPayload(table, captured{
 		start: arrived, status: status, latency: o.latency, request: body, response: raw,
-		entity: entity, endpoint: name, clientReq: clientRequestID(body),
+		entityID: entityID, requester: s.user, clientReq: clientRequestID(body),
 	})
 	s.dirty.Store(true)
 	w.Header().Set("served-model-name", entity.Name)

@@ -61,6 +61,9 @@ type Server struct {
 	// sql is the workspace's SQL warehouse and its statements, which has
 	// its own lock and reads tables from uc without holding it.
 	sql *sqlwarehouse.Store
+	// detachSystem takes this workspace's rows out of the metastore's
+	// system tables.
+	detachSystem func()
 	// random is the seeded generator run, model and endpoint ids come
 	// from; rng draws from it too (traffic routing, behaviours). Its lock
 	// is taken last.
@@ -167,6 +170,7 @@ func Start(opts Options) (*Server, error) {
 		}
 	}
 	s.st = saved.state
+	s.adoptServedConfigs()
 	s.uc.RestoreTables(saved.Tables)
 	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.st.NextID, Objects: saved.Files})
 	s.runs = tracking.New(tracking.Options{
@@ -185,6 +189,10 @@ func Start(opts Options) (*Server, error) {
 		warehouseID = DefaultWarehouseID
 	}
 	if s.sql, err = sqlwarehouse.New(sqlwarehouse.Options{ID: warehouseID, Creator: s.user, Host: s.url, Tables: s.uc}); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if s.detachSystem, err = s.uc.AttachSystemTable(ServedEntitiesTable, ServedEntitiesColumns, s.servedEntityRows); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
@@ -272,6 +280,7 @@ func (s *Server) Close() error {
 		err = s.httpSrv.Close()
 	}
 	s.wg.Wait()
+	s.detachSystem()
 	if s.opts.StateFile != "" {
 		if serr := s.save(); serr != nil && err == nil {
 			err = serr

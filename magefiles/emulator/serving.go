@@ -32,6 +32,7 @@ func (s *Server) registerServing() {
 	s.handleJSON("DELETE /api/2.0/serving-endpoints/{name}", "serving-endpoints.delete", true, s.endpointsDelete)
 	s.handleJSON("PUT /api/2.0/serving-endpoints/{name}/config", "serving-endpoints.update-config", true, s.endpointsUpdateConfig)
 	s.handleJSON("PATCH /api/2.0/serving-endpoints/{name}/tags", "serving-endpoints.patch-tags", true, s.endpointsPatchTags)
+	s.handleJSON("PUT /api/2.0/serving-endpoints/{name}/ai-gateway", "serving-endpoints.put-ai-gateway", true, s.endpointsPutAIGateway)
 	s.handle("GET /api/2.0/serving-endpoints/{name}/metrics", "serving-endpoints.metrics", false, s.endpointsMetrics)
 	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs", "serving-endpoints.build-logs", false, s.endpointsBuildLogs)
 	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/logs", "serving-endpoints.logs", false, s.endpointsServerLogs)
@@ -57,6 +58,9 @@ func (s *Server) endpoint(name string) (*endpointRec, *apiError) {
 func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *configRec) (*configRec, *apiError) {
 	if in == nil {
 		return nil, invalidParam("config is required.")
+	}
+	if aerr := checkLegacyCapture(in.AutoCaptureConfig); aerr != nil {
+		return nil, aerr
 	}
 	if len(in.ServedEntities) > 0 && len(in.ServedModels) > 0 {
 		return nil, invalidParam("Only one of served_entities and served_models can be specified.")
@@ -131,6 +135,7 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 		return nil, aerr
 	}
 	cfg.Routes = routes
+	assignEntityIDs(cfg, current)
 	return cfg, nil
 }
 
@@ -284,6 +289,7 @@ func (s *Server) advanceEndpoint(ep *endpointRec, now time.Time) {
 	}
 	ep.Current, ep.Pending = ep.Pending, nil
 	ep.UpdateState = serving.EndpointStateConfigUpdateNotUpdating
+	s.logServedEntities(ep, ep.Current, ep.UpdateDoneAt, false)
 	for _, e := range ep.Current.Entities {
 		ep.metrics(e)
 	}
@@ -332,8 +338,7 @@ func (ep *endpointRec) render() serving.ServingEndpointDetailed {
 		ents, models := renderEntities(ep.Current, false, false)
 		out.Config = &serving.EndpointCoreConfigOutput{
 			ConfigVersion: ep.Current.Version, ServedEntities: ents, ServedModels: models,
-			TrafficConfig:     &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Current.Routes...)},
-			AutoCaptureConfig: ep.Current.Capture.render(),
+			TrafficConfig: &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Current.Routes...)},
 		}
 	}
 	if ep.Pending != nil {
@@ -341,11 +346,11 @@ func (ep *endpointRec) render() serving.ServingEndpointDetailed {
 		ents, models := renderEntities(ep.Pending, true, failed)
 		out.PendingConfig = &serving.EndpointPendingConfig{
 			ConfigVersion: int(ep.Pending.Version), ServedEntities: ents, ServedModels: models,
-			StartTime:         ep.Pending.StartTime,
-			TrafficConfig:     &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Pending.Routes...)},
-			AutoCaptureConfig: ep.Pending.Capture.render(),
+			StartTime:     ep.Pending.StartTime,
+			TrafficConfig: &serving.TrafficConfig{Routes: append([]serving.Route(nil), ep.Pending.Routes...)},
 		}
 	}
+	out.AiGateway = ep.Gateway.render()
 	return out
 }
 
@@ -354,6 +359,7 @@ func (ep *endpointRec) summary() serving.ServingEndpoint {
 	out := serving.ServingEndpoint{
 		Name: d.Name, Id: d.Id, Creator: d.Creator, CreationTimestamp: d.CreationTimestamp,
 		LastUpdatedTimestamp: d.LastUpdatedTimestamp, Description: d.Description, Tags: d.Tags, State: d.State,
+		AiGateway: d.AiGateway,
 	}
 	if d.Config != nil {
 		out.Config = &serving.EndpointCoreConfigSummary{}
@@ -376,20 +382,18 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 	if _, ok := s.st.Endpoints[req.Name]; ok {
 		return nil, alreadyExists("Endpoint with name '%s' already exists.", req.Name)
 	}
-	if aerr := checkAIGateway(req.AiGateway); aerr != nil {
-		return nil, aerr
-	}
 	cfg, aerr := s.buildConfig(req.Config, nil)
 	if aerr != nil {
 		return nil, aerr
 	}
-	if cfg.Capture, aerr = s.buildCapture(req.Config.AutoCaptureConfig, req.Name, nil); aerr != nil {
+	gw, aerr := s.buildGateway(req.AiGateway, req.Name, nil)
+	if aerr != nil {
 		return nil, aerr
 	}
 	now := ms(s.now())
 	ep := &endpointRec{
 		Name: req.Name, ID: s.newUUID(), Creator: s.user, Created: now,
-		Description: req.Description, Tags: req.Tags, RouteOptimized: req.RouteOptimized,
+		Description: req.Description, Tags: req.Tags, RouteOptimized: req.RouteOptimized, Gateway: gw,
 	}
 	s.startUpdate(ep, cfg)
 	s.st.Endpoints[req.Name] = ep
@@ -423,9 +427,11 @@ func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
 
 func (s *Server) endpointsDelete(r *http.Request) (any, *apiError) {
 	name := r.PathValue("name")
-	if _, aerr := s.endpoint(name); aerr != nil {
+	ep, aerr := s.endpoint(name)
+	if aerr != nil {
 		return nil, aerr
 	}
+	s.markEndpointDeleted(ep, s.now())
 	delete(s.st.Endpoints, name)
 	return nil, nil
 }
@@ -444,9 +450,6 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 	}
 	cfg, aerr := s.buildConfig(&req, ep.Current)
 	if aerr != nil {
-		return nil, aerr
-	}
-	if cfg.Capture, aerr = s.buildCapture(req.AutoCaptureConfig, ep.Name, ep.Current); aerr != nil {
 		return nil, aerr
 	}
 	s.startUpdate(ep, cfg)

@@ -42,6 +42,9 @@ type state struct {
 	Models map[string]*modelRec `json:"registered_models"`
 
 	Endpoints map[string]*endpointRec `json:"serving_endpoints"`
+	// ServedEntities are this workspace's rows of
+	// system.serving.served_entities, oldest first.
+	ServedEntities []*servedEntityRec `json:"served_entities,omitempty"`
 
 	Behaviors            map[string]Behavior     `json:"version_behaviors"`
 	RunScripts           map[string][]RunOutcome `json:"run_scripts"`
@@ -176,6 +179,8 @@ type endpointRec struct {
 	NextConfig     int64                             `json:"next_config"`
 	BuildLogs      map[string]string                 `json:"build_logs,omitempty"`
 	Metrics        map[string]*entityMetrics         `json:"metrics,omitempty"`
+	// Gateway is the endpoint's ai_gateway (inferencetables.go).
+	Gateway *gatewayRec `json:"ai_gateway,omitempty"`
 }
 
 type configRec struct {
@@ -185,8 +190,9 @@ type configRec struct {
 	StartTime int64                        `json:"start_time"`
 	Deploying map[string]bool              `json:"deploying,omitempty"` // entities built by this update
 	Failed    map[string]bool              `json:"failed,omitempty"`
-	// Capture is the config's auto_capture_config (inferencetables.go).
-	Capture *captureRec `json:"capture,omitempty"`
+	// EntityIDs are the served entities' served_entity_ids, by name
+	// (inferencetables.go).
+	EntityIDs map[string]string `json:"entity_ids,omitempty"`
 }
 
 // load reads a state file; a missing file is an empty workspace.

@@ -11,6 +11,10 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 )
 
+// ProbeRequestPrefix starts the client_request_id of every probe, so
+// readers of the endpoint's inference table can leave probe traffic out.
+const ProbeRequestPrefix = "canary-probe-"
+
 // Probe is bounded traffic the rollout sends itself during each analysis
 // interval, through the endpoint like any client (ServingEndpoints.Query),
 // so the metrics export has enough candidate requests to judge. Its answers
@@ -136,7 +140,7 @@ func (p *prober) burst(ctx context.Context, n int) (sent, failed int, err error)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			_, qerr := p.q.Query(ctx, serving.QueryEndpointInput{Name: p.endpoint, DataframeRecords: []any{rec}})
+			_, qerr := p.q.Query(ctx, serving.QueryEndpointInput{Name: p.endpoint, DataframeRecords: []any{rec}, ClientRequestId: ProbeRequestPrefix + p.endpoint})
 			mu.Lock()
 			sent++
 			if qerr != nil {

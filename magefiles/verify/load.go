@@ -240,7 +240,7 @@ func loadOne(ctx context.Context, q Querier, cfg LoadConfig, record map[string]a
 		defer cancel()
 	}
 	t0 := time.Now()
-	resp, err := q.Query(rctx, serving.QueryEndpointInput{Name: cfg.Endpoint, DataframeRecords: []any{record}})
+	resp, err := q.Query(rctx, serving.QueryEndpointInput{Name: cfg.Endpoint, DataframeRecords: []any{record}, ClientRequestId: ClientRequestPrefix + "load"})
 	s := loadSample{latency: time.Since(t0)}
 	switch {
 	case err == nil && len(resp.Predictions) == 1:

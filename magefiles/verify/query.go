@@ -12,6 +12,11 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 )
 
+// ClientRequestPrefix starts the client_request_id of every request verify
+// sends, so readers of the endpoint's inference table (the validation
+// gate's replay) can tell test traffic from production traffic.
+const ClientRequestPrefix = "verify-"
+
 // Querier sends one request to a serving endpoint. The SDK's
 // w.ServingEndpoints satisfies it.
 type Querier interface {
@@ -57,6 +62,7 @@ func queryOne(ctx context.Context, q Querier, endpoint string, record map[string
 	resp, err := q.Query(ctx, serving.QueryEndpointInput{
 		Name:             endpoint,
 		DataframeRecords: []any{record},
+		ClientRequestId:  ClientRequestPrefix + "suite",
 	})
 	if err != nil {
 		return answer{}, fmt.Errorf("query %s: %s", endpoint, describeError(err))

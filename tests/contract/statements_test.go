@@ -105,9 +105,9 @@ func TestStatementErrors(t *testing.T) {
 // must be 0 or 5 to 50. EXTERNAL_LINKS is the emulator's limitation, a
 // 400 of its own wording.
 func TestStatementFormatsAndWaiting(t *testing.T) {
-	ws, _ := startCapture(t)
+	ws, _ := startRelease(t)
 	c := testCtx(t)
-	_, err := ws.query(t, "ep", map[string]any{"text": "hi"})
+	_, err := ws.query(t, releaseEndpoint, map[string]any{"text": "hi"})
 	require.NoError(t, err)
 	wh := ws.srv.WarehouseID()
 

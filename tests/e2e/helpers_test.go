@@ -103,6 +103,14 @@ func (w *world) validate(env string, mods ...func(*cd.Options)) (*cdtest.Run, er
 	return r, cd.RunValidate(w.ctx, r.Opts)
 }
 
+// validated runs the validation gate of env for the tag on HEAD, failing
+// the test if it does not pass.
+func (w *world) validated(env string) {
+	w.t.Helper()
+	r, err := w.validate(env)
+	require.NoError(w.t, err, "validate %s\n%s", env, r.Output())
+}
+
 // release deploys and verifies the tag on HEAD through envs, failing the
 // test on any error. Production is validated first when the bundle
 // declares the gate, as the CD workflow does.
@@ -110,8 +118,7 @@ func (w *world) release(envs ...string) {
 	w.t.Helper()
 	for _, env := range envs {
 		if env == cd.EnvProd && w.config(env).Bundle.Validation != nil {
-			r, err := w.validate(env)
-			require.NoError(w.t, err, "validate %s\n%s", env, r.Output())
+			w.validated(env)
 		}
 		r, err := w.deploy(env)
 		require.NoError(w.t, err, "deploy:%s\n%s", env, r.Output())

@@ -26,6 +26,7 @@ func savedPlanWorld(t *testing.T) (*world, string) {
 	w := newUCWorlds(t)
 	w.ship("v1.0.0", allEnvs...)
 	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+	w.validated(cd.EnvProd)
 	path := filepath.Join(t.TempDir(), "prod.plan.json")
 	r := w.run(cd.EnvProd, func(o *cd.Options) { o.PlanOut = path })
 	_, err := cd.Plan(w.ctx, r.Opts)
@@ -94,6 +95,7 @@ func TestSavedPlanRefusesDrift(t *testing.T) {
 		}, "the bundle's configuration changed since the plan: observed.bundle"},
 		{"another release", func(t *testing.T, w *world, _ string) []func(*cd.Options) {
 			w.ship("v1.2.0", cd.EnvDev, cd.EnvStaging)
+			w.validated(cd.EnvProd)
 			return nil
 		}, "another release: plan.release: \"v1.1.0\" -> \"v1.2.0\""},
 		{"the file edited", func(t *testing.T, w *world, path string) []func(*cd.Options) {

@@ -125,6 +125,7 @@ func TestUnityCatalogRelease(t *testing.T) {
 	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
 	var mu sync.Mutex
 	duringCanary := map[string]string{}
+	w.validated(cd.EnvProd)
 	pr := w.run(cd.EnvProd, func(o *cd.Options) {
 		o.Observe = func(e cd.Event) {
 			if e.Kind == "stage-end" && e.Stage == "canary" {
@@ -158,6 +159,7 @@ func TestUnityCatalogRelease(t *testing.T) {
 	// stable keeps @champion, @challenger is gone.
 	w.ship("v1.2.0", cd.EnvDev, cd.EnvStaging)
 	w.badVersion("3", emulator.Behavior{ErrorRate: 0.2})
+	w.validated(cd.EnvProd) // staging's v3 answers like v2: only prod's copy raises
 	pl := w.run(cd.EnvProd)
 	plan, err := cd.Plan(w.ctx, pl.Opts)
 	require.NoError(t, err, pl.Output())
@@ -413,6 +415,9 @@ func TestUnityCatalogFailedPromotionIsRetried(t *testing.T) {
 				before = allEnvs[:2]
 			}
 			w.ship("v1.0.0", before...)
+			if env == cd.EnvProd {
+				w.validated(env)
+			}
 			job := w.config(env).PromoteJob
 			w.server(env).ScriptNextRun(job, emulator.RunOutcome{Result: "FAILED", FailTask: "copy_version", Message: "storage unavailable"})
 			failed, err := w.deploy(env)

@@ -2,11 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -217,4 +219,75 @@ func jsonText(t *testing.T, v any) string {
 	raw, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(raw)
+}
+
+// prodTraffic sends production requests to prod's endpoint, as its
+// callers would (no client_request_id of the gate's).
+func (w *world) prodTraffic(messages ...string) {
+	w.t.Helper()
+	for i, m := range messages {
+		_, err := w.client(cd.EnvProd).ServingEndpoints.Query(w.ctx, serving.QueryEndpointInput{
+			Name:             w.config(cd.EnvProd).Endpoint.Name,
+			DataframeRecords: []any{map[string]any{"thread_id": fmt.Sprintf("user-%d", i), "message": m}},
+		})
+		require.NoError(w.t, err)
+	}
+}
+
+// withWarehouse points the gate at the emulator's SQL warehouse.
+func withWarehouse(o *cd.Options) {
+	if o.Vars == nil {
+		o.Vars = map[string]string{}
+	}
+	o.Vars["validation_warehouse_id"] = emulator.DefaultWarehouseID
+}
+
+func TestValidationReplaysRecordedProductionRequests(t *testing.T) {
+	t.Parallel()
+	w := newUCWorlds(t)
+	w.ship("v1.0.0", allEnvs...)
+	// Production's own phrasing: none of it is in the evaluation set.
+	w.prodTraffic(
+		"please cancel and delete order 5512 for Bob",
+		"delete the stale promo codes from last spring",
+		"what time does the Lisbon warehouse open",
+		"refund the duplicate charge on invoice 88120",
+		"send the onboarding pack to new-hire@example.com",
+	)
+	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+
+	t.Run("an identical challenger agrees on every request", func(t *testing.T) {
+		r, err := w.validate(cd.EnvProd, withWarehouse)
+		require.NoError(t, err, r.Output())
+		s := verdictOf(t, w.latest(cd.EnvStaging)).Verdict.Shadow
+		require.NotNil(t, s)
+		assert.Empty(t, s.Skipped)
+		assert.Equal(t, 5, s.Requests, "the gate's own evaluation requests are not replayed")
+		assert.Equal(t, 5, s.Agreement.Hits)
+		assert.Contains(t, r.Output(), "shadow: replaying 5 recorded request(s) from `prod`.`human_interrupt_agent`.`langgraph-human-interrupt-prod_payload`")
+	})
+
+	t.Run("a flip on a recorded request fails the gate", func(t *testing.T) {
+		// Only production's phrasing of this one request changes: the
+		// evaluation set cannot see it, the replay does.
+		w.stagingChallenger(emulator.Behavior{Responses: []emulator.FixedResponse{{Match: "stale promo codes", Prediction: answered("search_knowledge_base", false)}}})
+		r, err := w.validate(cd.EnvProd, withWarehouse)
+		var failed *cd.ValidationFailedError
+		require.ErrorAs(t, err, &failed, r.Output())
+		assert.Empty(t, failed.Verdict.Flips, "the evaluation set is answered as before")
+		s := failed.Verdict.Shadow
+		require.Len(t, s.Flips, 1)
+		assert.Equal(t, "delete the stale promo codes from last spring", s.Flips[0].Message)
+		assert.Contains(t, err.Error(), "1 recorded production request(s) the champion interrupted are answered without an interrupt")
+		assert.Equal(t, 4, s.Agreement.Hits)
+	})
+
+	t.Run("without a warehouse the replay is skipped, saying why", func(t *testing.T) {
+		w.stagingChallenger(emulator.Behavior{})
+		r, err := w.validate(cd.EnvProd)
+		require.NoError(t, err, r.Output())
+		s := verdictOf(t, w.latest(cd.EnvStaging)).Verdict.Shadow
+		assert.Contains(t, s.Skipped, "set the bundle variable validation_warehouse_id")
+		assert.Contains(t, r.Output(), "shadow replay skipped: no SQL warehouse")
+	})
 }

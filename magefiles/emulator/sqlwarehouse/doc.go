@@ -17,11 +17,15 @@
 //	  [ORDER BY <col> [ASC|DESC]] [LIMIT <n>]
 //
 // over the metastore's tables (the inference payload tables serving
-// endpoints fill). Anything else is a FAILED statement whose error says so.
-// SQL errors are FAILED statements answered with HTTP 200, as the service
-// answers them; request errors (an unknown warehouse, an unsupported
-// format) are HTTP errors. Values are rendered as JSON_ARRAY renders them:
-// every value a string (a MAP as JSON text), or null.
+// endpoints fill, and the system tables such as
+// system.serving.served_entities). Anything else is a FAILED statement
+// whose error says so. SQL errors are FAILED statements answered with HTTP
+// 200, as the service answers them; request errors (an unknown warehouse,
+// an unsupported format) are HTTP errors. Values are rendered as
+// JSON_ARRAY renders them: every value a string (a MAP or ARRAY as JSON
+// text, a TIMESTAMP as ISO 8601 such as 2026-12-07T14:03:00.123Z), or
+// null; the tables hold their cells so rendered. A MAP, ARRAY or STRUCT
+// column cannot be compared in WHERE.
 //
 // The store reads tables through Options.Tables (the metastore) before it
 // takes its own lock, so no lock is ever held across the two. Statements

@@ -99,8 +99,8 @@ func run(q *query, t unitycatalog.Table) (*result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if t.Columns[i].TypeName == "MAP" {
-			return nil, unsupportedf("a MAP column cannot be compared")
+		if typ := t.Columns[i].TypeName; composite[typ] {
+			return nil, unsupportedf("a %s column cannot be compared", typ)
 		}
 		filters = append(filters, filter{i, c})
 	}
@@ -143,6 +143,10 @@ func run(q *query, t unitycatalog.Table) (*result, error) {
 	}
 	return out, nil
 }
+
+// composite are the column types held as JSON text, which WHERE does not
+// compare.
+var composite = map[string]bool{"MAP": true, "ARRAY": true, "STRUCT": true}
 
 // numeric are the column types compared as numbers.
 var numeric = map[string]bool{"INT": true, "LONG": true, "SHORT": true, "BYTE": true, "DOUBLE": true, "FLOAT": true, "DECIMAL": true}

@@ -20,12 +20,14 @@ func table() unitycatalog.Table {
 			{Name: "code", TypeName: "INT", TypeText: "INT"},
 			{Name: "note", TypeName: "STRING", TypeText: "STRING"},
 			{Name: "meta", TypeName: "MAP", TypeText: "MAP<STRING, STRING>"},
+			{Name: "at", TypeName: "TIMESTAMP", TypeText: "TIMESTAMP"},
+			{Name: "codes", TypeName: "ARRAY", TypeText: "ARRAY<STRING>"},
 		},
 		Rows: [][]*string{
-			{p("a"), p("200"), nil, p(`{"k":"1"}`)},
-			{p("b"), p("500"), p("x"), p(`{"k":"2"}`)},
-			{p("c"), p("200"), p("y"), p(`{"k":"3"}`)},
-			{p("d"), p("1000"), p("x"), p(`{"k":"4"}`)},
+			{p("a"), p("200"), nil, p(`{"k":"1"}`), p("2026-12-07T14:03:00.123Z"), p("[]")},
+			{p("b"), p("500"), p("x"), p(`{"k":"2"}`), p("2026-12-07T09:00:00.000Z"), p("[]")},
+			{p("c"), p("200"), p("y"), p(`{"k":"3"}`), p("2026-12-08T00:00:00.000Z"), p("[]")},
+			{p("d"), p("1000"), p("x"), p(`{"k":"4"}`), p("2026-11-30T23:59:59.999Z"), p(`["MAX_REQUEST_SIZE_EXCEEDED"]`)},
 		},
 	}
 }
@@ -52,6 +54,8 @@ func TestRun(t *testing.T) {
 		{"SELECT id FROM t ORDER BY note", []string{"a", "b", "d", "c"}},
 		{"SELECT id FROM t ORDER BY note DESC LIMIT 2", []string{"c", "b"}},
 		{"SELECT id FROM t LIMIT 0", nil},
+		{"SELECT id FROM t ORDER BY at DESC", []string{"c", "a", "b", "d"}},
+		{"SELECT id FROM t WHERE code = 200 ORDER BY at DESC LIMIT 1", []string{"c"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sql, func(t *testing.T) {
@@ -81,8 +85,10 @@ func TestRunColumns(t *testing.T) {
 		assert.Equal(t, "42703", se.sqlState)
 		assert.Contains(t, se.message, "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `nope` cannot be resolved.")
 	}
-	q, err = parse("SELECT id FROM t WHERE meta = 'x'")
-	require.NoError(t, err)
-	_, err = run(q, table())
-	assert.ErrorAs(t, err, new(unsupported))
+	for _, sql := range []string{"SELECT id FROM t WHERE meta = 'x'", "SELECT id FROM t WHERE codes = '[]'"} {
+		q, err = parse(sql)
+		require.NoError(t, err)
+		_, err = run(q, table())
+		assert.ErrorAs(t, err, new(unsupported), sql)
+	}
 }

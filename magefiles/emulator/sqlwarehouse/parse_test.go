@@ -13,9 +13,12 @@ func TestParse(t *testing.T) {
 		sql  string
 		want *query
 	}{
-		{"the release statement", "SELECT databricks_request_id, status_code FROM `cat`.`schema`.`prefix_payload` WHERE status_code = 200 ORDER BY timestamp_ms DESC LIMIT 400",
-			&query{columns: []string{"databricks_request_id", "status_code"}, table: []string{"cat", "schema", "prefix_payload"},
-				where: []condition{{column: "status_code", value: "200"}}, orderBy: "timestamp_ms", desc: true, limit: 400}},
+		{"the release tooling's payload statement", "SELECT databricks_request_id, client_request_id, request_time, status_code, request, response, served_entity_id FROM `cat`.`schema`.`prefix_payload` WHERE status_code = 200 ORDER BY request_time DESC LIMIT 400",
+			&query{columns: []string{"databricks_request_id", "client_request_id", "request_time", "status_code", "request", "response", "served_entity_id"},
+				table: []string{"cat", "schema", "prefix_payload"}, where: []condition{{column: "status_code", value: "200"}}, orderBy: "request_time", desc: true, limit: 400}},
+		{"the release tooling's served entities statement", "SELECT served_entity_id, entity_name, entity_version FROM system.serving.served_entities WHERE endpoint_name = 'langgraph-human-interrupt-prod'",
+			&query{columns: []string{"served_entity_id", "entity_name", "entity_version"}, table: []string{"system", "serving", "served_entities"},
+				where: []condition{{column: "endpoint_name", value: "langgraph-human-interrupt-prod", quoted: true}}, limit: -1}},
 		{"star, keywords in any case, a trailing semicolon", "select * from a.b.c;",
 			&query{table: []string{"a", "b", "c"}, limit: -1}},
 		{"strings, AND, ASC", "SELECT x FROM c WHERE a = 'it''s' AND b = -3 ORDER BY x ASC",

@@ -42,6 +42,9 @@
 // sqlwarehouse reads them (Table) with no grant checked. The metastore is
 // not persisted, so each workspace writes the tables it owns to its state
 // file (TablesOwnedBy) and puts them back when it starts (RestoreTables).
+// System tables (system.*) hold no rows of their own: each workspace
+// attached to them (AttachSystemTable) supplies its rows from its own
+// state when the table is read.
 //
 // Tests and the demo seed the metastore in Go: CreateCatalog, CreateSchema,
 // Grant, Revoke.

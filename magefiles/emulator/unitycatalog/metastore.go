@@ -42,6 +42,9 @@ type Metastore struct {
 	models   map[string]*modelRec
 	// tables are the managed tables (inference payload tables), by full name.
 	tables map[string]*Table
+	// system are the system tables (system.*), whose rows the attached
+	// workspaces supply (tables.go).
+	system map[string]*systemTable
 	// grants: securable key -> principal -> privileges.
 	grants map[string]map[string]map[catalog.Privilege]bool
 	// next registrations of a model, scripted by FailNextRegistration and
@@ -82,6 +85,7 @@ func New(opts Options) *Metastore {
 		schemas:  map[string]*catalog.SchemaInfo{},
 		models:   map[string]*modelRec{},
 		tables:   map[string]*Table{},
+		system:   map[string]*systemTable{},
 		grants:   map[string]map[string]map[catalog.Privilege]bool{},
 		scripted: map[string][]Registration{},
 		nextID:   1000,

@@ -91,14 +91,72 @@ func (m *Metastore) AppendRow(full string, row []*string) error {
 }
 
 // Table is a copy of a table, found by its full name (case-insensitive).
+// A system table is read from its sources without the metastore's lock, so
+// a source may take its workspace's lock.
 func (m *Metastore) Table(full string) (Table, bool) {
 	m.mu.Lock()
+	if st, ok := m.system[norm(full)]; ok {
+		out := Table{FullName: st.name, Owner: SystemOwner, Columns: slices.Clone(st.columns)}
+		sources := make([]func() [][]*string, 0, len(st.sources))
+		for _, id := range st.order {
+			sources = append(sources, st.sources[id])
+		}
+		m.mu.Unlock()
+		for _, rows := range sources {
+			out.Rows = append(out.Rows, rows()...)
+		}
+		return out, true
+	}
 	defer m.mu.Unlock()
 	t, ok := m.tables[norm(full)]
 	if !ok {
 		return Table{}, false
 	}
 	return t.clone(), true
+}
+
+// SystemOwner owns the system tables.
+const SystemOwner = "System user"
+
+// systemTable is a system table: its columns and, per attached workspace,
+// the function that lists that workspace's rows.
+type systemTable struct {
+	name    string
+	columns []Column
+	sources map[int64]func() [][]*string
+	order   []int64 // source ids, in attach order
+	next    int64
+}
+
+// AttachSystemTable adds a workspace's rows to the system table full
+// (system.<schema>.<table>), creating it with cols. A system table holds
+// the rows of every workspace attached to the metastore, as Databricks'
+// system tables hold the account's, and every workspace reads it without
+// grants. rows is called without the metastore's lock and must return
+// cells that are not changed afterwards. The returned function detaches
+// the workspace (when its server closes).
+func (m *Metastore) AttachSystemTable(full string, cols []Column, rows func() [][]*string) (detach func(), err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := norm(full)
+	st, ok := m.system[key]
+	switch {
+	case !ok:
+		st = &systemTable{name: key, columns: slices.Clone(cols), sources: map[int64]func() [][]*string{}}
+		m.system[key] = st
+	case !slices.Equal(st.columns, cols):
+		return nil, fmt.Errorf("attach to system table %s: its columns differ", full)
+	}
+	st.next++
+	id := st.next
+	st.sources[id] = rows
+	st.order = append(st.order, id)
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(st.sources, id)
+		st.order = slices.DeleteFunc(st.order, func(x int64) bool { return x == id })
+	}, nil
 }
 
 // TablesOwnedBy are copies of the tables principal owns, by name: what a
