@@ -99,10 +99,13 @@ var Durations = emulator.Durations{
 }
 
 // Vars are the demo's bundle variable overrides: a short load test (it runs
-// in real time) and a prod canary of at most 5 minutes of service time.
+// in real time), a prod canary of at most 5 minutes of service time, and
+// the emulator's SQL warehouse, so the validation gate replays what prod
+// answered.
 var Vars = map[string]string{
 	"load_duration": "1s", "load_concurrency": "2",
 	"canary_max_duration": "5m", "min_requests": "100",
+	"validation_warehouse_id": emulator.DefaultWarehouseID,
 }
 
 // BadErrorRate is the share of production requests v1.2.0 fails.
@@ -302,7 +305,8 @@ func (d *demo) story(ctx context.Context) (*Result, error) {
 		return d.res, err
 	}
 
-	d.chapter("3. v1.1.0: a canary that passes", "prod gets a backup, then 10% of traffic goes to v1.1.0 next to v1.0.0; each minute of the metrics export feeds a sequential test whose false-abort rate is bounded")
+	d.chapter("3. v1.1.0: a canary that passes", "first the validation gate: staging's v1.1.0 and prod's v1.0.0 answer the 347 labelled evaluation requests, and v1.1.0 replays what prod answered (its inference table, read through the SQL API); "+
+		"then prod gets a backup, 10% of traffic goes to v1.1.0 next to v1.0.0, and each minute of the metrics export feeds a sequential test whose false-abort rate is bounded")
 	if err := d.next("feat: sharper risk scoring for bulk operations", "v1.1.0"); err != nil {
 		return nil, err
 	}

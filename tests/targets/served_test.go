@@ -109,6 +109,7 @@ func TestTargetsAgainstServedEmulator(t *testing.T) {
 		target("verify:dev")
 		target("deploy:staging", "-yes")
 		target("verify:staging")
+		target("validate", "prod")
 		return target("deploy:prod", "-yes")
 	}
 	release("v1.0.0")
@@ -118,4 +119,5 @@ func TestTargetsAgainstServedEmulator(t *testing.T) {
 	assert.NotContains(t, out, "insufficient traffic")
 	status := target("status", "prod")
 	assert.Contains(t, status, "v1.1.0")
+	assert.Contains(t, status, "validation: relied on passed: must-interrupt recall 45.6% (104/228")
 }
