@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the legacy auto_capture_config is deprecated; the emulator refuses it as the service does, which needs its type
+
 package emulator
 
 import (
