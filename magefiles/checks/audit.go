@@ -74,12 +74,28 @@ func goEnv(cfg Config) []string {
 }
 
 // Govulncheck reports known vulnerabilities reachable from the Go code.
+//
+// Its key is narrower than every Go file when it can be: a vulnerable
+// function runs only in a program that links its package, so while no
+// linked package (module dependency or standard library, at the linked
+// version) is covered by an advisory, no edit that leaves the linked
+// packages alone can make one reachable, and the key is the module graph,
+// the Go release, the database and the list of covered linked packages
+// (empty). Planting a call to a vulnerable function, directly or through
+// an interface whose dynamic type comes from a vulnerable package, links
+// that package: the list changes and the check runs. Once a covered
+// package is linked, no narrower key than every Go file is safe: any
+// package can reach it without importing it, through a value handed over
+// by the standard library (an io.Writer set with log.SetOutput, a
+// transport in http.DefaultClient, a format registered with image), so
+// the key is then every Go file.
 func Govulncheck(cfg Config) pipeline.Task {
 	tool := toolchain.Tool("govulncheck")
 	return pipeline.Task{
 		Name: "govulncheck",
 		Inputs: pipeline.Inputs{
-			Files: []string{"**/*.go", "go.mod", "go.sum", vulnIgnoreFile},
+			Files: []string{"go.mod", "go.sum", vulnIgnoreFile},
+			Extra: func(ctx context.Context) (string, []string, error) { return govulnReach(ctx, cfg) },
 			Env:   []string{"CI_GOVULN_DB", "CI_OFFLINE"},
 			Version: func(ctx context.Context) (string, error) {
 				v, err := goToolVersion(tool)(ctx)
@@ -134,6 +150,60 @@ func Govulncheck(cfg Config) pipeline.Task {
 			return reportGovulncheck(t, res, ignores, time.Now())
 		},
 	}
+}
+
+// govulnReach is the part of govulncheck's key that depends on the code:
+// the Go release and the linked packages an advisory covers, and, when
+// there is one, every Go file.
+func govulnReach(ctx context.Context, cfg Config) (string, []string, error) {
+	dir := strings.TrimPrefix(cfg.getenv("CI_GOVULN_DB"), "file://")
+	if dir == "" {
+		dir = filepath.Join(cfg.Root, ".cache", "vulndb", toolchain.GoData["vulndb"].Version)
+	}
+	if !osv.GoDBReady(dir) {
+		return "", nil, fmt.Errorf("no vulnerability database at %s yet", dir)
+	}
+	linked, goVer, err := linkedGoPackages(ctx, cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	covered, err := osv.GoLinkedAffected(dir, linked, goVer)
+	if err != nil {
+		return "", nil, err
+	}
+	desc := goVer + "\n" + strings.Join(covered, "\n")
+	if len(covered) == 0 {
+		return desc, nil, nil
+	}
+	return desc, []string{"**/*.go"}, nil
+}
+
+// linkedGoPackages lists the packages govulncheck ./... analyses (the
+// module's packages without tests and what they import) and the Go
+// release.
+func linkedGoPackages(ctx context.Context, cfg Config) ([]osv.GoPackage, string, error) {
+	var out, stderr bytes.Buffer
+	err := toolchain.Run(ctx, toolchain.Cmd{
+		Name: "go", Args: []string{"list", "-deps", "-f", "{{.ImportPath}}\t{{with .Module}}{{.Path}}\t{{.Version}}{{end}}", "./..."},
+		Dir: cfg.Root, Env: goEnv(cfg), Stdout: &out, Stderr: &stderr,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("go list: %w: %s", err, tail(stderr.String(), 5))
+	}
+	var pkgs []osv.GoPackage
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		f := strings.Split(line, "\t")
+		p := osv.GoPackage{ImportPath: f[0]}
+		if len(f) == 3 {
+			p.Module, p.Version = f[1], f[2]
+		}
+		pkgs = append(pkgs, p)
+	}
+	var ver bytes.Buffer
+	if err := toolchain.Run(ctx, toolchain.Cmd{Name: "go", Args: []string{"env", "GOVERSION"}, Dir: cfg.Root, Env: goEnv(cfg), Stdout: &ver, Stderr: &stderr}); err != nil {
+		return nil, "", fmt.Errorf("go env GOVERSION: %w", err)
+	}
+	return pkgs, strings.TrimSpace(ver.String()), nil
 }
 
 // scannedGoBuildsProject fails when govulncheck scanned the standard

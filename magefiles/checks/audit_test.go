@@ -276,3 +276,76 @@ func TestPseudoVersionTime(t *testing.T) {
 	assert.Equal(t, time.Date(2026, 11, 5, 23, 49, 57, 0, time.UTC), pseudoVersionTime("v0.0.0-20261105234957-e22db6528018"))
 	assert.True(t, pseudoVersionTime("v1.2.3").IsZero())
 }
+
+// TestGovulncheckKeyFollowsWhatIsLinked: while no linked package is
+// covered by an advisory, an edit that links nothing new leaves the check
+// cached; planting a call to a vulnerable function, directly or through an
+// interface whose dynamic type comes from the vulnerable package, links
+// it, so the check runs again and fails.
+func TestGovulncheckKeyFollowsWhatIsLinked(t *testing.T) {
+	requireTool(t, "govulncheck")
+	dst := filepath.Join(t.TempDir(), "govulndb")
+	_, err := osv.BuildGoIndex(filepath.Join("testdata", "vulndb", "planted"), dst, time.Now())
+	require.NoError(t, err)
+
+	plants := []struct {
+		name  string
+		files map[string]string
+		from  string
+	}{
+		{"a direct call", map[string]string{
+			"calc/table.go": "package calc\n\nimport (\n\t\"os\"\n\t\"text/tabwriter\"\n)\n\n// Table writes a row.\nfunc Table(row string) {\n\tw := tabwriter.NewWriter(os.Stdout, 0, 8, 1, ' ', 0)\n\t_, _ = w.Write([]byte(row))\n}\n",
+		}, "calc/table.go:11"},
+		{"a call through an interface", map[string]string{
+			// calc itself imports only io: the writer's dynamic type
+			// comes from another package of the module.
+			"calc/out/out.go": "// Package out hands out the fixture's writer.\npackage out\n\nimport (\n\t\"io\"\n\t\"os\"\n\t\"text/tabwriter\"\n)\n\n// Writer is where rows go.\nfunc Writer() io.Writer { return tabwriter.NewWriter(os.Stdout, 0, 8, 1, ' ', 0) }\n",
+			"calc/print.go":   "package calc\n\nimport \"example.com/fixture/calc/out\"\n\n// Print writes s.\nfunc Print(s string) {\n\tw := out.Writer()\n\t_, _ = w.Write([]byte(s))\n}\n",
+		}, "calc/print.go:8"},
+	}
+	for _, p := range plants {
+		t.Run(p.name, func(t *testing.T) {
+			root := fixture(t)
+			cfg := testConfig(t, root, env{"CI_GOVULN_DB": dst})
+			once := func() pipeline.Result {
+				t.Helper()
+				rep, out := run(t, cfg, []pipeline.Task{Govulncheck(cfg)})
+				r, ok := rep.Result("govulncheck")
+				require.True(t, ok, out)
+				return r
+			}
+			require.Equal(t, pipeline.StatusPass, once().Status)
+
+			appendFile(t, root, "calc/calc.go", "\n// Sub returns a minus b.\nfunc Sub(a, b int) int { return a - b }\n")
+			assert.Equal(t, pipeline.StatusCached, once().Status, "an edit that links nothing new keeps the result")
+
+			for rel, content := range p.files {
+				writeFile(t, root, rel, content)
+			}
+			r := once()
+			require.Equal(t, pipeline.StatusFail, r.Status, "the plant links text/tabwriter: the check runs and finds the call")
+			assert.Contains(t, r.Error, "GO-2099-0003")
+			assert.Contains(t, r.Error, "from "+p.from)
+		})
+	}
+}
+
+// TestGovulncheckKeyIsEveryGoFileOnceACoveredPackageIsLinked: the fixture
+// links strings, which GO-2099-0002 covers (its symbol is not called): any
+// Go edit may now reach it, so any Go edit runs the check again.
+func TestGovulncheckKeyIsEveryGoFileOnceACoveredPackageIsLinked(t *testing.T) {
+	requireTool(t, "govulncheck")
+	root := fixture(t)
+	cfg := testConfig(t, root, env{"CI_GOVULN_DB": goDB(t, "GO-2099-0002")})
+	once := func() pipeline.Status {
+		t.Helper()
+		rep, out := run(t, cfg, []pipeline.Task{Govulncheck(cfg)})
+		r, ok := rep.Result("govulncheck")
+		require.True(t, ok, out)
+		return r.Status
+	}
+	require.Equal(t, pipeline.StatusPass, once())
+	require.Equal(t, pipeline.StatusCached, once())
+	appendFile(t, root, "calc/calc.go", "\n// Sub returns a minus b.\nfunc Sub(a, b int) int { return a - b }\n")
+	assert.Equal(t, pipeline.StatusPass, once(), "ran again")
+}

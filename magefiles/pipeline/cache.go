@@ -47,7 +47,16 @@ func (c *cache) key(ctx context.Context, t Task, getenv func(string) string) (ke
 		}
 		fmt.Fprintf(h, "version\x00%s\n", v)
 	}
-	files, err := c.files.match(t.Inputs.Files)
+	patterns := t.Inputs.Files
+	if t.Inputs.Extra != nil {
+		desc, more, xerr := t.Inputs.Extra(ctx)
+		if xerr != nil {
+			return "", false, nil //nolint:nilerr // undecidable inputs: run uncached, do not fail
+		}
+		fmt.Fprintf(h, "extra\x00%s\n", desc)
+		patterns = append(append([]string{}, patterns...), more...)
+	}
+	files, err := c.files.match(patterns)
 	if err != nil {
 		return "", false, err
 	}

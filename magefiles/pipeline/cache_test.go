@@ -171,6 +171,39 @@ func TestEnvInputInvalidates(t *testing.T) {
 	assert.Equal(t, StatusPass, run())
 }
 
+// TestExtraInputs: a task's Extra decides more of its key at run time: its
+// description and the files it adds count, and an error runs it uncached.
+func TestExtraInputs(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root, "go.mod", "module x\n")
+	writeFile(t, root, "a/a.go", "package a\n")
+	desc, more, fail := "nothing linked", []string(nil), false
+	tasks := []Task{{Name: "x", Inputs: Inputs{Files: []string{"go.mod"}, Extra: func(context.Context) (string, []string, error) {
+		if fail {
+			return "", nil, errors.New("no database yet")
+		}
+		return desc, more, nil
+	}}, Run: ok}}
+	run := func() Status {
+		var out bytes.Buffer
+		rep, err := Run(context.Background(), tasks, Options{Root: root, Out: &out, Getenv: func(string) string { return "" }})
+		require.NoError(t, err)
+		return rep.Results[0].Status
+	}
+	assert.Equal(t, StatusPass, run())
+	assert.Equal(t, StatusCached, run())
+	writeFile(t, root, "a/a.go", "package a\n\nvar X = 1\n")
+	assert.Equal(t, StatusCached, run(), "a/a.go is not an input yet")
+	desc, more = "one covered package linked", []string{"**/*.go"}
+	assert.Equal(t, StatusPass, run())
+	assert.Equal(t, StatusCached, run())
+	writeFile(t, root, "a/a.go", "package a\n\nvar X = 2\n")
+	assert.Equal(t, StatusPass, run(), "now every Go file counts")
+	fail = true
+	assert.Equal(t, StatusPass, run())
+	assert.Equal(t, StatusPass, run(), "undecidable: never cached")
+}
+
 func TestArtifactsAreOutputOnlyAtTheRoot(t *testing.T) {
 	root := t.TempDir()
 	writeFile(t, root, "artifacts/ci-report.json", "{}")

@@ -46,6 +46,11 @@ type Inputs struct {
 	// Version reports the versions of the tools the task runs. An error
 	// makes this run uncacheable rather than failing it.
 	Version func(ctx context.Context) (string, error)
+	// Extra adds what only a look at the repository can decide: a
+	// description and more file patterns, both part of the key (a check
+	// whose inputs depend on what the code imports). An error makes this
+	// run uncacheable, as Version's does.
+	Extra func(ctx context.Context) (desc string, files []string, err error)
 }
 
 // SkipError marks a task that did not run, with the reason shown to the user.
