@@ -59,6 +59,13 @@ type goTestGroup struct {
 	// which would otherwise count as never run. go-coverage merges the
 	// blocks, so a package covered in two groups counts once.
 	Cover []string
+	// PerPackage keys each package of the group as a group is keyed (its
+	// import closure's Go files, its testdata, the group's files): a run
+	// tests only the packages whose key changed since they last passed,
+	// and reports the others from what they recorded then. Only for a
+	// group without Cover, whose profile blocks each belong to the package
+	// that was tested.
+	PerPackage bool
 }
 
 // bundleInputs are the bundle files the tests that load or copy the
@@ -102,7 +109,8 @@ var goTestGroups = []goTestGroup{
 		Files: append([]string{"**/*.go", "scripts/**", ".github/workflows/**"}, bundleInputs...), Names: pythonNames},
 	// Every other package: unit tests, the bundle loader on the project's
 	// bundle, the demo on a scratch copy.
-	{Name: "go-test-rest", Files: bundleInputs, Names: pythonNames},
+	// They are many small packages, so each keeps its own key.
+	{Name: "go-test-rest", Files: bundleInputs, Names: pythonNames, PerPackage: true},
 }
 
 // checksTestTools is what the checks' tests run: the pinned Go tools
@@ -283,27 +291,43 @@ func (p *goTestPlan) task(cfg Config, g goTestGroup) pipeline.Task {
 			if g.Prepare != nil {
 				g.Prepare(ctx, t, cfg)
 			}
+			if g.PerPackage {
+				return p.runParts(ctx, t, cfg, g)
+			}
 			pkgs := make([]string, 0, len(p.pkgs[g.Name]))
 			for _, d := range p.pkgs[g.Name] {
 				pkgs = append(pkgs, "./"+d)
 			}
-			return runGoTest(ctx, t, cfg, g.Name, pkgs, g.Cover)
+			return runGoTest(ctx, t, cfg, g.Name, pkgs, g.Cover, nil)
 		},
 	}
 }
 
-// runGoTest runs `go test -race -cover` on the packages and writes the
-// JUnit XML, the -json stream and the coverage profile under the name.
-func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs, coverPkgs []string) error {
+// goTestOutputs makes the report directories and returns the group's
+// coverage profile path, removed: a stale profile must never pass for
+// this run's.
+func goTestOutputs(t *pipeline.T, name string) (profile, testsDir string, err error) {
 	covDir := filepath.Join(t.Artifacts(), "coverage")
-	testsDir := filepath.Join(t.Artifacts(), "tests")
+	testsDir = filepath.Join(t.Artifacts(), "tests")
 	for _, d := range []string{covDir, testsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
+			return "", "", err
 		}
 	}
-	profile := filepath.Join(covDir, name+".out")
-	_ = os.Remove(profile) // a stale profile must never pass for this run's
+	profile = filepath.Join(covDir, name+".out")
+	_ = os.Remove(profile)
+	return profile, testsDir, nil
+}
+
+// runGoTest runs `go test -race -cover` on the packages and writes the
+// JUnit XML, the -json stream and the coverage profile under the name.
+// parts, when set, hears the run's result before it is reported, and
+// adds the packages that did not run (runParts).
+func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs, coverPkgs []string, parts *partRun) error {
+	profile, testsDir, err := goTestOutputs(t, name)
+	if err != nil {
+		return err
+	}
 	var raw bytes.Buffer
 	stream := newGoTestStream(t.Out())
 	var stderr bytes.Buffer
@@ -340,6 +364,11 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs
 		t.Finding(f)
 	}
 	summary := res.summary()
+	if parts != nil {
+		if summary, err = parts.finish(res, profile, module); err != nil {
+			return err
+		}
+	}
 	if total, err := profileCoverage(profile); err == nil {
 		summary += fmt.Sprintf(", coverage %.1f%%", total)
 	}

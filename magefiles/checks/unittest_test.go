@@ -194,3 +194,58 @@ func TestParsePytestOutput(t *testing.T) {
 		assert.InDelta(t, tt.cov, r.coverage, 0.001)
 	}
 }
+
+// TestGoTestRestTestsOnlyChangedPackages: the catch-all group keys each
+// package by its own import closure: an edit tests the packages that
+// import what changed, the others are reported from when they passed,
+// with their tests and coverage; -nocache tests them all.
+func TestGoTestRestTestsOnlyChangedPackages(t *testing.T) {
+	root := fixture(t)
+	writeFile(t, root, "calc/twice/twice.go", "// Package twice doubles.\npackage twice\n\nimport \"example.com/fixture/calc\"\n\n// Of doubles n.\nfunc Of(n int) int { return calc.Add(n, n) }\n")
+	writeFile(t, root, "calc/twice/twice_test.go", "package twice\n\nimport \"testing\"\n\nfunc TestOf(t *testing.T) {\n\tif Of(2) != 4 {\n\t\tt.Fatal(Of(2))\n\t}\n}\n")
+	writeFile(t, root, "words/words.go", "// Package words counts.\npackage words\n\nimport \"strings\"\n\n// Count counts words.\nfunc Count(s string) int { return len(strings.Fields(s)) }\n")
+	writeFile(t, root, "words/words_test.go", "package words\n\nimport \"testing\"\n\nfunc TestCount(t *testing.T) {\n\tif Count(\"a b\") != 2 {\n\t\tt.Fatal()\n\t}\n}\n")
+	cfg := testConfig(t, root, env{})
+	group := func(opts ...func(*pipeline.Options)) (pipeline.Result, string) {
+		t.Helper()
+		rep, out := run(t, cfg, GoTests(cfg), opts...)
+		res, ok := rep.Result("go-test-rest")
+		require.True(t, ok)
+		return res, out
+	}
+	profile := func() string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(root, "artifacts", "coverage", "go-test-rest.out"))
+		require.NoError(t, err)
+		return string(b)
+	}
+
+	res, out := group()
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Equal(t, "3 packages ok; 4 tests passed, coverage 100.0%", res.Summary)
+
+	appendFile(t, root, "words/words.go", "\n// Empty reports an empty text.\nfunc Empty(s string) bool { return Count(s) == 0 }\n")
+	res, out = group()
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Contains(t, out, "testing 1 of 3 packages (the others unchanged since they passed): words")
+	assert.Regexp(t, `^3 packages ok \(1 tested, 2 unchanged since they passed\); 4 tests passed, coverage \d`, res.Summary)
+	assert.Contains(t, profile(), "example.com/fixture/calc/calc.go:", "the kept packages' coverage is in the group's profile")
+	assert.Contains(t, profile(), "example.com/fixture/words/words.go:")
+
+	appendFile(t, root, "calc/calc.go", "\n// Neg negates n.\nfunc Neg(n int) int { return -n }\n")
+	res, out = group()
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Contains(t, out, "testing 2 of 3 packages (the others unchanged since they passed): calc, calc/twice", "twice imports calc")
+
+	appendFile(t, root, "words/words_test.go", "\nfunc TestBroken(t *testing.T) { t.Fatal(\"planted\") }\n")
+	res, _ = group()
+	require.Equal(t, pipeline.StatusFail, res.Status)
+	res, out = group()
+	require.Equal(t, pipeline.StatusFail, res.Status, "a failed package is never kept: it runs again")
+	assert.Contains(t, out, "testing 1 of 3 packages")
+
+	writeFile(t, root, "words/words_test.go", "package words\n\nimport \"testing\"\n\nfunc TestCount(t *testing.T) {\n\tif Count(\"a b\") != 2 {\n\t\tt.Fatal()\n\t}\n}\n")
+	res, out = group(func(o *pipeline.Options) { o.NoCache = true })
+	require.Equal(t, pipeline.StatusPass, res.Status, out)
+	assert.Regexp(t, `^3 packages ok; 4 tests passed, coverage \d`, res.Summary, "-nocache tests every package")
+}

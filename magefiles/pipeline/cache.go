@@ -19,6 +19,8 @@ type cacheEntry struct {
 	Key      string `json:"key"`
 	Summary  string `json:"summary"`
 	Findings int    `json:"findings"`
+	// Data is what a part of a task kept (T.RecordPart).
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 type cache struct {

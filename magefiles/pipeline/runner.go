@@ -305,7 +305,7 @@ func runOne(ctx context.Context, t Task, c *cache, opts Options, pr *printer) (r
 	if opts.Verbose {
 		out = io.MultiWriter(&buf, pr.live(t.Name))
 	}
-	tt := &T{name: t.Name, root: opts.Root, artifacts: opts.Artifacts, out: &syncWriter{w: out}}
+	tt := &T{name: t.Name, root: opts.Root, artifacts: opts.Artifacts, out: &syncWriter{w: out}, cache: c, getenv: opts.Getenv, noCache: opts.NoCache}
 
 	var runErr error
 	var catcher panics.Catcher

@@ -89,6 +89,9 @@ type T struct {
 	root      string
 	artifacts string
 	out       io.Writer
+	cache     *cache
+	getenv    func(string) string
+	noCache   bool
 
 	mu       sync.Mutex
 	findings []Finding
@@ -106,6 +109,38 @@ func (t *T) Artifacts() string { return t.artifacts }
 
 // Out is where the task writes its log; the runner buffers or streams it.
 func (t *T) Out() io.Writer { return t.out }
+
+// PartKey is the cache key of one part of the task (a package of a test
+// group), computed from its own inputs as a task's key is, over the run's
+// file index; ok is false when the part cannot be cached.
+func (t *T) PartKey(ctx context.Context, part string, in Inputs) (key string, ok bool, err error) {
+	if t.cache == nil {
+		return "", false, nil
+	}
+	return t.cache.key(ctx, Task{Name: t.name + "/" + part, Inputs: in}, t.getenv)
+}
+
+// PartPassed returns what a part recorded when it last passed with this
+// key (RecordPart), unless the run ignores the cache (-nocache).
+func (t *T) PartPassed(part, key string) ([]byte, bool) {
+	if t.cache == nil || t.noCache {
+		return nil, false
+	}
+	e, ok := t.cache.lookup(t.name+"/"+part, key)
+	if !ok {
+		return nil, false
+	}
+	return e.Data, true
+}
+
+// RecordPart keeps what a part that passed with this key needs to be
+// reported again without running (its counts, its coverage).
+func (t *T) RecordPart(part, key string, data []byte) error {
+	if t.cache == nil {
+		return nil
+	}
+	return t.cache.store(t.name+"/"+part, cacheEntry{Key: key, Data: data})
+}
 
 // Printf writes a line of log.
 func (t *T) Printf(format string, args ...any) {
