@@ -509,27 +509,43 @@ func (r *goTestResult) counts() (pass, fail, skip int) {
 	return pass, fail, skip
 }
 
-func (r *goTestResult) summary() string {
-	okPkgs, failPkgs := 0, 0
+func (r *goTestResult) summary() string { return r.tally().String() }
+
+// goTestTally counts packages and tests for a group's summary line.
+type goTestTally struct {
+	okPkgs, failPkgs, pass, fail, skip int
+	// note follows the package counts ("(1 tested, 24 unchanged ...)").
+	note string
+}
+
+func (r *goTestResult) tally() goTestTally {
+	var n goTestTally
 	for _, p := range r.Packages {
 		switch p.Status {
 		case "pass":
-			okPkgs++
+			n.okPkgs++
 		case "fail":
-			failPkgs++
+			n.failPkgs++
 		}
 	}
-	pass, fail, skip := r.counts()
-	s := fmt.Sprintf("%d packages ok", okPkgs)
-	if failPkgs > 0 {
-		s += fmt.Sprintf(", %d failed", failPkgs)
+	n.pass, n.fail, n.skip = r.counts()
+	return n
+}
+
+func (n goTestTally) String() string {
+	s := fmt.Sprintf("%d packages ok", n.okPkgs)
+	if n.failPkgs > 0 {
+		s += fmt.Sprintf(", %d failed", n.failPkgs)
 	}
-	s += fmt.Sprintf("; %d tests passed", pass)
-	if fail > 0 {
-		s += fmt.Sprintf(", %d failed", fail)
+	if n.note != "" {
+		s += " " + n.note
 	}
-	if skip > 0 {
-		s += fmt.Sprintf(", %d skipped", skip)
+	s += fmt.Sprintf("; %d tests passed", n.pass)
+	if n.fail > 0 {
+		s += fmt.Sprintf(", %d failed", n.fail)
+	}
+	if n.skip > 0 {
+		s += fmt.Sprintf(", %d skipped", n.skip)
 	}
 	return s
 }

@@ -138,38 +138,18 @@ func (pr *partRun) finish(res *goTestResult, profile, module string) (string, er
 
 // summary counts this run's packages and tests with the kept ones.
 func (pr *partRun) summary(res *goTestResult) string {
-	okPkgs, failPkgs := 0, 0
-	for _, p := range res.Packages {
-		switch p.Status {
-		case "pass":
-			okPkgs++
-		case "fail":
-			failPkgs++
-		}
-	}
-	pass, fail, skip := res.counts()
+	n := res.tally()
 	for _, rec := range pr.kept {
 		if rec.Status == "pass" {
-			okPkgs++
+			n.okPkgs++
 		}
-		pass += rec.Passed
-		skip += rec.Skipped
-	}
-	s := fmt.Sprintf("%d packages ok", okPkgs)
-	if failPkgs > 0 {
-		s += fmt.Sprintf(", %d failed", failPkgs)
+		n.pass += rec.Passed
+		n.skip += rec.Skipped
 	}
 	if len(pr.kept) > 0 {
-		s += fmt.Sprintf(" (%d tested, %d unchanged since they passed)", len(pr.dirs), len(pr.kept))
+		n.note = fmt.Sprintf("(%d tested, %d unchanged since they passed)", len(pr.dirs), len(pr.kept))
 	}
-	s += fmt.Sprintf("; %d tests passed", pass)
-	if fail > 0 {
-		s += fmt.Sprintf(", %d failed", fail)
-	}
-	if skip > 0 {
-		s += fmt.Sprintf(", %d skipped", skip)
-	}
-	return s
+	return n.String()
 }
 
 // readProfile splits a coverage profile's blocks by the import path of
