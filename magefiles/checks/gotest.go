@@ -59,6 +59,15 @@ type goTestGroup struct {
 	// which would otherwise count as never run. go-coverage merges the
 	// blocks, so a package covered in two groups counts once.
 	Cover []string
+	// Tests and Skip select the group's tests by name (go test -run and
+	// -skip), so the tests of one package can be checks of their own,
+	// each with its key; groups that select tests may share packages.
+	Tests, Skip string
+	// Closure, when set, replaces the group's packages as the packages
+	// whose import closure's Go files are the key: for tests that run a
+	// binary built from more code than they exercise (the targets run
+	// through mage), the packages behind the targets they run.
+	Closure []string
 	// PerPackage keys each package of the group as a group is keyed (its
 	// import closure's Go files, its testdata, the group's files): a run
 	// tests only the packages whose key changed since they last passed,
@@ -105,13 +114,32 @@ var goTestGroups = []goTestGroup{
 	// included) with mage.go, runs targets in the repository (ci:gofmt
 	// over every Go file, bundle:validate, scripts/rollback.sh) and reads
 	// the workflows.
-	{Name: "go-test-targets", Packages: []string{"tests/targets"},
+	{Name: "go-test-targets", Packages: []string{"tests/targets"}, Skip: "^(" + servedTargetsTest + "|" + concurrentCompileTest + ")$",
 		Files: append([]string{"**/*.go", "scripts/**", ".github/workflows/**"}, bundleInputs...), Names: pythonNames},
+	// The CD targets as a release runs them (deploy, verify, validate,
+	// status) against emulator:serve: what they run is cd and the
+	// emulator, so the key is those packages' closure, the target files
+	// and mage.go, not every package linked into the binary (a compile
+	// error anywhere is go-vet's, which type-checks the targets).
+	{Name: "go-test-served", Packages: []string{"tests/targets"}, Tests: "^" + servedTargetsTest + "$",
+		Closure: []string{"tests/targets", "magefiles/cd", "magefiles/emulator", "magefiles/project", "magefiles/magebin"},
+		Files:   append([]string{"mage.go", "magefiles/*.go", "tests/validation/**"}, bundleInputs...), Names: pythonNames},
+	// mage.go's compile under concurrent runs, with an empty binary
+	// cache: the bootstrap and the one target it runs (bundle:validate).
+	{Name: "go-test-compile", Packages: []string{"tests/targets"}, Tests: "^" + concurrentCompileTest + "$",
+		Closure: []string{"tests/targets", "magefiles/magebin", "magefiles/bundle", "magefiles/project"},
+		Files:   append([]string{"mage.go", "magefiles/*.go"}, bundleInputs...), Names: pythonNames},
 	// Every other package: unit tests, the bundle loader on the project's
 	// bundle, the demo on a scratch copy.
 	// They are many small packages, so each keeps its own key.
 	{Name: "go-test-rest", Files: bundleInputs, Names: pythonNames, PerPackage: true},
 }
+
+// The tests of tests/targets that are checks of their own.
+const (
+	servedTargetsTest     = "TestTargetsAgainstServedEmulator"
+	concurrentCompileTest = "TestConcurrentRunsInOneCheckoutAllCompile"
+)
 
 // checksTestTools is what the checks' tests run: the pinned Go tools
 // (prepareChecksTests builds them before the tests start, so a pass means
@@ -190,9 +218,10 @@ func planGoTests(root string, groups []goTestGroup) *goTestPlan {
 			continue
 		}
 		var dirs []string
+		selects := g.Tests != "" || g.Skip != ""
 		for _, pat := range g.Packages {
 			for _, d := range p.graph.match(pat) {
-				if !taken[d] {
+				if !taken[d] || selects {
 					taken[d] = true
 					dirs = append(dirs, d)
 				}
@@ -239,7 +268,11 @@ func (p *goTestPlan) inputs(cfg Config, g goTestGroup) pipeline.Inputs {
 		files = append(files, "**/*.go", "**/testdata/**")
 	} else {
 		dirs := p.pkgs[g.Name]
-		files = append(files, goFilesOf(p.graph.closure(dirs))...)
+		of := dirs
+		if len(g.Closure) > 0 {
+			of = g.Closure
+		}
+		files = append(files, goFilesOf(p.graph.closure(of))...)
 		for _, d := range dirs {
 			files = append(files, path.Join(d, "testdata", "**"))
 		}
@@ -298,9 +331,22 @@ func (p *goTestPlan) task(cfg Config, g goTestGroup) pipeline.Task {
 			for _, d := range p.pkgs[g.Name] {
 				pkgs = append(pkgs, "./"+d)
 			}
-			return runGoTest(ctx, t, cfg, g.Name, pkgs, g.Cover, nil)
+			return runGoTest(ctx, t, cfg, g.Name, g.selection(pkgs), g.Cover, nil)
 		},
 	}
+}
+
+// selection is the go test arguments naming the group's tests: -run and
+// -skip when it selects some, then the packages.
+func (g goTestGroup) selection(pkgs []string) []string {
+	var args []string
+	if g.Tests != "" {
+		args = append(args, "-run="+g.Tests)
+	}
+	if g.Skip != "" {
+		args = append(args, "-skip="+g.Skip)
+	}
+	return append(args, pkgs...)
 }
 
 // goTestOutputs makes the report directories and returns the group's
