@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -270,22 +269,32 @@ func Gosec(cfg Config) pipeline.Task {
 			}
 			sarifPath := filepath.Join(dir, "gosec.sarif")
 			_ = os.Remove(sarifPath)
-			// Not -quiet: with it gosec writes no report when it finds nothing.
-			var log bytes.Buffer
-			runErr := toolchain.Run(ctx, toolchain.Cmd{
-				Name: bin,
-				Args: []string{"-no-fail", "-fmt", "sarif", "-out", sarifPath,
-					"-exclude", strings.Join(gosecExcludes, ","), "-exclude-dir", "testdata", "./..."},
-				Dir: cfg.Root, Stdout: &log, Stderr: &log,
-			})
-			// #nosec G304 -- the SARIF report this check just had gosec write under artifacts/
-			b, err := os.ReadFile(sarifPath)
+			version, err := goToolVersion(tool)(ctx)
 			if err != nil {
-				t.Printf("%s", tail(log.String(), 30))
-				if runErr != nil {
-					return fmt.Errorf("gosec: %w", runErr)
+				return err
+			}
+			plan, err := planGosec(ctx, t, cfg, version)
+			if err != nil {
+				return err
+			}
+			var b []byte
+			var runErr error
+			if len(plan.run) > 0 {
+				if len(plan.kept) > 0 {
+					t.Printf("analysing %d of %d packages (the others unchanged since they were analysed): %s", len(plan.run), plan.all, strings.Join(plan.run, ", "))
 				}
-				return fmt.Errorf("gosec wrote no report: %w", err)
+				if b, runErr, err = plan.analyse(ctx, t, cfg, bin, sarifPath); err != nil {
+					return err
+				}
+			}
+			if runErr == nil {
+				// Only a clean run's results are kept for its packages.
+				if b, err = plan.merge(t, b, cfg.Root); err != nil {
+					return err
+				}
+				if err := os.WriteFile(sarifPath, b, 0o644); err != nil {
+					return err
+				}
 			}
 			fs, err := gosecFindings(b, cfg.Root)
 			if err != nil {
@@ -295,8 +304,7 @@ func Gosec(cfg Config) pipeline.Task {
 				return err
 			}
 			if runErr != nil {
-				t.Printf("%s", tail(log.String(), 30))
-				return fmt.Errorf("gosec: %w", runErr)
+				return fmt.Errorf("gosec: %w", runErr) // its log is above
 			}
 			return nil
 		},

@@ -147,3 +147,47 @@ func readSARIFFile(t *testing.T, path string) sarifLog {
 	assert.NotEmpty(t, raw["$schema"])
 	return log
 }
+
+// TestGosecAnalysesOnlyChangedPackages: each package is keyed by its
+// import closure; an edit analyses the packages that import what changed,
+// and the others' findings come from their records, still failing the
+// check and still in the SARIF report, named from the root.
+func TestGosecAnalysesOnlyChangedPackages(t *testing.T) {
+	requireTool(t, "gosec")
+	root := fixture(t)
+	writeFile(t, root, "dice/dice.go", "// Package dice rolls.\npackage dice\n\nimport \"math/rand\"\n\n// Roll rolls a die.\nfunc Roll() int {\n\treturn rand.Intn(6) + 1\n}\n")
+	cfg := testConfig(t, root, env{})
+	once := func() (pipeline.Result, string) {
+		t.Helper()
+		rep, out := run(t, cfg, []pipeline.Task{Gosec(cfg)})
+		r, ok := rep.Result("gosec")
+		require.True(t, ok)
+		return r, out
+	}
+	res, _ := once()
+	require.Equal(t, pipeline.StatusFail, res.Status)
+	assert.True(t, findingAt(res.Findings, "dice/dice.go", 8, "G404"), "%+v", res.Findings)
+
+	appendFile(t, root, "calc/calc.go", "\n// Sub returns a minus b.\nfunc Sub(a, b int) int { return a - b }\n")
+	res, out := once()
+	require.Equal(t, pipeline.StatusFail, res.Status, "dice's finding is kept")
+	assert.Contains(t, out, "analysing 1 of 2 packages (the others unchanged since they were analysed): calc")
+	assert.True(t, findingAt(res.Findings, "dice/dice.go", 8, "G404"), "%+v", res.Findings)
+	log := readSARIFFile(t, filepath.Join(root, "artifacts", "security", "gosec.sarif"))
+	require.Len(t, log.Runs[0].Results, 1)
+	file, _, _ := log.Runs[0].Results[0].location()
+	assert.Equal(t, "dice/dice.go", file)
+	require.Len(t, log.Runs[0].Tool.Driver.Rules, 1, "the kept finding's rule is in the report")
+
+	writeFile(t, root, "calc/weak.go", "package calc\n\nimport \"math/rand\"\n\n// Pick picks.\nfunc Pick() int {\n\treturn rand.Intn(3)\n}\n")
+	res, out = once()
+	require.Equal(t, pipeline.StatusFail, res.Status)
+	assert.Contains(t, out, "analysing 1 of 2 packages")
+	assert.True(t, findingAt(res.Findings, "calc/weak.go", 7, "G404"), "a package analysed alone is named from the root: %+v", res.Findings)
+	assert.True(t, findingAt(res.Findings, "dice/dice.go", 8, "G404"), "%+v", res.Findings)
+
+	writeFile(t, root, "dice/dice.go", "// Package dice rolls.\npackage dice\n\n// Roll rolls a die.\nfunc Roll() int { return 4 }\n")
+	require.NoError(t, os.Remove(filepath.Join(root, "calc", "weak.go")))
+	res, _ = once()
+	assert.Equal(t, pipeline.StatusPass, res.Status, res.Error)
+}
