@@ -104,9 +104,10 @@ var goTestGroups = []goTestGroup{
 	// model of src/ beside it on the integration cases: the one Go test
 	// that reads what the Python files say.
 	{Name: "go-test-model", Packages: []string{"magefiles/emulator/agentmodel"}, Files: []string{"src/**", "tests/integration/**"}},
-	// The emulator. Its service packages (core, unitycatalog) are tested
-	// through the emulator's own tests, which serve them over HTTP.
-	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/..."}, Files: []string{"tests/integration/**"}, Cover: []string{"./magefiles/emulator/..."}},
+	// The emulator and its contract suite. Its service packages (core,
+	// unitycatalog, sqlwarehouse) are tested through the emulator's own
+	// tests and the contract tests, which serve them over HTTP.
+	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/...", "tests/contract"}, Files: []string{"tests/integration/**"}, Cover: []string{"./magefiles/emulator/..."}},
 	// Canary, rollout and rollback against the emulator, with the
 	// project's bundle.
 	{Name: "go-test-rollout", Packages: []string{"magefiles/rollout/..."}, Files: bundleInputs},

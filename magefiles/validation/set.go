@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 )
 
@@ -113,30 +112,4 @@ func (s *Set) check() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Case returns the case with this id.
-func (s *Set) Case(id string) (Case, bool) {
-	for _, c := range s.Cases {
-		if c.ID == id {
-			return c, true
-		}
-	}
-	return Case{}, false
-}
-
-// Tags lists the set's tags, sorted.
-func (s *Set) Tags() []string {
-	seen := map[string]bool{}
-	for _, c := range s.Cases {
-		for _, t := range c.Tags {
-			seen[t] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for t := range seen {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
 }
