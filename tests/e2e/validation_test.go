@@ -50,11 +50,132 @@ func verdictOf(t *testing.T, rec *release.Record) cd.ValidationRecord {
 	return vr
 }
 
-func TestValidationStopsAChallengerThatNoLongerInterruptsDeletes(t *testing.T) {
+func TestValidationPassesAnIdenticalChallengerAndDeployRelies(t *testing.T) {
 	t.Parallel()
 	w := newUCWorlds(t)
 	w.ship("v1.0.0", allEnvs...)
 	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+
+	r, err := w.validate(cd.EnvProd)
+	require.NoError(t, err, r.Output())
+	vr := verdictOf(t, w.latest(cd.EnvStaging))
+	require.True(t, vr.Verdict.Passed)
+	assert.Empty(t, vr.Verdict.Flips)
+	assert.Empty(t, vr.Verdict.Fixed)
+	assert.Empty(t, vr.Verdict.Broke)
+	assert.Equal(t, vr.Verdict.Champion.InterruptRecall, vr.Verdict.Challenger.InterruptRecall)
+	assert.Equal(t, 347, vr.Verdict.SetCases)
+
+	p, err := cd.Plan(w.ctx, w.run(cd.EnvProd).Opts)
+	require.NoError(t, err)
+	assert.Empty(t, p.Blocks)
+	assert.Contains(t, strings.Join(p.Notes, "\n"), "validation: "+w.config(cd.EnvStaging).Model+" v2 passed on ")
+
+	d, err := w.deploy(cd.EnvProd)
+	require.NoError(t, err, d.Output())
+	assert.Contains(t, d.Output(), "passed at ")
+	var g cd.ValidationGate
+	ok, err := w.latest(cd.EnvProd).Attachment(cd.AttachValidationGate, &g)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Nil(t, g.Override)
+	require.NotNil(t, g.Verdict)
+	assert.True(t, g.Verdict.Verdict.Passed)
+
+	sr := w.run(cd.EnvStaging)
+	_, err = cd.Status(w.ctx, sr.Opts)
+	require.NoError(t, err)
+	assert.Contains(t, sr.Output(), "validation: for prod against "+w.config(cd.EnvProd).Model+" v1")
+	pr := w.run(cd.EnvProd)
+	_, err = cd.Status(w.ctx, pr.Opts)
+	require.NoError(t, err)
+	assert.Contains(t, pr.Output(), "validation: relied on passed: must-interrupt recall")
+}
+
+func TestDeployProdRefusesAVersionWithoutVerdictUnlessOverridden(t *testing.T) {
+	t.Parallel()
+	slack, _, notifyEnv := localNotify(t)
+	w := newUCWorlds(t)
+	w.ship("v1.0.0", allEnvs...)
+	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+	prodBefore := w.traffic(cd.EnvProd)
+
+	r, err := w.deploy(cd.EnvProd, notifyEnv)
+	var required *cd.ValidationRequiredError
+	require.ErrorAs(t, err, &required, r.Output())
+	assert.Contains(t, err.Error(), "carries no validation verdict")
+	assert.Contains(t, err.Error(), "mage validate prod")
+	assert.Equal(t, prodBefore, w.traffic(cd.EnvProd))
+	assert.Empty(t, slack.received(), "a refusal before the record announces nothing")
+
+	p, err := cd.Plan(w.ctx, w.run(cd.EnvProd).Opts)
+	require.NoError(t, err)
+	assert.Contains(t, strings.Join(p.Blocks, "\n"), "validation: staging's record")
+
+	r, err = w.deploy(cd.EnvProd, notifyEnv, withEnv("GITHUB_ACTOR", "oncall-ana"), func(o *cd.Options) {
+		o.ValidationOverride = "hotfix for INC-42; evaluated by hand"
+	})
+	require.NoError(t, err, r.Output())
+	assert.Contains(t, r.Output(), "OVERRIDDEN by ")
+	var g cd.ValidationGate
+	ok, err := w.latest(cd.EnvProd).Attachment(cd.AttachValidationGate, &g)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotNil(t, g.Override)
+	assert.Equal(t, "hotfix for INC-42; evaluated by hand", g.Override.Reason)
+	assert.Contains(t, g.Override.By, "(GitHub: oncall-ana)")
+	assert.Contains(t, g.Override.Problem, "carries no validation verdict")
+
+	msgs := slack.received()
+	require.NotEmpty(t, msgs)
+	assert.Contains(t, jsonText(t, msgs[0]), "OVERRIDDEN by ", "the deploy-started message names the override")
+	assert.Contains(t, jsonText(t, msgs[0]), "hotfix for INC-42")
+
+	sr := w.run(cd.EnvProd)
+	_, err = cd.Status(w.ctx, sr.Opts)
+	require.NoError(t, err)
+	assert.Contains(t, sr.Output(), "validation: OVERRIDDEN by ")
+}
+
+// TestValidationJudgesChallengers: one release history (v1.0.0 in prod,
+// answering five production requests, v1.1.0 serving in staging) and the
+// gate run on it with the challenger scripted several ways, in turn.
+func TestValidationJudgesChallengers(t *testing.T) {
+	t.Parallel()
+	w := newUCWorlds(t)
+	w.ship("v1.0.0", allEnvs...)
+	// Production's own phrasing: none of it is in the evaluation set.
+	w.prodTraffic(
+		"please cancel and delete order 5512 for Bob",
+		"delete the stale promo codes from last spring",
+		"what time does the Lisbon warehouse open",
+		"refund the duplicate charge on invoice 88120",
+		"send the onboarding pack to new-hire@example.com",
+	)
+	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+	parent := w.t
+	step := func(name string, f func(t *testing.T)) {
+		parent.Run(name, func(t *testing.T) {
+			w.t = t // the world's helpers fail this subtest, not its parent
+			defer func() { w.t = parent }()
+			f(t)
+		})
+	}
+	step("shadow replay", func(t *testing.T) {
+		replayRecordedRequests(t, w)
+	})
+	step("a better challenger shows its improvement", func(t *testing.T) {
+		betterChallenger(t, w)
+	})
+	step("a challenger that no longer interrupts deletes is stopped", func(t *testing.T) {
+		w.stagingChallenger(emulator.Behavior{})
+		stopsDeletes(t, w)
+	})
+}
+
+// stopsDeletes: a challenger that answers every request mentioning
+// "delete" as a search is stopped before any production change.
+func stopsDeletes(t *testing.T, w *world) {
 	// The challenger answers every request that mentions "delete" as a
 	// search: no error anywhere, so only the gate can see it.
 	w.stagingChallenger(emulator.Behavior{Responses: []emulator.FixedResponse{{Match: "delete", Prediction: answered("search_knowledge_base", false)}}})
@@ -103,53 +224,9 @@ func TestValidationStopsAChallengerThatNoLongerInterruptsDeletes(t *testing.T) {
 	assert.Equal(t, "v1.0.0", w.latest(cd.EnvProd).Release, "no prod record was begun")
 }
 
-func TestValidationPassesAnIdenticalChallengerAndDeployRelies(t *testing.T) {
-	t.Parallel()
-	w := newUCWorlds(t)
-	w.ship("v1.0.0", allEnvs...)
-	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
-
-	r, err := w.validate(cd.EnvProd)
-	require.NoError(t, err, r.Output())
-	vr := verdictOf(t, w.latest(cd.EnvStaging))
-	require.True(t, vr.Verdict.Passed)
-	assert.Empty(t, vr.Verdict.Flips)
-	assert.Empty(t, vr.Verdict.Fixed)
-	assert.Empty(t, vr.Verdict.Broke)
-	assert.Equal(t, vr.Verdict.Champion.InterruptRecall, vr.Verdict.Challenger.InterruptRecall)
-	assert.Equal(t, 347, vr.Verdict.SetCases)
-
-	p, err := cd.Plan(w.ctx, w.run(cd.EnvProd).Opts)
-	require.NoError(t, err)
-	assert.Empty(t, p.Blocks)
-	assert.Contains(t, strings.Join(p.Notes, "\n"), "validation: "+w.config(cd.EnvStaging).Model+" v2 passed on ")
-
-	d, err := w.deploy(cd.EnvProd)
-	require.NoError(t, err, d.Output())
-	assert.Contains(t, d.Output(), "passed at ")
-	var g cd.ValidationGate
-	ok, err := w.latest(cd.EnvProd).Attachment(cd.AttachValidationGate, &g)
-	require.NoError(t, err)
-	require.True(t, ok)
-	assert.Nil(t, g.Override)
-	require.NotNil(t, g.Verdict)
-	assert.True(t, g.Verdict.Verdict.Passed)
-
-	sr := w.run(cd.EnvStaging)
-	_, err = cd.Status(w.ctx, sr.Opts)
-	require.NoError(t, err)
-	assert.Contains(t, sr.Output(), "validation: for prod against "+w.config(cd.EnvProd).Model+" v1")
-	pr := w.run(cd.EnvProd)
-	_, err = cd.Status(w.ctx, pr.Opts)
-	require.NoError(t, err)
-	assert.Contains(t, pr.Output(), "validation: relied on passed: must-interrupt recall")
-}
-
-func TestValidationShowsABetterChallengersImprovement(t *testing.T) {
-	t.Parallel()
-	w := newUCWorlds(t)
-	w.ship("v1.0.0", allEnvs...)
-	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+// betterChallenger: a challenger that also pauses on "erase" and "wipe"
+// passes, with what it fixed listed.
+func betterChallenger(t *testing.T, w *world) {
 	// The challenger also pauses on "erase" and "wipe", which today's
 	// keyword planner sends to a search.
 	w.stagingChallenger(emulator.Behavior{Responses: []emulator.FixedResponse{
@@ -169,92 +246,8 @@ func TestValidationShowsABetterChallengersImprovement(t *testing.T) {
 	assert.Contains(t, string(md), "delete_records, interrupted |")
 }
 
-func TestDeployProdRefusesAVersionWithoutVerdictUnlessOverridden(t *testing.T) {
-	t.Parallel()
-	slack, _, notifyEnv := localNotify(t)
-	w := newUCWorlds(t)
-	w.ship("v1.0.0", allEnvs...)
-	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
-	prodBefore := w.traffic(cd.EnvProd)
-
-	r, err := w.deploy(cd.EnvProd, notifyEnv)
-	var required *cd.ValidationRequiredError
-	require.ErrorAs(t, err, &required, r.Output())
-	assert.Contains(t, err.Error(), "carries no validation verdict")
-	assert.Contains(t, err.Error(), "mage validate prod")
-	assert.Equal(t, prodBefore, w.traffic(cd.EnvProd))
-	assert.Empty(t, slack.received(), "a refusal before the record announces nothing")
-
-	p, err := cd.Plan(w.ctx, w.run(cd.EnvProd).Opts)
-	require.NoError(t, err)
-	assert.Contains(t, strings.Join(p.Blocks, "\n"), "validation: staging's record")
-
-	r, err = w.deploy(cd.EnvProd, notifyEnv, withEnv("GITHUB_ACTOR", "oncall-ana"), func(o *cd.Options) {
-		o.ValidationOverride = "hotfix for INC-42; evaluated by hand"
-	})
-	require.NoError(t, err, r.Output())
-	assert.Contains(t, r.Output(), "OVERRIDDEN by ")
-	var g cd.ValidationGate
-	ok, err := w.latest(cd.EnvProd).Attachment(cd.AttachValidationGate, &g)
-	require.NoError(t, err)
-	require.True(t, ok)
-	require.NotNil(t, g.Override)
-	assert.Equal(t, "hotfix for INC-42; evaluated by hand", g.Override.Reason)
-	assert.Contains(t, g.Override.By, "(GitHub: oncall-ana)")
-	assert.Contains(t, g.Override.Problem, "carries no validation verdict")
-
-	msgs := slack.received()
-	require.NotEmpty(t, msgs)
-	assert.Contains(t, jsonText(t, msgs[0]), "OVERRIDDEN by ", "the deploy-started message names the override")
-	assert.Contains(t, jsonText(t, msgs[0]), "hotfix for INC-42")
-
-	sr := w.run(cd.EnvProd)
-	_, err = cd.Status(w.ctx, sr.Opts)
-	require.NoError(t, err)
-	assert.Contains(t, sr.Output(), "validation: OVERRIDDEN by ")
-}
-
-func jsonText(t *testing.T, v any) string {
-	t.Helper()
-	raw, err := json.Marshal(v)
-	require.NoError(t, err)
-	return string(raw)
-}
-
-// prodTraffic sends production requests to prod's endpoint, as its
-// callers would (no client_request_id of the gate's).
-func (w *world) prodTraffic(messages ...string) {
-	w.t.Helper()
-	for i, m := range messages {
-		_, err := w.client(cd.EnvProd).ServingEndpoints.Query(w.ctx, serving.QueryEndpointInput{
-			Name:             w.config(cd.EnvProd).Endpoint.Name,
-			DataframeRecords: []any{map[string]any{"thread_id": fmt.Sprintf("user-%d", i), "message": m}},
-		})
-		require.NoError(w.t, err)
-	}
-}
-
-// withWarehouse points the gate at the emulator's SQL warehouse.
-func withWarehouse(o *cd.Options) {
-	if o.Vars == nil {
-		o.Vars = map[string]string{}
-	}
-	o.Vars["validation_warehouse_id"] = emulator.DefaultWarehouseID
-}
-
-func TestValidationReplaysRecordedProductionRequests(t *testing.T) {
-	t.Parallel()
-	w := newUCWorlds(t)
-	w.ship("v1.0.0", allEnvs...)
-	// Production's own phrasing: none of it is in the evaluation set.
-	w.prodTraffic(
-		"please cancel and delete order 5512 for Bob",
-		"delete the stale promo codes from last spring",
-		"what time does the Lisbon warehouse open",
-		"refund the duplicate charge on invoice 88120",
-		"send the onboarding pack to new-hire@example.com",
-	)
-	w.ship("v1.1.0", cd.EnvDev, cd.EnvStaging)
+// replayRecordedRequests: the replay of what prod answered.
+func replayRecordedRequests(t *testing.T, w *world) {
 
 	t.Run("an identical challenger agrees on every request", func(t *testing.T) {
 		r, err := w.validate(cd.EnvProd, withWarehouse)
@@ -290,4 +283,32 @@ func TestValidationReplaysRecordedProductionRequests(t *testing.T) {
 		assert.Contains(t, s.Skipped, "set the bundle variable validation_warehouse_id")
 		assert.Contains(t, r.Output(), "shadow replay skipped: no SQL warehouse")
 	})
+}
+
+func jsonText(t *testing.T, v any) string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(raw)
+}
+
+// prodTraffic sends production requests to prod's endpoint, as its
+// callers would (no client_request_id of the gate's).
+func (w *world) prodTraffic(messages ...string) {
+	w.t.Helper()
+	for i, m := range messages {
+		_, err := w.client(cd.EnvProd).ServingEndpoints.Query(w.ctx, serving.QueryEndpointInput{
+			Name:             w.config(cd.EnvProd).Endpoint.Name,
+			DataframeRecords: []any{map[string]any{"thread_id": fmt.Sprintf("user-%d", i), "message": m}},
+		})
+		require.NoError(w.t, err)
+	}
+}
+
+// withWarehouse points the gate at the emulator's SQL warehouse.
+func withWarehouse(o *cd.Options) {
+	if o.Vars == nil {
+		o.Vars = map[string]string{}
+	}
+	o.Vars["validation_warehouse_id"] = emulator.DefaultWarehouseID
 }
