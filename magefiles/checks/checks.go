@@ -13,6 +13,12 @@
 //	secrets   gitleaks over the working tree (or every commit with History)
 //	bundle    databricks.yml and resources/*.yml, after security and secrets
 //
+// go-test-rest and gosec key each package apart (its import closure): an
+// edit runs them on the packages it can change and reports the others from
+// their records (gotestparts.go, gosecparts.go). govulncheck is keyed on
+// the linked packages an advisory covers, every Go file once there is one
+// (audit.go).
+//
 // Reports: artifacts/ci-report.json (every run), artifacts/security/*.sarif,
 // artifacts/tests/*.xml (JUnit), artifacts/coverage/ (Cobertura XML and
 // HTML per Python version, go.out and go.html), artifacts/audit/.
