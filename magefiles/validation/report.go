@@ -56,53 +56,43 @@ func (v *Verdict) WriteMarkdown(w io.Writer, title string) error {
 }
 
 func flipTable(b *strings.Builder, title string, flips []Flip) {
-	fmt.Fprintf(b, "### %s\n\n", title)
-	if len(flips) == 0 {
-		b.WriteString("None.\n\n")
-		return
-	}
-	b.WriteString("| request | message | champion | challenger |\n| --- | --- | --- | --- |\n")
-	for i, f := range flips {
-		if i == maxListed {
-			fmt.Fprintf(b, "\n… and %d more (all in the JSON report).\n", len(flips)-maxListed)
-			break
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", f.ID, cell(f.Message), f.Champion, f.Challenger)
-	}
-	b.WriteString("\n")
+	table(b, title, "| request | message | champion | challenger |", len(flips), func(i int) string {
+		f := flips[i]
+		return fmt.Sprintf("| %s | %s | %s | %s |", f.ID, cell(f.Message), f.Champion, f.Challenger)
+	})
 }
 
 func changeTable(b *strings.Builder, title string, changes []Change) {
-	fmt.Fprintf(b, "### %s\n\n", title)
-	if len(changes) == 0 {
-		b.WriteString("None.\n\n")
-		return
-	}
-	b.WriteString("| case | message | expected | champion | challenger |\n| --- | --- | --- | --- | --- |\n")
-	for i, c := range changes {
-		if i == maxListed {
-			fmt.Fprintf(b, "\n… and %d more (all in the JSON report).\n", len(changes)-maxListed)
-			break
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", c.ID, cell(c.Message), expectText(c.Expect), c.Before, c.After)
-	}
-	b.WriteString("\n")
+	table(b, title, "| case | message | expected | champion | challenger |", len(changes), func(i int) string {
+		c := changes[i]
+		return fmt.Sprintf("| %s | %s | %s | %s | %s |", c.ID, cell(c.Message), expectText(c.Expect), c.Before, c.After)
+	})
 }
 
 func missTable(b *strings.Builder, title string, misses []Miss) {
+	table(b, title, "| case | kind | message | expected | answered |", len(misses), func(i int) string {
+		m := misses[i]
+		return fmt.Sprintf("| %s | %s | %s | %s | %s |", m.ID, m.Kind(), cell(m.Message), expectText(m.Expect), m.Got)
+	})
+}
+
+// table writes a titled Markdown table of n rows, at most maxListed of
+// them, or "None." when there are none.
+func table(b *strings.Builder, title, header string, n int, row func(i int) string) {
 	fmt.Fprintf(b, "### %s\n\n", title)
-	if len(misses) == 0 {
-		b.WriteString("None.\n")
+	if n == 0 {
+		b.WriteString("None.\n\n")
 		return
 	}
-	b.WriteString("| case | kind | message | expected | answered |\n| --- | --- | --- | --- | --- |\n")
-	for i, m := range misses {
+	b.WriteString(header + "\n|" + strings.Repeat(" --- |", strings.Count(header, "|")-1) + "\n")
+	for i := 0; i < n; i++ {
 		if i == maxListed {
-			fmt.Fprintf(b, "\n… and %d more (all in the JSON report).\n", len(misses)-maxListed)
+			fmt.Fprintf(b, "\n… and %d more (all in the JSON report).\n", n-maxListed)
 			break
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", m.ID, m.Kind(), cell(m.Message), expectText(m.Expect), m.Got)
+		b.WriteString(row(i) + "\n")
 	}
+	b.WriteString("\n")
 }
 
 func expectText(e Expect) string {
