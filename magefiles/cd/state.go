@@ -347,6 +347,22 @@ func (s *State) Printf(format string, args ...any) {
 	fmt.Fprintf(s.Out, format, args...)
 }
 
+// appendStepSummary adds Markdown to the GitHub job summary, when there is one.
+func (s *State) appendStepSummary(md string) {
+	path := s.Getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return
+	}
+	// #nosec G304 -- the runner's own summary file
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		s.Printf("   step summary not written: %v\n", err)
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(md)
+}
+
 // LoadConfig loads the bundle target for env, for the given deploying user
 // ("" before the user is known: paths that need the user are placeholders).
 func (s *State) LoadConfig(env, user string) (*EnvConfig, error) {

@@ -21,6 +21,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/servingmetrics"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/validation"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/verify"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
 // EvaluationSetPath is where the labelled evaluation set lives, relative
@@ -205,7 +206,7 @@ func (Validate) Run(ctx context.Context, s *State) error {
 	if vr.Report, err = s.writeValidationReport(vr); err != nil {
 		return err
 	}
-	if err := s.keepVerdict(ctx, vr); err != nil {
+	if err := s.keepVerdict(ctx, src, srcCfg, vr); err != nil {
 		return err
 	}
 	s.Printf("   %s\n", verdict.Summary())
@@ -336,38 +337,14 @@ func describeChampion(v *ServedVersion) string {
 // keepVerdict attaches the verdict to the source environment's record of
 // the release, with the source's credentials: that record names the version
 // the verdict is about, and deploy:<env> reads it there.
-func (s *State) keepVerdict(ctx context.Context, vr ValidationRecord) error {
-	src, err := s.connect(ctx, s.Source.Env)
-	if err != nil {
-		return err
-	}
-	cfg, err := s.LoadConfig(s.Source.Env, src.User)
-	if err != nil {
-		return err
-	}
-	_, err = s.journal(s.Source.Env, src, cfg).Update(ctx, s.Source.ID, func(r *release.Record) error {
+func (s *State) keepVerdict(ctx context.Context, src *workspace.Client, cfg *EnvConfig, vr ValidationRecord) error {
+	_, err := s.journal(s.Source.Env, src, cfg).Update(ctx, s.Source.ID, func(r *release.Record) error {
 		return r.Attach(AttachValidation, vr)
 	})
 	if err != nil {
 		return fmt.Errorf("keep the verdict on %s's record %s: %w", s.Source.Env, s.Source.ID, err)
 	}
 	return nil
-}
-
-// appendStepSummary adds Markdown to the GitHub job summary, when there is one.
-func (s *State) appendStepSummary(md string) {
-	path := s.Getenv("GITHUB_STEP_SUMMARY")
-	if path == "" {
-		return
-	}
-	// #nosec G304 -- the runner's own summary file
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		s.Printf("   step summary not written: %v\n", err)
-		return
-	}
-	defer f.Close()
-	_, _ = f.WriteString(md)
 }
 
 // validationAge renders how old a verdict is, for plan and status.
