@@ -114,47 +114,26 @@ func (p *gosecPlan) analyse(ctx context.Context, t *pipeline.T, cfg Config, bin,
 		p.run, p.kept = p.allDirs, map[string]gosecPart{}
 		return gosec("./...", sarifPath)
 	}
-	var merged map[string]any
+	var merged *gosecSARIF // the first report, its driver as gosec wrote it
 	for _, d := range p.run {
 		b, rerr, err := gosec("./"+d, sarifPath)
 		if err != nil || rerr != nil {
 			return b, rerr, err
 		}
-		var log map[string]any
-		if err := json.Unmarshal(b, &log); err != nil {
-			return nil, nil, fmt.Errorf("gosec report: %w", err)
+		one, err := parseGosecSARIF(b)
+		if err != nil {
+			return nil, nil, err
 		}
-		runs, _ := log["runs"].([]any)
-		if len(runs) == 0 {
-			return nil, nil, fmt.Errorf("gosec report: no run")
-		}
-		run, _ := runs[0].(map[string]any)
-		results, _ := run["results"].([]any)
-		for _, r := range results {
+		for _, r := range one.results() {
 			setResultURI(r, d)
 		}
 		if merged == nil {
-			merged = log
-			continue
+			merged = one
+		} else {
+			merged.add(one.results(), one.rules())
 		}
-		mrun, _ := merged["runs"].([]any)[0].(map[string]any)
-		mresults, _ := mrun["results"].([]any)
-		mrun["results"] = append(mresults, results...)
-		mdriver, driver := sarifDriverMap(mrun), sarifDriverMap(run)
-		have := map[string]bool{}
-		mrules, _ := mdriver["rules"].([]any)
-		for _, r := range mrules {
-			have[stringField(r, "id")] = true
-		}
-		rules, _ := driver["rules"].([]any)
-		for _, r := range rules {
-			if !have[stringField(r, "id")] {
-				mrules = append(mrules, r)
-			}
-		}
-		mdriver["rules"] = mrules
 	}
-	b, err := json.Marshal(merged)
+	b, err := merged.bytes()
 	return b, nil, err
 }
 
@@ -177,22 +156,16 @@ func setResultURI(r any, dir string) {
 // SARIF report with the kept packages' results and rules added. report is
 // gosec's SARIF of this run, or nil when nothing was analysed.
 func (p *gosecPlan) merge(t *pipeline.T, report []byte, root string) ([]byte, error) {
-	var log map[string]any
-	if report == nil {
-		log = map[string]any{"version": sarifVersion, "runs": []any{map[string]any{"tool": map[string]any{"driver": map[string]any{"name": "gosec", "rules": []any{}}}, "results": []any{}}}}
-	} else if err := json.Unmarshal(report, &log); err != nil {
-		return nil, fmt.Errorf("gosec report: %w", err)
+	doc := emptyGosecSARIF()
+	if report != nil {
+		var err error
+		if doc, err = parseGosecSARIF(report); err != nil {
+			return nil, err
+		}
 	}
-	runs, _ := log["runs"].([]any)
-	if len(runs) == 0 {
-		return nil, fmt.Errorf("gosec report: no run")
-	}
-	run, _ := runs[0].(map[string]any)
-	driver := sarifDriverMap(run)
-	results, _ := run["results"].([]any)
-	rules, _ := driver["rules"].([]any)
+	results := doc.results()
 	ruleByID := map[string]json.RawMessage{}
-	for _, r := range rules {
+	for _, r := range doc.rules() {
 		raw, _ := json.Marshal(r)
 		ruleByID[stringField(r, "id")] = raw
 	}
@@ -235,25 +208,70 @@ func (p *gosecPlan) merge(t *pipeline.T, report []byte, root string) ([]byte, er
 	}
 	sort.Strings(dirs)
 	for _, d := range dirs {
-		for _, raw := range p.kept[d].Results {
-			var r any
-			if json.Unmarshal(raw, &r) == nil {
-				results = append(results, r)
-			}
-		}
-		for _, raw := range p.kept[d].Rules {
-			var r any
-			if json.Unmarshal(raw, &r) == nil {
-				if id := stringField(r, "id"); ruleByID[id] == nil {
-					ruleByID[id] = raw
-					rules = append(rules, r)
-				}
-			}
+		doc.add(decodeAll(p.kept[d].Results), decodeAll(p.kept[d].Rules))
+	}
+	return doc.bytes()
+}
+
+func decodeAll(raws []json.RawMessage) []any {
+	out := make([]any, 0, len(raws))
+	for _, raw := range raws {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			out = append(out, v)
 		}
 	}
-	run["results"], driver["rules"] = results, rules
-	return json.MarshalIndent(log, "", "  ")
+	return out
 }
+
+// gosecSARIF is a gosec report kept as decoded JSON, so every field gosec
+// writes survives a merge; gosec writes one run.
+type gosecSARIF struct {
+	log, run, driver map[string]any
+}
+
+func emptyGosecSARIF() *gosecSARIF {
+	run := map[string]any{"tool": map[string]any{"driver": map[string]any{"name": "gosec", "rules": []any{}}}, "results": []any{}}
+	return &gosecSARIF{log: map[string]any{"version": sarifVersion, "$schema": sarifSchema, "runs": []any{run}}, run: run, driver: sarifDriverMap(run)}
+}
+
+func parseGosecSARIF(b []byte) (*gosecSARIF, error) {
+	var log map[string]any
+	if err := json.Unmarshal(b, &log); err != nil {
+		return nil, fmt.Errorf("gosec report: %w", err)
+	}
+	runs, _ := log["runs"].([]any)
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("gosec report: no run")
+	}
+	run, _ := runs[0].(map[string]any)
+	if run == nil {
+		return nil, fmt.Errorf("gosec report: no run")
+	}
+	return &gosecSARIF{log: log, run: run, driver: sarifDriverMap(run)}, nil
+}
+
+func (g *gosecSARIF) results() []any { r, _ := g.run["results"].([]any); return r }
+func (g *gosecSARIF) rules() []any   { r, _ := g.driver["rules"].([]any); return r }
+
+// add appends results, and the rules among rules the report lacks (by id).
+func (g *gosecSARIF) add(results, rules []any) {
+	g.run["results"] = append(g.results(), results...)
+	have := map[string]bool{}
+	all := g.rules()
+	for _, r := range all {
+		have[stringField(r, "id")] = true
+	}
+	for _, r := range rules {
+		if id := stringField(r, "id"); !have[id] {
+			have[id] = true
+			all = append(all, r)
+		}
+	}
+	g.driver["rules"] = all
+}
+
+func (g *gosecSARIF) bytes() ([]byte, error) { return json.MarshalIndent(g.log, "", "  ") }
 
 func sarifDriverMap(run map[string]any) map[string]any {
 	tool, _ := run["tool"].(map[string]any)
