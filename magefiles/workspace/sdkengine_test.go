@@ -222,3 +222,44 @@ func TestSDKEngineNeedsRootPath(t *testing.T) {
 	_, err := (&SDKEngine{}).Deploy(context.Background(), c, DeployRequest{Target: "dev"})
 	assert.ErrorContains(t, err, "no workspace.root_path")
 }
+
+// An existing endpoint's AI Gateway settings (its inference table) follow
+// the bundle through the service's own call for them, PUT .../ai-gateway;
+// what it serves is left alone, and a second deploy changes nothing.
+func TestSDKEngineBringsTheEndpointsGatewayToTheBundles(t *testing.T) {
+	ctx := context.Background()
+	srv := startEmulator(t)
+	require.NoError(t, srv.Metastore().CreateCatalog(srv.UserName(), "main"))
+	require.NoError(t, srv.Metastore().CreateSchema(srv.UserName(), "main", "ml"))
+	c := connect(t, srv)
+	req := testRequest(t, srv)
+	_, _, err := srv.SeedModelVersion("dev-model")
+	require.NoError(t, err)
+	_, err = (&SDKEngine{}).Deploy(ctx, c, req)
+	require.NoError(t, err)
+	_, err = c.W.ServingEndpoints.WaitGetServingEndpointNotUpdating(ctx, "agent-dev", 0, nil)
+	require.NoError(t, err)
+
+	req.Resources.Endpoints["ep"].AiGateway = &serving.AiGatewayConfig{InferenceTableConfig: &serving.AiGatewayInferenceTableConfig{
+		CatalogName: "main", SchemaName: "ml", TableNamePrefix: "agent", Enabled: true}}
+	plan, err := Plan(ctx, c, req)
+	require.NoError(t, err)
+	assert.Equal(t, ActionUpdate, actions(plan)["endpoint/ep"])
+	srv.ResetRequests()
+	res, err := (&SDKEngine{}).Deploy(ctx, c, req)
+	require.NoError(t, err)
+	assert.Equal(t, ActionUpdate, actions(res)["endpoint/ep"])
+	assert.Len(t, srv.RequestsFor("serving-endpoints.put-ai-gateway"), 1)
+	assert.Empty(t, srv.RequestsFor("serving-endpoints.update-config"))
+	ep, err := c.W.ServingEndpoints.GetByName(ctx, "agent-dev")
+	require.NoError(t, err)
+	require.NotNil(t, ep.AiGateway)
+	assert.True(t, ep.AiGateway.InferenceTableConfig.Enabled)
+	assert.Equal(t, map[string]int{"dev-model-1": 100}, srv.Traffic("agent-dev"))
+
+	srv.ResetRequests()
+	res, err = (&SDKEngine{}).Deploy(ctx, c, req)
+	require.NoError(t, err)
+	assert.Equal(t, ActionUnchanged, actions(res)["endpoint/ep"])
+	assert.Empty(t, srv.RequestsFor("serving-endpoints.put-ai-gateway"))
+}
