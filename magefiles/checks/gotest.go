@@ -75,6 +75,9 @@ type goTestGroup struct {
 	// group without Cover, whose profile blocks each belong to the package
 	// that was tested.
 	PerPackage bool
+	// WithoutRace runs the tests without the race detector; the group's
+	// comment says why (the e2e groups).
+	WithoutRace bool
 }
 
 // bundleInputs are the bundle files the tests that load or copy the
@@ -95,7 +98,17 @@ var goTestGroups = []goTestGroup{
 	// copies of the bundle.
 	// They are what exercises most of cd and workspace, so they count
 	// toward those packages' coverage.
-	{Name: "go-test-e2e", Packages: []string{"tests/e2e"}, Files: bundleInputs, Names: pythonNames, Cover: []string{"./magefiles/..."}},
+	// Under the race detector each flow costs about four times the CPU
+	// (measured back to back: a release through three environments 2.0
+	// CPU seconds without it, 8.2 with it), and on two cores the suite's
+	// CPU is its wall time.
+	// The goroutines a flow starts (the canary's probes and traffic) are
+	// raced in rollout's own tests, the emulator's handlers in its own;
+	// what only a whole flow shows is two flows meeting in one process, so
+	// go-test-e2e-race runs under it the tests where they do, and
+	// go-test-e2e the others without it.
+	{Name: "go-test-e2e-race", Packages: []string{"tests/e2e"}, Tests: e2eRaceTests, Files: bundleInputs, Names: pythonNames, Cover: []string{"./magefiles/..."}},
+	{Name: "go-test-e2e", Packages: []string{"tests/e2e"}, Skip: e2eRaceTests, Files: bundleInputs, Names: pythonNames, Cover: []string{"./magefiles/..."}, WithoutRace: true},
 	// The checks run the real tools on fixtures under their testdata:
 	// the pinned Go tools when built (otherwise those tests skip), and
 	// Python's.
@@ -135,6 +148,12 @@ var goTestGroups = []goTestGroup{
 	// They are many small packages, so each keeps its own key.
 	{Name: "go-test-rest", Files: bundleInputs, Names: pythonNames, PerPackage: true},
 }
+
+// e2eRaceTests are the end-to-end tests go-test-e2e-race runs under the
+// race detector: a deploy refused while another is in its analysis, in
+// the same process, and a canary with its traffic and probes running
+// beside the flow.
+const e2eRaceTests = "^(TestConcurrentDeploysRefused|TestCanaryPromotes)$"
 
 // The tests of tests/targets that are checks of their own.
 const (
@@ -332,7 +351,7 @@ func (p *goTestPlan) task(cfg Config, g goTestGroup) pipeline.Task {
 			for _, d := range p.pkgs[g.Name] {
 				pkgs = append(pkgs, "./"+d)
 			}
-			return runGoTest(ctx, t, cfg, g.Name, g.selection(pkgs), g.Cover, nil)
+			return runGoTest(ctx, t, cfg, g, g.selection(pkgs), nil)
 		},
 	}
 }
@@ -366,11 +385,13 @@ func goTestOutputs(t *pipeline.T, name string) (profile, testsDir string, err er
 	return profile, testsDir, nil
 }
 
-// runGoTest runs `go test -race -cover` on the packages and writes the
-// JUnit XML, the -json stream and the coverage profile under the name.
+// runGoTest runs `go test -race -cover` (without -race if the group says
+// so) with the arguments and writes the JUnit XML, the -json stream and
+// the coverage profile under the group's name.
 // parts, when set, hears the run's result before it is reported, and
 // adds the packages that did not run (runParts).
-func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs, coverPkgs []string, parts *partRun) error {
+func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, g goTestGroup, pkgs []string, parts *partRun) error {
+	name := g.Name
 	profile, testsDir, err := goTestOutputs(t, name)
 	if err != nil {
 		return err
@@ -382,9 +403,14 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, name string, pkgs
 	// -timeout: go test's default (10 minutes per test binary) is what the
 	// end-to-end tests take on a 2-core machine that other work loads;
 	// the tests bound their own waits with contexts.
-	args := []string{"test", "-race", "-cover", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}
-	if len(coverPkgs) > 0 {
-		args = append(args, "-coverpkg="+strings.Join(coverPkgs, ","))
+	// -covermode=atomic, the mode -race implies, in every group: go-coverage
+	// merges profiles of one mode.
+	args := []string{"test", "-covermode=atomic", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}
+	if !g.WithoutRace {
+		args = append(args, "-race")
+	}
+	if len(g.Cover) > 0 {
+		args = append(args, "-coverpkg="+strings.Join(g.Cover, ","))
 	}
 	args = append(args, pkgs...)
 	runErr := toolchain.Run(ctx, toolchain.Cmd{

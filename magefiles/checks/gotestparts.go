@@ -79,7 +79,7 @@ func (p *goTestPlan) runParts(ctx context.Context, t *pipeline.T, cfg Config, g 
 		return nil
 	}
 	t.Printf("testing %d of %d packages (the others unchanged since they passed): %s", len(run), len(p.pkgs[g.Name]), strings.Join(pr.dirs, ", "))
-	return runGoTest(ctx, t, cfg, g.Name, run, nil, pr)
+	return runGoTest(ctx, t, cfg, g, run, pr)
 }
 
 // finish records the packages that passed in res, writes the group's
