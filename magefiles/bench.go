@@ -10,6 +10,7 @@ import (
 	"github.com/magefile/mage/mg"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/artifacts"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bench/canary"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/checks"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
@@ -45,7 +46,7 @@ func (Bench) Canary() error {
 	if err != nil {
 		return err
 	}
-	rep := judge.Simulate(judge.DefaultConfig(), judge.DefaultOldJudge(), judge.DefaultGrid())
+	rep := canary.Simulate(judge.DefaultConfig(), canary.DefaultThresholdJudge(), canary.DefaultGrid())
 	if err := rep.Write(filepath.Join(artifacts.Dir(root), "bench")); err != nil {
 		return err
 	}
