@@ -11,7 +11,7 @@ import (
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/artifacts"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/bench/canary"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/checks"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bench/ci"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
@@ -25,14 +25,14 @@ func (Bench) Ci(ctx context.Context, base, caches *string) error {
 	if err != nil {
 		return err
 	}
-	o := checks.BenchOptions{}
+	o := ci.Options{}
 	if base != nil {
 		o.Base = *base
 	}
 	if caches != nil {
 		o.Caches = *caches
 	}
-	res, err := checks.BenchCI(ctx, root, o)
+	res, err := ci.Measure(ctx, root, o)
 	if err != nil {
 		return err
 	}
