@@ -10,7 +10,8 @@ import (
 	"github.com/magefile/mage/mg"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/artifacts"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/checks"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bench/canary"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bench/ci"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
@@ -24,14 +25,14 @@ func (Bench) Ci(ctx context.Context, base, caches *string) error {
 	if err != nil {
 		return err
 	}
-	o := checks.BenchOptions{}
+	o := ci.Options{}
 	if base != nil {
 		o.Base = *base
 	}
 	if caches != nil {
 		o.Caches = *caches
 	}
-	res, err := checks.BenchCI(ctx, root, o)
+	res, err := ci.Measure(ctx, root, o)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func (Bench) Canary() error {
 	if err != nil {
 		return err
 	}
-	rep := judge.Simulate(judge.DefaultConfig(), judge.DefaultOldJudge(), judge.DefaultGrid())
+	rep := canary.Simulate(judge.DefaultConfig(), canary.DefaultThresholdJudge(), canary.DefaultGrid())
 	if err := rep.Write(filepath.Join(artifacts.Dir(root), "bench")); err != nil {
 		return err
 	}

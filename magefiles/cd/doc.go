@@ -44,9 +44,9 @@
 //     canary_traffic_percent, READY. An endpoint that serves nothing yet
 //     (the first release) is skipped here and served directly by serve.
 //   - analysis: every analysis_interval the metrics export is read and the
-//     candidate judged against stable (rollout/analysis), each interval's
-//     numbers printed; analysis_count passes promote, failure_limit failures
-//     or inconclusive_limit inconclusive intervals abort: stable back at
+//     candidate judged against stable (rollout/judge), each minute's
+//     numbers printed; the judge promotes, or aborts a worse candidate or
+//     one with too little traffic: stable back at
 //     100%, the candidate removed, the record aborted with the evidence
 //     (attachments "canary" and "abort"), a non-zero exit. CANARY_PROBES=1
 //     (or Options.Canary.Probes) adds bounded probe traffic so an endpoint

@@ -65,14 +65,31 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 	if c.Plan.Probe != nil {
 		r.probes = &prober{probe: c.Plan.Probe, q: c.API, endpoint: c.Endpoint}
 	}
+	pos, err := r.findPosition(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if cp := c.Resume; cp != nil {
+		if out, done, err := r.resume(ctx, *cp, pos); done {
+			return out, err
+		}
+	}
+	return r.walk(ctx, r.firstStep(pos), pos)
+}
+
+// findPosition reads where the endpoint stands: which entity is stable,
+// whether the candidate already serves and at what weight. The checkpoint
+// starts from there.
+func (r *run) findPosition(ctx context.Context) (position, error) {
+	c := r.c
 	ep, err := r.d.settle(ctx)
 	if err != nil {
-		return nil, r.stop(err)
+		return position{}, r.stop(err)
 	}
 	r.before, r.live = ep, ep
 	pos, err := locate(ep, r.cand, c.Stable)
 	if err != nil {
-		return nil, fmt.Errorf("canary of %s on %s: %w", describe(r.cand), c.Endpoint, err)
+		return position{}, fmt.Errorf("canary of %s on %s: %w", describe(r.cand), c.Endpoint, err)
 	}
 	if pos.candidate != nil {
 		// Keep the live spec (and name) so resuming does not redeploy it.
@@ -83,64 +100,14 @@ func (c *Canary) Run(ctx context.Context) (*Outcome, error) {
 	if r.stable != nil {
 		r.cp.Stable = r.stable.Name
 	}
-	if cp := c.Resume; cp != nil {
-		if cp.Endpoint != c.Endpoint || cp.Candidate != r.cand.Name {
-			return nil, fmt.Errorf("canary of %s on %s: the checkpoint to resume is for %s on %s", describe(r.cand), c.Endpoint, cp.Candidate, cp.Endpoint)
-		}
-		// Judged intervals count again only while the candidate still has
-		// the traffic it was judged at; anything else (a rollback since)
-		// starts the analysis over.
-		if cp.Percent == pos.weight && pos.weight > 0 {
-			r.cp.Intervals = append([]Interval(nil), cp.Intervals...)
-		}
-		switch cp.Stage {
-		case StageAborting, StageAborted:
-			r.cp.Intervals = append([]Interval(nil), cp.Intervals...) // the evidence of the decision
-			r.resumed = "an abort"
-			r.printf("   resuming the abort decided earlier: %s\n", cp.Reason)
-			return nil, r.abortResumed(ctx, *cp)
-		case StagePromoting, StagePromoted:
-			if pos.weight == 0 {
-				// The candidate lost its traffic since (a rollback): the
-				// old verdict is not a licence to skip the canary.
-				r.printf("   the checkpoint says %s, but %s serves no traffic from %s: starting the canary again\n", cp.Stage, c.Endpoint, r.cand.Name)
-				break
-			}
-			r.cp.Intervals = append([]Interval(nil), cp.Intervals...) // the evidence of the decision
-			r.cp.Reason = cp.Reason
-			if cp.Stage == StagePromoting && c.Until != "" && pos.weight < 100 {
-				r.printf("   promotion decided earlier (%s): %s\n", cp.Reason, DescribeTraffic(ep))
-				r.cp.Stage, r.cp.Step = cp.Stage, cp.Step
-				return nil, ErrPaused
-			}
-			r.resumed = "a promotion"
-			r.printf("   resuming the promotion decided earlier: %s\n", cp.Reason)
-			return r.promote(ctx)
-		}
-	}
+	return pos, nil
+}
 
+// walk runs the plan's steps from start, the candidate where pos found
+// it, until it is promoted, aborted or paused where Until asks.
+func (r *run) walk(ctx context.Context, start int, pos position) (*Outcome, error) {
+	c := r.c
 	steps := c.Plan.Steps
-	start := 0
-	switch {
-	case pos.weight == 100:
-		start = len(steps) - 1
-		r.resumed = fmt.Sprintf("%s already serving 100%%", r.cand.Name)
-	case pos.weight > 0:
-		for i, s := range steps {
-			if s.SetWeight == pos.weight {
-				start = i
-			}
-		}
-		r.resumed = fmt.Sprintf("%s already at %d%%", r.cand.Name, pos.weight)
-	}
-	switch {
-	case r.resumed != "" && c.Resume != nil && c.Resume.Percent == pos.weight && (c.Resume.Stage == StageCanary || c.Resume.Stage == StageAnalysis):
-		// Where the checkpoint says it stopped (a rollout run stage by
-		// stage): a continuation, not a recovery.
-		r.printf("   continuing from the %s checkpoint: %s\n", c.Resume.Stage, DescribeTraffic(ep))
-	case r.resumed != "":
-		r.printf("   resuming: %s (%s)\n", r.resumed, DescribeTraffic(ep))
-	}
 	weight := pos.weight
 	for i := start; i < len(steps); i++ {
 		s := steps[i]

@@ -13,6 +13,16 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout/judge"
 )
 
+// Keys under which deploy:prod keeps the rollout's evidence in a release
+// record's attachments.
+const (
+	// BackupAttachment holds the workspace path of the backup taken
+	// before the change.
+	BackupAttachment = "backup"
+	// CanaryAttachment holds the latest Checkpoint.
+	CanaryAttachment = "canary"
+)
+
 // Stage is where a rollout stands, as its progress reports and checkpoints
 // say.
 type Stage string

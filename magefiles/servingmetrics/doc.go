@@ -1,9 +1,16 @@
 // Package servingmetrics reads a serving endpoint's metrics export
 // (GET /api/2.0/serving-endpoints/{name}/metrics, Prometheus text) the way
-// the service shapes it, for the verify checks and the production canary
-// alike. Nothing here does I/O beyond the reader or the Exporter it is
-// given (Scrape: one read of the export) or looks at a clock: the caller
-// says when it scraped.
+// the service shapes it. Both readers of the export go through it, so they
+// count alike: the verify checks (package verify: requests counted and no
+// new 5xx after the traffic) and the production canary (package rollout,
+// whose minutes judge.MinuteOf hands to the verdict in rollout/judge).
+//
+// Reading order: scrape.go (Scrape, the one read of the export through an
+// Exporter, which w.ServingEndpoints satisfies, and DescribeError for the
+// API's errors), parse.go (Parse: text to a Reading of per-entity Values),
+// histogram.go (latency buckets, quantiles, merges), series.go (Series:
+// successive readings folded into windows). Only Scrape does I/O; nothing
+// here looks at a clock: the caller says when it scraped.
 //
 // # Families and their declared types
 //

@@ -22,6 +22,10 @@
 // The error wraps ErrFailed when the endpoint failed verification and names
 // what failed; it wraps context.Canceled when the run was stopped.
 //
+// Reading order: verify.go (Options and Run: the export read, the cases,
+// the load test, the export read again), cases.go and suite.go, load.go,
+// metrics.go, then report.go and render.go for what is written and shown.
+//
 // # Cases
 //
 // Each case sends one dataframe record and checks the single prediction:
@@ -46,9 +50,10 @@
 //
 // # Metrics
 //
-// The export is read before any traffic and again after it; between the
-// two, requests counted (over every served entity) must have grown by at
-// least the number of requests the endpoint answered, and no 5xx may have
-// appeared. Parsing and interval arithmetic are the canary analysis'
-// (rollout/analysis), so both read the export the same way.
+// The export is read with servingmetrics.Scrape before any traffic and
+// again after it, re-read while it lags behind (MetricsConfig.Settle). The
+// windows that closed in between must count at least the requests the
+// endpoint answered, over every served entity, and show no new 5xx.
+// Parsing and windowing are package servingmetrics', which the production
+// canary reads the export with too, so both count the same requests.
 package verify

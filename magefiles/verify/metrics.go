@@ -59,11 +59,6 @@ type EntityDelta struct {
 // Passed reports whether the export showed the traffic and no 5xx.
 func (m MetricsResult) Passed() bool { return m.Err == "" && allPassed(m.Checks) }
 
-// ScrapeMetrics is servingmetrics.Scrape.
-func ScrapeMetrics(ctx context.Context, m MetricsExporter, endpoint string, at time.Time) (servingmetrics.Reading, error) {
-	return servingmetrics.Scrape(ctx, m, endpoint, at)
-}
-
 // VerifyMetrics reads the export after the traffic and checks the windows
 // that closed since the read taken before (at start). It re-reads while the
 // export lags, up to cfg.Settle.
@@ -81,7 +76,7 @@ func VerifyMetrics(ctx context.Context, m MetricsExporter, cfg MetricsConfig, be
 	reads := 0
 	for {
 		at := time.Now()
-		after, err := ScrapeMetrics(ctx, m, cfg.Endpoint, at)
+		after, err := servingmetrics.Scrape(ctx, m, cfg.Endpoint, at)
 		reads++
 		if err != nil {
 			return MetricsResult{Endpoint: cfg.Endpoint, Sent: sent, Reads: reads, Err: err.Error()}

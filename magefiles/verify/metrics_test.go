@@ -146,7 +146,7 @@ func TestVerifyMetricsAgainstServer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, w := newFakeServing(t, tt.server)
 			ctx := context.Background()
-			before, err := ScrapeMetrics(ctx, w.ServingEndpoints, testEndpoint, time.Now())
+			before, err := servingmetrics.Scrape(ctx, w.ServingEndpoints, testEndpoint, time.Now())
 			require.NoError(t, err)
 			suite := RunSuite(ctx, w.ServingEndpoints, SuiteConfig{Endpoint: testEndpoint, Cases: loadRepoCases(t)[:6]})
 			res := VerifyMetrics(ctx, w.ServingEndpoints, MetricsConfig{Endpoint: testEndpoint, Settle: tt.settle, Poll: time.Millisecond}, before, time.Now(), suite.Queries)
@@ -163,14 +163,14 @@ func TestVerifyMetricsAgainstServer(t *testing.T) {
 	}
 }
 
-func TestScrapeMetricsErrors(t *testing.T) {
+func TestScrapeErrors(t *testing.T) {
 	_, w := newFakeServing(t, faults{metricsFail: 500})
-	_, err := ScrapeMetrics(context.Background(), w.ServingEndpoints, testEndpoint, time.Now())
+	_, err := servingmetrics.Scrape(context.Background(), w.ServingEndpoints, testEndpoint, time.Now())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "read metrics export of agent-dev: HTTP 500 (INTERNAL_ERROR)")
 
 	_, w = newFakeServing(t, faults{})
-	_, err = ScrapeMetrics(context.Background(), w.ServingEndpoints, "missing", time.Now())
+	_, err = servingmetrics.Scrape(context.Background(), w.ServingEndpoints, "missing", time.Now())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "HTTP 404 (RESOURCE_DOES_NOT_EXIST)")
 }
@@ -191,7 +191,7 @@ func TestVerifyMetricsCancelledWhileSettling(t *testing.T) {
 	_, w := newFakeServing(t, faults{metricsLag: 1000})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	before, err := ScrapeMetrics(ctx, w.ServingEndpoints, testEndpoint, time.Now())
+	before, err := servingmetrics.Scrape(ctx, w.ServingEndpoints, testEndpoint, time.Now())
 	require.NoError(t, err)
 	m := cancelAfterRead{MetricsExporter: w.ServingEndpoints, cancel: cancel}
 	res := VerifyMetrics(ctx, m, MetricsConfig{Endpoint: testEndpoint, Settle: time.Hour, Poll: time.Minute}, before, time.Now(), 1)

@@ -107,7 +107,7 @@ func Run(ctx context.Context, ep Endpoint, opts Options) (*Report, error) {
 	var before servingmetrics.Reading
 	var beforeErr error
 	if opts.Metrics != nil {
-		before, beforeErr = ScrapeMetrics(ctx, ep, metricsConfig(opts).Endpoint, rep.Started)
+		before, beforeErr = servingmetrics.Scrape(ctx, ep, metricsConfig(opts).Endpoint, rep.Started)
 	}
 
 	rep.Suite = RunSuite(ctx, ep, opts.suiteConfig())

@@ -20,8 +20,8 @@ import (
 // of its requests, at the prod analysis interval I = 60s, and reports in
 // multiples of I, on the canary's clock: the candidate serving at 10%
 // (READY) to the abort decision, and to stable serving 100% again (READY);
-// and the requests the bad candidate served. The goal is a decision at
-// failure_limit x I (2 I) and stable back within one config update after.
+// and the requests the bad candidate served. The goal is a decision
+// within 2 I and stable back within one config update after.
 //
 //	virtual: instant state machines, client traffic 25 req/s in virtual
 //	         time: the analysis alone.

@@ -1,7 +1,17 @@
-// Package judge is the production canary's verdict: per-minute counts of
-// the candidate and the baseline in, a decision and its evidence out. It is
-// pure: no I/O, no clock; the rollout loop feeds it the minutes the metrics
-// export shows (package servingmetrics) and acts on the decision.
+// Package judge decides the production canary: it is where a candidate
+// is promoted or aborted. Per-minute counts of the candidate and the
+// baseline go in, a Decision (continue, promote, abort, insufficient
+// traffic) and its Evidence come out. It is pure: no I/O, no clock. The
+// rollout loop (package rollout, canary.go) reads the metrics export
+// (package servingmetrics), turns each new minute into a Minute with
+// MinuteOf, and acts on what Decide says; the canary benchmark
+// (magefiles/bench/canary) feeds it simulated minutes instead.
+//
+// Reading order: judge.go (Config, Minute, State and Observe, which folds
+// one minute into the mixture statistics), exact.go (the exact looks at
+// fixed minutes), decide.go (Decide and the Evidence), render.go (the
+// line per minute and the summary the rollout prints). The sections below
+// say what the tests are and why their false-abort rate is bounded.
 //
 // # Errors as shares
 //
@@ -69,12 +79,12 @@
 // an identical candidate with probability at most a + 3a = its alpha.
 //
 // Latency, where the export has per-minute histograms, is judged by the
-// mixture test alone, with all of its half of alpha, on slow requests: each minute the slow threshold is the highest
-// bucket bound that at least 5% of the pooled (candidate plus baseline)
-// requests exceed, the pooled p95 to bucket precision, a symmetric
-// function of the pooled observations, so for identical versions the
-// candidate's share of the slow requests is again hypergeometric given the
-// pooled histogram. Errors and latency split alpha in half (a union bound);
+// mixture test alone, with all of its half of alpha, on slow requests:
+// each minute the slow threshold is the highest bucket bound that at
+// least 5% of the pooled (candidate plus baseline) requests exceed, the
+// pooled p95 to bucket precision, a symmetric function of the pooled
+// observations, so for identical versions the candidate's share of the
+// slow requests is again hypergeometric given the pooled histogram. Errors and latency split alpha in half (a union bound);
 // without latency the error test has all of it.
 //
 // # Deciding

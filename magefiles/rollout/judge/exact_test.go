@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/bench/canary/binomial"
 )
 
 // binom is C(n, k) for small n.
@@ -113,7 +115,7 @@ func TestExactLooksSpendTheirLevel(t *testing.T) {
 		for range runs {
 			var s State
 			for range cfg.MaxMinutes {
-				s = Observe(cfg, s, minute(100, binomial(rng, 100, p), 0, 900, binomial(rng, 900, p), 0))
+				s = Observe(cfg, s, minute(100, binomial.Draw(rng, 100, p), 0, 900, binomial.Draw(rng, 900, p), 0))
 			}
 			require.Len(t, s.Looks, 3)
 			if rejected(s.Looks) != nil {

@@ -1,4 +1,4 @@
-package analysis
+package thresholds
 
 import (
 	"errors"
@@ -58,7 +58,7 @@ type Policy struct {
 	MinRequests int `json:"min_requests"`
 }
 
-// DefaultPolicy is the policy used when the bundle sets none.
+// DefaultPolicy is the policy a caller that sets none gets.
 func DefaultPolicy() Policy {
 	return Policy{MaxErrorRate: 0.05, ErrorRateMargin: 0.01, MaxLatencyRatio: 1.5, MinRequests: 50}
 }

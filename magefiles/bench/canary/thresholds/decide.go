@@ -1,4 +1,4 @@
-package analysis
+package thresholds
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ type Limits struct {
 	ConsecutiveErrorLimit int `json:"consecutive_error_limit"`
 }
 
-// DefaultLimits are used when the bundle sets none.
+// DefaultLimits are the limits a caller that sets none gets.
 func DefaultLimits() Limits {
 	return Limits{Count: 3, FailureLimit: 2, InconclusiveLimit: 3, ConsecutiveErrorLimit: 3}
 }
@@ -48,7 +48,7 @@ func (l Limits) Validate() error {
 	return nil
 }
 
-// Action is what the rollout does next.
+// Action is what a rollout judged by these limits does next.
 type Action string
 
 // The actions.
