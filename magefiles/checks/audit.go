@@ -20,7 +20,7 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
 
-// The dependency audit (the seed's Safety step) is two tasks:
+// The dependency audit is two tasks:
 //
 //	govulncheck  known vulnerabilities reachable from the Go code
 //	req-audit    advisories for the pins and ranges in requirements*.txt

@@ -99,8 +99,8 @@ func Bundle(cfg Config) pipeline.Task {
 	}
 	return pipeline.Task{
 		Name: "bundle",
-		// As in the seed: nothing is validated (and later deployed) from a
-		// tree that failed the security or secret scan.
+		// Nothing is validated (and later deployed) from a tree that
+		// failed the security or secret scan.
 		Deps: []string{"bandit", "gosec", "secrets"},
 		Inputs: pipeline.Inputs{
 			Files:  v.Inputs,

@@ -1,181 +1,146 @@
-// Package checks defines the CI checks of this repository as pipeline tasks:
-// one file per check, each declaring the inputs that decide its cache key.
-//
-// The checks and their groups (a group name selects all its checks):
-//
-//	unit      go-test: go-test-<group> per group of packages (race,
-//	          coverage, JUnit; see gotest.go) and go-coverage (the merged
-//	          profile); pytest-<version> per matrix entry
-//	audit     govulncheck (Go module), req-audit (requirements*.txt)
-//	quality   staticcheck, go-vet, gofmt, pylint, mypy, black, isort, flake8,
-//	          workflows (actionlint over .github/workflows)
-//	security  gosec (Go code, SARIF), bandit (src/, SARIF)
-//	secrets   gitleaks over the working tree (or every commit with History)
-//	bundle    databricks.yml and resources/*.yml, after security and secrets
-//
-// go-test-rest and gosec key each package apart (its import closure): an
-// edit runs them on the packages it can change and reports the others from
-// their records (gotestparts.go, gosecparts.go). govulncheck is keyed on
-// the linked packages an advisory covers, every Go file once there is one
-// (audit.go).
-//
-// Reports: artifacts/ci-report.json (every run), artifacts/security/*.sarif,
-// artifacts/tests/*.xml (JUnit), artifacts/coverage/ (Cobertura XML and
-// HTML per Python version, go.out and go.html), artifacts/audit/.
-//
-// Settings (flags of `mage ci` win over the environment):
-//
-//	-j=N, CI_JOBS                 parallel checks (default: one per CPU)
-//	-failfast, CI_FAIL_FAST       cancel the rest after the first failure
-//	-nocache, CI_NO_CACHE         run every check, ignoring cached passes
-//	-strict, CI_STRICT            a missing matrix interpreter or vulnerability
-//	                              database fails instead of skipping
-//	-history, CI_SECRETS_HISTORY  secret scan over every commit
-//	-only=a,b                     run these checks or groups (and their deps)
-//	CI_PYTHON_VERSIONS            the pytest matrix (default 3.9,3.10,3.11)
-//	CI_SECURITY_SEVERITY          low (default), medium or high: the lowest
-//	                              bandit/gosec severity that fails
-//	CI_VULN_DB                    OSV advisories for PyPI (also read:
-//	                              OSV_SCANNER_LOCAL_DB_CACHE_DIRECTORY)
-//	CI_GOVULN_DB                  a govulncheck database (default: the pinned
-//	                              golang.org/x/vulndb module, indexed locally)
-//	CI_OFFLINE                    never fetch the Go vulnerability data
-//
-// Accepted findings are files in the repository, reviewed like code:
-// .gitleaks-baseline.json (secrets, by fingerprint) and .vuln-ignore.yml
-// (vulnerabilities, each with a reason and an expiry date).
 package checks
 
 import (
-	"os"
+	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
-	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
 
-// DefaultPythons is the unit-test matrix, as in the seed's CI workflow.
-var DefaultPythons = []string{"3.9", "3.10", "3.11"}
+//go:generate go run ./citargets
 
-// Config holds what the checks need to know about this run.
-type Config struct {
-	Root   string              // repository root
-	Strict bool                // CI mode: a skipped matrix entry or a missing database is a failure
-	Getenv func(string) string // environment lookup (os.Getenv by default)
-
-	// History makes the secret scan read every commit, not only the
-	// working tree.
-	History bool
-	// Pythons is the unit-test matrix; empty means DefaultPythons (or
-	// CI_PYTHON_VERSIONS, comma-separated).
-	Pythons []string
-	// Bundle validates databricks.yml and resources/; nil means
-	// DefaultBundleValidator (see bundle.go).
-	Bundle *BundleValidator
-	// ToolsDir holds the pinned Go tools; empty means <Root>/.cache/tools.
-	ToolsDir string
-	// Python finds the interpreters and remembers what they have; nil
-	// means one with its disk cache in <Root>/.cache/python. Share one
-	// across the checks of a run so each interpreter is asked once.
-	Python *toolchain.Pythons
+// Check declares one CI check: the name `mage ci -only=` and its mage
+// target select it by, the sentence its target shows in `mage -l`, and
+// the tasks it runs. A check that runs one task runs it under its own
+// name; a check that runs several (a Go test group each, a pytest per
+// matrix version) is also the group of them.
+type Check struct {
+	Name string
+	// Doc completes "ci:<target>" in `mage -l`: one sentence without the
+	// target's name.
+	Doc string
+	// OwnTarget means magefiles/ci.go writes the check's mage target by
+	// hand, because it takes flags; Doc is then the comment there.
+	OwnTarget bool
+	Tasks     func(Config) []pipeline.Task
 }
 
-func (c Config) toolsDir() string {
-	if c.ToolsDir != "" {
-		return c.ToolsDir
-	}
-	return toolchain.ToolsDir(c.Root)
+// Group declares a name that selects several checks, in the order
+// Checks lists them.
+type Group struct {
+	Name   string
+	Doc    string // as Check.Doc
+	Checks []string
 }
 
-func (c Config) python() *toolchain.Pythons {
-	if c.Python != nil {
-		return c.Python
-	}
-	return toolchain.NewPythons(toolchain.PythonCacheDir(c.Root))
-}
-
-func (c Config) getenv(k string) string {
-	if c.Getenv == nil {
-		return os.Getenv(k)
-	}
-	return c.Getenv(k)
-}
-
-func (c Config) pythons() []string {
-	if len(c.Pythons) > 0 {
-		return c.Pythons
-	}
-	if v := SplitList(c.getenv("CI_PYTHON_VERSIONS")); len(v) > 0 {
-		return v
-	}
-	return DefaultPythons
-}
-
-// SplitList splits a comma-separated list, dropping blanks.
-func SplitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// All returns every check, in the order the summary lists them. The
+// Declared lists every check, in the order the summary lists them. The
 // order is also the start order when a slot is free, so the longest
 // checks lead (go-test, govulncheck, staticcheck, gosec) and the short
-// ones fill the gaps; bundle waits for the security and secret scans.
+// ones fill the gaps; bundle waits for the security and secret scans
+// (its Deps).
+var Declared = []Check{
+	{Name: "go-test", Tasks: GoTests,
+		Doc: "runs the Go tests with -race and coverage (JUnit in artifacts/tests)."},
+	{Name: "pytest", Tasks: PytestMatrix,
+		Doc: fmt.Sprintf("runs the Python unit tests on each matrix version, with coverage >= %d%%.", MinCoverage)},
+
+	{Name: "govulncheck", Tasks: single(Govulncheck),
+		Doc: "reports known vulnerabilities reachable from the Go code."},
+	{Name: "req-audit", Tasks: single(ReqAudit),
+		Doc: "checks requirements.txt against the OSV advisories in CI_VULN_DB."},
+
+	{Name: "staticcheck", Tasks: single(Staticcheck),
+		Doc: "runs the pinned staticcheck on every package."},
+	{Name: "go-vet", Tasks: single(GoVet),
+		Doc: "runs go vet on every package, mage targets included."},
+	{Name: "gofmt", Tasks: single(Gofmt),
+		Doc: "checks that every Go file is gofmt-formatted."},
+	{Name: "pylint", Tasks: single(Pylint),
+		Doc: "runs pylint on src/."},
+	{Name: "mypy", Tasks: single(Mypy),
+		Doc: "type-checks src/ and tests/ with mypy."},
+	{Name: "black", Tasks: single(Black),
+		Doc: "checks the Python formatting with black."},
+	{Name: "isort", Tasks: single(Isort),
+		Doc: "checks the Python import order with isort."},
+	{Name: "flake8", Tasks: single(Flake8),
+		Doc: "runs flake8 on the Python code."},
+	{Name: "workflows", Tasks: single(Workflows),
+		Doc: "lints .github/workflows with the pinned actionlint."},
+
+	{Name: "gosec", Tasks: single(Gosec),
+		Doc: "scans the Go code with gosec (artifacts/security/gosec.sarif)."},
+	{Name: "bandit", Tasks: single(Bandit),
+		Doc: "scans src/ with bandit (artifacts/security/bandit.sarif)."},
+
+	{Name: "secrets", OwnTarget: true, Tasks: single(Secrets)},
+
+	{Name: "bundle", Tasks: single(Bundle),
+		Doc: "validates databricks.yml and resources/*.yml, after the security and secret scans."},
+}
+
+// DeclaredGroups lists the groups and the checks each selects.
+var DeclaredGroups = []Group{
+	{Name: "unit", Checks: []string{"go-test", "pytest"},
+		Doc: "runs the unit tests: go-test and the pytest matrix."},
+	{Name: "audit", Checks: []string{"govulncheck", "req-audit"},
+		Doc: "checks the Go module and requirements.txt against local vulnerability databases."},
+	{Name: "quality", Checks: []string{"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy", "workflows"},
+		Doc: "runs the linters: gofmt, go vet, staticcheck, black, isort, flake8, pylint, mypy, actionlint."},
+	{Name: "security", Checks: []string{"bandit", "gosec"},
+		Doc: "runs the security scans: bandit on src/ and gosec on the Go code (SARIF in artifacts/security)."},
+}
+
+func single(task func(Config) pipeline.Task) func(Config) []pipeline.Task {
+	return func(cfg Config) []pipeline.Task { return []pipeline.Task{task(cfg)} }
+}
+
+// assemble runs the declaration for cfg: every check's tasks in declared
+// order, and each group's task names.
+func assemble(cfg Config) ([]pipeline.Task, map[string][]string) {
+	var tasks []pipeline.Task
+	groups := map[string][]string{}
+	taskNames := map[string][]string{}
+	for _, c := range Declared {
+		own := c.Tasks(cfg)
+		names := make([]string, 0, len(own))
+		for _, t := range own {
+			names = append(names, t.Name)
+		}
+		if len(names) != 1 || names[0] != c.Name {
+			groups[c.Name] = names
+		}
+		taskNames[c.Name] = names
+		tasks = append(tasks, own...)
+	}
+	for _, g := range DeclaredGroups {
+		var names []string
+		for _, c := range g.Checks {
+			names = append(names, taskNames[c]...)
+		}
+		groups[g.Name] = names
+	}
+	return tasks, groups
+}
+
+// All returns every check's tasks, in the order the summary lists them.
 func All(cfg Config) []pipeline.Task {
-	// unit tests
-	tasks := GoTests(cfg)
-	tasks = append(tasks, PytestMatrix(cfg)...)
-	tasks = append(tasks,
-		// dependency audit
-		Govulncheck(cfg),
-		ReqAudit(cfg),
-		// code quality
-		Staticcheck(cfg),
-		GoVet(cfg),
-		Gofmt(cfg),
-		Pylint(cfg),
-		Mypy(cfg),
-		Black(cfg),
-		Isort(cfg),
-		Flake8(cfg),
-		Workflows(cfg),
-		// security
-		Gosec(cfg),
-		Bandit(cfg),
-		// secrets
-		Secrets(cfg),
-		// bundle, after security and secrets as in the seed
-		Bundle(cfg),
-	)
+	tasks, _ := assemble(cfg)
 	return tasks
 }
 
 // Groups maps a group name to the checks it selects.
 func Groups(cfg Config) map[string][]string {
-	var pytests []string
-	for _, v := range cfg.pythons() {
-		pytests = append(pytests, pytestName(v))
-	}
-	goTests := goTestNames(cfg)
-	return map[string][]string{
-		"security": {"bandit", "gosec"},
-		"audit":    {"govulncheck", "req-audit"},
-		"go-test":  goTests,
-		"unit":     append(append([]string(nil), goTests...), pytests...),
-		"pytest":   pytests,
-		"quality":  {"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy", "workflows"},
-	}
+	_, groups := assemble(cfg)
+	return groups
 }
 
 // Expand replaces group names by their checks; other names pass through.
 func Expand(cfg Config, names []string) []string {
-	groups := Groups(cfg)
+	return expand(Groups(cfg), names)
+}
+
+func expand(groups map[string][]string, names []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -195,8 +160,9 @@ func Expand(cfg Config, names []string) []string {
 
 // Names lists the check and group names, for menus and error messages.
 func Names(cfg Config) []string {
-	names := pipeline.TaskNames(All(cfg))
-	for g := range Groups(cfg) {
+	tasks, groups := assemble(cfg)
+	names := pipeline.TaskNames(tasks)
+	for g := range groups {
 		names = append(names, g)
 	}
 	sort.Strings(names)

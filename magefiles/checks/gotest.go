@@ -839,13 +839,3 @@ func goModDirective(root, name string) string {
 	}
 	return ""
 }
-
-// goTestNames are the names of the Go test checks of the module at
-// cfg.Root (the group "go-test").
-func goTestNames(cfg Config) []string {
-	var names []string
-	for _, t := range GoTests(cfg) {
-		names = append(names, t.Name)
-	}
-	return names
-}

@@ -15,8 +15,8 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
 
-// MinCoverage is the Python line+branch coverage the unit tests must
-// reach, as in the seed.
+// MinCoverage is the Python line+branch coverage, in percent, the unit
+// tests must reach.
 const MinCoverage = 80
 
 // pytestModules are what the unit-test run imports.

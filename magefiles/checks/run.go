@@ -38,10 +38,10 @@ func Run(ctx context.Context, root string, ro RunOptions) (*pipeline.Report, err
 	// Interpreters unchanged since an earlier run answer from the cache.
 	waitProbes := cfg.Python.Prefetch(ctx, cfg.pythons()...)
 	defer waitProbes() // every answer reaches .cache/python before the run ends
-	tasks := All(cfg)
+	tasks, groups := assemble(cfg)
 	if len(ro.Only) > 0 {
 		var err error
-		if tasks, err = pipeline.Select(tasks, Expand(cfg, ro.Only)...); err != nil {
+		if tasks, err = pipeline.Select(tasks, expand(groups, ro.Only)...); err != nil {
 			return nil, err
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/httpstatus"
 )
 
 // Retry policy shared by the HTTP channels: rate limits, server errors and
@@ -35,24 +37,9 @@ type poster struct {
 	backoff  time.Duration
 }
 
-// statusError is an HTTP response the endpoint rejected.
-type statusError struct {
-	code int
-	body string
-}
-
-func (e *statusError) Error() string {
-	msg := fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
-	if e.body != "" {
-		msg += ": " + e.body
-	}
-	return msg
-}
-
 func retryable(err error) bool {
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.code == http.StatusTooManyRequests || se.code >= 500
+	if code, ok := httpstatus.Code(err); ok {
+		return code == http.StatusTooManyRequests || code >= 500
 	}
 	return err != nil
 }
@@ -117,9 +104,9 @@ func (p poster) once(ctx context.Context, body []byte) (respBody []byte, wait ti
 	defer resp.Body.Close()
 	respBody, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return nil, retryAfter(resp.Header.Get("Retry-After")), &statusError{
-			code: resp.StatusCode,
-			body: truncate(strings.TrimSpace(string(respBody)), maxErrorBody),
+		return nil, retryAfter(resp.Header.Get("Retry-After")), &httpstatus.Error{
+			Code:    resp.StatusCode,
+			Message: truncate(strings.TrimSpace(string(respBody)), maxErrorBody),
 		}
 	}
 	return respBody, 0, nil

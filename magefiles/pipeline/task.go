@@ -1,11 +1,3 @@
-// Package pipeline runs a graph of named tasks (the checks behind `mage ci`)
-// in parallel on a bounded pool, buffers each task's output and prints it in
-// one piece, caches passes by the content hash of their inputs, and reports
-// every result in a summary table, a JSON report and GitHub Actions markup.
-//
-// It replaces mg.Deps for this graph on purpose: mg.Deps loses which
-// dependency failed, has no parallelism bound, no output buffering and no
-// cache.
 package pipeline
 
 import (

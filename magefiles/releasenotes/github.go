@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/httpstatus"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 )
 
@@ -54,9 +55,9 @@ func PublishGitHub(ctx context.Context, apiBaseURL, repo, token, tag, body strin
 		ID int64 `json:"id"`
 	}
 	err := gh.do(ctx, http.MethodGet, "/releases/tags/"+url.PathEscape(tag), nil, &existing)
-	var se *githubError
+	code, _ := httpstatus.Code(err)
 	switch {
-	case errors.As(err, &se) && se.status == http.StatusNotFound:
+	case code == http.StatusNotFound:
 		v, _ := release.ParseTag(tag)
 		create := map[string]any{"tag_name": tag, "name": tag, "body": body, "prerelease": !v.Stable()}
 		if err := gh.do(ctx, http.MethodPost, "/releases", create, nil); err != nil {
@@ -77,20 +78,6 @@ func PublishGitHub(ctx context.Context, apiBaseURL, repo, token, tag, body strin
 
 type githubAPI struct {
 	base, token string
-}
-
-// githubError is a response GitHub refused, with its message.
-type githubError struct {
-	status  int
-	message string
-}
-
-func (e *githubError) Error() string {
-	msg := fmt.Sprintf("HTTP %d %s", e.status, http.StatusText(e.status))
-	if e.message != "" {
-		msg += ": " + e.message
-	}
-	return msg
 }
 
 func (g githubAPI) do(ctx context.Context, method, path string, in, out any) error {
@@ -135,7 +122,7 @@ func (g githubAPI) do(ctx context.Context, method, path string, in, out any) err
 				msg += "; " + strings.TrimSpace(strings.Join([]string{e.Field, e.Code, e.Message}, " "))
 			}
 		}
-		return g.mask(&githubError{status: resp.StatusCode, message: truncate(msg, 300)})
+		return g.mask(&httpstatus.Error{Code: resp.StatusCode, Message: truncate(msg, 300)})
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -145,15 +132,15 @@ func (g githubAPI) do(ctx context.Context, method, path string, in, out any) err
 	return nil
 }
 
-// mask removes the token from an error, keeping a *githubError's status
-// visible to callers.
+// mask removes the token from an error, keeping an *httpstatus.Error's
+// status visible to callers.
 func (g githubAPI) mask(err error) error {
 	if !strings.Contains(err.Error(), g.token) {
 		return err
 	}
-	var ge *githubError
-	if errors.As(err, &ge) {
-		return &githubError{status: ge.status, message: strings.ReplaceAll(ge.message, g.token, "***")}
+	var se *httpstatus.Error
+	if errors.As(err, &se) {
+		return &httpstatus.Error{Code: se.Code, Message: strings.ReplaceAll(se.Message, g.token, "***")}
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), g.token, "***"))
 }
