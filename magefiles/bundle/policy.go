@@ -79,9 +79,10 @@ const (
 	VarMinRequests      = "min_requests"
 )
 
-// RemovedRolloutVars are the variables of the former threshold judge, with
-// what replaces each; a bundle that still declares one fails validation
-// with this explanation.
+// RemovedRolloutVars are rollout variables a bundle may not declare, as
+// they set a fixed-threshold judge this project does not have, each with
+// what replaces it; a bundle that declares one fails validation with this
+// explanation.
 var RemovedRolloutVars = map[string]string{
 	"analysis_count":     "the canary promotes on evidence or at " + VarCanaryMaxTime + ", not after a count of intervals",
 	"failure_limit":      "a sequential test decides over all minutes at once; its false-abort rate is " + VarCanaryAlpha,
