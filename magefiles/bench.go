@@ -40,7 +40,7 @@ func (Bench) Ci(ctx context.Context, base, caches *string) error {
 	return nil
 }
 
-// Canary simulates canary verdicts from per-minute binomial counts, sequential judge beside the old thresholds (artifacts/bench/canary.*).
+// Canary simulates canary verdicts from per-minute binomial counts, the sequential judge beside a fixed-threshold one (artifacts/bench/canary.*).
 func (Bench) Canary() error {
 	root, err := project.Root()
 	if err != nil {
