@@ -19,14 +19,28 @@ import (
 // at 100%: it creates the endpoint when missing, otherwise replaces its
 // served entity, and waits until the update is done (NOT_UPDATING) and the
 // endpoint READY. UPDATE_FAILED is an error with the build logs' tail; the
-// previous config keeps serving.
-type Serve struct{}
+// previous config keeps serving. With Canary (deploy:prod) it finishes the
+// canary rollout instead (finishRollout). Every deploy flow ends serving
+// with this one stage, so records read the same across environments.
+type Serve struct {
+	// Canary: the candidate runs as a canary next to the stable version
+	// (the canary and analysis stages); serve promotes it to all traffic.
+	Canary bool
+}
 
 // Name implements Stage.
 func (Serve) Name() string { return "serve" }
 
 // Run implements Stage.
-func (Serve) Run(ctx context.Context, s *State) error {
+func (sv Serve) Run(ctx context.Context, s *State) error {
+	if sv.Canary {
+		return s.finishRollout(ctx)
+	}
+	return s.serveAlone(ctx)
+}
+
+// serveAlone serves the release's version alone, at 100%.
+func (s *State) serveAlone(ctx context.Context) error {
 	if s.Version == nil {
 		return fmt.Errorf("no model version to serve")
 	}
