@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
@@ -142,11 +143,7 @@ func (s *State) EndpointTags() []serving.EndpointTag {
 	for k, v := range s.Tags() {
 		m[k] = v
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]serving.EndpointTag, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, serving.EndpointTag{Key: k, Value: m[k]})

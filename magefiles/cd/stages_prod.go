@@ -183,9 +183,10 @@ func firstRelease(err error) bool {
 
 // Analyze judges the candidate against the stable version every
 // analysis_interval from the endpoint's metrics export (and probe traffic
-// with CANARY_PROBES=1), printing each interval's numbers, until
-// analysis_count intervals pass or the limits abort. An abort puts the
-// stable version back at 100%, records the evidence and fails the deploy.
+// with CANARY_PROBES=1), printing each interval's numbers, until package
+// rollout/judge promotes it (on evidence, or at canary_max_duration) or
+// aborts. An abort puts the stable version back at 100%, records the
+// evidence and fails the deploy.
 type Analyze struct{}
 
 // Name implements Stage.

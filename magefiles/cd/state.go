@@ -120,7 +120,7 @@ type Options struct {
 }
 
 // CanaryOptions tune the production rollout (the canary, analysis and
-// rollout stages of deploy:prod).
+// serve stages of deploy:prod).
 type CanaryOptions struct {
 	// Clock paces the analysis intervals and the rollout's READY polls;
 	// nil is Options.Clock. The demo scales it; tests bring traffic with it.

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -334,11 +335,7 @@ func (r *workspaceRegistry) findVersion(ctx context.Context, match func(ml.Model
 // setVersionTags sets the tags a version lacks or has with other values.
 func (r *workspaceRegistry) setVersionTags(ctx context.Context, mv *ml.ModelVersion, want map[string]string) error {
 	have := tagMap(mv.Tags)
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(want))
 	for _, k := range keys {
 		if have[k] == want[k] {
 			continue
@@ -353,11 +350,7 @@ func (r *workspaceRegistry) setVersionTags(ctx context.Context, mv *ml.ModelVers
 }
 
 func versionTags(m map[string]string) []ml.ModelVersionTag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]ml.ModelVersionTag, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, ml.ModelVersionTag{Key: k, Value: m[k]})
