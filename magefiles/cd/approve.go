@@ -16,20 +16,12 @@ const DeployEnvironmentEnv = "DEPLOY_ENVIRONMENT"
 // ApproveEnv approves a deploy or rollback in automation (APPROVE=1).
 const ApproveEnv = "APPROVE"
 
-// githubEnvironments are the GitHub environment names accepted for each
-// deploy environment.
-var githubEnvironments = map[string][]string{
-	EnvDev:     {"dev", "development"},
-	EnvStaging: {"staging", "stage"},
-	EnvProd:    {"prod", "production"},
-}
-
 // ErrNotApproved is wrapped when a deploy lacks its approval.
 var ErrNotApproved = errors.New("not approved")
 
-// Approve gets the approval staging and prod need, before anything changes:
-// GitHub environment protection in Actions, a confirmation at a terminal,
-// or -yes / APPROVE=1. Dev needs none.
+// Approve gets the approval an environment needs (staging and prod), before
+// anything changes: GitHub environment protection in Actions, a
+// confirmation at a terminal, or -yes / APPROVE=1. Dev needs none.
 type Approve struct{}
 
 // Name implements Stage.
@@ -37,8 +29,8 @@ func (Approve) Name() string { return "approve" }
 
 // Run implements Stage.
 func (Approve) Run(ctx context.Context, s *State) error {
-	if s.Env == EnvDev {
-		return Skip("dev needs no approval")
+	if env := s.Config.Env; !env.NeedsApproval() {
+		return Skip("%s needs no approval", env)
 	}
 	how, err := s.approval(ctx)
 	if err != nil {
@@ -53,6 +45,7 @@ func (Approve) Run(ctx context.Context, s *State) error {
 }
 
 func (s *State) approval(ctx context.Context) (string, error) {
+	env := s.Config.Env
 	who := "unknown"
 	if s.Client != nil {
 		who = s.Client.User
@@ -65,23 +58,24 @@ func (s *State) approval(ctx context.Context) (string, error) {
 	}
 	if s.Getenv("GITHUB_ACTIONS") == "true" {
 		gh := s.Getenv(DeployEnvironmentEnv)
-		for _, name := range githubEnvironments[s.Env] {
+		names := env.GitHubEnvironments()
+		for _, name := range names {
 			if strings.EqualFold(gh, name) {
 				return fmt.Sprintf("GitHub environment %q protection rules, %s", gh, s.ciRunURL()), nil
 			}
 		}
 		if gh == "" {
 			return "", fmt.Errorf("%s: %w: running in GitHub Actions without an environment gate; give the job `environment: %s` (with required reviewers) and set %s: %s, or pass -yes",
-				s.Env, ErrNotApproved, githubEnvironments[s.Env][1], DeployEnvironmentEnv, githubEnvironments[s.Env][1])
+				env, ErrNotApproved, names[1], DeployEnvironmentEnv, names[1])
 		}
 		return "", fmt.Errorf("%s: %w: the job's GitHub environment is %q (%s), which does not gate %s",
-			s.Env, ErrNotApproved, gh, DeployEnvironmentEnv, s.Env)
+			env, ErrNotApproved, gh, DeployEnvironmentEnv, env)
 	}
 	if !*s.Opts.Interactive {
 		return "", fmt.Errorf("%s: %w: %s needs approval and there is no terminal to ask at; pass -yes (or set APPROVE=1) in automation that has its own approval gate",
-			s.Env, ErrNotApproved, s.Env)
+			env, ErrNotApproved, env)
 	}
-	question := fmt.Sprintf("Deploy %s to %s? Type %q to confirm: ", s.Release.Tag, s.Env, s.Env)
+	question := fmt.Sprintf("Deploy %s to %s? Type %q to confirm: ", s.Release.Tag, env, env.Name())
 	if s.confirm != nil {
 		q, err := s.confirm(ctx)
 		if err != nil {
@@ -98,10 +92,10 @@ func (s *State) approval(ctx context.Context) (string, error) {
 	s.Printf("%s", question)
 	line, err := bufio.NewReader(s.Opts.Stdin).ReadString('\n')
 	if err != nil && strings.TrimSpace(line) == "" {
-		return "", fmt.Errorf("%s: %w: no answer (%v)", s.Env, ErrNotApproved, err)
+		return "", fmt.Errorf("%s: %w: no answer (%v)", env, ErrNotApproved, err)
 	}
-	if strings.TrimSpace(line) != s.Env {
-		return "", fmt.Errorf("%s: %w: answered %q", s.Env, ErrNotApproved, strings.TrimSpace(line))
+	if strings.TrimSpace(line) != env.Name() {
+		return "", fmt.Errorf("%s: %w: answered %q", env, ErrNotApproved, strings.TrimSpace(line))
 	}
 	return "confirmed at a terminal by " + who, nil
 }

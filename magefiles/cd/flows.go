@@ -59,24 +59,24 @@ func DeployProd() []Stage {
 	return []Stage{
 		LoadConfig{}, // the prod target: checked offline
 		CheckInputs{Engine: true, Approve: true, Notify: true, Canary: true, Verify: true}, // -engine, APPROVE, notifications, canary plan, smoke cases
-		CheckRelease{},    // a stable tag whose commit is on main
-		Connect{},         // prod workspace client
-		CheckCatalog{},    // Unity Catalog: prod's catalog and schema exist and are usable
-		LoadSource{},      // staging's record of this release (staging's credentials): verified, its model version, and the route
-		CheckValidation{}, // the validation gate passed that version (mage validate prod), or -override="why" says why not
-		CheckSavedPlan{},  // -plan=FILE: the saved plan and the live state it was made from still hold
-		Approve{},         // GitHub environment, terminal confirmation, or -yes
-		AcquireLock{},     // prod lock
-		BeginRecord{},     // prod release record; deploy started is announced
-		Backup{},          // endpoint config, stable version and record to the workspace and artifacts/backups/prod: no backup, no deploy
-		BundleDeploy{},    // prod jobs, model, endpoint definitions (never the served versions)
-		Train{},           // another workspace: the prod training job at the release's commit (one workspace: skipped)
-		Register{},        // another workspace: the trained model as a prod version with lineage tags (one workspace: skipped)
-		Promote{},         // Unity Catalog: the promote job copies staging's version; one workspace: copy staging's exact version into the prod model
-		Canary{},          // candidate next to stable at canary_traffic_percent, READY (a first release: skipped)
-		Analyze{},         // every analysis_interval: metrics export judged, candidate against stable; abort puts stable back
-		Rollout{},         // "serve": candidate at 100%, old entity removed, READY (a first release: served directly)
-		Smoke{},           // smoke cases against the endpoint; the record becomes stable
+		CheckRelease{},      // a stable tag whose commit is on main
+		Connect{},           // prod workspace client
+		CheckCatalog{},      // Unity Catalog: prod's catalog and schema exist and are usable
+		LoadSource{},        // staging's record of this release (staging's credentials): verified, its model version, and the route
+		CheckValidation{},   // the validation gate passed that version (mage validate prod), or -override="why" says why not
+		CheckSavedPlan{},    // -plan=FILE: the saved plan and the live state it was made from still hold
+		Approve{},           // GitHub environment, terminal confirmation, or -yes
+		AcquireLock{},       // prod lock
+		BeginRecord{},       // prod release record; deploy started is announced
+		Backup{},            // endpoint config, stable version and record to the workspace and artifacts/backups/prod: no backup, no deploy
+		BundleDeploy{},      // prod jobs, model, endpoint definitions (never the served versions)
+		Train{},             // another workspace: the prod training job at the release's commit (one workspace: skipped)
+		Register{},          // another workspace: the trained model as a prod version with lineage tags (one workspace: skipped)
+		Promote{},           // Unity Catalog: the promote job copies staging's version; one workspace: copy staging's exact version into the prod model
+		Canary{},            // candidate next to stable at canary_traffic_percent, READY (a first release: skipped)
+		Analyze{},           // every analysis_interval: metrics export judged, candidate against stable; abort puts stable back
+		Serve{Canary: true}, // candidate at 100%, old entity removed, READY (a first release: served directly)
+		Smoke{},             // smoke cases against the endpoint; the record becomes stable
 	}
 }
 
@@ -112,7 +112,11 @@ func Deploy(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if o.Env == EnvProd && o.Client.RateLimitPerSecond == 0 {
+	env, err := environmentNamed(o.Env)
+	if err != nil {
+		return err
+	}
+	if env.RollsOutCanary() && o.Client.RateLimitPerSecond == 0 {
 		// The SDK's default 15 requests/s would hold the canary's probes
 		// back (a 5 s interval of probes took about 67 s); the probes bound
 		// their own rate, cap and concurrency.
@@ -122,20 +126,16 @@ func Deploy(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	err = DeployFlow(o.Env, stages).Run(ctx, s)
+	err = DeployFlow(env, stages).Run(ctx, s)
 	s.announceEnd(ctx, err)
 	return err
 }
 
-// DeployFlow wraps deploy stages: a finished flow marks the record
-// deployed (prod: stable, after the canary and the smoke tests), a failed
-// one failed (an aborted canary: aborted).
-func DeployFlow(env string, stages []Stage) Flow {
-	success := release.OutcomeDeployed
-	if env == EnvProd {
-		success = release.OutcomeStable
-	}
-	return Flow{Name: "deploy:" + env, Stages: stages, Success: success, Failure: release.OutcomeFailed}
+// DeployFlow wraps deploy stages: a finished flow records the
+// environment's DeploySuccess (prod: stable, after the canary and the
+// smoke tests), a failed one failed (an aborted canary: aborted).
+func DeployFlow(env Environment, stages []Stage) Flow {
+	return Flow{Name: "deploy:" + env.Name(), Stages: stages, Success: env.DeploySuccess(), Failure: release.OutcomeFailed}
 }
 
 // RunVerify runs `verify:<env>`.

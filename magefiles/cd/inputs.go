@@ -59,7 +59,7 @@ func (c CheckInputs) Run(_ context.Context, s *State) error {
 		if err := s.checkFlag(CanaryProbesEnv); err != nil {
 			errs = append(errs, err)
 		} else if err := s.canaryPlan().Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("canary plan of target %s: %w", s.Env, err))
+			errs = append(errs, fmt.Errorf("canary plan of target %s: %w", s.Config.Env, err))
 		}
 	}
 	if c.Verify {
@@ -117,7 +117,7 @@ func (s *State) checkEngineCoversBundle() error {
 		return nil
 	}
 	if why := s.Config.Bundle.UndeployableBySDK(); why != "" {
-		return fmt.Errorf("the sdk engine cannot deploy target %s whole (%s): deploy with -engine=cli (the Databricks CLI deploys every resource type), or give lookups their values with --var", s.Env, why)
+		return fmt.Errorf("the sdk engine cannot deploy target %s whole (%s): deploy with -engine=cli (the Databricks CLI deploys every resource type), or give lookups their values with --var", s.Config.Env, why)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func (s *State) Notifier() *notify.Notifier {
 // per-channel timeout.
 func (s *State) Notify(ctx context.Context, e notify.Event) notify.Report {
 	if e.Env == "" {
-		e.Env = s.Env
+		e.Env = s.Config.Env.Name()
 	}
 	if e.URL == "" {
 		e.URL = s.ciRunURL()
@@ -72,13 +72,13 @@ func (s *State) announce(ctx context.Context) {
 		return
 	}
 	s.announced = true
-	e := notify.Event{Kind: notify.DeployStarted, Release: s.Release.Tag, Summary: fmt.Sprintf("deploy:%s of %s started by %s.", s.Env, s.Release.Tag, s.actor())}
+	e := notify.Event{Kind: notify.DeployStarted, Release: s.Release.Tag, Summary: fmt.Sprintf("deploy:%s of %s started by %s.", s.Config.Env, s.Release.Tag, s.actor())}
 	switch {
 	case s.SourceVersion != nil && s.Route == RouteTrain:
 		e.Summary = fmt.Sprintf("deploy:%s of %s started by %s: the release is trained in %s's own workspace, from the commit %s verified (%s v%s).",
-			s.Env, s.Release.Tag, s.actor(), s.Env, s.Source.Env, s.SourceVersion.Name, s.SourceVersion.Version)
+			s.Config.Env.Name(), s.Release.Tag, s.actor(), s.Config.Env.Name(), s.Source.Env, s.SourceVersion.Name, s.SourceVersion.Version)
 	case s.SourceVersion != nil:
-		e.Summary = fmt.Sprintf("deploy:%s of %s started by %s: promoting %s v%s.", s.Env, s.Release.Tag, s.actor(), s.SourceVersion.Name, s.SourceVersion.Version)
+		e.Summary = fmt.Sprintf("deploy:%s of %s started by %s: promoting %s v%s.", s.Config.Env, s.Release.Tag, s.actor(), s.SourceVersion.Name, s.SourceVersion.Version)
 	}
 	e.Details = s.eventDetails()
 	s.Notify(ctx, e)
@@ -99,7 +99,7 @@ func (s *State) announceEnd(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 		e.Kind = notify.DeploySucceeded
-		e.Summary = fmt.Sprintf("%s serves %s on %s.", s.Env, s.Release.Tag, s.Config.Endpoint.Name)
+		e.Summary = fmt.Sprintf("%s serves %s on %s.", s.Config.Env, s.Release.Tag, s.Config.Endpoint.Name)
 		if rs := s.Rollout; rs != nil && rs.Outcome != nil && len(rs.Outcome.Intervals) > 0 {
 			e.Summary = fmt.Sprintf("%s rolled out to 100%% of %s after %d canary intervals at %d%%; smoke tests passed.",
 				s.Release.Tag, s.Config.Endpoint.Name, len(rs.Outcome.Intervals), rs.Outcome.Intervals[0].Percent)
@@ -124,7 +124,7 @@ func (s *State) announceEnd(ctx context.Context, err error) {
 		}
 	default:
 		e.Kind = notify.DeployFailed
-		e.Summary = fmt.Sprintf("deploy:%s of %s failed: %s", s.Env, s.Release.Tag, clip(firstLine(err.Error()), 400))
+		e.Summary = fmt.Sprintf("deploy:%s of %s failed: %s", s.Config.Env, s.Release.Tag, clip(firstLine(err.Error()), 400))
 	}
 	s.Notify(ctx, e)
 }

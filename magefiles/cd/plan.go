@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
-	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/rollout"
@@ -85,7 +84,7 @@ func Plan(ctx context.Context, o Options) (*PlanReport, error) {
 	}
 	p.Blocks = append(p.Blocks, blocks...)
 	p.Render(s.Out)
-	if err := writeJSON(filepath.Join(s.Artifacts, "plan", s.Env+".json"), p); err != nil {
+	if err := writeJSON(filepath.Join(s.Artifacts, "plan", s.Config.Env.Name()+".json"), p); err != nil {
 		return p, err
 	}
 	if o.PlanOut != "" {
@@ -93,7 +92,7 @@ func Plan(ctx context.Context, o Options) (*PlanReport, error) {
 		if err != nil {
 			return p, err
 		}
-		s.Printf("Saved plan %s (%s): `deploy:%s -plan=%s` applies it, or refuses if anything it was made from has changed.\n", o.PlanOut, sp.Hash[:12], s.Env, o.PlanOut)
+		s.Printf("Saved plan %s (%s): `deploy:%s -plan=%s` applies it, or refuses if anything it was made from has changed.\n", o.PlanOut, sp.Hash[:12], s.Config.Env, o.PlanOut)
 	}
 	return p, nil
 }
@@ -102,7 +101,7 @@ func Plan(ctx context.Context, o Options) (*PlanReport, error) {
 // it too).
 func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 	cfg := s.Config
-	p := &PlanReport{Env: s.Env, Target: cfg.Target.Name, Host: s.Client.Host, Release: s.Release.Tag, SHA: s.Release.SHA}
+	p := &PlanReport{Env: cfg.Env.Name(), Target: cfg.Target.Name, Host: s.Client.Host, Release: s.Release.Tag, SHA: s.Release.SHA}
 	if p.Release == "" {
 		p.Release = "(no release tag on HEAD)"
 	}
@@ -124,37 +123,8 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 		return nil, fmt.Errorf("endpoint %s: %w", cfg.Endpoint.Name, err)
 	}
 
-	switch {
-	case cfg.UC():
-		if err := s.planUC(ctx, p); err != nil {
-			return nil, err
-		}
-	case s.Env == EnvDev:
-		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("run job %s at %s, register the result as a new version", cfg.TrainingJob, release.ShortSHA(s.Release.SHA))}
-	case s.SourceVersion != nil && s.Route == RouteTrain:
-		src := s.SourceVersion
-		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID, Route: RouteTrain}
-		p.Model = ModelPlan{Action: "train", Model: cfg.Model, Detail: fmt.Sprintf("%s (%s verified it: %s v%s, record %s); run job %s at %s, register the result as a new version",
-			s.crossReason(), s.Source.Env, src.Name, src.Version, s.Source.ID, cfg.TrainingJob, release.ShortSHA(s.Release.SHA))}
-		if s.Version == nil {
-			if earlier, err := findVersion(ctx, s, cfg.Model, s.trainedMatch); err == nil && earlier != nil {
-				p.Model = ModelPlan{Action: "reuse", Model: cfg.Model, Version: earlier.Version, Detail: fmt.Sprintf("v%s was trained in %s for %s before", earlier.Version, s.Env, s.Release.Tag)}
-			}
-		}
-	case s.SourceVersion != nil:
-		src := s.SourceVersion
-		p.Source = &release.ModelSource{Env: s.Source.Env, Model: src.Name, Version: src.Version, Record: s.Source.ID, Route: RouteCopy}
-		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: fmt.Sprintf("copy %s %s v%s (record %s, %s) as a new version", s.Source.Env, src.Name, src.Version, s.Source.ID, s.Source.Outcome)}
-		if s.Version == nil {
-			if copyOf, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool {
-				t := tagMap(mv.Tags)
-				return t[TagSourceModel] == src.Name && t[TagSourceVersion] == src.Version && usable(mv)
-			}); err == nil && copyOf != nil {
-				p.Model = ModelPlan{Action: "reuse", Model: cfg.Model, Version: copyOf.Version, Detail: fmt.Sprintf("v%s is already the copy of %s v%s", copyOf.Version, src.Name, src.Version)}
-			}
-		}
-	default:
-		p.Model = ModelPlan{Action: "promote", Model: cfg.Model, Detail: "unknown: no verified source release (see blocks)"}
+	if err := s.Registry.Plan(ctx, s.deployment(), p); err != nil {
+		return nil, err
 	}
 
 	version := p.Model.Version
@@ -171,8 +141,8 @@ func BuildPlan(ctx context.Context, s *State) (*PlanReport, error) {
 		p.EndpointAfter.ServedEntities[0].WorkloadSize = c.ServedEntities[0].WorkloadSize
 		p.EndpointAfter.ServedEntities[0].ScaleToZero = c.ServedEntities[0].ScaleToZeroEnabled
 	}
-	if s.Env == EnvProd {
-		p.Notes = append(p.Notes, prodRolloutNote(s, p.EndpointBefore))
+	if s.Config.Env.RollsOutCanary() {
+		p.Notes = append(p.Notes, canaryNote(s, p.EndpointBefore))
 	}
 	s.planValidation(p)
 	if p.EndpointBefore == nil {
@@ -243,9 +213,9 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }
 
-// prodRolloutNote says how deploy:prod changes the endpoint: a canary
-// judged by the rollout policy, or, with nothing served yet, directly.
-func prodRolloutNote(s *State, before *release.EndpointState) string {
+// canaryNote says how deploy:prod changes the endpoint: a canary judged
+// by the rollout policy, or, with nothing served yet, directly.
+func canaryNote(s *State, before *release.EndpointState) string {
 	if before == nil || len(before.ServedEntities) == 0 {
 		return "prod serves nothing yet: the first release is served directly at 100% (no stable version to compare a canary against), then smoke tested"
 	}

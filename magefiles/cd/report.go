@@ -71,5 +71,5 @@ func (s *State) journalRecords(ctx context.Context, env string) ([]*release.Reco
 	if err != nil {
 		return nil, err
 	}
-	return s.journal(env, c, cfg).List(ctx)
+	return s.journal(c, cfg).List(ctx)
 }

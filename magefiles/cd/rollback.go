@@ -65,14 +65,14 @@ func RollbackStages(t RollbackTarget) []Stage {
 	return []Stage{
 		LoadConfig{}, // the target: endpoint and model names, checked offline
 		CheckInputs{Approve: true, Notify: true, Verify: true}, // APPROVE, notification settings, smoke cases
-		Connect{},                      // workspace client; state comes from the workspace, not local files
-		ChooseRollback{Target: t},      // journal, registry and endpoint read: the target, or a clear refusal
-		ifChanging{Approve{}},          // shows the change; GitHub environment, terminal confirmation, or -yes
-		ifChanging{AcquireLock{}},      // the environment's deploy lock
-		ifChanging{BeginRollback{}},    // a rollback record in the journal
-		ifChanging{Backup{}},           // the endpoint's config before the change
-		ifChanging{RollbackEndpoint{}}, // the target alone at 100%, READY; the replaced record marked rolled_back
-		ifChanging{Smoke{}},            // smoke cases against the endpoint
+		Connect{},                               // workspace client; state comes from the workspace, not local files
+		ChooseRollback{Target: t},               // journal, registry and endpoint read: the target, or a clear refusal
+		ifChanging{Approve{}},                   // shows the change; GitHub environment, terminal confirmation, or -yes
+		ifChanging{AcquireLock{}},               // the environment's deploy lock
+		ifChanging{BeginRecord{Rollback: true}}, // a rollback record in the journal
+		ifChanging{Backup{}},                    // the endpoint's config before the change
+		ifChanging{RollbackEndpoint{}},          // the target alone at 100%, READY; the replaced record marked rolled_back
+		ifChanging{Smoke{}},                     // smoke cases against the endpoint
 	}
 }
 
@@ -125,7 +125,7 @@ func RollbackCheck(ctx context.Context, o Options, t RollbackTarget) (*RollbackP
 		return nil, err
 	}
 	if err := runStages(ctx, s, LoadConfig{}, Connect{}, ChooseRollback{Target: t}); err != nil {
-		return nil, fmt.Errorf("rollback:%s -check: %w", s.Env, err)
+		return nil, fmt.Errorf("rollback:%s -check: %w", o.Env, err)
 	}
 	p := s.Rollback
 	needed := !p.Noop
@@ -136,7 +136,7 @@ func RollbackCheck(ctx context.Context, o Options, t RollbackTarget) (*RollbackP
 	}
 	if out := s.Getenv("GITHUB_OUTPUT"); out != "" {
 		if err := appendLine(out, fmt.Sprintf("%s=%t", RollbackNeededOutput, needed)); err != nil {
-			return p, fmt.Errorf("rollback:%s -check: write $GITHUB_OUTPUT: %w", s.Env, err)
+			return p, fmt.Errorf("rollback:%s -check: write $GITHUB_OUTPUT: %w", o.Env, err)
 		}
 	}
 	return p, nil
@@ -188,10 +188,10 @@ func (ChooseRollback) Name() string { return "target" }
 
 // Run implements Stage.
 func (c ChooseRollback) Run(ctx context.Context, s *State) error {
-	name := s.Config.Endpoint.Name
+	name, env := s.Config.Endpoint.Name, s.Config.Env
 	ep, err := s.Client.W.ServingEndpoints.GetByName(ctx, name)
 	if endpointMissing(err) {
-		return fmt.Errorf("endpoint %s does not exist in %s: there is nothing to roll back", name, s.Env)
+		return fmt.Errorf("endpoint %s does not exist in %s: there is nothing to roll back", name, env)
 	}
 	if err != nil {
 		return fmt.Errorf("endpoint %s: %w", name, err)
@@ -200,7 +200,7 @@ func (c ChooseRollback) Run(ctx context.Context, s *State) error {
 	if err != nil {
 		return err
 	}
-	p, err := chooseRollback(recs, servedVersions(ep), c.Target, s.Config.Model, s.Env)
+	p, err := chooseRollback(recs, servedVersions(ep), c.Target, s.Config.Model, env.Name())
 	if err != nil {
 		return err
 	}
@@ -226,16 +226,16 @@ func (c ChooseRollback) Run(ctx context.Context, s *State) error {
 	s.Version = &ml.ModelVersion{Name: s.Config.Model, Version: p.Target.EntityVersion}
 	s.renderRollback()
 	s.confirm = func(context.Context) (string, error) {
-		return fmt.Sprintf("Roll %s back to %s? Type %q to confirm: ", s.Env, p.describeTarget(), s.Env), nil
+		return fmt.Sprintf("Roll %s back to %s? Type %q to confirm: ", env, p.describeTarget(), env.Name()), nil
 	}
 	return nil
 }
 
 // checkVersion refuses a model version the registry does not have READY.
 func (s *State) checkVersion(ctx context.Context, version string) error {
-	mv, err := s.getVersion(ctx, s.Client, s.Config.Model, version)
+	mv, err := s.Registry.Version(ctx, s.Config.Model, version)
 	if notFound(err) {
-		return fmt.Errorf("model %s has no version %s (deleted, or never registered in %s): nothing was changed", s.Config.Model, version, s.Env)
+		return fmt.Errorf("model %s has no version %s (deleted, or never registered in %s): nothing was changed", s.Config.Model, version, s.Config.Env)
 	}
 	if err != nil {
 		return fmt.Errorf("model %s v%s: %w", s.Config.Model, version, err)
@@ -270,98 +270,171 @@ func (s *State) renderRollback() {
 }
 
 // chooseRollback picks the target from the journal (oldest first) and the
-// versions the endpoint routes traffic to, reading nothing else.
+// versions the endpoint routes traffic to, reading nothing else: a
+// version named with -version, a release named with -to, or by default
+// the last stable release.
 func chooseRollback(recs []*release.Record, served map[string]int, t RollbackTarget, model, env string) (*RollbackPlan, error) {
-	relevant := func(r *release.Record) bool {
-		return (r.Kind == release.KindDeploy || r.Kind == release.KindRollback) && r.Model != nil && r.Model.Version != ""
-	}
-	newest := func(match func(*release.Record) bool) *release.Record {
-		return release.Newest(recs, func(r *release.Record) bool { return relevant(r) && match(r) })
-	}
-	p := &RollbackPlan{}
-	alone := ""
-	if len(served) == 1 {
-		for v, pct := range served {
-			if pct == 100 {
-				alone = v
-			}
-		}
-	}
-	// The release serving now: the newest record of the served version
-	// that still stands for it.
-	if alone != "" {
-		p.Replaced = newest(func(r *release.Record) bool {
-			return r.Model.Version == alone && r.Outcome != release.OutcomeAborted && r.Outcome != release.OutcomeRolledBack
-		})
-	}
-	latest := release.Newest(recs, func(r *release.Record) bool { return r.Kind == release.KindDeploy })
-	if latest != nil && (latest.Outcome == release.OutcomeAborted || latest.Outcome == release.OutcomeFailed) {
-		p.Resolves = latest.Release
-	} else if p.Replaced != nil {
-		p.Resolves = p.Replaced.Release
-	}
-
+	c := rollbackChooser{recs: recs, served: served, alone: servedAlone(served), model: model, env: env}
+	c.latest = release.Newest(recs, func(r *release.Record) bool { return r.Kind == release.KindDeploy })
+	p := &RollbackPlan{Replaced: c.replaced()}
+	p.Resolves = c.resolves(p.Replaced)
+	var err error
 	switch {
 	case t.Version != "":
-		p.Target = rollout.Entity{EntityName: model, EntityVersion: t.Version}
-		p.Why = "model version named with -version"
-		if r := newest(func(r *release.Record) bool { return r.Model.Version == t.Version }); r != nil {
-			p.Record, p.Release = r, r.Release
-			p.Why += fmt.Sprintf("; last deployed as %s (record %s, %s)", r.Release, r.ID, r.Outcome)
-		}
+		c.toVersion(p, t.Version)
 	case t.Release != "":
-		r := newest(func(r *release.Record) bool { return r.Release == t.Release })
-		if r == nil {
-			return nil, fmt.Errorf("%s has no record of release %s%s: nothing was changed", env, t.Release, knownReleases(recs, relevant))
-		}
-		switch r.Outcome {
-		case release.OutcomeStable, release.OutcomeVerified, release.OutcomeRolledBack:
-		default:
-			return nil, fmt.Errorf("release %s never became stable in %s (its latest record %s is %s): roll back to a release that was stable%s, or name a model version with -version: nothing was changed",
-				t.Release, env, r.ID, r.Outcome, knownReleases(recs, func(r *release.Record) bool {
-					return relevant(r) && (r.Good() || r.Outcome == release.OutcomeRolledBack)
-				}))
-		}
-		p.Record, p.Release = r, r.Release
-		p.Target = rollout.Entity{EntityName: model, EntityVersion: r.Model.Version}
-		p.Why = fmt.Sprintf("release named with -to (record %s, %s)", r.ID, r.Outcome)
+		err = c.toRelease(p, t.Release)
 	default:
-		good := newest(func(r *release.Record) bool { return r.Good() })
-		if good == nil {
-			return nil, fmt.Errorf("%s has no stable release in its journal: there is nothing to roll back to (name a model version with -version): nothing was changed", env)
-		}
-		if alone != good.Model.Version {
-			// The endpoint does not serve the last stable release (a deploy
-			// that failed after its rollout, a canary left half way): go back
-			// to it.
-			p.Record, p.Release = good, good.Release
-			p.Target = rollout.Entity{EntityName: model, EntityVersion: good.Model.Version}
-			p.Why = fmt.Sprintf("the last stable release (record %s); the endpoint serves %s", good.ID, describeServed(served))
-			break
-		}
-		// The endpoint serves the last stable release alone: whatever came
-		// after it (a deploy that failed before the endpoint, an aborted
-		// canary, one still in progress, or nothing) did not replace it, so
-		// going back one more release would make production worse. Going
-		// further back is an explicit -to or -version.
-		p.Noop = true
-		p.Release, p.Record = good.Release, good
-		p.Target = rollout.Entity{EntityName: model, EntityVersion: good.Model.Version}
-		p.Why = fmt.Sprintf("%s serves the last stable release %s (model v%s) alone", env, good.Release, good.Model.Version)
-		if latest != nil && latest != good && !latest.Good() && latest.Started.After(good.Started) {
-			how := fmt.Sprintf("the deploy of %s after it is %s (record %s)", latest.Release, latest.Outcome, latest.ID)
-			if latest.Outcome == release.OutcomeAborted {
-				how = fmt.Sprintf("the canary of %s after it was aborted (record %s)", latest.Release, latest.ID)
-			}
-			p.Why += "; " + how + " and did not replace it"
-		}
-		if prev := newest(func(r *release.Record) bool {
-			return r.Good() && r.Model.Version != good.Model.Version && !r.Started.After(good.Started)
-		}); prev != nil {
-			p.Why += fmt.Sprintf("; to go back to the stable release before it, name it: mage rollback %s -to=%s", env, prev.Release)
-		}
+		err = c.toLastStable(p)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// rollbackChooser is what chooseRollback decides from.
+type rollbackChooser struct {
+	recs   []*release.Record // the journal, oldest first
+	served map[string]int    // version -> traffic percent
+	alone  string            // the version served with all the traffic, if one is
+	latest *release.Record   // the newest deploy, whatever became of it
+	model  string
+	env    string
+}
+
+// servedAlone is the version an endpoint serves with all the traffic, ""
+// when it serves none or several.
+func servedAlone(served map[string]int) string {
+	if len(served) != 1 {
+		return ""
+	}
+	for v, pct := range served {
+		if pct == 100 {
+			return v
+		}
+	}
+	return ""
+}
+
+// newest is the newest deploy or rollback record that names a model
+// version and that match accepts: the one query of the journal a rollback
+// is chosen by.
+func (c rollbackChooser) newest(match func(*release.Record) bool) *release.Record {
+	return release.Newest(c.recs, func(r *release.Record) bool { return namesVersion(r) && match(r) })
+}
+
+// namesVersion reports whether r is a deploy or rollback of a model
+// version.
+func namesVersion(r *release.Record) bool {
+	return (r.Kind == release.KindDeploy || r.Kind == release.KindRollback) && r.Model != nil && r.Model.Version != ""
+}
+
+// replaced is the release serving now: the newest record of the version
+// served alone that still stands for it.
+func (c rollbackChooser) replaced() *release.Record {
+	if c.alone == "" {
+		return nil
+	}
+	return c.newest(func(r *release.Record) bool {
+		return r.Model.Version == c.alone && r.Outcome != release.OutcomeAborted && r.Outcome != release.OutcomeRolledBack
+	})
+}
+
+// resolves is the release whose incident the rollback closes: the latest
+// deploy when it failed or was aborted, else the release replaced.
+func (c rollbackChooser) resolves(replaced *release.Record) string {
+	switch {
+	case c.latest != nil && (c.latest.Outcome == release.OutcomeAborted || c.latest.Outcome == release.OutcomeFailed):
+		return c.latest.Release
+	case replaced != nil:
+		return replaced.Release
+	}
+	return ""
+}
+
+// target makes r's version the target, restoring r's release.
+func (c rollbackChooser) target(p *RollbackPlan, r *release.Record) {
+	p.Record, p.Release = r, r.Release
+	p.Target = rollout.Entity{EntityName: c.model, EntityVersion: r.Model.Version}
+}
+
+// toVersion targets a model version named with -version, and the release
+// last deployed with it, if any.
+func (c rollbackChooser) toVersion(p *RollbackPlan, version string) {
+	p.Target = rollout.Entity{EntityName: c.model, EntityVersion: version}
+	p.Why = "model version named with -version"
+	if r := c.newest(func(r *release.Record) bool { return r.Model.Version == version }); r != nil {
+		p.Record, p.Release = r, r.Release
+		p.Why += fmt.Sprintf("; last deployed as %s (record %s, %s)", r.Release, r.ID, r.Outcome)
+	}
+}
+
+// toRelease targets a release named with -to, which must have been
+// stable.
+func (c rollbackChooser) toRelease(p *RollbackPlan, tag string) error {
+	r := c.newest(func(r *release.Record) bool { return r.Release == tag })
+	if r == nil {
+		return fmt.Errorf("%s has no record of release %s%s: nothing was changed", c.env, tag, c.known(func(*release.Record) bool { return true }))
+	}
+	switch r.Outcome {
+	case release.OutcomeStable, release.OutcomeVerified, release.OutcomeRolledBack:
+	default:
+		return fmt.Errorf("release %s never became stable in %s (its latest record %s is %s): roll back to a release that was stable%s, or name a model version with -version: nothing was changed",
+			tag, c.env, r.ID, r.Outcome, c.known(func(r *release.Record) bool { return r.Good() || r.Outcome == release.OutcomeRolledBack }))
+	}
+	c.target(p, r)
+	p.Why = fmt.Sprintf("release named with -to (record %s, %s)", r.ID, r.Outcome)
+	return nil
+}
+
+// toLastStable targets the last stable release, unless the endpoint
+// already serves it alone.
+func (c rollbackChooser) toLastStable(p *RollbackPlan) error {
+	good := c.newest(func(r *release.Record) bool { return r.Good() })
+	if good == nil {
+		return fmt.Errorf("%s has no stable release in its journal: there is nothing to roll back to (name a model version with -version): nothing was changed", c.env)
+	}
+	c.target(p, good)
+	if c.alone != good.Model.Version {
+		// The endpoint does not serve the last stable release (a deploy
+		// that failed after its rollout, a canary left half way): go back
+		// to it.
+		p.Why = fmt.Sprintf("the last stable release (record %s); the endpoint serves %s", good.ID, describeServed(c.served))
+		return nil
+	}
+	// The endpoint serves the last stable release alone: whatever came
+	// after it (a deploy that failed before the endpoint, an aborted
+	// canary, one still in progress, or nothing) did not replace it, so
+	// going back one more release would make production worse. Going
+	// further back is an explicit -to or -version.
+	p.Noop = true
+	p.Why = fmt.Sprintf("%s serves the last stable release %s (model v%s) alone", c.env, good.Release, good.Model.Version) + c.notReplacedBy(good) + c.before(good)
+	return nil
+}
+
+// notReplacedBy says why the deploy after good, if any, left it serving.
+func (c rollbackChooser) notReplacedBy(good *release.Record) string {
+	latest := c.latest
+	if latest == nil || latest == good || latest.Good() || !latest.Started.After(good.Started) {
+		return ""
+	}
+	how := fmt.Sprintf("the deploy of %s after it is %s (record %s)", latest.Release, latest.Outcome, latest.ID)
+	if latest.Outcome == release.OutcomeAborted {
+		how = fmt.Sprintf("the canary of %s after it was aborted (record %s)", latest.Release, latest.ID)
+	}
+	return "; " + how + " and did not replace it"
+}
+
+// before names the stable release before good, for an explicit -to.
+func (c rollbackChooser) before(good *release.Record) string {
+	prev := c.newest(func(r *release.Record) bool {
+		return r.Good() && r.Model.Version != good.Model.Version && !r.Started.After(good.Started)
+	})
+	if prev == nil {
+		return ""
+	}
+	return fmt.Sprintf("; to go back to the stable release before it, name it: mage rollback %s -to=%s", c.env, prev.Release)
 }
 
 func describeServed(served map[string]int) string {
@@ -376,13 +449,14 @@ func describeServed(served map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// knownReleases lists the releases of records that match, for an error.
-func knownReleases(recs []*release.Record, match func(*release.Record) bool) string {
+// known lists, for an error, the releases of the records naming a
+// version that match accepts, newest first.
+func (c rollbackChooser) known(match func(*release.Record) bool) string {
 	seen := map[string]bool{}
 	var out []string
-	for i := len(recs) - 1; i >= 0; i-- {
-		r := recs[i]
-		if match(r) && r.Release != "" && !seen[r.Release] {
+	for i := len(c.recs) - 1; i >= 0; i-- {
+		r := c.recs[i]
+		if namesVersion(r) && match(r) && r.Release != "" && !seen[r.Release] {
 			seen[r.Release] = true
 			out = append(out, fmt.Sprintf("%s (v%s, %s)", r.Release, r.Model.Version, r.Outcome))
 		}
@@ -393,22 +467,13 @@ func knownReleases(recs []*release.Record, match func(*release.Record) bool) str
 	return "; known: " + strings.Join(out, ", ")
 }
 
-// BeginRollback opens the rollback's record in the journal.
-type BeginRollback struct{}
-
-// Name implements Stage.
-func (BeginRollback) Name() string { return "record" }
-
-// Run implements Stage.
-func (BeginRollback) Run(ctx context.Context, s *State) error {
+// rollbackRecord is the record of the rollback s.Rollback plans, with
+// its RollbackSummary attached.
+func (s *State) rollbackRecord() (*release.Record, error) {
 	p := s.Rollback
-	machine, _ := s.process()
-	if ci := s.ciRunURL(); ci != "" {
-		machine = ci
-	}
 	rec := &release.Record{
-		Env: s.Env, Kind: release.KindRollback, Release: p.Release,
-		Target: s.Config.Target.Name, Host: s.Client.Host, Actor: s.Client.User, Machine: machine,
+		Env: s.Config.Env.Name(), Kind: release.KindRollback, Release: p.Release,
+		Target: s.Config.Target.Name, Host: s.Client.Host, Actor: s.Client.User, Machine: s.recordMachine(),
 		Approval: s.Approval, Started: s.Clock.Now().UTC(),
 		Model: &release.ModelVersionRef{Name: s.Config.Model, Version: p.Target.EntityVersion},
 	}
@@ -430,20 +495,9 @@ func (BeginRollback) Run(ctx context.Context, s *State) error {
 		rec.Notes = append(rec.Notes, fmt.Sprintf("rolled back from %s (record %s)", p.Replaced.Release, p.Replaced.ID))
 	}
 	if err := rec.Attach(AttachRollback, sum); err != nil {
-		return err
+		return nil, err
 	}
-	for _, st := range s.Stages {
-		rec.SetStage(st)
-	}
-	if err := s.supersede(ctx, "a rollback to "+p.describeTarget()+" took its place"); err != nil {
-		return err
-	}
-	if err := s.Journal.Begin(ctx, rec); err != nil {
-		return err
-	}
-	s.Record = rec
-	s.Printf("   record %s\n", rec.ID)
-	return nil
+	return rec, nil
 }
 
 // RollbackEndpoint serves the target alone with all the traffic and waits
@@ -467,8 +521,8 @@ func (RollbackEndpoint) Run(ctx context.Context, s *State) error {
 			return err
 		}
 	}
-	// @champion follows the endpoint back (Unity Catalog).
-	if err := s.syncAliases(ctx, ch.After); err != nil {
+	// The aliases follow the endpoint back (@champion in Unity Catalog).
+	if err := s.Registry.MoveAliases(ctx, ch.After); err != nil {
 		return err
 	}
 	s.Record.Endpoint = EndpointSnapshot(ch.After)
@@ -503,10 +557,10 @@ func (s *State) rollbackEnd(ctx context.Context, err error) {
 	}
 	if err == nil {
 		e.Kind = notify.RollbackDone
-		e.Summary = fmt.Sprintf("%s rolled back from %s to %s; smoke tests passed.", s.Env, from, p.describeTarget())
+		e.Summary = fmt.Sprintf("%s rolled back from %s to %s; smoke tests passed.", s.Config.Env, from, p.describeTarget())
 	} else {
 		e.Kind = notify.RollbackFailed
-		e.Summary = fmt.Sprintf("Rollback of %s from %s to %s failed: %s", s.Env, from, p.describeTarget(), clip(firstLine(err.Error()), 400))
+		e.Summary = fmt.Sprintf("Rollback of %s from %s to %s failed: %s", s.Config.Env, from, p.describeTarget(), clip(firstLine(err.Error()), 400))
 	}
 	s.Notify(ctx, e)
 }

@@ -72,12 +72,8 @@ func (s *State) observeLive(ctx context.Context) (Observed, error) {
 	case !errors.Is(err, apierr.ErrNotFound):
 		return o, fmt.Errorf("endpoint %s: %w", cfg.Endpoint.Name, err)
 	}
-	if cfg.UC() {
-		aliases, err := s.Aliases(ctx, s.Client, cfg.Model)
-		if err != nil && !notFound(err) {
-			return o, err
-		}
-		o.Aliases = aliases
+	if o.Aliases, err = s.Registry.Aliases(ctx); err != nil {
+		return o, err
 	}
 	latest, err := s.Journal.Latest(ctx)
 	switch {
@@ -182,8 +178,8 @@ func (CheckSavedPlan) Run(ctx context.Context, s *State) error {
 	if err != nil {
 		return err
 	}
-	if sp.Plan.Env != s.Env {
-		return fmt.Errorf("saved plan %s is for %s, not %s", path, sp.Plan.Env, s.Env)
+	if sp.Plan.Env != s.Config.Env.Name() {
+		return fmt.Errorf("saved plan %s is for %s, not %s", path, sp.Plan.Env, s.Config.Env)
 	}
 	if len(sp.Plan.Blocks) > 0 {
 		return fmt.Errorf("saved plan %s says the deploy would refuse: %s", path, strings.Join(sp.Plan.Blocks, "; "))
@@ -198,7 +194,7 @@ func (CheckSavedPlan) Run(ctx context.Context, s *State) error {
 	}
 	diffs := planDiffs(sp, &SavedPlan{Plan: now, Observed: o})
 	if len(diffs) > 0 {
-		return &PlanDriftError{Env: s.Env, Path: path, Diffs: diffs}
+		return &PlanDriftError{Env: s.Config.Env.Name(), Path: path, Diffs: diffs}
 	}
 	s.Printf("   saved plan %s (%s, made %s by %s): the live state is as it was; applying it\n", filepath.Base(path), sp.Hash[:12], sp.Made.Format(time.RFC3339), sp.By)
 	return nil

@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
@@ -19,14 +20,28 @@ import (
 // at 100%: it creates the endpoint when missing, otherwise replaces its
 // served entity, and waits until the update is done (NOT_UPDATING) and the
 // endpoint READY. UPDATE_FAILED is an error with the build logs' tail; the
-// previous config keeps serving.
-type Serve struct{}
+// previous config keeps serving. With Canary (deploy:prod) it finishes the
+// canary rollout instead (finishRollout). Every deploy flow ends serving
+// with this one stage, so records read the same across environments.
+type Serve struct {
+	// Canary: the candidate runs as a canary next to the stable version
+	// (the canary and analysis stages); serve promotes it to all traffic.
+	Canary bool
+}
 
 // Name implements Stage.
 func (Serve) Name() string { return "serve" }
 
 // Run implements Stage.
-func (Serve) Run(ctx context.Context, s *State) error {
+func (sv Serve) Run(ctx context.Context, s *State) error {
+	if sv.Canary {
+		return s.finishRollout(ctx)
+	}
+	return s.serveAlone(ctx)
+}
+
+// serveAlone serves the release's version alone, at 100%.
+func (s *State) serveAlone(ctx context.Context) error {
 	if s.Version == nil {
 		return fmt.Errorf("no model version to serve")
 	}
@@ -128,11 +143,7 @@ func (s *State) EndpointTags() []serving.EndpointTag {
 	for k, v := range s.Tags() {
 		m[k] = v
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(m))
 	out := make([]serving.EndpointTag, 0, len(keys))
 	for _, k := range keys {
 		out = append(out, serving.EndpointTag{Key: k, Value: m[k]})

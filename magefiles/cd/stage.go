@@ -112,7 +112,7 @@ func (s *State) failure(f Flow) release.Outcome {
 }
 
 func (s *State) describeRun() string {
-	out := s.Env
+	out := s.Opts.Env
 	if s.Release.Tag != "" {
 		out += " " + s.Release.Tag
 	}

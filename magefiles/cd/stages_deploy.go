@@ -7,13 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/service/jobs"
-	"github.com/databricks/databricks-sdk-go/service/ml"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/release"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
@@ -33,19 +32,17 @@ const (
 	TagRoute = "promotion_route"
 )
 
-// ModelArtifactPath is where the training job logs the model in its MLflow
-// run (train.py's log_model).
-const ModelArtifactPath = "agent"
-
 // Tags are the release facts attached to everything a deploy creates.
-func (s *State) Tags() map[string]string {
-	return map[string]string{TagRelease: s.Release.Tag, TagGitSHA: s.Release.SHA, TagTarget: s.Env}
+func (s *State) Tags() map[string]string { return releaseTags(s.Release, s.Config.Env) }
+
+func releaseTags(rel release.Identity, env Environment) map[string]string {
+	return map[string]string{TagRelease: rel.Tag, TagGitSHA: rel.SHA, TagTarget: env.Name()}
 }
 
 // jobParameters are the values for the release parameters a job may
 // declare; only declared ones are sent.
 func (s *State) jobParameters() map[string]string {
-	return map[string]string{"git_sha": s.Release.SHA, "release_tag": s.Release.Tag, "release": s.Release.Tag, "target": s.Env}
+	return map[string]string{"git_sha": s.Release.SHA, "release_tag": s.Release.Tag, "release": s.Release.Tag, "target": s.Config.Env.Name()}
 }
 
 // BundleDeploy deploys the bundle target: files, jobs, model, endpoint.
@@ -178,21 +175,13 @@ func (Train) Run(ctx context.Context, s *State) error {
 		s.Training = &Training{RunID: m.JobRunID, RunURL: m.JobRunURL, MLflowRunID: m.RunID, ReportedModel: m.Name, ReportedVersion: m.Version}
 		return Skip("trained before the interruption: run %d (MLflow run %s)", m.JobRunID, m.RunID)
 	}
-	if s.Config.UC() {
-		if done, err := s.releasedBefore(ctx); done || err != nil {
-			return err
-		}
+	before, err := s.Registry.RegisteredBefore(ctx, s.deployment())
+	if err != nil {
+		return err
 	}
-	if s.Source != nil {
-		mv, err := s.trainedBefore(ctx)
-		if err != nil {
-			return err
-		}
-		if mv != nil {
-			s.Version = mv
-			s.Record.Model = s.lineage(&release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: mv.RunId, JobRunID: jobRunOf(mv)})
-			return Skip("%s v%s was trained in %s for %s at %s before: served again", cfg.Model, mv.Version, s.Env, s.Release.Tag, release.ShortSHA(s.Release.SHA))
-		}
+	if before != nil {
+		s.keepVersion(before)
+		return Skip("%s", before.How)
 	}
 	// The token makes a re-run after a crash find the same run instead of
 	// starting a second one; a failed run counts, so a retry starts anew.
@@ -205,17 +194,13 @@ func (Train) Run(ctx context.Context, s *State) error {
 		return err
 	}
 	s.Training = tr
-	s.Record.Model = s.lineage(&release.ModelVersionRef{Name: cfg.Model, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL})
+	s.Record.Model = s.deployment().lineage(&release.ModelVersionRef{Name: cfg.Model, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL})
 	s.Printf("   run %d succeeded: MLflow run %s\n", tr.RunID, tr.MLflowRunID)
 	return nil
 }
 
 func formatParams(p map[string]string) string {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(p))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = k + "=" + p[k]
@@ -228,7 +213,7 @@ func (s *State) idempotencyToken(step string) string {
 	if s.Record != nil {
 		id = s.Record.ID
 	}
-	sum := sha256.Sum256([]byte(s.Env + "|" + s.Release.Tag + "|" + id + "|" + step))
+	sum := sha256.Sum256([]byte(s.Config.Env.Name() + "|" + s.Release.Tag + "|" + id + "|" + step))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -425,8 +410,8 @@ func lastJSONLine(text string) (map[string]any, error) {
 }
 
 // Register makes the trained model a READY version of the environment's
-// model, tagged with the release: the version train.py registered, or one
-// registered here from the MLflow run.
+// model, named by the release (the registry's Register: a release alias
+// in Unity Catalog, release tags in the workspace registry).
 type Register struct{}
 
 // Name implements Stage.
@@ -434,7 +419,7 @@ func (Register) Name() string { return "register" }
 
 // Run implements Stage.
 func (Register) Run(ctx context.Context, s *State) error {
-	tr, cfg := s.Training, s.Config
+	tr := s.Training
 	if !s.trainedHere() {
 		return s.skipCopied()
 	}
@@ -444,192 +429,24 @@ func (Register) Run(ctx context.Context, s *State) error {
 	if tr == nil {
 		return fmt.Errorf("no training run to register")
 	}
-	if cfg.UC() {
-		return s.registerUC(ctx, tr)
-	}
-	reg := s.Client.W.ModelRegistry
-	tags := s.Tags()
-	tags[TagJobRunID] = strconv.FormatInt(tr.RunID, 10)
-	if s.Source != nil {
-		tags[TagSourceEnv], tags[TagSourceRecord], tags[TagRoute] = s.Source.Env, s.Source.ID, RouteTrain
-	}
-
-	var mv *ml.ModelVersion
-	how := "registered by the training run"
-	if tr.ReportedVersion != "" && tr.ReportedModel == cfg.Model {
-		var err error
-		mv, err = s.WaitVersionReady(ctx, cfg.Model, tr.ReportedVersion)
-		var rf *RegistrationFailedError
-		switch {
-		case errors.As(err, &rf):
-			// The run's own registration died: register the run again below.
-			s.Printf("   %v; registering the MLflow run again\n", err)
-			mv = nil
-		case err != nil:
-			return err
-		}
-	}
-	if mv == nil {
-		version := ""
-		found, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool { return mv.RunId == tr.MLflowRunID && usable(mv) })
-		if err != nil {
-			return err
-		}
-		if found != nil {
-			version, how = found.Version, "found from an earlier attempt"
-		} else {
-			resp, err := reg.CreateModelVersion(ctx, ml.CreateModelVersionRequest{
-				Name: cfg.Model, Source: "runs:/" + tr.MLflowRunID + "/" + ModelArtifactPath, RunId: tr.MLflowRunID,
-				Description: fmt.Sprintf("%s (%s), training run %d", s.Release.Tag, release.ShortSHA(s.Release.SHA), tr.RunID),
-				Tags:        versionTags(tags),
-			})
-			if err != nil {
-				return fmt.Errorf("register MLflow run %s as a version of %s: %w", tr.MLflowRunID, cfg.Model, err)
-			}
-			version, how = resp.ModelVersion.Version, "registered from the MLflow run"
-		}
-		if mv, err = s.WaitVersionReady(ctx, cfg.Model, version); err != nil {
-			return err
-		}
-	}
-	if err := setVersionTags(ctx, s, mv, tags); err != nil {
-		return err
-	}
-	s.Version = mv
-	s.Record.Model = s.lineage(&release.ModelVersionRef{Name: cfg.Model, Version: mv.Version, RunID: tr.MLflowRunID, JobRunID: tr.RunID, JobRunURL: tr.RunURL})
-	s.Printf("   %s v%s READY (%s)\n", cfg.Model, mv.Version, how)
-	return nil
+	r, err := s.Registry.Register(ctx, s.deployment(), tr)
+	s.keepVersion(r)
+	return err
 }
 
-func versionTags(m map[string]string) []ml.ModelVersionTag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// keepVersion makes a registered version the one this deploy serves, in
+// the State and the record (nil: nothing registered).
+func (s *State) keepVersion(r *Registered) {
+	if r == nil {
+		return
 	}
-	sort.Strings(keys)
-	out := make([]ml.ModelVersionTag, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, ml.ModelVersionTag{Key: k, Value: m[k]})
-	}
-	return out
-}
-
-func tagMap(tags []ml.ModelVersionTag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tags {
-		m[t.Key] = t.Value
-	}
-	return m
-}
-
-// setVersionTags sets the tags a version lacks or has with other values.
-func setVersionTags(ctx context.Context, s *State, mv *ml.ModelVersion, want map[string]string) error {
-	have := tagMap(mv.Tags)
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if have[k] == want[k] {
-			continue
-		}
-		err := s.Client.W.ModelRegistry.SetModelVersionTag(ctx, ml.SetModelVersionTagRequest{Name: mv.Name, Version: mv.Version, Key: k, Value: want[k]})
-		if err != nil {
-			return fmt.Errorf("tag %s v%s with %s: %w", mv.Name, mv.Version, k, err)
-		}
-		mv.Tags = append(mv.Tags, ml.ModelVersionTag{Key: k, Value: want[k]})
-	}
-	return nil
-}
-
-// findVersion returns the newest version of model that match accepts.
-func findVersion(ctx context.Context, s *State, model string, match func(ml.ModelVersion) bool) (*ml.ModelVersion, error) {
-	all, err := s.Client.W.ModelRegistry.SearchModelVersionsAll(ctx, ml.SearchModelVersionsRequest{Filter: fmt.Sprintf("name='%s'", strings.ReplaceAll(model, "'", "\\'"))})
-	if err != nil {
-		return nil, fmt.Errorf("search versions of %s: %w", model, err)
-	}
-	var best *ml.ModelVersion
-	for i := range all {
-		if all[i].Name != model || !match(all[i]) {
-			continue
-		}
-		if best == nil || versionNumber(all[i].Version) > versionNumber(best.Version) {
-			best = &all[i]
-		}
-	}
-	return best, nil
-}
-
-// usable excludes versions whose registration failed: a re-run makes a new
-// copy rather than waiting on a dead one.
-func usable(mv ml.ModelVersion) bool { return mv.Status != ml.ModelVersionStatusFailedRegistration }
-
-// UnfinishedVersionError is a Unity Catalog version still
-// PENDING_REGISTRATION: its upload died before finalize.
-type UnfinishedVersionError struct {
-	Model, Version string
-}
-
-func (e *UnfinishedVersionError) Error() string {
-	return fmt.Sprintf("model %s v%s is PENDING_REGISTRATION: the task that registered it died before finalizing it, and nothing else will; deploy again to register a new version", e.Model, e.Version)
-}
-
-func versionNumber(v string) int {
-	n, _ := strconv.Atoi(v)
-	return n
-}
-
-// RegistrationFailedError is a model version that ended FAILED_REGISTRATION.
-type RegistrationFailedError struct {
-	Model, Version, Message string
-}
-
-func (e *RegistrationFailedError) Error() string {
-	return fmt.Sprintf("model %s v%s failed registration (FAILED_REGISTRATION): %s", e.Model, e.Version, e.Message)
-}
-
-// WaitVersionReady polls a workspace registry version until READY (the
-// SDK has no waiter for it), backing off like the SDK's waiters. A Unity
-// Catalog version is read once: MLflow finalizes it before
-// create_model_version returns ("a successful creation will immediately
-// place the model version in a READY state", its Unity Catalog store), so
-// one still PENDING_REGISTRATION is an upload that died, which nothing will
-// finish; waiting on it would only run into the timeout.
-func (s *State) WaitVersionReady(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
-	if s.Config.UC() {
-		return s.readyUC(ctx, model, version)
-	}
-	p := s.StartWait(fmt.Sprintf("%s v%s", model, version))
-	defer p.Done()
-	var mv *ml.ModelVersion
-	err := s.PollUntil(ctx, s.Opts.Timeouts.Registration, p, func() (string, error) {
-		got, err := s.getVersion(ctx, s.Client, model, version)
-		if err != nil {
-			return "error", fmt.Errorf("read %s v%s: %w", model, version, err)
-		}
-		mv = got
-		switch mv.Status {
-		case ml.ModelVersionStatusReady:
-			return string(mv.Status), nil
-		case ml.ModelVersionStatusFailedRegistration:
-			msg := mv.StatusMessage
-			if msg == "" && s.Config.UC() {
-				msg = s.ucStatusMessage(ctx, model, version)
-			}
-			return string(mv.Status), &RegistrationFailedError{Model: model, Version: version, Message: msg}
-		}
-		return string(mv.Status), ErrStillWaiting
-	})
-	if err != nil {
-		return nil, err
-	}
-	return mv, nil
+	s.Version = r.Version
+	s.Record.Model = r.Ref
 }
 
 // Promote copies the model version the source environment verified into
-// this environment's model, with lineage tags. Re-running finds the copy
-// instead of making another.
+// this environment's model (the registry's Promote), with its lineage.
+// Re-running finds the copy instead of making another.
 type Promote struct{}
 
 // Name implements Stage.
@@ -637,100 +454,14 @@ func (Promote) Name() string { return "promote" }
 
 // Run implements Stage.
 func (Promote) Run(ctx context.Context, s *State) error {
-	src, rec, cfg := s.SourceVersion, s.Source, s.Config
+	src, rec, env := s.SourceVersion, s.Source, s.Config.Env
 	if src == nil || rec == nil {
 		return fmt.Errorf("no promotion source (the source stage did not run)")
 	}
 	if s.Route == RouteTrain {
-		return Skip("trained in %s's own workspace instead: %s is another workspace than %s", s.Env, s.Env, rec.Env)
+		return Skip("trained in %s's own workspace instead: %s is another workspace than %s", env, env, rec.Env)
 	}
-	if cfg.UC() {
-		return s.promoteUC(ctx)
-	}
-	tags := s.Tags()
-	tags[TagSourceEnv] = rec.Env
-	tags[TagSourceModel] = src.Name
-	tags[TagSourceVersion] = src.Version
-	tags[TagSourceRecord] = rec.ID
-	if v := tagMap(src.Tags)[TagJobRunID]; v != "" {
-		tags[TagJobRunID] = v
-	}
-	found, err := findVersion(ctx, s, cfg.Model, func(mv ml.ModelVersion) bool {
-		t := tagMap(mv.Tags)
-		return t[TagSourceModel] == src.Name && t[TagSourceVersion] == src.Version && usable(mv)
-	})
-	if err != nil {
-		return err
-	}
-	version, how := "", ""
-	if found != nil {
-		version, how = found.Version, "already copied"
-	} else {
-		req := ml.CreateModelVersionRequest{
-			Name: cfg.Model, Source: src.Source, RunId: src.RunId,
-			Description: fmt.Sprintf("%s promoted from %s %s v%s", s.Release.Tag, rec.Env, src.Name, src.Version),
-			Tags:        versionTags(tags),
-		}
-		resp, err := s.Client.W.ModelRegistry.CreateModelVersion(ctx, req)
-		if errors.Is(err, apierr.ErrNotFound) {
-			// The registered model may be missing (an engine that did not
-			// create it): create it and try once more.
-			if _, gerr := s.Client.W.ModelRegistry.GetModel(ctx, ml.GetModelRequest{Name: cfg.Model}); errors.Is(gerr, apierr.ErrNotFound) {
-				if _, cerr := s.Client.W.ModelRegistry.CreateModel(ctx, ml.CreateModelRequest{Name: cfg.Model}); cerr != nil {
-					return fmt.Errorf("create model %s: %w", cfg.Model, cerr)
-				}
-				resp, err = s.Client.W.ModelRegistry.CreateModelVersion(ctx, req)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("promote %s v%s into %s: %w", src.Name, src.Version, cfg.Model, err)
-		}
-		version, how = resp.ModelVersion.Version, "copied"
-	}
-	mv, err := s.WaitVersionReady(ctx, cfg.Model, version)
-	if err != nil {
-		return fmt.Errorf("promote %s v%s: %w", src.Name, src.Version, err)
-	}
-	s.Version = mv
-	s.Record.Model = &release.ModelVersionRef{
-		Name: cfg.Model, Version: mv.Version, RunID: src.RunId,
-		Source: &release.ModelSource{Env: rec.Env, Model: src.Name, Version: src.Version, Record: rec.ID, Route: RouteCopy},
-	}
-	if rec.Model != nil {
-		s.Record.Model.JobRunID, s.Record.Model.JobRunURL = rec.Model.JobRunID, rec.Model.JobRunURL
-	}
-	s.Printf("   %s v%s -> %s v%s (%s)\n", src.Name, src.Version, cfg.Model, mv.Version, how)
-	return nil
-}
-
-// lineage adds the promotion source to a version trained on the train
-// route (dev's versions have none).
-func (s *State) lineage(ref *release.ModelVersionRef) *release.ModelVersionRef {
-	if s.Source != nil && s.SourceVersion != nil {
-		ref.Source = &release.ModelSource{Env: s.Source.Env, Model: s.SourceVersion.Name, Version: s.SourceVersion.Version, Record: s.Source.ID, Route: RouteTrain}
-	}
-	return ref
-}
-
-// trainedBefore finds the version an earlier deploy of this release
-// trained in this workspace on the train route (same release, commit and
-// source environment), so a re-run serves it instead of training again.
-func (s *State) trainedBefore(ctx context.Context) (*ml.ModelVersion, error) {
-	found, err := findVersion(ctx, s, s.Config.Model, s.trainedMatch)
-	if err != nil || found == nil {
-		return nil, err
-	}
-	return s.WaitVersionReady(ctx, found.Name, found.Version)
-}
-
-func (s *State) trainedMatch(mv ml.ModelVersion) bool {
-	t := tagMap(mv.Tags)
-	return t[TagRoute] == RouteTrain && t[TagRelease] == s.Release.Tag && t[TagGitSHA] == s.Release.SHA &&
-		t[TagSourceEnv] == s.Source.Env && usable(mv)
-}
-
-// jobRunOf is the training job run a version's tags name (0 if none).
-func jobRunOf(mv *ml.ModelVersion) int64 {
-	id, _ := strconv.ParseInt(tagMap(mv.Tags)[TagJobRunID], 10, 64)
-	return id
+	r, err := s.Registry.Promote(ctx, s.deployment())
+	s.keepVersion(r)
+	return err
 }

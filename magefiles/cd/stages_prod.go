@@ -74,8 +74,8 @@ type SmokeSummary struct {
 // machine restores from there) and a masked copy under artifacts/backups/.
 func (s *State) Backups() *rollout.Backups {
 	return &rollout.Backups{
-		Env: s.Env, Store: workspace.Files{API: s.Client.W.Workspace}, Dir: s.Config.BackupDir,
-		Local: release.DirStore{Dir: s.Artifacts}, LocalDir: path.Join("backups", s.Env), Now: s.Clock.Now,
+		Env: s.Config.Env.Name(), Store: workspace.Files{API: s.Client.W.Workspace}, Dir: s.Config.BackupDir,
+		Local: release.DirStore{Dir: s.Artifacts}, LocalDir: path.Join("backups", s.Config.Env.Name()), Now: s.Clock.Now,
 	}
 }
 
@@ -126,7 +126,7 @@ func (Backup) Run(ctx context.Context, s *State) error {
 		}
 	}
 	s.Printf("   %s (%s) -> %s\n   copy: %s\n", s.Config.Endpoint.Name, what, p,
-		filepath.Join(s.Artifacts, "backups", s.Env, path.Base(p)))
+		filepath.Join(s.Artifacts, "backups", s.Config.Env.Name(), path.Base(p)))
 	return nil
 }
 
@@ -169,7 +169,7 @@ func (Canary) Run(ctx context.Context, s *State) error {
 	switch {
 	case errors.Is(err, rollout.ErrPaused):
 		// The candidate now has its share: it is @challenger.
-		return s.syncAliasesLive(ctx)
+		return s.Registry.MoveAliasesLive(ctx)
 	case firstRelease(err):
 		rs.First = true
 		return Skip("%s serves no version yet: the first release is served directly by the serve stage (no stable version to compare a canary against)", s.Config.Endpoint.Name)
@@ -183,9 +183,10 @@ func firstRelease(err error) bool {
 
 // Analyze judges the candidate against the stable version every
 // analysis_interval from the endpoint's metrics export (and probe traffic
-// with CANARY_PROBES=1), printing each interval's numbers, until
-// analysis_count intervals pass or the limits abort. An abort puts the
-// stable version back at 100%, records the evidence and fails the deploy.
+// with CANARY_PROBES=1), printing each interval's numbers, until package
+// rollout/judge promotes it (on evidence, or at canary_max_duration) or
+// aborts. An abort puts the stable version back at 100%, records the
+// evidence and fails the deploy.
 type Analyze struct{}
 
 // Name implements Stage.
@@ -207,30 +208,23 @@ func (Analyze) Run(ctx context.Context, s *State) error {
 	return s.afterRollout(ctx, out, err, true)
 }
 
-// Rollout is prod's serve stage: the candidate that passed its analysis
-// gets all the traffic and the old entity is removed (its spec stays in
-// the backup), then the endpoint is READY; a failed promotion puts the
-// stable version back. A first release is served here directly. The stage
-// is named serve, like every environment's last serving stage, so records
-// read the same across environments.
-type Rollout struct{}
-
-// Name implements Stage.
-func (Rollout) Name() string { return "serve" }
-
-// Run implements Stage.
-func (Rollout) Run(ctx context.Context, s *State) error {
+// finishRollout is deploy:prod's serve stage (Serve with Canary): the
+// candidate that passed its analysis gets all the traffic and the old
+// entity is removed (its spec stays in the backup), then the endpoint is
+// READY; a failed promotion puts the stable version back. A first release
+// is served directly.
+func (s *State) finishRollout(ctx context.Context) error {
 	rs, err := s.rolloutState()
 	if err != nil {
 		return err
 	}
 	if rs.First {
-		return Serve{}.Run(ctx, s)
+		return s.serveAlone(ctx)
 	}
 	out, err := s.runCanary(ctx, "")
 	if firstRelease(err) {
 		rs.First = true
-		return Serve{}.Run(ctx, s)
+		return s.serveAlone(ctx)
 	}
 	return s.afterRollout(ctx, out, err, false)
 }
@@ -251,7 +245,7 @@ func (Smoke) Run(ctx context.Context, s *State) error {
 	}
 	// The canary analysis read the metrics; smoke is about answers.
 	opts.Smoke, opts.Load, opts.Metrics = true, nil, nil
-	opts.Env = s.Env + "-smoke"
+	opts.Env = s.Config.Env.Name() + "-smoke"
 	rep, err := verify.Run(ctx, s.Client.W.ServingEndpoints, opts)
 	if rep == nil {
 		return err
@@ -269,7 +263,7 @@ func (Smoke) Run(ctx context.Context, s *State) error {
 			return fmt.Errorf("smoke tests after the rollback: %w", err)
 		}
 		return fmt.Errorf("smoke tests after the rollout: %w; %s now serves %s: run `mage rollback %s` to go back to the last stable release",
-			err, s.Config.Endpoint.Name, s.Release.Tag, s.Env)
+			err, s.Config.Endpoint.Name, s.Release.Tag, s.Config.Env.Name())
 	}
 	return nil
 }
@@ -379,7 +373,7 @@ func (s *State) rolloutProgress(ctx context.Context, p rollout.Progress, stop co
 		if ctx.Err() == nil {
 			// Someone broke the lock (mage unlock): another deploy may start,
 			// so this one stops where it is rather than interleave.
-			stop(fmt.Errorf("lost the %s lock during the rollout: %w", s.Env, err))
+			stop(fmt.Errorf("lost the %s lock during the rollout: %w", s.Config.Env, err))
 		}
 		return
 	}
@@ -395,7 +389,7 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 	switch {
 	case errors.As(err, &ae):
 		if ae.Restored && ae.After != nil {
-			if aerr := s.syncAliases(ctx, ae.After); aerr != nil {
+			if aerr := s.Registry.MoveAliases(ctx, ae.After); aerr != nil {
 				s.Printf("   warning: %v\n", aerr)
 			}
 		}
@@ -404,7 +398,7 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 		if ctx.Err() != nil {
 			return err
 		}
-		return fmt.Errorf("%w (re-run deploy:%s to resume from here)", err, s.Env)
+		return fmt.Errorf("%w (re-run deploy:%s to resume from here)", err, s.Config.Env)
 	case out == nil:
 		return errors.New("the rollout returned no outcome")
 	}
@@ -417,7 +411,7 @@ func (s *State) afterRollout(ctx context.Context, out *rollout.Outcome, err erro
 			return err
 		}
 	}
-	if err := s.syncAliases(ctx, out.After); err != nil {
+	if err := s.Registry.MoveAliases(ctx, out.After); err != nil {
 		return err
 	}
 	s.Record.Endpoint = EndpointSnapshot(out.After)
@@ -449,7 +443,7 @@ func (s *State) aborted(ae *rollout.AbortError) error {
 		s.Printf("   warning: %v\n", err)
 	}
 	return fmt.Errorf("%w; the evidence is in release record %s (%s)", ae, s.Record.ID,
-		filepath.Join(s.Artifacts, "releases", s.Env, s.Record.ID+".json"))
+		filepath.Join(s.Artifacts, "releases", s.Config.Env.Name(), s.Record.ID+".json"))
 }
 
 // describePlan renders "10% -> analyse every 1m0s -> 100% (alpha 0.01, at most 20 minutes, ...)".

@@ -25,7 +25,7 @@ func (LoadConfig) Name() string { return "config" }
 
 // Run implements Stage.
 func (LoadConfig) Run(_ context.Context, s *State) error {
-	cfg, err := s.LoadConfig(s.Env, "")
+	cfg, err := s.LoadConfig(s.Opts.Env, "")
 	if err != nil {
 		return err
 	}
@@ -43,9 +43,9 @@ func (CheckRelease) Name() string { return "release" }
 
 // Run implements Stage.
 func (CheckRelease) Run(ctx context.Context, s *State) error {
-	production := s.Env == EnvProd || (s.Config != nil && s.Config.Production)
+	env := s.Config.Env
 	id, err := release.ResolveIdentity(ctx, release.Git{Dir: s.Root}, release.IdentityOptions{
-		Env: s.Env, Override: s.Opts.Release, AllowOverride: s.Env == EnvDev, Production: production,
+		Env: env.Name(), Override: s.Opts.Release, AllowOverride: env.AllowsReleaseOverride(), Production: env.Production(),
 	})
 	if err != nil {
 		return err
@@ -59,8 +59,9 @@ func (CheckRelease) Run(ctx context.Context, s *State) error {
 	return nil
 }
 
-// Connect makes the workspace client (host and credential checks) and
-// reloads the target for the authenticated user.
+// Connect makes the workspace client (host and credential checks),
+// reloads the target for the authenticated user and opens its model
+// registry.
 type Connect struct{}
 
 // Name implements Stage.
@@ -68,7 +69,8 @@ func (Connect) Name() string { return "connect" }
 
 // Run implements Stage.
 func (Connect) Run(ctx context.Context, s *State) error {
-	c, err := s.connect(ctx, s.Env)
+	name := s.Config.Env.Name()
+	c, err := s.connect(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -80,15 +82,28 @@ func (Connect) Run(ctx context.Context, s *State) error {
 		s.Printf("   the workspace is the emulator at time scale %g: the rollout's waits follow its clock (a minute takes %s)\n",
 			scale, time.Duration(float64(time.Minute)*scale).Round(time.Millisecond))
 	}
-	cfg, err := s.LoadConfig(s.Env, c.User)
+	cfg, err := s.LoadConfig(name, c.User)
 	if err != nil {
 		return err
 	}
 	s.Config = cfg
-	s.Journal = s.journal(s.Env, c, cfg)
+	s.Journal = s.journal(c, cfg)
+	s.Registry = openRegistry(cfg, c, s, s.Opts.Timeouts.Registration)
 	s.Printf("   %s as %s (%s auth): model %s, endpoint %s\n", c.Host, c.User, c.AuthType, cfg.Model, cfg.Endpoint.Name)
 	return nil
 }
+
+// CheckCatalog refuses a target whose model the deploying principal could
+// not create, before anything changes: the bundle deploy would otherwise
+// fail half way. In Unity Catalog the target's catalog and schema must
+// exist and be usable; the workspace registry skips.
+type CheckCatalog struct{}
+
+// Name implements Stage.
+func (CheckCatalog) Name() string { return "catalog" }
+
+// Run implements Stage.
+func (CheckCatalog) Run(ctx context.Context, s *State) error { return s.Registry.CheckCatalog(ctx) }
 
 // envGetenv reads <NAME>_<ENV> before <NAME>, so one process can hold
 // credentials for two workspaces (a promotion source and its target).
@@ -138,7 +153,9 @@ func (s *State) connect(ctx context.Context, env string) (*workspace.Client, err
 	return c, nil
 }
 
-func (s *State) journal(env string, c *workspace.Client, cfg *EnvConfig) *release.Journal {
+// journal is the release journal of cfg's environment, read with c.
+func (s *State) journal(c *workspace.Client, cfg *EnvConfig) *release.Journal {
+	env := cfg.Env.Name()
 	return &release.Journal{
 		Env: env, Store: workspace.Files{API: c.W.Workspace}, Dir: cfg.JournalDir,
 		Mirror: release.DirStore{Dir: filepath.Join(s.Artifacts, "releases")}, MirrorDir: env,
@@ -157,9 +174,10 @@ func (LoadSource) Name() string { return "source" }
 
 // Run implements Stage.
 func (LoadSource) Run(ctx context.Context, s *State) error {
-	from, ok := promotesFrom[s.Env]
+	env := s.Config.Env
+	from, ok := env.PromotesFrom()
 	if !ok {
-		return Skip("%s is not promoted from another environment", s.Env)
+		return Skip("%s is not promoted from another environment", env)
 	}
 	rec, mv, route, err := s.findSource(ctx, from)
 	if err != nil {
@@ -172,7 +190,7 @@ func (LoadSource) Run(ctx context.Context, s *State) error {
 	}
 	s.Printf("   %s: %s v%s of %s, %s%s (record %s)\n", from, rec.Release, mv.Version, mv.Name, rec.Outcome, verified, rec.ID)
 	if route == RouteTrain {
-		s.Printf("   %s\n", s.crossReason())
+		s.Printf("   %s\n", crossReason(env, s.Release.Tag))
 	}
 	return nil
 }
@@ -185,17 +203,15 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 		return nil, nil, "", fmt.Errorf("reading %s's release records needs %s's workspace (set DATABRICKS_HOST_%s and its credentials when it is another workspace): %w",
 			from, from, strings.ToUpper(from), err)
 	}
-	route := RouteUCCopy
-	if !s.Config.UC() {
-		if route, err = s.routeFrom(ctx, from, c); err != nil {
-			return nil, nil, "", err
-		}
+	route, err := s.Registry.Route(ctx, from, c)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	cfg, err := s.LoadConfig(from, c.User)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	j := s.journal(from, c, cfg)
+	j := s.journal(c, cfg)
 	tag := s.Release.Tag
 	// Newest first, reading only as far back as the decision needs.
 	ids, err := j.IDs(ctx)
@@ -220,7 +236,7 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 			why = " (verification failed)"
 		}
 		return nil, nil, "", fmt.Errorf("%s's latest record of %s (%s) is %s%s: %s promotes only a verified release; run verify:%s (and fix what fails)",
-			from, tag, rec.ID, rec.Outcome, why, s.Env, from)
+			from, tag, rec.ID, rec.Outcome, why, s.Config.Env, from)
 	}
 	if rec.SHA != s.Release.SHA {
 		return nil, nil, "", fmt.Errorf("%s deployed %s from commit %s, but HEAD is %s: the tag moved; re-run the release from deploy:%s",
@@ -229,20 +245,9 @@ func (s *State) findSource(ctx context.Context, from string) (*release.Record, *
 	if rec.Model == nil || rec.Model.Version == "" {
 		return nil, nil, "", fmt.Errorf("%s's record %s of %s names no model version", from, rec.ID, tag)
 	}
-	if s.Config.UC() {
-		mv, err := s.sourceVersionUC(ctx, from, rec.Model)
-		if err != nil {
-			return nil, nil, "", err
-		}
-		return rec, mv, route, nil
-	}
-	resp, err := c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: rec.Model.Name, Version: rec.Model.Version})
+	mv, err := s.Registry.SourceVersion(ctx, from, c, rec)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("%s model %s v%s (record %s): %w", from, rec.Model.Name, rec.Model.Version, rec.ID, err)
-	}
-	mv := resp.ModelVersion
-	if mv == nil || mv.Status != ml.ModelVersionStatusReady {
-		return nil, nil, "", fmt.Errorf("%s model %s v%s is not READY", from, rec.Model.Name, rec.Model.Version)
+		return nil, nil, "", err
 	}
 	return rec, mv, route, nil
 }
@@ -311,14 +316,14 @@ func (AcquireLock) Run(ctx context.Context, s *State) error {
 			s.Printf("   warning: %v\n", err)
 		}
 	})
-	s.Printf("   %s held by %s until %s\n", s.Env, held.Holder, held.Expiry.Format(time.RFC3339))
+	s.Printf("   %s held by %s until %s\n", s.Config.Env, held.Holder, held.Expiry.Format(time.RFC3339))
 	return nil
 }
 
 // Locker returns the environment's lock (needs Connect).
 func (s *State) Locker() *release.Locker {
 	return &release.Locker{
-		Env: s.Env, Store: workspace.Files{API: s.Client.W.Workspace}, Path: s.Config.LockFile,
+		Env: s.Config.Env.Name(), Store: workspace.Files{API: s.Client.W.Workspace}, Path: s.Config.LockFile,
 		Now:      s.Clock.Now,
 		Logf:     func(f string, a ...any) { s.Printf("   "+f+"\n", a...) },
 		TakeOver: s.takeOver,
@@ -392,89 +397,4 @@ func (s *State) takeOver(cur release.Lock) (string, bool) {
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// BeginRecord opens the release record of this deploy, or resumes the one
-// an interrupted run of the same release left in progress or failed.
-type BeginRecord struct{}
-
-// Name implements Stage.
-func (BeginRecord) Name() string { return "record" }
-
-// Run implements Stage.
-func (BeginRecord) Run(ctx context.Context, s *State) error {
-	latest, err := s.Journal.Latest(ctx)
-	if err != nil && !errors.Is(err, release.ErrNoRecord) {
-		return err
-	}
-	machine, _ := s.process()
-	if ci := s.ciRunURL(); ci != "" {
-		machine = ci
-	}
-	if latest != nil && latest.Kind == release.KindDeploy && latest.Release == s.Release.Tag && latest.SHA == s.Release.SHA &&
-		(latest.Outcome == release.OutcomeInProgress || latest.Outcome == release.OutcomeFailed) {
-		note := fmt.Sprintf("resumed at %s by %s after %s", s.Clock.Now().UTC().Format(time.RFC3339), s.Client.User, latest.Outcome)
-		if latest.Error != "" {
-			note += ": " + latest.Error
-		}
-		latest.Notes = append(latest.Notes, note)
-		latest.Outcome, latest.Error, latest.Finished = release.OutcomeInProgress, "", nil
-		latest.Actor, latest.Machine, latest.Approval = s.Client.User, machine, s.Approval
-		s.Record = latest
-		s.Printf("   resuming record %s (%s)\n", latest.ID, note)
-	} else {
-		// A run of a different release died: this deploy holds the lock,
-		// so that run is gone, and its record is closed.
-		if err := s.supersede(ctx, "a deploy of "+s.Release.Tag+" took its place"); err != nil {
-			return err
-		}
-		s.Record = &release.Record{
-			Env: s.Env, Kind: release.KindDeploy, Release: s.Release.Tag, SHA: s.Release.SHA,
-			Target: s.Config.Target.Name, Host: s.Client.Host, Actor: s.Client.User, Machine: machine,
-			Approval: s.Approval, Started: s.Clock.Now().UTC(),
-		}
-		for _, st := range s.Stages {
-			s.Record.SetStage(st)
-		}
-		if err := s.attachValidationGate(); err != nil {
-			return err
-		}
-		// The runner saves the record again when this stage ends.
-		if err := s.Journal.Begin(ctx, s.Record); err != nil {
-			return err
-		}
-		s.Printf("   record %s\n", s.Record.ID)
-		s.announce(ctx)
-		return nil
-	}
-	for _, st := range s.Stages {
-		s.Record.SetStage(st)
-	}
-	if err := s.attachValidationGate(); err != nil {
-		return err
-	}
-	s.announce(ctx)
-	return nil
-}
-
-// supersede closes the record a dead run left in progress (the caller
-// holds the lock), saying so.
-func (s *State) supersede(ctx context.Context, why string) error {
-	old, err := s.Journal.Supersede(ctx, s.Client.User, why)
-	if err != nil {
-		return fmt.Errorf("close the record a dead run left: %w", err)
-	}
-	if old != nil {
-		s.Printf("   record %s (%s %s) was left in progress by a run that is gone: marked superseded\n", old.ID, old.Kind, old.Release)
-	}
-	return nil
-}
-
-// resumedOK reports whether a resumed record shows stage done.
-func (s *State) resumedOK(stage string) bool {
-	if s.Record == nil {
-		return false
-	}
-	st := s.Record.Stage(stage)
-	return st != nil && st.Status == release.StageOK
 }

@@ -23,19 +23,6 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
-// Environments, in promotion order.
-const (
-	EnvDev     = "dev"
-	EnvStaging = "staging"
-	EnvProd    = "prod"
-)
-
-// Envs lists the environments a release goes through, in order.
-var Envs = []string{EnvDev, EnvStaging, EnvProd}
-
-// promotesFrom is where each environment's model version comes from.
-var promotesFrom = map[string]string{EnvStaging: EnvDev, EnvProd: EnvStaging}
-
 // ExitAfterStageEnv names the test hook: the process exits right after the
 // named stage succeeds, as if killed, leaving the lock and an in-progress
 // record behind (for kill-and-rerun tests).
@@ -133,7 +120,7 @@ type Options struct {
 }
 
 // CanaryOptions tune the production rollout (the canary, analysis and
-// rollout stages of deploy:prod).
+// serve stages of deploy:prod).
 type CanaryOptions struct {
 	// Clock paces the analysis intervals and the rollout's READY polls;
 	// nil is Options.Clock. The demo scales it; tests bring traffic with it.
@@ -165,11 +152,13 @@ type Process struct {
 
 // EnvConfig is what the stages need from one bundle target.
 type EnvConfig struct {
-	Env    string
+	// Env is the target's environment and its policy.
+	Env    Environment
 	Bundle *bundle.Bundle
 	Target workspace.Target
 	// Registry is where the model lives: RegistryUnityCatalog or
-	// RegistryWorkspace, by the resource the bundle declares.
+	// RegistryWorkspace, by the resource the bundle declares (Connect
+	// opens the ModelRegistry of that kind).
 	Registry string
 	// Model is the environment's model: catalog.schema.name in Unity
 	// Catalog, the registered model's name in the workspace registry.
@@ -183,6 +172,9 @@ type EnvConfig struct {
 	// into this environment's Unity Catalog model (a job whose key
 	// mentions promote).
 	PromoteJobKey, PromoteJob string
+	// promoteJobRequired: the model is promoted by the promote job (a
+	// Unity Catalog model in an environment that promotes).
+	promoteJobRequired bool
 	// ServedPrefix names served entities: <prefix>-<version>, as the
 	// bundle's endpoint resource does (var.model_name).
 	ServedPrefix string
@@ -190,16 +182,17 @@ type EnvConfig struct {
 	Endpoint *serving.CreateServingEndpoint
 	// TrainingJob is the training job's resource key and name.
 	TrainingJobKey, TrainingJob string
-	Production                  bool
 	// Paths in the workspace.
 	JournalDir, LockFile, BackupDir string
 }
 
 // State is everything one run knows: configuration, the release, the
 // workspace client, and what earlier stages produced for later ones.
+//
+// The environment is the loaded target's (Config.Env); before LoadConfig
+// only its name is known, as Opts.Env.
 type State struct {
 	Opts      Options
-	Env       string
 	Root      string
 	Artifacts string
 	Out       io.Writer
@@ -214,8 +207,10 @@ type State struct {
 	Config  *EnvConfig
 	Release release.Identity
 	Client  *workspace.Client
-	Engine  workspace.Engine
-	Journal *release.Journal
+	// Registry is the environment's model registry (opened by Connect).
+	Registry ModelRegistry
+	Engine   workspace.Engine
+	Journal  *release.Journal
 
 	// Filled by the stages, in order.
 	Record     *release.Record
@@ -296,23 +291,10 @@ func NewState(ctx context.Context, o Options) (*State, error) {
 		o.ArtifactsDir = filepath.Join(o.Root, "artifacts")
 	}
 	s := &State{
-		Opts: o, Env: o.Env, Root: o.Root, Artifacts: o.ArtifactsDir, Out: o.Out, Clock: o.Clock, Getenv: o.Getenv,
+		Opts: o, Root: o.Root, Artifacts: o.ArtifactsDir, Out: o.Out, Clock: o.Clock, Getenv: o.Getenv,
 		clients: map[string]*workspace.Client{}, configs: map[string]*EnvConfig{},
 	}
 	return s, nil
-}
-
-// CheckEnv rejects an environment this pipeline does not know.
-func CheckEnv(env string) error {
-	for _, e := range Envs {
-		if env == e {
-			return nil
-		}
-	}
-	if env == "" {
-		return fmt.Errorf("no environment given: want one of %s", strings.Join(Envs, ", "))
-	}
-	return fmt.Errorf("unknown environment %q: want one of %s", env, strings.Join(Envs, ", "))
 }
 
 func (t Timeouts) withDefaults() Timeouts {
@@ -391,14 +373,17 @@ func (s *State) lookupEnv(name string) (string, bool) {
 
 // configFromBundle picks the environment's model, endpoint and training job
 // out of the bundle target.
-func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
+func configFromBundle(name string, b *bundle.Bundle) (*EnvConfig, error) {
+	env, err := environmentOf(name, b)
+	if err != nil {
+		return nil, err
+	}
 	c := &EnvConfig{
 		Env: env, Bundle: b,
 		Target:     workspace.Target{Name: b.Target, Host: b.Workspace.Host, Profile: b.Workspace.Profile},
-		Production: env == EnvProd || b.Mode == bundle.ModeProduction,
-		JournalDir: path.Join(b.Workspace.RootPath, "releases", env),
-		LockFile:   path.Join(b.Workspace.StatePath, "deploy-"+env+".lock.json"),
-		BackupDir:  path.Join(b.Workspace.RootPath, "backups", env),
+		JournalDir: path.Join(b.Workspace.RootPath, "releases", name),
+		LockFile:   path.Join(b.Workspace.StatePath, "deploy-"+name+".lock.json"),
+		BackupDir:  path.Join(b.Workspace.RootPath, "backups", name),
 	}
 	if err := c.chooseModel(b); err != nil {
 		return nil, err
@@ -408,7 +393,7 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 		c.ServedPrefix = c.Model
 	}
 	if len(b.ServingEndpoints) != 1 {
-		return nil, fmt.Errorf("bundle target %s declares %d serving endpoints: want exactly one", env, len(b.ServingEndpoints))
+		return nil, fmt.Errorf("bundle target %s declares %d serving endpoints: want exactly one", name, len(b.ServingEndpoints))
 	}
 	for _, e := range b.ServingEndpoints {
 		c.Endpoint = e.Request
@@ -424,12 +409,12 @@ func configFromBundle(env string, b *bundle.Bundle) (*EnvConfig, error) {
 			c.TrainingJobKey, c.TrainingJob = key, j.Settings.Name
 		}
 	}
-	if env == EnvDev && len(trainers) != 1 {
+	if env.TrainsEveryRelease() && len(trainers) != 1 {
 		sort.Strings(trainers)
-		return nil, fmt.Errorf("bundle target %s: want one training job (a job whose key mentions train), found %d %v", env, len(trainers), trainers)
+		return nil, fmt.Errorf("bundle target %s: want one training job (a job whose key mentions train), found %d %v", name, len(trainers), trainers)
 	}
-	if c.UC() && env != EnvDev && c.PromoteJobKey == "" {
-		return nil, fmt.Errorf("bundle target %s: a Unity Catalog model is promoted by a job whose key mentions promote (resources/promote_job.yml); the target declares none", env)
+	if c.promoteJobRequired && c.PromoteJobKey == "" {
+		return nil, fmt.Errorf("bundle target %s: a Unity Catalog model is promoted by a job whose key mentions promote (resources/promote_job.yml); the target declares none", name)
 	}
 	return c, nil
 }
@@ -448,6 +433,9 @@ func (c *EnvConfig) chooseModel(b *bundle.Bundle) error {
 		c.Registry = RegistryUnityCatalog
 		c.Schema = m.Catalog + "." + m.Schema
 		c.ChampionAlias, c.ChallengerAlias = m.Champion, m.Challenger
+		// Unity Catalog copies a version between environments with a job
+		// of the target's own (MLflow's copy_model_version).
+		c.promoteJobRequired = !c.Env.TrainsEveryRelease()
 	}
 	return nil
 }

@@ -51,13 +51,13 @@ func Status(ctx context.Context, o Options) (*StatusReport, error) {
 		return nil, err
 	}
 	r.Render(s.Out, s.Clock.Now())
-	return r, writeJSON(filepath.Join(s.Artifacts, "status", s.Env+".json"), r)
+	return r, writeJSON(filepath.Join(s.Artifacts, "status", s.Config.Env.Name()+".json"), r)
 }
 
 // BuildStatus reads the endpoint, the journal and the lock.
 func BuildStatus(ctx context.Context, s *State) (*StatusReport, error) {
 	cfg := s.Config
-	r := &StatusReport{Env: s.Env, Target: cfg.Target.Name, Host: s.Client.Host}
+	r := &StatusReport{Env: s.Config.Env.Name(), Target: cfg.Target.Name, Host: s.Client.Host}
 	ep, err := s.Client.W.ServingEndpoints.GetByName(ctx, cfg.Endpoint.Name)
 	switch {
 	case err == nil:
@@ -95,15 +95,8 @@ func BuildStatus(ctx context.Context, s *State) (*StatusReport, error) {
 	}
 	r.Lock = lk
 	r.Model = cfg.Model
-	if cfg.UC() {
-		aliases, err := s.Aliases(ctx, s.Client, cfg.Model)
-		switch {
-		case notFound(err):
-			aliases = map[string]string{} // not deployed yet
-		case err != nil:
-			return nil, err
-		}
-		r.Aliases = aliases
+	if r.Aliases, err = s.Registry.Aliases(ctx); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -20,16 +20,14 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
-// Registries a target's model can live in, chosen by the resource the
-// bundle declares: registered_models (Unity Catalog) or models (the
-// workspace model registry, for workspaces that still have it).
-const (
-	RegistryUnityCatalog = "unity-catalog"
-	RegistryWorkspace    = "workspace"
-)
-
-// UC reports whether the environment's model is a Unity Catalog model.
-func (c *EnvConfig) UC() bool { return c != nil && c.Registry == RegistryUnityCatalog }
+// unityCatalog is the ModelRegistry of a target that declares a Unity
+// Catalog model (registered_models): catalog.schema.name, shared by every
+// workspace attached to the metastore. A release's version is named by its
+// release alias (release_<tag>); @champion and @challenger follow what the
+// endpoint serves. The training run registers dev's version (the SDK cannot
+// create Unity Catalog versions); the target's promote job copies it into
+// staging's and prod's models.
+type unityCatalog struct{ registryBase }
 
 // ReleaseAlias is the alias naming a release's version in a Unity Catalog
 // model (bundle.ReleaseAlias: v1.2.0-rc.1 -> release_v1_2_0_rc_1).
@@ -69,13 +67,13 @@ func versionInt(model, version string) (int, error) {
 	return n, nil
 }
 
-// ucStatusMessage is why a Unity Catalog version failed registration. The
+// statusMessage is why a Unity Catalog version failed registration. The
 // SDK's ModelVersionInfo has no status message (v0.118 to v0.175), but
 // MLflow's Unity Catalog registry route returns one; it is read through the
 // SDK's own client (auth, retries), and its absence is said, not hidden.
-func (s *State) ucStatusMessage(ctx context.Context, model, version string) string {
+func (u *unityCatalog) statusMessage(ctx context.Context, model, version string) string {
 	const unknown = "Unity Catalog gave no reason; the registering run's logs have it"
-	c, err := client.New(s.Client.W.Config)
+	c, err := client.New(u.client.W.Config)
 	if err != nil {
 		return unknown
 	}
@@ -92,9 +90,13 @@ func (s *State) ucStatusMessage(ctx context.Context, model, version string) stri
 	return resp.ModelVersion.StatusMessage
 }
 
-// readyUC reads a Unity Catalog version once: READY, or why not.
-func (s *State) readyUC(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
-	mv, err := s.getVersion(ctx, s.Client, model, version)
+// WaitReady reads the version once: MLflow finalizes a Unity Catalog
+// version before create_model_version returns ("a successful creation will
+// immediately place the model version in a READY state", its Unity Catalog
+// store), so one still PENDING_REGISTRATION is an upload that died, which
+// nothing will finish; waiting on it would only run into the timeout.
+func (u *unityCatalog) WaitReady(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
+	mv, err := u.Version(ctx, model, version)
 	if err != nil {
 		return nil, fmt.Errorf("read %s v%s: %w", model, version, err)
 	}
@@ -102,28 +104,18 @@ func (s *State) readyUC(ctx context.Context, model, version string) (*ml.ModelVe
 	case ml.ModelVersionStatusReady:
 		return mv, nil
 	case ml.ModelVersionStatusFailedRegistration:
-		return nil, &RegistrationFailedError{Model: model, Version: version, Message: s.ucStatusMessage(ctx, model, version)}
+		return nil, &RegistrationFailedError{Model: model, Version: version, Message: u.statusMessage(ctx, model, version)}
 	}
 	return nil, &UnfinishedVersionError{Model: model, Version: version}
 }
 
-// getVersion reads one version from the environment's registry.
-func (s *State) getVersion(ctx context.Context, c *workspace.Client, model, version string) (*ml.ModelVersion, error) {
-	if !s.Config.UC() {
-		resp, err := c.W.ModelRegistry.GetModelVersion(ctx, ml.GetModelVersionRequest{Name: model, Version: version})
-		if err != nil {
-			return nil, err
-		}
-		if resp.ModelVersion == nil {
-			return nil, fmt.Errorf("model %s v%s: empty answer", model, version)
-		}
-		return resp.ModelVersion, nil
-	}
+// Version implements ModelRegistry.
+func (u *unityCatalog) Version(ctx context.Context, model, version string) (*ml.ModelVersion, error) {
 	n, err := versionInt(model, version)
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.W.ModelVersions.Get(ctx, catalog.GetModelVersionRequest{FullName: model, Version: n})
+	info, err := u.client.W.ModelVersions.Get(ctx, catalog.GetModelVersionRequest{FullName: model, Version: n})
 	if err != nil {
 		return nil, err
 	}
@@ -131,10 +123,11 @@ func (s *State) getVersion(ctx context.Context, c *workspace.Client, model, vers
 	return mv, nil
 }
 
-// ucVersions lists a Unity Catalog model's versions (the list answer has
-// no tags: lineage is found by run id, source or alias instead).
-func (s *State) ucVersions(ctx context.Context, c *workspace.Client, model string) ([]ml.ModelVersion, error) {
-	infos, err := c.W.ModelVersions.ListAll(ctx, catalog.ListModelVersionsRequest{FullName: model})
+// versions lists the model's versions (the list answer has no tags:
+// lineage is found by run id, source or alias instead).
+func (u *unityCatalog) versions(ctx context.Context) ([]ml.ModelVersion, error) {
+	model := u.cfg.Model
+	infos, err := u.client.W.ModelVersions.ListAll(ctx, catalog.ListModelVersionsRequest{FullName: model})
 	if err != nil {
 		return nil, fmt.Errorf("list versions of %s: %w", model, err)
 	}
@@ -147,8 +140,9 @@ func (s *State) ucVersions(ctx context.Context, c *workspace.Client, model strin
 }
 
 // byAlias returns the version an alias names, nil when the alias is not set.
-func (s *State) byAlias(ctx context.Context, c *workspace.Client, model, alias string) (*ml.ModelVersion, error) {
-	info, err := c.W.ModelVersions.GetByAlias(ctx, catalog.GetByAliasRequest{FullName: model, Alias: alias})
+func (u *unityCatalog) byAlias(ctx context.Context, alias string) (*ml.ModelVersion, error) {
+	model := u.cfg.Model
+	info, err := u.client.W.ModelVersions.GetByAlias(ctx, catalog.GetByAliasRequest{FullName: model, Alias: alias})
 	if errors.Is(err, apierr.ErrNotFound) || errors.Is(err, apierr.ErrResourceDoesNotExist) {
 		return nil, nil
 	}
@@ -159,9 +153,19 @@ func (s *State) byAlias(ctx context.Context, c *workspace.Client, model, alias s
 	return mv, nil
 }
 
-// Aliases returns the aliases of a Unity Catalog model: alias -> version.
-func (s *State) Aliases(ctx context.Context, c *workspace.Client, model string) (map[string]string, error) {
-	info, err := c.W.RegisteredModels.Get(ctx, catalog.GetRegisteredModelRequest{FullName: model, IncludeAliases: true})
+// Aliases implements ModelRegistry: a model not created yet has none.
+func (u *unityCatalog) Aliases(ctx context.Context) (map[string]string, error) {
+	have, err := u.aliases(ctx)
+	if notFound(err) {
+		return map[string]string{}, nil
+	}
+	return have, err
+}
+
+// aliases are the model's aliases: alias -> version.
+func (u *unityCatalog) aliases(ctx context.Context) (map[string]string, error) {
+	model := u.cfg.Model
+	info, err := u.client.W.RegisteredModels.Get(ctx, catalog.GetRegisteredModelRequest{FullName: model, IncludeAliases: true})
 	if err != nil {
 		return nil, fmt.Errorf("aliases of %s: %w", model, err)
 	}
@@ -173,20 +177,22 @@ func (s *State) Aliases(ctx context.Context, c *workspace.Client, model string) 
 }
 
 // setAlias points alias at version (setting an alias moves it).
-func (s *State) setAlias(ctx context.Context, model, alias, version string) error {
+func (u *unityCatalog) setAlias(ctx context.Context, alias, version string) error {
+	model := u.cfg.Model
 	n, err := versionInt(model, version)
 	if err != nil {
 		return err
 	}
-	if _, err := s.Client.W.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: model, Alias: alias, VersionNum: n}); err != nil {
+	if _, err := u.client.W.RegisteredModels.SetAlias(ctx, catalog.SetRegisteredModelAliasRequest{FullName: model, Alias: alias, VersionNum: n}); err != nil {
 		return fmt.Errorf("set %s@%s to v%s: %w", model, alias, version, err)
 	}
 	return nil
 }
 
 // deleteAlias removes an alias; one that is not set is already removed.
-func (s *State) deleteAlias(ctx context.Context, model, alias string) error {
-	err := s.Client.W.RegisteredModels.DeleteAlias(ctx, catalog.DeleteAliasRequest{FullName: model, Alias: alias})
+func (u *unityCatalog) deleteAlias(ctx context.Context, alias string) error {
+	model := u.cfg.Model
+	err := u.client.W.RegisteredModels.DeleteAlias(ctx, catalog.DeleteAliasRequest{FullName: model, Alias: alias})
 	if err == nil || errors.Is(err, apierr.ErrNotFound) || errors.Is(err, apierr.ErrResourceDoesNotExist) {
 		return nil
 	}
@@ -205,8 +211,9 @@ const KeptReleaseAliases = 10
 // pruneReleaseAliases deletes the release aliases beyond the newest
 // KeptReleaseAliases (by the version they name, then by name), keeping the
 // one of the release being deployed.
-func (s *State) pruneReleaseAliases(ctx context.Context, model, current string) error {
-	have, err := s.Aliases(ctx, s.Client, model)
+func (u *unityCatalog) pruneReleaseAliases(ctx context.Context, current string) error {
+	model := u.cfg.Model
+	have, err := u.aliases(ctx)
 	if err != nil {
 		return err
 	}
@@ -227,10 +234,10 @@ func (s *State) pruneReleaseAliases(ctx context.Context, model, current string) 
 		if i < KeptReleaseAliases-1 {
 			continue
 		}
-		if err := s.deleteAlias(ctx, model, a); err != nil {
+		if err := u.deleteAlias(ctx, a); err != nil {
 			return err
 		}
-		s.Printf("   %s@%s removed (v%s): only the newest %d release aliases are kept\n", model, a, have[a], KeptReleaseAliases)
+		u.run.Printf("   %s@%s removed (v%s): only the newest %d release aliases are kept\n", model, a, have[a], KeptReleaseAliases)
 	}
 	return nil
 }
@@ -277,45 +284,41 @@ func ServingAliases(ep *serving.ServingEndpointDetailed, model string) (champion
 	return champion, challenger
 }
 
-// syncAliases moves the Unity Catalog aliases to what the endpoint serves
+// MoveAliases moves @champion and @challenger to what the endpoint serves
 // now (ServingAliases). Deriving them from the endpoint, not from the step
-// that ran, makes a re-run after a kill converge. A no-op for the
-// workspace registry, whose versions carry release tags instead.
-func (s *State) syncAliases(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
-	cfg := s.Config
-	if !cfg.UC() || ep == nil {
+// that ran, makes a re-run after a kill converge.
+func (u *unityCatalog) MoveAliases(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
+	if ep == nil {
 		return nil
 	}
-	model := cfg.Model
+	model := u.cfg.Model
 	champion, challenger := ServingAliases(ep, model)
-	have, err := s.Aliases(ctx, s.Client, model)
+	have, err := u.aliases(ctx)
 	if err != nil {
 		return err
 	}
-	for _, m := range aliasMoves(cfg, have, champion, challenger) {
+	for _, m := range aliasMoves(u.cfg, have, champion, challenger) {
 		if m.To == "" {
-			err = s.deleteAlias(ctx, model, m.Alias)
+			err = u.deleteAlias(ctx, m.Alias)
 		} else {
-			err = s.setAlias(ctx, model, m.Alias, m.To)
+			err = u.setAlias(ctx, m.Alias, m.To)
 		}
 		if err != nil {
 			return err
 		}
-		s.Printf("   %s %s\n", model, m)
+		u.run.Printf("   %s %s\n", model, m)
 	}
 	return nil
 }
 
-// syncAliasesLive is syncAliases on the endpoint as it is now.
-func (s *State) syncAliasesLive(ctx context.Context) error {
-	if !s.Config.UC() {
-		return nil
-	}
-	ep, err := s.Client.W.ServingEndpoints.GetByName(ctx, s.Config.Endpoint.Name)
+// MoveAliasesLive implements ModelRegistry.
+func (u *unityCatalog) MoveAliasesLive(ctx context.Context) error {
+	name := u.cfg.Endpoint.Name
+	ep, err := u.client.W.ServingEndpoints.GetByName(ctx, name)
 	if err != nil {
-		return fmt.Errorf("endpoint %s: %w", s.Config.Endpoint.Name, err)
+		return fmt.Errorf("endpoint %s: %w", name, err)
 	}
-	return s.syncAliases(ctx, ep)
+	return u.MoveAliases(ctx, ep)
 }
 
 // aliasMoves are the changes that make have name champion and challenger
@@ -329,15 +332,6 @@ func aliasMoves(cfg *EnvConfig, have map[string]string, champion, challenger str
 		moves = append(moves, AliasMove{Alias: cfg.ChallengerAlias, From: have[cfg.ChallengerAlias], To: challenger})
 	}
 	return moves
-}
-
-// markRelease records that the endpoint serves this release at 100%: the
-// endpoint's release tags and, in Unity Catalog, the aliases.
-func (s *State) markRelease(ctx context.Context, ep *serving.ServingEndpointDetailed) error {
-	if err := s.TagEndpoint(ctx, ep); err != nil {
-		return err
-	}
-	return s.syncAliases(ctx, ep)
 }
 
 // CatalogMissingError is a target whose catalog or schema does not exist

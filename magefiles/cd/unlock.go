@@ -27,7 +27,7 @@ func Unlock(ctx context.Context, o Options) (*release.Lock, error) {
 		return nil, err
 	}
 	if cur == nil {
-		s.Printf("%s is not locked: nothing to do\n", s.Env)
+		s.Printf("%s is not locked: nothing to do\n", s.Config.Env)
 		return nil, nil
 	}
 	now := s.Clock.Now()
@@ -35,7 +35,7 @@ func Unlock(ctx context.Context, o Options) (*release.Lock, error) {
 	if !now.Before(cur.Expiry) {
 		state = "stale: expired " + cur.Expiry.Format(time.RFC3339) + " (the next deploy would take it over anyway)"
 	}
-	s.Printf("Lock of %s (%s)\n  holder:  %s\n  release: %s\n  since:   %s\n  state:   %s\n", s.Env, s.Config.LockFile, cur.Holder, cur.Release, cur.Started.Format(time.RFC3339), state)
+	s.Printf("Lock of %s (%s)\n  holder:  %s\n  release: %s\n  since:   %s\n  state:   %s\n", s.Config.Env, s.Config.LockFile, cur.Holder, cur.Release, cur.Started.Format(time.RFC3339), state)
 	if cur.Machine != "" {
 		s.Printf("  process: %d on %s\n", cur.PID, cur.Machine)
 	}
@@ -43,7 +43,7 @@ func Unlock(ctx context.Context, o Options) (*release.Lock, error) {
 		s.Printf("  CI run:  %s\n", cur.CIRun)
 	}
 	s.confirm = func(context.Context) (string, error) {
-		return fmt.Sprintf("Remove the lock of %s held by %s? Only do this when that deploy is gone. Type %q to confirm: ", s.Env, cur.Holder, s.Env), nil
+		return fmt.Sprintf("Remove the lock of %s held by %s? Only do this when that deploy is gone. Type %q to confirm: ", s.Config.Env, cur.Holder, s.Config.Env.Name()), nil
 	}
 	how, err := s.approval(ctx)
 	if err != nil {
@@ -55,17 +55,17 @@ func Unlock(ctx context.Context, o Options) (*release.Lock, error) {
 		return nil, err
 	}
 	if again == nil {
-		s.Printf("%s was unlocked meanwhile: nothing to do\n", s.Env)
+		s.Printf("%s was unlocked meanwhile: nothing to do\n", s.Config.Env)
 		return nil, nil
 	}
 	if again.ID != cur.ID {
-		return nil, fmt.Errorf("the lock of %s changed hands while asking (now %s, release %s): nothing was removed; run unlock again if that one is gone too", s.Env, again.Holder, again.Release)
+		return nil, fmt.Errorf("the lock of %s changed hands while asking (now %s, release %s): nothing was removed; run unlock again if that one is gone too", s.Config.Env, again.Holder, again.Release)
 	}
 	removed, err := l.Break(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s.Printf("removed the lock of %s held by %s (%s)\n", s.Env, cur.Holder, how)
+	s.Printf("removed the lock of %s held by %s (%s)\n", s.Config.Env, cur.Holder, how)
 	if err := s.supersede(ctx, "its lock was removed with mage unlock"); err != nil {
 		return removed, err
 	}

@@ -61,10 +61,11 @@ func ValidateStages() []Stage {
 
 // RunValidate runs `validate <env>`.
 func RunValidate(ctx context.Context, o Options) error {
-	if err := CheckEnv(o.Env); err != nil {
+	env, err := environmentNamed(o.Env)
+	if err != nil {
 		return err
 	}
-	if _, ok := promotesFrom[o.Env]; !ok {
+	if _, ok := env.PromotesFrom(); !ok {
 		return fmt.Errorf("validate %s: %s is not promoted from another environment, so there is no challenger to judge; validate staging or prod", o.Env, o.Env)
 	}
 	if o.Client.RateLimitPerSecond == 0 {
@@ -163,7 +164,7 @@ func (Validate) Run(ctx context.Context, s *State) error {
 	if err != nil {
 		return err
 	}
-	champion, err := servedChampion(ctx, s.Client.W.ServingEndpoints, s.Env, s.Config.Endpoint.Name)
+	champion, err := servedChampion(ctx, s.Client.W.ServingEndpoints, s.Config.Env.Name(), s.Config.Endpoint.Name)
 	if err != nil {
 		return err
 	}
@@ -202,7 +203,7 @@ func (Validate) Run(ctx context.Context, s *State) error {
 	verdict.AddShadow(s.shadow(ctx, policy, src, challenger, champion))
 	verdict.At = s.Clock.Now().UTC()
 
-	vr := ValidationRecord{Env: s.Env, Release: tag, Challenger: challenger, Champion: champion, By: s.actor(), Verdict: verdict}
+	vr := ValidationRecord{Env: s.Config.Env.Name(), Release: tag, Challenger: challenger, Champion: champion, By: s.actor(), Verdict: verdict}
 	if vr.Report, err = s.writeValidationReport(vr); err != nil {
 		return err
 	}
@@ -302,7 +303,7 @@ func answerOf(raw any) (validation.Answer, error) {
 // artifacts/validation/<env>/ and appends the report to the GitHub step
 // summary.
 func (s *State) writeValidationReport(vr ValidationRecord) (string, error) {
-	dir := filepath.Join(s.Artifacts, "validation", s.Env)
+	dir := filepath.Join(s.Artifacts, "validation", s.Config.Env.Name())
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return "", fmt.Errorf("validation report: %w", err)
 	}
@@ -338,7 +339,7 @@ func describeChampion(v *ServedVersion) string {
 // the release, with the source's credentials: that record names the version
 // the verdict is about, and deploy:<env> reads it there.
 func (s *State) keepVerdict(ctx context.Context, src *workspace.Client, cfg *EnvConfig, vr ValidationRecord) error {
-	_, err := s.journal(s.Source.Env, src, cfg).Update(ctx, s.Source.ID, func(r *release.Record) error {
+	_, err := s.journal(src, cfg).Update(ctx, s.Source.ID, func(r *release.Record) error {
 		return r.Attach(AttachValidation, vr)
 	})
 	if err != nil {
@@ -398,8 +399,8 @@ func (CheckValidation) Run(ctx context.Context, s *State) error {
 	if s.Config.Bundle.Validation == nil {
 		return Skip("the bundle declares no validation policy")
 	}
-	if !s.Config.Production {
-		return Skip("%s is not production: the gate guards production deploys", s.Env)
+	if !s.Config.Env.Production() {
+		return Skip("%s is not production: the gate guards production deploys", s.Config.Env)
 	}
 	if s.Source == nil || s.SourceVersion == nil {
 		return fmt.Errorf("no source version to check")
@@ -419,7 +420,7 @@ func (CheckValidation) Run(ctx context.Context, s *State) error {
 		s.Printf("   %s\n", s.paint(color.FgYellow, fmt.Sprintf("OVERRIDDEN by %s: %s (the gate: %s)", o.By, reason, problem)))
 		return nil
 	}
-	return &ValidationRequiredError{Env: s.Env, Release: s.Release.Tag, Model: s.SourceVersion.Name, Version: s.SourceVersion.Version, Problem: problem}
+	return &ValidationRequiredError{Env: s.Config.Env.Name(), Release: s.Release.Tag, Model: s.SourceVersion.Name, Version: s.SourceVersion.Version, Problem: problem}
 }
 
 // sourceVerdict reads the verdict on the source record and says what, if
@@ -432,8 +433,8 @@ func (s *State) sourceVerdict() (*ValidationRecord, string) {
 		return nil, fmt.Sprintf("the verdict on %s's record %s is unreadable: %v", s.Source.Env, s.Source.ID, err)
 	case !ok || vr.Verdict == nil:
 		return nil, fmt.Sprintf("%s's record %s carries no validation verdict", s.Source.Env, s.Source.ID)
-	case vr.Env != s.Env:
-		return &vr, fmt.Sprintf("the verdict judged it for %s, not %s", vr.Env, s.Env)
+	case vr.Env != s.Config.Env.Name():
+		return &vr, fmt.Sprintf("the verdict judged it for %s, not %s", vr.Env, s.Config.Env)
 	case vr.Challenger.Model != s.SourceVersion.Name || vr.Challenger.Version != s.SourceVersion.Version:
 		return &vr, fmt.Sprintf("the verdict is about %s v%s", vr.Challenger.Model, vr.Challenger.Version)
 	case !vr.Verdict.Passed:
@@ -474,7 +475,7 @@ func (s *State) validationDetail() (notify.Detail, bool) {
 // deploy would rely on, or why it would refuse. The text holds no clock
 // reading, so a saved plan compares equal while nothing changed.
 func (s *State) planValidation(p *PlanReport) {
-	if s.Config.Bundle.Validation == nil || !s.Config.Production || s.Source == nil || s.SourceVersion == nil {
+	if s.Config.Bundle.Validation == nil || !s.Config.Env.Production() || s.Source == nil || s.SourceVersion == nil {
 		return
 	}
 	vr, problem := s.sourceVerdict()
@@ -484,7 +485,7 @@ func (s *State) planValidation(p *PlanReport) {
 	case strings.TrimSpace(s.Opts.ValidationOverride) != "":
 		p.Notes = append(p.Notes, fmt.Sprintf("validation: overridden (%s): %s", strings.TrimSpace(s.Opts.ValidationOverride), problem))
 	default:
-		p.Blocks = append(p.Blocks, fmt.Sprintf("validation: %s; run `mage validate %s`, or deploy with -override=\"<why>\"", problem, s.Env))
+		p.Blocks = append(p.Blocks, fmt.Sprintf("validation: %s; run `mage validate %s`, or deploy with -override=\"<why>\"", problem, s.Config.Env))
 	}
 }
 

@@ -25,24 +25,24 @@ func (FindRelease) Run(ctx context.Context, s *State) error {
 		return r.Kind == release.KindDeploy || r.Kind == release.KindRollback
 	})
 	if errors.Is(err, release.ErrNoRecord) {
-		return fmt.Errorf("%s has no deploy record: run deploy:%s first", s.Env, s.Env)
+		return fmt.Errorf("%s has no deploy record: run deploy:%s first", s.Config.Env, s.Config.Env)
 	}
 	if err != nil {
 		return err
 	}
 	switch rec.Outcome {
 	case release.OutcomeInProgress, release.OutcomeFailed, release.OutcomeAborted, release.OutcomeRolledBack, release.OutcomeSuperseded:
-		return fmt.Errorf("the latest %s to %s (%s, record %s) is %s: nothing new to verify; re-run deploy:%s", rec.Kind, s.Env, rec.Release, rec.ID, rec.Outcome, s.Env)
+		return fmt.Errorf("the latest %s to %s (%s, record %s) is %s: nothing new to verify; re-run deploy:%s", rec.Kind, s.Config.Env, rec.Release, rec.ID, rec.Outcome, s.Config.Env)
 	}
-	if id, err := release.ResolveIdentity(ctx, release.Git{Dir: s.Root}, release.IdentityOptions{Env: s.Env}); err == nil {
+	if id, err := release.ResolveIdentity(ctx, release.Git{Dir: s.Root}, release.IdentityOptions{Env: s.Config.Env.Name()}); err == nil {
 		s.Release = id
 		if id.Tag != rec.Release {
 			return fmt.Errorf("HEAD is tagged %s, but %s's latest deploy is %s (record %s): deploy %s to %s before verifying it",
-				id.Tag, s.Env, rec.Release, rec.ID, id.Tag, s.Env)
+				id.Tag, s.Config.Env.Name(), rec.Release, rec.ID, id.Tag, s.Config.Env.Name())
 		}
 	}
 	s.Record = rec
-	s.Printf("   %s: %s, %s (record %s, deployed by %s at %s)\n", s.Env, rec.Release, rec.Outcome, rec.ID, rec.Actor, rec.Started.Format(time.RFC3339))
+	s.Printf("   %s: %s, %s (record %s, deployed by %s at %s)\n", s.Config.Env, rec.Release, rec.Outcome, rec.ID, rec.Actor, rec.Started.Format(time.RFC3339))
 	return nil
 }
 
@@ -71,7 +71,7 @@ func (Verify) Run(ctx context.Context, s *State) error {
 	}
 	sum := rep.Summary()
 	rec := s.Record
-	rec.Verify = summarizeVerify(sum, s.Artifacts, s.Env)
+	rec.Verify = summarizeVerify(sum, s.Artifacts, s.Config.Env.Name())
 	switch rec.Outcome {
 	// A stable prod release (canary passed, smoke tested) becomes verified
 	// too; both count as good releases (promotion sources, rollback targets).
@@ -87,8 +87,9 @@ func (Verify) Run(ctx context.Context, s *State) error {
 	return err
 }
 
-// VerifyOptions builds verify's options from the bundle target: staging
-// always runs the load test, other environments with -load.
+// VerifyOptions builds verify's options from the bundle target: the load
+// test runs where the environment always runs it (staging), elsewhere
+// with -load.
 func (s *State) VerifyOptions() (verify.Options, error) {
 	cases, err := verify.LoadCases(filepath.Join(s.Root, CasesPath))
 	if err != nil {
@@ -99,11 +100,11 @@ func (s *State) VerifyOptions() (verify.Options, error) {
 		settle = 2 * time.Minute
 	}
 	opts := verify.Options{
-		Env: s.Env, Endpoint: s.Config.Endpoint.Name, Cases: cases, Smoke: s.Opts.Smoke,
+		Env: s.Config.Env.Name(), Endpoint: s.Config.Endpoint.Name, Cases: cases, Smoke: s.Opts.Smoke,
 		Metrics:      &verify.MetricsConfig{Settle: settle},
 		ArtifactsDir: s.Artifacts,
 	}
-	if lp := s.Config.Bundle.LoadTest; lp != nil && (s.Env == EnvStaging || s.Opts.Load) {
+	if lp := s.Config.Bundle.LoadTest; lp != nil && (s.Config.Env.AlwaysLoadTests() || s.Opts.Load) {
 		opts.Load = &verify.LoadConfig{
 			Concurrency: lp.Concurrency, Duration: lp.Duration,
 			// A hard cap keeps a fast endpoint from being flooded.

@@ -1,11 +1,8 @@
 package cd
 
 import (
-	"context"
 	"fmt"
 	"strings"
-
-	"github.com/hitl-mlops/interrupt-agent/magefiles/workspace"
 )
 
 // Promotion routes: how staging and prod come by the model version they
@@ -56,41 +53,14 @@ func (e *CrossWorkspaceError) Error() string {
 		e.From, e.From, e.Env, e.Why, e.From, e.Env)
 }
 
-// routeFrom chooses the promotion route from the source environment's
-// client: a copy within one workspace, training in this workspace when
-// the source is another one (refused when this target cannot train). Two
-// hosts may name one workspace (an alias), so differing hosts are compared
-// by workspace id (SCIM Me's X-Databricks-Org-Id header).
-func (s *State) routeFrom(ctx context.Context, from string, src *workspace.Client) (string, error) {
-	if s.Client == nil || src == nil || src == s.Client || workspace.SameHost(src.Host, s.Client.Host) {
-		return RouteCopy, nil
+// cannotTrain says why the target cannot train the release in its own
+// workspace ("" when it can).
+func (c *EnvConfig) cannotTrain() string {
+	if c.TrainingJobKey == "" {
+		return fmt.Sprintf("bundle target %s declares no training job (a job whose key mentions train)", c.Env)
 	}
-	id, err := s.Client.W.CurrentWorkspaceID(ctx)
-	if err != nil {
-		return "", fmt.Errorf("workspace id of %s (%s): %w", s.Env, s.Client.Host, err)
-	}
-	fromID, err := src.W.CurrentWorkspaceID(ctx)
-	if err != nil {
-		return "", fmt.Errorf("workspace id of %s (%s): %w", from, src.Host, err)
-	}
-	if id == fromID {
-		return RouteCopy, nil
-	}
-	if why := s.cannotTrain(); why != "" {
-		return "", &CrossWorkspaceError{Env: s.Env, From: from, Host: s.Client.Host, FromHost: src.Host, WorkspaceID: id, FromID: fromID, Why: why}
-	}
-	return RouteTrain, nil
-}
-
-// cannotTrain says why this environment's target cannot train the release
-// in its own workspace ("" when it can).
-func (s *State) cannotTrain() string {
-	cfg := s.Config
-	if cfg == nil || cfg.TrainingJobKey == "" {
-		return fmt.Sprintf("bundle target %s declares no training job (a job whose key mentions train)", s.Env)
-	}
-	if n := countTrainers(cfg); n != 1 {
-		return fmt.Sprintf("bundle target %s declares %d training jobs (jobs whose key mentions train): want one", s.Env, n)
+	if n := countTrainers(c); n != 1 {
+		return fmt.Sprintf("bundle target %s declares %d training jobs (jobs whose key mentions train): want one", c.Env, n)
 	}
 	return ""
 }
@@ -99,10 +69,20 @@ func (s *State) cannotTrain() string {
 // dev always, staging and prod on the train route.
 func (s *State) trainedHere() bool { return s.Source == nil || s.Route == RouteTrain }
 
+// skipCopied is the train and register stages' skip in an environment
+// that gets its version from its source environment.
+func (s *State) skipCopied() error {
+	env := s.Config.Env
+	if s.Route == RouteUCCopy {
+		return Skip("%s's version is copied from %s's Unity Catalog model by the promote stage", env, s.Source.Env)
+	}
+	return Skip("%s's version is copied from %s (one workspace)", env, s.Source.Env)
+}
+
 // crossReason is what the output says when the train route is taken.
-func (s *State) crossReason() string {
+func crossReason(env Environment, tag string) string {
 	return fmt.Sprintf("%s is another workspace: workspace-registry versions cannot cross workspaces; training release %s in %s from the same commit",
-		s.Env, s.Release.Tag, s.Env)
+		env, tag, env)
 }
 
 // countTrainers counts the target's training jobs as configFromBundle

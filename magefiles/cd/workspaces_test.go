@@ -29,8 +29,8 @@ func TestCannotTrain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &State{Env: EnvStaging, Config: &EnvConfig{Bundle: &bundle.Bundle{Jobs: tt.jobs}, TrainingJobKey: tt.key}}
-			got := s.cannotTrain()
+			cfg := &EnvConfig{Env: testEnv(t, EnvStaging), Bundle: &bundle.Bundle{Jobs: tt.jobs}, TrainingJobKey: tt.key}
+			got := cfg.cannotTrain()
 			if tt.want == "" {
 				assert.Empty(t, got)
 				return
@@ -54,8 +54,8 @@ func TestRouteWithinOneWorkspace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &State{Env: EnvStaging, Client: c}
-			route, err := s.routeFrom(context.Background(), EnvDev, tt.src)
+			reg := &workspaceRegistry{registryBase: registryBase{cfg: &EnvConfig{Env: testEnv(t, EnvStaging)}, client: c}}
+			route, err := reg.Route(context.Background(), EnvDev, tt.src)
 			require.NoError(t, err)
 			assert.Equal(t, RouteCopy, route)
 		})
@@ -67,12 +67,13 @@ func TestRouteWithinOneWorkspace(t *testing.T) {
 func TestRouteSkips(t *testing.T) {
 	src := &release.Record{Env: EnvDev, ID: "r1"}
 	ctx := context.Background()
-	copyState := &State{Env: EnvStaging, Source: src, Route: RouteCopy}
+	staging := &EnvConfig{Env: testEnv(t, EnvStaging)}
+	copyState := &State{Config: staging, Source: src, Route: RouteCopy}
 	for _, st := range []Stage{Train{}, Register{}} {
 		_, skip := IsSkip(st.Run(ctx, copyState))
 		assert.True(t, skip, "%s skips on the copy route", st.Name())
 	}
-	trainState := &State{Env: EnvStaging, Source: src, Route: RouteTrain, SourceVersion: &ml.ModelVersion{Name: "m_dev", Version: "1"}}
+	trainState := &State{Config: staging, Source: src, Route: RouteTrain, SourceVersion: &ml.ModelVersion{Name: "m_dev", Version: "1"}}
 	why, skip := IsSkip(Promote{}.Run(ctx, trainState))
 	assert.True(t, skip, "promote skips on the train route")
 	assert.Contains(t, why, "another workspace")
