@@ -13,6 +13,8 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	emujobs "github.com/hitl-mlops/interrupt-agent/magefiles/emulator/jobs"
 )
 
 func TestJobsCRUD(t *testing.T) {
@@ -185,9 +187,9 @@ func TestTrainingRunLogsAndRegistersTheModel(t *testing.T) {
 	files, err := w.Experiments.ListArtifactsAll(c, ml.ListArtifactsRequest{RunId: runID})
 	require.NoError(t, err)
 	require.Len(t, files, 1)
-	assert.Equal(t, ModelArtifactPath, files[0].Path)
+	assert.Equal(t, emujobs.ModelArtifactPath, files[0].Path)
 	assert.True(t, files[0].IsDir)
-	files, err = w.Experiments.ListArtifactsAll(c, ml.ListArtifactsRequest{RunId: runID, Path: ModelArtifactPath})
+	files, err = w.Experiments.ListArtifactsAll(c, ml.ListArtifactsRequest{RunId: runID, Path: emujobs.ModelArtifactPath})
 	require.NoError(t, err)
 	var names []string
 	for _, f := range files {
@@ -201,7 +203,7 @@ func TestTrainingRunLogsAndRegistersTheModel(t *testing.T) {
 	assert.Equal(t, ml.ModelVersionStatusReady, mv.Status)
 	assert.Equal(t, runID, mv.RunId)
 	// The deploy stage can also register runs:/<run_id>/agent itself.
-	created2, err := w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{Name: "agent", Source: "runs:/" + runID + "/" + ModelArtifactPath})
+	created2, err := w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{Name: "agent", Source: "runs:/" + runID + "/" + emujobs.ModelArtifactPath})
 	require.NoError(t, err)
 	assert.Equal(t, "2", created2.ModelVersion.Version)
 	assert.Equal(t, runID, created2.ModelVersion.RunId)

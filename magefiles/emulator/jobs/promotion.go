@@ -1,4 +1,4 @@
-package emulator
+package jobs
 
 import (
 	"strings"
@@ -43,9 +43,9 @@ func promotes(t jobs.Task) bool {
 }
 
 // promote runs a promotion task; the report is its output. Call with s.mu held.
-func (s *Server) promote(run *runRec, t *taskRec) (map[string]any, error) {
+func (s *Store) promote(run *runRec, t *taskRec) (map[string]any, error) {
 	args := taskArgs(run, t)
-	report, err := s.uc.Promote(s.user, unitycatalog.Promotion{
+	report, err := s.promoter.Promote(s.user, unitycatalog.Promotion{
 		SourceModel: args["source_model"], SourceVersion: args["source_version"],
 		TargetModel: args["target_model"], ReleaseAlias: args["release_alias"], Release: args["release"],
 	})
