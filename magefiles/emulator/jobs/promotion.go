@@ -11,7 +11,7 @@ import (
 // A job task that passes --target-model is the promotion job's copy task
 // (src/promote_job.py, the bundle's promote_model job). When its run
 // succeeds, the task does what the Python task does, as the workspace's own
-// principal, through the shared metastore (unitycatalog.Metastore.Promote):
+// principal, through Options.Promoter (the shared metastore's Promote):
 // it finds or makes the copy of --source-model v--source-version in
 // --target-model, sets --release-alias on it and prints the report JSON as
 // the last line of its logs:

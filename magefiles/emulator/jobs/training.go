@@ -27,7 +27,8 @@ import (
 //     params, metrics, tags (git_sha, release, mlflow.databricks.jobID,
 //     mlflow.databricks.jobRunID) and the model artifact under
 //     ModelArtifactPath, so the model is at runs:/<run_id>/agent;
-//   - registers it under --model-name: a three-level name
+//   - registers it under --model-name through Options.Models, which the
+//     workspace wires to both registries: a three-level name
 //     (catalog.schema.model) as a Unity Catalog version of the existing
 //     model, registered as MLflow's databricks-uc registry does (create,
 //     credentials, upload, finalize: READY when the run ends, or

@@ -161,7 +161,7 @@ func (s *Store) endpointsMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // metricsMinute is the minute of service time now: Options.MetricsClock's,
-// or the scaled clock's (TimeScale > 0 on the wall clock), or the clock's.
+// or the scaled clock's (Scale > 0 on the wall clock), or the clock's.
 // Call with s.mu held or not: it reads no state.
 func (s *Store) metricsMinute() time.Time {
 	now := s.clock.Now()
