@@ -85,6 +85,14 @@ func Guarded(mu sync.Locker, settle func(), h func(r *http.Request) (any, *Error
 	}
 }
 
+// MarshalLocked encodes v, a service's state, while holding mu: what a
+// service writes to the state file.
+func MarshalLocked(mu sync.Locker, v any) ([]byte, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	return json.Marshal(v)
+}
+
 // WriteJSON answers with v as JSON (an empty object for nil, as the
 // service answers a call with nothing to say).
 func WriteJSON(w http.ResponseWriter, status int, v any) {

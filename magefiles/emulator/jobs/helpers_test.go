@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/databricks/databricks-sdk-go"
-	"github.com/databricks/databricks-sdk-go/service/jobs"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core/coretest"
@@ -24,18 +23,3 @@ func start(t *testing.T, opts Options) (*Store, *databricks.WorkspaceClient) {
 }
 
 func ctx(t *testing.T) context.Context { return coretest.Ctx(t) }
-
-// trainJob is a job shaped like the bundle's training job.
-func trainJob(name, model string) jobs.CreateJob {
-	return jobs.CreateJob{
-		Name:       name,
-		Parameters: []jobs.JobParameterDefinition{{Name: "release", Default: "v0.0.0"}},
-		Tasks: []jobs.Task{{
-			TaskKey: "train",
-			SparkPythonTask: &jobs.SparkPythonTask{
-				PythonFile: "/Workspace/Users/me/.bundle/files/src/train_entry.py",
-				Parameters: []string{"--model-name", model, "--experiment", "/Shared/agent", "--git-sha", "abc1234", "--release", "{{job.parameters.release}}"},
-			},
-		}},
-	}
-}

@@ -73,7 +73,7 @@ func TestJobsCRUD(t *testing.T) {
 func TestJobsErrors(t *testing.T) {
 	_, w := start(t, Options{})
 	c := ctx(t)
-	created, err := w.Jobs.Create(c, trainJob("train", "agent"))
+	created, err := w.Jobs.Create(c, jobs.CreateJob{Name: "train", Parameters: []jobs.JobParameterDefinition{{Name: "release", Default: "v0.0.0"}}})
 	require.NoError(t, err)
 	tests := []struct {
 		name string

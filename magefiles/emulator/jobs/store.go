@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -178,11 +177,7 @@ func New(opts Options) *Store {
 }
 
 // MarshalState encodes the jobs part of the state file.
-func (s *Store) MarshalState() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(&s.st)
-}
+func (s *Store) MarshalState() ([]byte, error) { return core.MarshalLocked(&s.mu, &s.st) }
 
 // Advance moves every run to now, with the side effects of its tasks.
 func (s *Store) Advance() {

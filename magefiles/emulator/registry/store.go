@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -106,11 +105,7 @@ func New(opts Options) *Store {
 }
 
 // MarshalState encodes the registry's part of the state file.
-func (s *Store) MarshalState() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(&s.st)
-}
+func (s *Store) MarshalState() ([]byte, error) { return core.MarshalLocked(&s.mu, &s.st) }
 
 // errDisabled is the answer of every registry route on a workspace
 // without it.

@@ -1,7 +1,6 @@
 package serving
 
 import (
-	"encoding/json"
 	mrand "math/rand/v2"
 	"slices"
 	"sync"
@@ -175,11 +174,7 @@ func New(opts Options) *Store {
 }
 
 // MarshalState encodes the serving part of the state file.
-func (s *Store) MarshalState() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(&s.st)
-}
+func (s *Store) MarshalState() ([]byte, error) { return core.MarshalLocked(&s.mu, &s.st) }
 
 // Advance finishes the config updates whose time is up.
 func (s *Store) Advance() {
