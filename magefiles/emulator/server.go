@@ -156,60 +156,17 @@ func Start(opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.ids = saved.NextID
-	s.uc.RestoreTables(saved.Tables)
-	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.ids, Objects: saved.Files})
-	s.runs = tracking.New(tracking.Options{
-		User: s.user, Clock: s.clock, IDs: s.ids, Random: s.random,
-		Experiments: saved.Experiments, Runs: saved.MLflowRuns,
-	})
-	s.registry = registry.New(registry.Options{
-		Enabled: opts.LegacyRegistry, User: s.user, Clock: s.clock, Scale: s.scale,
-		Registration: s.dur.ModelRegistration, Random: s.random, Runs: s.runs, State: saved.registryState,
-	})
-	models := modelRegistries{uc: s.uc, workspace: s.registry}
-	s.serving = serving.New(serving.Options{
-		User: s.user, WorkspaceID: s.WorkspaceID(), Clock: opts.Clock, Scale: s.scale,
-		Update: s.dur.EndpointUpdate, TrafficUpdate: s.dur.TrafficUpdate, Random: s.random,
-		Versions: models, Tables: s.uc, DefaultBehavior: opts.DefaultBehavior,
-		Metrics: opts.Metrics, MetricsClock: opts.MetricsClock, RoutesByModelName: opts.RoutesByModelName,
-		Counted: func() { s.dirty.Store(true) }, State: saved.servingState,
-	})
-
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulator listen on %s: %w", addr, err)
 	}
 	s.listener = ln
 	s.url = "http://" + ln.Addr().String()
-	s.jobs = jobs.New(jobs.Options{
-		User: s.user, Host: s.url, WorkspaceID: s.WorkspaceID(), Clock: s.clock, Scale: s.scale,
-		Pending: s.dur.RunPending, RunFor: s.dur.RunDuration, IDs: s.ids,
-		Tracking: s.runs, Models: models, Promoter: s.uc, State: saved.jobsState,
-	})
-	warehouseID := opts.WarehouseID
-	if warehouseID == "" {
-		warehouseID = DefaultWarehouseID
-	}
-	if s.sql, err = sqlwarehouse.New(sqlwarehouse.Options{ID: warehouseID, Creator: s.user, Host: s.url, Tables: s.uc}); err != nil {
+	if err := s.startServices(saved); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	if s.detachSystem, err = s.uc.AttachSystemTable(serving.ServedEntitiesTable, serving.ServedEntitiesColumns, s.servedEntityRows); err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-
-	s.mux = http.NewServeMux()
-	s.registerIdentity()
-	s.mount(s.files.Routes())
-	s.mountSettled(s.jobs.Routes())
-	s.mountSettled(s.runs.Routes())
-	s.mountSettled(s.registry.Routes())
-	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
-	s.mountSettled(s.serving.Routes())
-	s.mount(s.sql.Routes())
-	s.registerFallback()
+	s.mountRoutes()
 
 	s.fresh = map[net.Conn]bool{}
 	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
@@ -227,6 +184,62 @@ func Start(opts Options) (*Server, error) {
 		go s.flushLoop()
 	}
 	return s, nil
+}
+
+// startServices builds the workspace's services from what the state file
+// held and ties them together: training logs to tracking and registers,
+// and serving resolves versions, through modelRegistries.
+func (s *Server) startServices(saved stateFile) error {
+	s.ids = saved.NextID
+	s.uc.RestoreTables(saved.Tables)
+	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.ids, Objects: saved.Files})
+	s.runs = tracking.New(tracking.Options{
+		User: s.user, Clock: s.clock, IDs: s.ids, Random: s.random,
+		Experiments: saved.Experiments, Runs: saved.MLflowRuns,
+	})
+	s.registry = registry.New(registry.Options{
+		Enabled: s.opts.LegacyRegistry, User: s.user, Clock: s.clock, Scale: s.scale,
+		Registration: s.dur.ModelRegistration, Random: s.random, Runs: s.runs, State: saved.registryState,
+	})
+	models := modelRegistries{uc: s.uc, workspace: s.registry}
+	s.jobs = jobs.New(jobs.Options{
+		User: s.user, Host: s.url, WorkspaceID: s.WorkspaceID(), Clock: s.clock, Scale: s.scale,
+		Pending: s.dur.RunPending, RunFor: s.dur.RunDuration, IDs: s.ids,
+		Tracking: s.runs, Models: models, Promoter: s.uc, State: saved.jobsState,
+	})
+	s.serving = serving.New(serving.Options{
+		User: s.user, WorkspaceID: s.WorkspaceID(),
+		Clock: s.opts.Clock, // nil: the wall clock, on which invocations sleep their latency
+		Scale: s.scale, Update: s.dur.EndpointUpdate, TrafficUpdate: s.dur.TrafficUpdate, Random: s.random,
+		Versions: models, Tables: s.uc, DefaultBehavior: s.opts.DefaultBehavior,
+		Metrics: s.opts.Metrics, MetricsClock: s.opts.MetricsClock, RoutesByModelName: s.opts.RoutesByModelName,
+		Counted: func() { s.dirty.Store(true) }, State: saved.servingState,
+	})
+	warehouseID := s.opts.WarehouseID
+	if warehouseID == "" {
+		warehouseID = DefaultWarehouseID
+	}
+	var err error
+	if s.sql, err = sqlwarehouse.New(sqlwarehouse.Options{ID: warehouseID, Creator: s.user, Host: s.url, Tables: s.uc}); err != nil {
+		return err
+	}
+	s.detachSystem, err = s.uc.AttachSystemTable(serving.ServedEntitiesTable, serving.ServedEntitiesColumns, s.servedEntityRows)
+	return err
+}
+
+// mountRoutes serves the identity routes and every service's behind the
+// gateway, with a 404 for the rest.
+func (s *Server) mountRoutes() {
+	s.mux = http.NewServeMux()
+	s.registerIdentity()
+	s.mount(s.files.Routes())
+	s.mountSettled(s.jobs.Routes())
+	s.mountSettled(s.runs.Routes())
+	s.mountSettled(s.registry.Routes())
+	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
+	s.mountSettled(s.serving.Routes())
+	s.mount(s.sql.Routes())
+	s.registerFallback()
 }
 
 // URL is the workspace host, e.g. http://127.0.0.1:41234.
