@@ -118,8 +118,9 @@ var goTestGroups = []goTestGroup{
 	// that reads what the Python files say.
 	{Name: "go-test-model", Packages: []string{"magefiles/emulator/agentmodel"}, Files: []string{"src/**", "tests/integration/**"}},
 	// The emulator and its contract suite. Its service packages (core,
-	// unitycatalog, sqlwarehouse) are tested through the emulator's own
-	// tests and the contract tests, which serve them over HTTP.
+	// jobs, registry, serving, unitycatalog, sqlwarehouse, ...) are tested
+	// through their own tests, the emulator's and the contract tests,
+	// which serve them over HTTP.
 	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/...", "tests/contract"}, Files: []string{"tests/integration/**"}, Cover: []string{"./magefiles/emulator/..."}},
 	// Canary, rollout and rollback against the emulator, with the
 	// project's bundle.

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 // MaxFaultDelay bounds an injected slow response.
@@ -186,4 +188,29 @@ func (s *Server) nextFault(method, p string) (Fault, bool) {
 		}
 	}
 	return Fault{}, false
+}
+
+// statusError is the body of an injected failure with this status.
+func statusError(status int, message string) *core.Error {
+	code := core.CodeInternal
+	switch status {
+	case http.StatusTooManyRequests:
+		code = core.CodeTooManyRequests
+	case http.StatusServiceUnavailable:
+		code = core.CodeUnavailable
+	case http.StatusBadRequest:
+		code = core.CodeBadRequest
+	case http.StatusNotFound:
+		code = core.CodeDoesNotExist
+	case http.StatusConflict:
+		code = core.CodeConflict
+	case http.StatusUnauthorized:
+		code = core.CodeUnauthenticated
+	case http.StatusForbidden:
+		code = core.CodePermissionDenied
+	}
+	if message == "" {
+		message = http.StatusText(status)
+	}
+	return &core.Error{Status: status, Code: code, Message: message}
 }

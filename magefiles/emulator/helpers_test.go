@@ -10,6 +10,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/require"
 
+	emujobs "github.com/hitl-mlops/interrupt-agent/magefiles/emulator/jobs"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
@@ -71,6 +72,14 @@ func served(endpoint, model string, versions []string, shares []int) serving.End
 		in.TrafficConfig = &serving.TrafficConfig{Routes: routes}
 	}
 	return in
+}
+
+// loggedRun makes an MLflow run that logged a model, as training does.
+func loggedRun(t *testing.T, srv *Server) string {
+	t.Helper()
+	id := srv.runs.StartRun("/Shared/test", "train", srv.clock.Now(), nil)
+	require.NoError(t, srv.runs.LogModel(id, emujobs.ModelArtifactPath))
+	return id
 }
 
 // seed registers n READY versions of model.

@@ -5,14 +5,22 @@ import (
 	"strconv"
 
 	"github.com/databricks/databricks-sdk-go/service/iam"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
+// registerIdentity serves the SDK's host discovery and SCIM Me, which
+// names the workspace in X-Databricks-Org-Id. Me settles the state
+// machines as the services' routes do.
 func (s *Server) registerIdentity() {
 	s.mux.HandleFunc("GET /.well-known/databricks-config", s.hostMetadata)
-	me := s.handleFunc(func(*http.Request) (any, *apiError) { return s.me(), nil })
+	me := core.Route{Handle: func(*http.Request) (any, *core.Error) {
+		s.settle()
+		return s.me(), nil
+	}}
 	s.handle("GET /api/2.0/preview/scim/v2/Me", "scim.me", false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Databricks-Org-Id", strconv.FormatInt(s.WorkspaceID(), 10))
-		me(w, r)
+		me.ServeHTTP(w, r)
 	})
 }
 
@@ -37,7 +45,7 @@ func (s *Server) me() iam.User {
 // spelling the SDK's HostType.UnmarshalJSON reads ("workspace", which it
 // normalizes to WORKSPACE_HOST).
 func (s *Server) hostMetadata(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	core.WriteJSON(w, http.StatusOK, map[string]any{
 		"oidc_endpoint": s.url + "/oidc",
 		"workspace_id":  strconv.FormatInt(s.WorkspaceID(), 10),
 		"host_type":     "workspace",

@@ -9,6 +9,8 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	emuserving "github.com/hitl-mlops/interrupt-agent/magefiles/emulator/serving"
 )
 
 // logging serves one version of agent on ep with an AI Gateway inference
@@ -137,7 +139,7 @@ func TestServedEntityIDs(t *testing.T) {
 	_, ok = srv.ServedEntityID("ep", "agent-1")
 	assert.False(t, ok, "the old entity is no longer served")
 
-	rows, ok := srv.TableRows(ServedEntitiesTable)
+	rows, ok := srv.TableRows(emuserving.ServedEntitiesTable)
 	require.True(t, ok)
 	require.Len(t, rows, 2)
 	assert.Equal(t, first, *rows[0]["served_entity_id"])
@@ -148,13 +150,13 @@ func TestServedEntityIDs(t *testing.T) {
 	assert.Equal(t, "3", *rows[1]["endpoint_config_version"])
 	for _, r := range rows {
 		assert.Equal(t, "CUSTOM_MODEL", *r["entity_type"])
-		assert.Equal(t, AccountID, *r["account_id"])
+		assert.Equal(t, emuserving.AccountID, *r["account_id"])
 		assert.Nil(t, r["task"])
 		assert.Nil(t, r["endpoint_delete_time"])
 	}
 
 	require.NoError(t, w.ServingEndpoints.DeleteByName(ctx(t), "ep"))
-	rows, _ = srv.TableRows(ServedEntitiesTable)
+	rows, _ = srv.TableRows(emuserving.ServedEntitiesTable)
 	require.Len(t, rows, 2, "rows outlive the endpoint")
 	for _, r := range rows {
 		assert.NotNil(t, r["endpoint_delete_time"])
@@ -197,7 +199,7 @@ func TestServedEntitiesAccountWide(t *testing.T) {
 		_, err = createEndpointAndWait(ctx(t), w, serving.CreateServingEndpoint{Name: "ep-" + name, Config: ptrTo(served("", "agent", seed(t, srv, "agent", 1), nil))})
 		require.NoError(t, err)
 	}
-	rows, ok := ws.Get("dev").TableRows(ServedEntitiesTable)
+	rows, ok := ws.Get("dev").TableRows(emuserving.ServedEntitiesTable)
 	require.True(t, ok)
 	var names, workspaces []string
 	for _, r := range rows {
@@ -228,7 +230,7 @@ func TestPayloadRowsPersist(t *testing.T) {
 	require.True(t, ok)
 	require.Len(t, rows, 1)
 	assert.Equal(t, id, *rows[0]["served_entity_id"])
-	entities, _ := second.TableRows(ServedEntitiesTable)
+	entities, _ := second.TableRows(emuserving.ServedEntitiesTable)
 	require.Len(t, entities, 1)
 	assert.Equal(t, id, *entities[0]["served_entity_id"])
 }

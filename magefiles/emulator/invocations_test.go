@@ -145,28 +145,6 @@ func TestDefaultBehaviorOption(t *testing.T) {
 	require.NoError(t, err, "a version's own behaviour wins over the default")
 }
 
-func TestLatencyDistribution(t *testing.T) {
-	srv, _ := start(t, Options{})
-	l := Latency{Median: 100 * time.Millisecond, P99: 400 * time.Millisecond}
-	const n = 20000
-	var below, above int
-	srv.mu.Lock()
-	for range n {
-		d := l.draw(srv.rng)
-		if d <= 100*time.Millisecond {
-			below++
-		}
-		if d > 400*time.Millisecond {
-			above++
-		}
-		require.LessOrEqual(t, d, 4*l.P99)
-	}
-	srv.mu.Unlock()
-	assert.InDelta(t, 0.5, float64(below)/n, 0.02, "median")
-	assert.InDelta(t, 0.01, float64(above)/n, 0.004, "p99")
-	assert.Equal(t, 30*time.Millisecond, FixedLatency(30*time.Millisecond).draw(srv.rng))
-}
-
 // metricsByEntity parses the metrics export with the Prometheus parser and
 // sums the counters per served entity.
 func metricsByEntity(t *testing.T, w *databricks.WorkspaceClient, endpoint string) map[string]map[string]float64 {

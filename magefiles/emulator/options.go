@@ -1,10 +1,12 @@
 package emulator
 
 import (
-	"sync"
 	"time"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/jobs"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/registry"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/serving"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
@@ -97,46 +99,44 @@ const DefaultWorkspaceID int64 = 1000000000000000
 // (16 hex digits, as warehouse ids are).
 const DefaultWarehouseID = "e000000000000001"
 
-// MetricsShape is how the metrics export presents its counts.
-type MetricsShape string
-
-// The shapes.
-const (
-	// MetricsGauges is the service's shape (the default): request counts as
-	// gauges holding the last complete minute, stamped with its start.
-	MetricsGauges MetricsShape = "gauges"
-	// MetricsCounters exports cumulative counters and histograms without
-	// timestamps, as a Prometheus client library would.
-	MetricsCounters MetricsShape = "counters"
+// The types of Options and of the Server's scripting methods that belong
+// to a service package, under the names the emulator's users know.
+type (
+	// Behavior is how one model version answers invocations (package
+	// serving).
+	Behavior = serving.Behavior
+	// Latency is a latency distribution of a Behavior.
+	Latency = serving.Latency
+	// FixedResponse answers matching records of a Behavior.
+	FixedResponse = serving.FixedResponse
+	// MetricsOptions shape the metrics export.
+	MetricsOptions = serving.MetricsOptions
+	// MetricsShape is how the metrics export presents its counts.
+	MetricsShape = serving.MetricsShape
+	// MetricsLabels is how the metrics export names a series' served entity.
+	MetricsLabels = serving.MetricsLabels
+	// EntityStats are the counters behind the metrics export of one served
+	// entity.
+	EntityStats = serving.EntityStats
+	// RunOutcome scripts how a job run ends (package jobs).
+	RunOutcome = jobs.RunOutcome
+	// ManualClock is a Clock that moves only when told to.
+	ManualClock = core.ManualClock
 )
 
-// MetricsOptions shape the metrics export.
-type MetricsOptions struct {
-	// Shape is MetricsGauges (default, also for "") or MetricsCounters.
-	Shape MetricsShape `json:"shape,omitempty"`
-	// OmitLatency leaves request_latency_ms out, as some workspaces do.
-	OmitLatency bool `json:"omit_latency,omitempty"`
-	// Labels is how a series names its served entity: MetricsByServedModel
-	// (default, also for "") or MetricsUnlabelled.
-	Labels MetricsLabels `json:"labels,omitempty"`
-}
-
-// MetricsLabels is how the metrics export names a series' served entity.
-// The export's documentation shows no labels at all; the one spelling an
-// integration shows is served_model_name (DataDog's model serving
-// dashboard filters by it), so that is the default, and the emulator can
-// also export without any per-entity label, which a canary must survive.
-type MetricsLabels string
-
-// The label schemes.
+// The metrics export's shapes and label schemes (package serving).
 const (
-	// MetricsByServedModel labels each series served_model_name="<served
-	// entity name>".
-	MetricsByServedModel MetricsLabels = "served_model_name"
-	// MetricsUnlabelled exports one series per family for the whole
-	// endpoint, naming no served entity.
-	MetricsUnlabelled MetricsLabels = "none"
+	MetricsGauges        = serving.MetricsGauges
+	MetricsCounters      = serving.MetricsCounters
+	MetricsByServedModel = serving.MetricsByServedModel
+	MetricsUnlabelled    = serving.MetricsUnlabelled
 )
+
+// FixedLatency is a distribution that always draws d.
+func FixedLatency(d time.Duration) Latency { return serving.FixedLatency(d) }
+
+// NewManualClock returns a clock stopped at start.
+func NewManualClock(start time.Time) *ManualClock { return core.NewManualClock(start) }
 
 // Durations of the service's state machines, in service time.
 type Durations struct {
@@ -161,7 +161,7 @@ var DefaultDurations = Durations{
 	TrafficUpdate:     10 * time.Second,
 	RunPending:        20 * time.Second,
 	RunDuration:       2 * time.Minute,
-	ModelRegistration: 30 * time.Second,
+	ModelRegistration: registry.DefaultRegistration,
 }
 
 func (d Durations) withDefaults() Durations {
@@ -183,29 +183,6 @@ func (d Durations) withDefaults() Durations {
 // Clock tells the emulator what time it is; every service package reads
 // the same one.
 type Clock = core.Clock
-
-// ManualClock is a Clock that moves only when told to.
-type ManualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewManualClock returns a clock stopped at start.
-func NewManualClock(start time.Time) *ManualClock { return &ManualClock{now: start} }
-
-// Now returns the clock's current time.
-func (c *ManualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *ManualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func scaled(d time.Duration, scale float64) time.Duration {
 	return time.Duration(float64(d) * scale).Round(time.Millisecond)

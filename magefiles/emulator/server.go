@@ -1,14 +1,11 @@
 package emulator
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -21,6 +18,9 @@ import (
 	"github.com/databricks/databricks-sdk-go"
 
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/jobs"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/registry"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/serving"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/sqlwarehouse"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/tracking"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
@@ -34,7 +34,6 @@ type Server struct {
 	scale    float64
 	clock    Clock
 	realTime bool
-	started  time.Time // wall time at Start, the origin of scaled service time
 	user     string
 	token    string
 	tokens   map[string]bool
@@ -49,31 +48,22 @@ type Server struct {
 	connMu sync.Mutex
 	fresh  map[net.Conn]bool
 
-	// uc is the Unity Catalog metastore, which has its own lock; lock it
-	// after s.mu, never before.
-	uc *unitycatalog.Metastore
-	// files is the workspace files service, which has its own lock and
-	// never takes s.mu.
-	files *workspacefiles.Tree
-	// runs is the MLflow tracking service (experiments and runs), which has
-	// its own lock; lock it after s.mu, never before. It never takes s.mu.
-	runs *tracking.Store
-	// sql is the workspace's SQL warehouse and its statements, which has
-	// its own lock and reads tables from uc without holding it.
-	sql *sqlwarehouse.Store
+	// The workspace's services, each with its own lock, taken in the order
+	// doc.go gives; the server holds none of them while it calls another.
+	uc       *unitycatalog.Metastore
+	files    *workspacefiles.Tree
+	runs     *tracking.Store
+	registry *registry.Store
+	jobs     *jobs.Store
+	serving  *serving.Store
+	sql      *sqlwarehouse.Store
 	// detachSystem takes this workspace's rows out of the metastore's
 	// system tables.
 	detachSystem func()
-	// random is the seeded generator run, model and endpoint ids come
-	// from; rng draws from it too (traffic routing, behaviours). Its lock
-	// is taken last.
+	// ids is the id sequence the services share; random is the seeded
+	// generator run, model and endpoint ids and serving draws come from.
+	ids    *core.Sequence
 	random *core.Random
-
-	mu  sync.Mutex // guards st and rng
-	st  *state
-	rng *mrand.Rand
-	// predictors holds Behavior.Predict functions, which cannot be persisted.
-	predictors map[string]func([]any) []any
 
 	logMu  sync.Mutex
 	log    []RequestRecord
@@ -121,21 +111,19 @@ func Start(opts Options) (*Server, error) {
 	}
 
 	s := &Server{
-		opts:       opts,
-		dur:        opts.Durations.withDefaults(),
-		scale:      opts.TimeScale,
-		clock:      opts.Clock,
-		user:       opts.UserName,
-		token:      opts.Token,
-		tokens:     map[string]bool{},
-		maxLog:     opts.MaxRequestLog,
-		predictors: map[string]func([]any) []any{},
-		done:       make(chan struct{}),
+		opts:   opts,
+		dur:    opts.Durations.withDefaults(),
+		scale:  opts.TimeScale,
+		clock:  opts.Clock,
+		user:   opts.UserName,
+		token:  opts.Token,
+		tokens: map[string]bool{},
+		maxLog: opts.MaxRequestLog,
+		done:   make(chan struct{}),
 	}
 	if s.clock == nil {
 		s.clock, s.realTime = core.WallClock{}, true
 	}
-	s.started = s.clock.Now()
 	if s.user == "" {
 		s.user = "emulator@localhost"
 	}
@@ -160,53 +148,25 @@ func Start(opts Options) (*Server, error) {
 	// Seeded on purpose: routing and fault draws must be reproducible in
 	// tests; nothing here is a secret.
 	s.random = core.NewRandom(seed)
-	s.rng = mrand.New(s.random)                        // #nosec G404 -- reproducible simulation, not security
 	s.faultRng = mrand.New(mrand.NewPCG(seed+1, seed)) // #nosec G404 -- reproducible simulation, not security
 
-	saved := stateFile{state: newState()}
+	saved := newStateFile()
 	if opts.StateFile != "" {
 		if saved, err = load(opts.StateFile); err != nil {
 			return nil, err
 		}
 	}
-	s.st = saved.state
-	s.adoptServedConfigs()
-	s.uc.RestoreTables(saved.Tables)
-	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.st.NextID, Objects: saved.Files})
-	s.runs = tracking.New(tracking.Options{
-		User: s.user, Clock: s.clock, IDs: s.st.NextID, Random: s.random,
-		Experiments: saved.Experiments, Runs: saved.MLflowRuns,
-	})
-
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("emulator listen on %s: %w", addr, err)
 	}
 	s.listener = ln
 	s.url = "http://" + ln.Addr().String()
-	warehouseID := opts.WarehouseID
-	if warehouseID == "" {
-		warehouseID = DefaultWarehouseID
-	}
-	if s.sql, err = sqlwarehouse.New(sqlwarehouse.Options{ID: warehouseID, Creator: s.user, Host: s.url, Tables: s.uc}); err != nil {
+	if err := s.startServices(saved); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	if s.detachSystem, err = s.uc.AttachSystemTable(ServedEntitiesTable, ServedEntitiesColumns, s.servedEntityRows); err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("emulator: %w", err)
-	}
-
-	s.mux = http.NewServeMux()
-	s.registerIdentity()
-	s.mount(s.files.Routes())
-	s.registerJobs()
-	s.mountSettled(s.runs.Routes())
-	s.registerRegistry()
-	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
-	s.registerServing()
-	s.mount(s.sql.Routes())
-	s.registerFallback()
+	s.mountRoutes()
 
 	s.fresh = map[net.Conn]bool{}
 	s.httpSrv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
@@ -224,6 +184,62 @@ func Start(opts Options) (*Server, error) {
 		go s.flushLoop()
 	}
 	return s, nil
+}
+
+// startServices builds the workspace's services from what the state file
+// held and ties them together: training logs to tracking and registers,
+// and serving resolves versions, through modelRegistries.
+func (s *Server) startServices(saved stateFile) error {
+	s.ids = saved.NextID
+	s.uc.RestoreTables(saved.Tables)
+	s.files = workspacefiles.New(workspacefiles.Options{User: s.user, Clock: s.clock, IDs: s.ids, Objects: saved.Files})
+	s.runs = tracking.New(tracking.Options{
+		User: s.user, Clock: s.clock, IDs: s.ids, Random: s.random,
+		Experiments: saved.Experiments, Runs: saved.MLflowRuns,
+	})
+	s.registry = registry.New(registry.Options{
+		Enabled: s.opts.LegacyRegistry, User: s.user, Clock: s.clock, Scale: s.scale,
+		Registration: s.dur.ModelRegistration, Random: s.random, Runs: s.runs, State: saved.registryState,
+	})
+	models := modelRegistries{uc: s.uc, workspace: s.registry}
+	s.jobs = jobs.New(jobs.Options{
+		User: s.user, Host: s.url, WorkspaceID: s.WorkspaceID(), Clock: s.clock, Scale: s.scale,
+		Pending: s.dur.RunPending, RunFor: s.dur.RunDuration, IDs: s.ids,
+		Tracking: s.runs, Models: models, Promoter: s.uc, State: saved.jobsState,
+	})
+	s.serving = serving.New(serving.Options{
+		User: s.user, WorkspaceID: s.WorkspaceID(),
+		Clock: s.opts.Clock, // nil: the wall clock, on which invocations sleep their latency
+		Scale: s.scale, Update: s.dur.EndpointUpdate, TrafficUpdate: s.dur.TrafficUpdate, Random: s.random,
+		Versions: models, Tables: s.uc, DefaultBehavior: s.opts.DefaultBehavior,
+		Metrics: s.opts.Metrics, MetricsClock: s.opts.MetricsClock, RoutesByModelName: s.opts.RoutesByModelName,
+		Counted: func() { s.dirty.Store(true) }, State: saved.servingState,
+	})
+	warehouseID := s.opts.WarehouseID
+	if warehouseID == "" {
+		warehouseID = DefaultWarehouseID
+	}
+	var err error
+	if s.sql, err = sqlwarehouse.New(sqlwarehouse.Options{ID: warehouseID, Creator: s.user, Host: s.url, Tables: s.uc}); err != nil {
+		return err
+	}
+	s.detachSystem, err = s.uc.AttachSystemTable(serving.ServedEntitiesTable, serving.ServedEntitiesColumns, s.servedEntityRows)
+	return err
+}
+
+// mountRoutes serves the identity routes and every service's behind the
+// gateway, with a 404 for the rest.
+func (s *Server) mountRoutes() {
+	s.mux = http.NewServeMux()
+	s.registerIdentity()
+	s.mount(s.files.Routes())
+	s.mountSettled(s.jobs.Routes())
+	s.mountSettled(s.runs.Routes())
+	s.mountSettled(s.registry.Routes())
+	s.mount(s.uc.Routes(s.user)) // as this workspace's principal
+	s.mountSettled(s.serving.Routes())
+	s.mount(s.sql.Routes())
+	s.registerFallback()
 }
 
 // URL is the workspace host, e.g. http://127.0.0.1:41234.
@@ -324,12 +340,7 @@ func (s *Server) save() error {
 	}
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
-	files := s.files.Objects()
-	experiments, runs := s.runs.Snapshot()
-	tables := s.uc.TablesOwnedBy(s.user)
-	s.mu.Lock()
-	raw, err := json.MarshalIndent(stateFile{state: s.st, Files: files, Experiments: experiments, MLflowRuns: runs, Tables: tables}, "", " ")
-	s.mu.Unlock()
+	raw, err := s.encodeState()
 	s.dirty.Store(false)
 	if err == nil {
 		err = write(s.opts.StateFile, raw)
@@ -363,16 +374,6 @@ func (s *Server) flushLoop() {
 	}
 }
 
-// now is the emulator's clock.
-func (s *Server) now() time.Time { return s.clock.Now() }
-
-// after is the real time at which a service-time duration d from now ends.
-func (s *Server) after(d time.Duration) time.Time {
-	return s.now().Add(time.Duration(float64(d) * s.scale))
-}
-
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
 func randomHex(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -381,40 +382,39 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newUUID returns a 32-hex-digit id from the seeded generator (registered
-// model and endpoint ids; package tracking draws MLflow run ids from it
-// too), so seeded runs are reproducible.
-func (s *Server) newUUID() string { return s.random.UUID() }
-
-// mount serves a service package's routes behind the gateway. The service
-// takes its own lock; s.mu is not held.
+// mount serves a service package's routes behind the gateway. Each
+// service takes its own lock.
 func (s *Server) mount(routes []core.Route) {
 	for _, rt := range routes {
 		s.handle(rt.Pattern, rt.Op, rt.Mutating, rt.ServeHTTP)
 	}
 }
 
-// mountSettled mounts a service whose answers follow from the state
-// machines here (the MLflow runs a training job logs): they advance to now
-// first, as handleJSON's routes do, so a read at time scale 0 finds what a
-// finished training run logged. s.mu is released before the service takes
-// its own lock.
+// mountSettled mounts a service whose answers follow from the workspace's
+// state machines: they move to now first (settle), so a read at time
+// scale 0 finds what a finished training run logged and registered.
+// Routes that answer by themselves (Serve: invocations, the metrics
+// export, a disabled registry) settle what they need on their own.
 func (s *Server) mountSettled(routes []core.Route) {
 	for _, rt := range routes {
-		handle := rt.Handle
-		rt.Handle = func(r *http.Request) (any, *core.Error) {
-			s.settle()
-			return handle(r)
+		if handle := rt.Handle; handle != nil && rt.Serve == nil {
+			rt.Handle = func(r *http.Request) (any, *core.Error) {
+				s.settle()
+				return handle(r)
+			}
 		}
 		s.handle(rt.Pattern, rt.Op, rt.Mutating, rt.ServeHTTP)
 	}
 }
 
-// settle advances the state machines to now.
+// settle moves the workspace's state machines to now, in the order their
+// effects flow: job runs (whose tasks log, register and promote models),
+// then registry versions, then endpoint updates. Each service takes its
+// own lock in turn.
 func (s *Server) settle() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.advance(s.now())
+	s.jobs.Advance()
+	s.registry.Advance()
+	s.serving.Advance()
 }
 
 // handle registers a route. Patterns use net/http's syntax
@@ -425,52 +425,10 @@ func (s *Server) handle(pattern, op string, mutating bool, h http.HandlerFunc) {
 	s.mux.Handle(pattern, s.gateway(route{op: op, mutating: mutating}, h))
 }
 
-// handleJSON registers a route whose handler returns a JSON body or an
-// error. The handler runs with s.mu held and the state advanced to now, and
-// its result is encoded before the lock is released, since results may
-// point into the state. The body is read before locking, so a slow client
-// never holds the lock.
-func (s *Server) handleJSON(pattern, op string, mutating bool, fn func(r *http.Request) (any, *apiError)) {
-	s.handle(pattern, op, mutating, s.handleFunc(fn))
-}
-
-// handleFunc is the handler handleJSON registers, for routes that add to it.
-func (s *Server) handleFunc(fn func(r *http.Request) (any, *apiError)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		body, aerr := readBody(r)
-		if aerr != nil {
-			writeError(w, aerr)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		s.mu.Lock()
-		s.advance(s.now())
-		out, aerr := fn(r)
-		var raw []byte
-		var err error
-		if aerr == nil {
-			if out == nil {
-				out = struct{}{}
-			}
-			raw, err = json.Marshal(out)
-		}
-		s.mu.Unlock()
-		switch {
-		case aerr != nil:
-			writeError(w, aerr)
-		case err != nil:
-			writeError(w, newError(http.StatusInternalServerError, codeInternal, "encode response: %v", err))
-		default:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(raw)
-		}
-	}
-}
-
 // registerFallback answers requests no route matches, after the same gateway.
 func (s *Server) registerFallback() {
 	s.mux.Handle("/", s.gateway(route{unknown: true}, func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, newError(http.StatusNotFound, codeNotFound, "No API found for '%s %s'", r.Method, r.URL.Path))
+		core.WriteError(w, core.NewError(http.StatusNotFound, core.CodeNotFound, "No API found for '%s %s'", r.Method, r.URL.Path))
 	}))
 }
 
@@ -550,7 +508,7 @@ func (s *Server) gateway(rt route, h http.HandlerFunc) http.Handler {
 		}
 		if aerr := s.authenticate(r); aerr != nil {
 			finish(aerr.Status)
-			writeError(w, aerr)
+			core.WriteError(w, aerr)
 			return
 		}
 		h(&statusRecorder{ResponseWriter: w, first: finish}, r)
@@ -590,24 +548,20 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, f Fault, fin
 	if f.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	writeError(w, statusError(f.Status, "injected fault: "+http.StatusText(f.Status)))
+	core.WriteError(w, statusError(f.Status, "injected fault: "+http.StatusText(f.Status)))
 	return true
 }
 
 // authenticate checks the bearer token: none is 401, a wrong one 403, with
 // the Databricks error body either way.
-func (s *Server) authenticate(r *http.Request) *apiError {
+func (s *Server) authenticate(r *http.Request) *core.Error {
 	h := r.Header.Get("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
 	if h == "" || !ok {
-		return newError(http.StatusUnauthorized, codeUnauthenticated, "Credential was not sent or was of an unsupported type for this API.")
+		return core.NewError(http.StatusUnauthorized, core.CodeUnauthenticated, "Credential was not sent or was of an unsupported type for this API.")
 	}
 	if !s.tokens[strings.TrimSpace(token)] {
-		return newError(http.StatusForbidden, codePermissionDenied, "Invalid access token.")
+		return core.PermissionDenied("Invalid access token.")
 	}
 	return nil
 }
-
-func writeJSON(w http.ResponseWriter, status int, v any) { core.WriteJSON(w, status, v) }
-
-func writeError(w http.ResponseWriter, e *apiError) { core.WriteError(w, e) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -149,11 +150,9 @@ func TestEndpointValidation(t *testing.T) {
 	seed(t, srv, "agent", 2)
 	// A version still PENDING_REGISTRATION.
 	runID := loggedRun(t, srv)
-	srv.mu.Lock()
-	_, aerr := srv.registerVersion("agent", "runs:/"+runID+"/agent", "", "", nil, false)
-	srv.mu.Unlock()
-	require.Nil(t, aerr)
-	_, err := w.ServingEndpoints.Create(c, serving.CreateServingEndpoint{Name: "existing", Config: ptrTo(served("existing", "agent", []string{"1"}, nil))})
+	_, err := w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{Name: "agent", Source: "runs:/" + runID + "/agent"})
+	require.NoError(t, err)
+	_, err = w.ServingEndpoints.Create(c, serving.CreateServingEndpoint{Name: "existing", Config: ptrTo(served("existing", "agent", []string{"1"}, nil))})
 	require.NoError(t, err)
 
 	entity := func(name, version string) serving.ServedEntityInput {

@@ -33,8 +33,8 @@ func TestWorkspaceFilesAreMounted(t *testing.T) {
 	assert.Equal(t, "workspace.import", mutating[0].Op)
 }
 
-// Object ids and job ids come from one sequence, as they did when one
-// struct held the workspace: the seeded folders take the first ids.
+// Object ids and job ids come from the workspace's one id sequence: the
+// seeded folders take the first ids.
 func TestWorkspaceObjectsShareTheIDSequence(t *testing.T) {
 	_, w := start(t, Options{})
 	c := ctx(t)

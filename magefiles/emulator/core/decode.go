@@ -338,3 +338,13 @@ func unquoteNumber(v any, t reflect.Type) any {
 	}
 	return v
 }
+
+// Convert copies between SDK structs with the same JSON fields (a job's
+// settings from its create request, a run as the shorter list entry).
+func Convert(from, to any) error {
+	raw, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, to)
+}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -51,4 +52,31 @@ func NotFound(format string, args ...any) *Error {
 // PermissionDenied is 403 PERMISSION_DENIED.
 func PermissionDenied(format string, args ...any) *Error {
 	return NewError(http.StatusForbidden, CodePermissionDenied, format, args...)
+}
+
+// AlreadyExists is 409 RESOURCE_ALREADY_EXISTS.
+func AlreadyExists(format string, args ...any) *Error {
+	return NewError(http.StatusConflict, CodeAlreadyExists, format, args...)
+}
+
+// Conflict is 409 RESOURCE_CONFLICT.
+func Conflict(format string, args ...any) *Error {
+	return NewError(http.StatusConflict, CodeConflict, format, args...)
+}
+
+// InvalidState is 400 INVALID_STATE.
+func InvalidState(format string, args ...any) *Error {
+	return NewError(http.StatusBadRequest, CodeInvalidState, format, args...)
+}
+
+// RestException renders err as MLflow's client prints an API error
+// ("RESOURCE_DOES_NOT_EXIST: Routine or Model 'a.b.c' does not exist."),
+// which is what a job task that called the API logs; any other error is
+// its text.
+func RestException(err error) string {
+	var aerr *Error
+	if errors.As(err, &aerr) {
+		return aerr.Code + ": " + aerr.Message
+	}
+	return err.Error()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // Route is one REST route of a service. The service answers it under its
@@ -19,8 +20,12 @@ type Route struct {
 	Mutating bool
 	// Handle answers the request with a JSON body, a Raw body or an error.
 	// What it returns must not point into the service's state, since it is
-	// encoded after the service's lock is released.
+	// encoded after the service's lock is released (see Guarded).
 	Handle func(r *http.Request) (any, *Error)
+	// Serve, when set, answers instead of Handle, for a route that writes
+	// its own status, headers or body (model invocations, the metrics
+	// export). It reads the body itself, if at all.
+	Serve http.HandlerFunc
 }
 
 // Raw is a response body sent as it is rather than as JSON (a file
@@ -33,6 +38,10 @@ type Raw struct {
 // ServeHTTP reads the body within MaxBody, so a slow client never holds a
 // service's lock, calls Handle and writes its answer.
 func (rt Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if rt.Serve != nil {
+		rt.Serve(w, r)
+		return
+	}
 	body, aerr := ReadBody(r)
 	if aerr != nil {
 		WriteError(w, aerr)
@@ -50,6 +59,38 @@ func (rt Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, out)
+}
+
+// Guarded is a Handle for a service whose answers point into its state:
+// it takes mu, settles the service's state machines to now (settle), calls
+// h and encodes its answer before mu is released, so the answer is never
+// read while another request changes the state.
+func Guarded(mu sync.Locker, settle func(), h func(r *http.Request) (any, *Error)) func(r *http.Request) (any, *Error) {
+	return func(r *http.Request) (any, *Error) {
+		mu.Lock()
+		defer mu.Unlock()
+		settle()
+		out, aerr := h(r)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if out == nil {
+			out = struct{}{}
+		}
+		raw, err := json.Marshal(out)
+		if err != nil {
+			return nil, NewError(http.StatusInternalServerError, CodeInternal, "encode response: %v", err)
+		}
+		return Raw{ContentType: "application/json", Body: raw}, nil
+	}
+}
+
+// MarshalLocked encodes v, a service's state, while holding mu: what a
+// service writes to the state file.
+func MarshalLocked(mu sync.Locker, v any) ([]byte, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	return json.Marshal(v)
 }
 
 // WriteJSON answers with v as JSON (an empty object for nil, as the

@@ -5,23 +5,23 @@
 // create, get and get-by-name; runs create, get, search (MLflow filters,
 // newest first, page tokens), set-tag and update; artifacts/list. The
 // model registries are not here: the workspace registry is in package
-// emulator and Unity Catalog in package unitycatalog.
+// registry and Unity Catalog in package unitycatalog.
 //
 // The rest of the emulator reaches the store through a small API: the
-// training task opens a run (StartRun), logs to it (LogBatch, LogModel)
-// and ends it (EndRun); the workspace registry checks that a version's
-// source run exists (RunExists) and logged a model where the source says
-// (HasArtifacts); Run reads one for tests and the deploy stage's report.
-// New restores what the state file held and Snapshot is what to write to
-// it, under the keys "experiments" and "mlflow_runs".
+// training task (package jobs) opens a run (StartRun), logs to it
+// (LogBatch, LogModel) and ends it (EndRun); the workspace registry checks
+// that a version's source run exists (RunExists) and logged a model where
+// the source says (HasArtifacts); Run reads one for tests and the deploy
+// stage's report. New restores what the state file held and Snapshot is
+// what to write to it, under the keys "experiments" and "mlflow_runs".
 //
 // Experiment ids come from the workspace's id sequence (Options.IDs), run
 // ids from its seeded generator (Options.Random), which registered models,
 // endpoints and traffic routing draw from too, so a seed replays the same
-// run ids as before the service had a package of its own.
+// ids whichever service draws them.
 //
-// Lock order: the server may call the store while holding its own lock
-// (a training run logs under it); the store never calls back into the
-// server. Its only other locks, the generator's and the clock's, are
-// taken last.
+// Lock order: the jobs store and the workspace registry may call the store
+// while holding their own locks (a training run logs under the jobs
+// store's); the store never calls another service. Its only other locks,
+// the generator's and the clock's, are taken last.
 package tracking

@@ -32,9 +32,11 @@
 // FAILED_REGISTRATION when scripted by FailNextRegistration). Nothing
 // finalizes a version on its own: a task scripted to die after a step
 // (InterruptNextRegistration) leaves it pending. The training task
-// registers through RegisterVersion, the promotion task's copy through
-// Promote; MLflow clients use the routes. The SDK's ModelVersionInfo has no
-// status message; MLflow's route model-versions/get carries it.
+// registers through RegisterModel (RegisterVersion, as package jobs' task
+// registrar), the promotion task's copy through Promote; MLflow clients
+// use the routes. Serving asks VersionStatus whether a version may be
+// served. The SDK's ModelVersionInfo has no status message; MLflow's route
+// model-versions/get carries it.
 //
 // Tables (tables.go) are the inference payload tables serving endpoints
 // create (CreateTable: USE CATALOG, USE SCHEMA and CREATE TABLE, as the
@@ -48,4 +50,8 @@
 //
 // Tests and the demo seed the metastore in Go: CreateCatalog, CreateSchema,
 // Grant, Revoke.
+//
+// The metastore calls no other service while it holds its lock. Read
+// metastore.go, privileges.go, models.go, registration.go, promote.go,
+// tables.go, then routes.go.
 package unitycatalog

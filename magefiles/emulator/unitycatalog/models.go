@@ -256,6 +256,21 @@ func (m *Metastore) GetVersion(principal, full string, version int, withAliases 
 	return mr.render(v, withAliases), nil
 }
 
+// VersionStatus is a version's status as principal may read it, for a
+// serving endpoint that would serve it; version is the number a served
+// entity names.
+func (m *Metastore) VersionStatus(principal, full, version string) (string, *core.Error) {
+	n, err := strconv.Atoi(version)
+	if err != nil || n <= 0 {
+		return "", core.InvalidParam("Invalid entity_version '%s' for Unity Catalog model %s: versions are positive integers.", version, full)
+	}
+	v, aerr := m.GetVersion(principal, full, n, false)
+	if aerr != nil {
+		return "", aerr
+	}
+	return string(v.Status), nil
+}
+
 // GetByAlias returns the version an alias points at.
 func (m *Metastore) GetByAlias(principal, full, alias string, withAliases bool) (catalog.ModelVersionInfo, *core.Error) {
 	m.mu.Lock()

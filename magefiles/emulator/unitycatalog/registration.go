@@ -2,6 +2,7 @@ package unitycatalog
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,6 +211,20 @@ func (m *Metastore) RegisterVersion(principal, full string, nv NewVersion) (cata
 		return catalog.ModelVersionInfo{}, err
 	}
 	return v.info, err
+}
+
+// RegisterModel registers a model a training run logged, as MLflow's
+// databricks-uc registry does (RegisterVersion): the model must exist. It
+// answers with the model's full name and the version, or the error the
+// training task prints.
+func (m *Metastore) RegisterModel(principal string, l core.LoggedModel) (name, version string, err error) {
+	mv, err := m.RegisterVersion(principal, l.Model, NewVersion{
+		Source: l.Source, RunID: l.RunID, RunWorkspaceID: l.WorkspaceID, At: l.At,
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("registering the model as %s: %s", l.Model, core.RestException(err))
+	}
+	return mv.CatalogName + "." + mv.SchemaName + "." + mv.ModelName, strconv.Itoa(mv.Version), nil
 }
 
 // register runs a whole registration. Call with m.mu held. The version is

@@ -1,4 +1,4 @@
-package emulator
+package jobs
 
 import (
 	"strings"
@@ -11,7 +11,7 @@ import (
 // A job task that passes --target-model is the promotion job's copy task
 // (src/promote_job.py, the bundle's promote_model job). When its run
 // succeeds, the task does what the Python task does, as the workspace's own
-// principal, through the shared metastore (unitycatalog.Metastore.Promote):
+// principal, through Options.Promoter (the shared metastore's Promote):
 // it finds or makes the copy of --source-model v--source-version in
 // --target-model, sets --release-alias on it and prints the report JSON as
 // the last line of its logs:
@@ -43,9 +43,9 @@ func promotes(t jobs.Task) bool {
 }
 
 // promote runs a promotion task; the report is its output. Call with s.mu held.
-func (s *Server) promote(run *runRec, t *taskRec) (map[string]any, error) {
+func (s *Store) promote(run *runRec, t *taskRec) (map[string]any, error) {
 	args := taskArgs(run, t)
-	report, err := s.uc.Promote(s.user, unitycatalog.Promotion{
+	report, err := s.promoter.Promote(s.user, unitycatalog.Promotion{
 		SourceModel: args["source_model"], SourceVersion: args["source_version"],
 		TargetModel: args["target_model"], ReleaseAlias: args["release_alias"], Release: args["release"],
 	})

@@ -1,6 +1,6 @@
 //lint:file-ignore SA1019 the legacy auto_capture_config is deprecated; the emulator refuses it as the service does, which needs its type
 
-package emulator
+package serving
 
 import (
 	"crypto/rand"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
 )
 
@@ -86,14 +87,14 @@ func sqlTimestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:
 // errLegacyCapture refuses to enable a legacy inference table. The dates
 // are Databricks' ("Monitor model serving endpoints"); the wording is the
 // emulator's.
-func errLegacyCapture() *apiError {
-	return invalidParam("Legacy inference tables (config.auto_capture_config) can no longer be enabled: since February 20, 2026 they cannot be enabled on new or existing serving endpoints, and since March 20, 2026 they are no longer supported. Use AI Gateway inference tables (ai_gateway.inference_table_config) instead.")
+func errLegacyCapture() *core.Error {
+	return core.InvalidParam("Legacy inference tables (config.auto_capture_config) can no longer be enabled: since February 20, 2026 they cannot be enabled on new or existing serving endpoints, and since March 20, 2026 they are no longer supported. Use AI Gateway inference tables (ai_gateway.inference_table_config) instead.")
 }
 
 // checkLegacyCapture refuses a config that enables auto_capture_config,
 // whose enabled is true unless sent false. Disabling it is accepted and
 // changes nothing.
-func checkLegacyCapture(in *serving.AutoCaptureConfigInput) *apiError {
+func checkLegacyCapture(in *serving.AutoCaptureConfigInput) *core.Error {
 	if in != nil && (in.Enabled || !slices.Contains(in.ForceSendFields, "Enabled")) {
 		return errLegacyCapture()
 	}
@@ -102,13 +103,13 @@ func checkLegacyCapture(in *serving.AutoCaptureConfigInput) *apiError {
 
 // gatewayRec is an endpoint's ai_gateway as sent, stored and echoed; only
 // its inference table is acted on.
-type gatewayRec struct {
+type gateway struct {
 	Config serving.AiGatewayConfig `json:"config"`
 	// Table is the payload table's full name while inference tables are on.
 	Table string `json:"table,omitempty"`
 }
 
-func (g *gatewayRec) inference() *serving.AiGatewayInferenceTableConfig {
+func (g *gateway) inference() *serving.AiGatewayInferenceTableConfig {
 	if g == nil {
 		return nil
 	}
@@ -116,7 +117,7 @@ func (g *gatewayRec) inference() *serving.AiGatewayInferenceTableConfig {
 }
 
 // payloadTable is where invocations are logged, or "" when they are not.
-func (g *gatewayRec) payloadTable() string {
+func (g *gateway) payloadTable() string {
 	if c := g.inference(); c == nil || !c.Enabled {
 		return ""
 	}
@@ -133,27 +134,27 @@ func tablePrefix(c *serving.AiGatewayInferenceTableConfig, endpoint string) stri
 // buildGateway validates an ai_gateway that replaces prev and creates its
 // payload table when inference tables are enabled. Call with s.mu held
 // (the metastore's lock is taken after it).
-func (s *Server) buildGateway(in *serving.AiGatewayConfig, endpoint string, prev *gatewayRec) (*gatewayRec, *apiError) {
+func (s *Store) buildGateway(in *serving.AiGatewayConfig, endpoint string, prev *gateway) (*gateway, *core.Error) {
 	if in == nil {
 		return nil, nil
 	}
-	g := &gatewayRec{Config: *in}
+	g := &gateway{Config: *in}
 	c := in.InferenceTableConfig
 	if c == nil || !c.Enabled {
 		return g, nil
 	}
 	if c.CatalogName == "" || c.SchemaName == "" {
-		return nil, invalidParam("ai_gateway.inference_table_config: catalog_name and schema_name are required to enable inference tables.")
+		return nil, core.InvalidParam("ai_gateway.inference_table_config: catalog_name and schema_name are required to enable inference tables.")
 	}
 	if p := prev.inference(); p != nil && p.Enabled && (!strings.EqualFold(p.CatalogName, c.CatalogName) ||
 		!strings.EqualFold(p.SchemaName, c.SchemaName) || !strings.EqualFold(tablePrefix(p, endpoint), tablePrefix(c, endpoint))) {
-		return nil, invalidParam("ai_gateway.inference_table_config: the catalog, schema and table name prefix cannot change while the inference table is enabled (%s); disable it first.", prev.Table)
+		return nil, core.InvalidParam("ai_gateway.inference_table_config: the catalog, schema and table name prefix cannot change while the inference table is enabled (%s); disable it first.", prev.Table)
 	}
-	full, aerr := s.uc.CreateTable(s.user, c.CatalogName, c.SchemaName, tablePrefix(c, endpoint)+"_payload", PayloadColumns)
+	full, aerr := s.tables.CreateTable(s.user, c.CatalogName, c.SchemaName, tablePrefix(c, endpoint)+"_payload", PayloadColumns)
 	if aerr != nil && aerr.Status == http.StatusNotFound {
 		// A 404 would read as "no such endpoint" to a client; the request's
 		// parameter is what is wrong.
-		return nil, invalidParam("ai_gateway.inference_table_config: %s", aerr.Message)
+		return nil, core.InvalidParam("ai_gateway.inference_table_config: %s", aerr.Message)
 	}
 	if aerr != nil {
 		return nil, aerr
@@ -163,7 +164,7 @@ func (s *Server) buildGateway(in *serving.AiGatewayConfig, endpoint string, prev
 }
 
 // render is the ai_gateway GET reports: the configuration as stored.
-func (g *gatewayRec) render() *serving.AiGatewayConfig {
+func (g *gateway) render() *serving.AiGatewayConfig {
 	if g == nil {
 		return nil
 	}
@@ -178,9 +179,9 @@ func (g *gatewayRec) render() *serving.AiGatewayConfig {
 
 // endpointsPutAIGateway replaces an endpoint's ai_gateway. It is not a
 // config update: served entities and config_update are left as they are.
-func (s *Server) endpointsPutAIGateway(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsPutAIGateway(r *http.Request) (any, *core.Error) {
 	var req serving.PutAiGatewayRequest
-	if err := decodeBody(r, &req); err != nil {
+	if err := core.DecodeBody(r, &req); err != nil {
 		return nil, err
 	}
 	ep, aerr := s.endpoint(r.PathValue("name"))
@@ -195,7 +196,7 @@ func (s *Server) endpointsPutAIGateway(r *http.Request) (any, *apiError) {
 		return nil, aerr
 	}
 	ep.Gateway = g
-	ep.Updated = ms(s.now())
+	ep.Updated = s.clock.Now().UnixMilli()
 	out := g.render()
 	return serving.PutAiGatewayResponse{
 		FallbackConfig: out.FallbackConfig, Guardrails: out.Guardrails, InferenceTableConfig: out.InferenceTableConfig,
@@ -261,16 +262,16 @@ func clientRequestID(body []byte) string {
 
 // logPayload appends an invocation to the endpoint's payload table, if it
 // has one. The metastore's lock is taken alone.
-func (s *Server) logPayload(table string, c captured) {
+func (s *Store) logPayload(table string, c captured) {
 	if table == "" {
 		return
 	}
-	_ = s.uc.AppendRow(table, c.row()) // the table exists while logging is on
+	_ = s.tables.AppendRow(table, c.row()) // the table exists while logging is on
 }
 
 // servedEntityRec is one row of ServedEntitiesTable: a served entity as
 // the config update that deployed it made it.
-type servedEntityRec struct {
+type servedEntity struct {
 	ID            string     `json:"served_entity_id"`
 	EndpointName  string     `json:"endpoint_name"`
 	EndpointID    string     `json:"endpoint_id"`
@@ -285,7 +286,7 @@ type servedEntityRec struct {
 
 // assignEntityIDs gives cfg's entities their served_entity_ids: an entity
 // current serves unchanged keeps its id, any other is a new served entity.
-func assignEntityIDs(cfg, current *configRec) {
+func assignEntityIDs(cfg, current *config) {
 	cfg.EntityIDs = map[string]string{}
 	for _, e := range cfg.Entities {
 		if id := current.entityID(e.Name); id != "" && !cfg.Deploying[e.Name] {
@@ -296,7 +297,7 @@ func assignEntityIDs(cfg, current *configRec) {
 	}
 }
 
-func (c *configRec) entityID(name string) string {
+func (c *config) entityID(name string) string {
 	if c == nil {
 		return ""
 	}
@@ -305,12 +306,12 @@ func (c *configRec) entityID(name string) string {
 
 // logServedEntities records the entities a config update deployed (all of
 // cfg's with all), when it took effect. Call with s.mu held.
-func (s *Server) logServedEntities(ep *endpointRec, cfg *configRec, at time.Time, all bool) {
+func (s *Store) logServedEntities(ep *endpoint, cfg *config, at time.Time, all bool) {
 	for _, e := range cfg.Entities {
 		if !all && !cfg.Deploying[e.Name] {
 			continue
 		}
-		s.st.ServedEntities = append(s.st.ServedEntities, &servedEntityRec{
+		s.st.ServedEntities = append(s.st.ServedEntities, &servedEntity{
 			ID: cfg.EntityIDs[e.Name], EndpointName: ep.Name, EndpointID: ep.ID, Name: e.Name,
 			EntityName: e.EntityName, EntityVersion: e.EntityVersion, ConfigVersion: cfg.Version,
 			CreatedBy: e.Creator, ChangeTime: at,
@@ -319,15 +320,9 @@ func (s *Server) logServedEntities(ep *endpointRec, cfg *configRec, at time.Time
 }
 
 // adoptServedConfigs gives the configs of a state file written before
-// served_entity_ids existed their ids, logging the served ones. Call with
-// s.mu held.
-func (s *Server) adoptServedConfigs() {
-	names := make([]string, 0, len(s.st.Endpoints))
-	for n := range s.st.Endpoints {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+// served_entity_ids existed their ids, logging the served ones.
+func (s *Store) adoptServedConfigs() {
+	for _, n := range s.sortedNames() {
 		ep := s.st.Endpoints[n]
 		if c := ep.Current; c != nil && c.EntityIDs == nil {
 			assignEntityIDs(c, nil)
@@ -339,13 +334,13 @@ func (s *Server) adoptServedConfigs() {
 	}
 }
 
-// servedEntityRows are this workspace's rows of ServedEntitiesTable, read
+// ServedEntityRows are this workspace's rows of ServedEntitiesTable, read
 // by the metastore without its lock.
-func (s *Server) servedEntityRows() [][]*string {
+func (s *Store) ServedEntityRows() [][]*string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.advance(s.now()) // an update that has finished has its rows
-	ws := strconv.FormatInt(s.WorkspaceID(), 10)
+	s.advance() // an update that has finished has its rows
+	ws := strconv.FormatInt(s.workspaceID, 10)
 	rows := make([][]*string, 0, len(s.st.ServedEntities))
 	for _, e := range s.st.ServedEntities {
 		var deleted *string
@@ -363,42 +358,10 @@ func (s *Server) servedEntityRows() [][]*string {
 
 // markEndpointDeleted stamps endpoint_delete_time on a deleted endpoint's
 // served entities. Call with s.mu held.
-func (s *Server) markEndpointDeleted(ep *endpointRec, at time.Time) {
+func (s *Store) markEndpointDeleted(ep *endpoint, at time.Time) {
 	for _, e := range s.st.ServedEntities {
 		if e.EndpointID == ep.ID && e.DeleteTime == nil {
 			e.DeleteTime = &at
 		}
 	}
-}
-
-// ServedEntityID is the served_entity_id of the entity an endpoint's
-// served config names so; false when it serves no such entity.
-func (s *Server) ServedEntityID(endpoint, servedEntity string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ep, ok := s.st.Endpoints[endpoint]
-	if !ok {
-		return "", false
-	}
-	s.advanceEndpoint(ep, s.now())
-	id := ep.Current.entityID(servedEntity)
-	return id, id != ""
-}
-
-// TableRows returns a table's rows as column name -> cell (nil for NULL),
-// for tests; false when the metastore has no such table.
-func (s *Server) TableRows(fullName string) ([]map[string]*string, bool) {
-	t, ok := s.uc.Table(fullName)
-	if !ok {
-		return nil, false
-	}
-	out := make([]map[string]*string, len(t.Rows))
-	for i, r := range t.Rows {
-		m := make(map[string]*string, len(t.Columns))
-		for j, c := range t.Columns {
-			m[c.Name] = r[j]
-		}
-		out[i] = m
-	}
-	return out, true
 }

@@ -1,10 +1,7 @@
-package emulator
+package serving
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,7 +12,46 @@ import (
 	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
-var queryInputType = reflect.TypeOf(serving.QueryEndpointInput{})
+// MetricsShape is how the metrics export presents its counts.
+type MetricsShape string
+
+// The shapes.
+const (
+	// MetricsGauges is the service's shape (the default): request counts as
+	// gauges holding the last complete minute, stamped with its start.
+	MetricsGauges MetricsShape = "gauges"
+	// MetricsCounters exports cumulative counters and histograms without
+	// timestamps, as a Prometheus client library would.
+	MetricsCounters MetricsShape = "counters"
+)
+
+// MetricsOptions shape the metrics export.
+type MetricsOptions struct {
+	// Shape is MetricsGauges (default, also for "") or MetricsCounters.
+	Shape MetricsShape `json:"shape,omitempty"`
+	// OmitLatency leaves request_latency_ms out, as some workspaces do.
+	OmitLatency bool `json:"omit_latency,omitempty"`
+	// Labels is how a series names its served entity: MetricsByServedModel
+	// (default, also for "") or MetricsUnlabelled.
+	Labels MetricsLabels `json:"labels,omitempty"`
+}
+
+// MetricsLabels is how the metrics export names a series' served entity.
+// The export's documentation shows no labels at all; the one spelling an
+// integration shows is served_model_name (DataDog's model serving
+// dashboard filters by it), so that is the default, and the emulator can
+// also export without any per-entity label, which a canary must survive.
+type MetricsLabels string
+
+// The label schemes.
+const (
+	// MetricsByServedModel labels each series served_model_name="<served
+	// entity name>".
+	MetricsByServedModel MetricsLabels = "served_model_name"
+	// MetricsUnlabelled exports one series per family for the whole
+	// endpoint, naming no served entity.
+	MetricsUnlabelled MetricsLabels = "none"
+)
 
 // latencyBucketsMs are the upper bounds of the request_latency_ms histogram.
 var latencyBucketsMs = []float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
@@ -70,7 +106,7 @@ type entityMetrics struct {
 	Minutes map[int64]*counts `json:"minutes,omitempty"`
 }
 
-func (ep *endpointRec) metrics(e serving.ServedEntityOutput) *entityMetrics {
+func (ep *endpoint) metrics(e serving.ServedEntityOutput) *entityMetrics {
 	if ep.Metrics == nil {
 		ep.Metrics = map[string]*entityMetrics{}
 	}
@@ -102,239 +138,22 @@ func (m *entityMetrics) record(status int, latencyMs float64, minute time.Time) 
 	c.observe(status, latencyMs)
 }
 
-func behaviorKey(model, version string) string { return model + "/" + version }
-
-// pick chooses a served entity by the traffic percentages. Call with s.mu held.
-func (s *Server) pick(cfg *configRec) (serving.ServedEntityOutput, bool) {
-	x := s.rng.IntN(100)
-	for _, r := range cfg.Routes {
-		if x < r.TrafficPercentage {
-			if e := cfg.entity(r.ServedEntityName); e != nil {
-				return *e, true
-			}
-		}
-		x -= r.TrafficPercentage
-	}
-	return serving.ServedEntityOutput{}, false
-}
-
-// invoke answers POST /serving-endpoints/{name}/invocations: it routes the
-// request to a served entity by the traffic config, lets that version's
-// Behavior answer, sets the served-model-name header and counts the result in
-// the entity's metrics.
-func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
-	start, arrived := time.Now(), s.now()
-	name := r.PathValue("name")
-	body, aerr := readBody(r)
-	if aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-
-	s.mu.Lock()
-	ep, aerr := s.endpoint(name)
-	if aerr == nil {
-		s.advanceEndpoint(ep, s.now())
-		if ep.Current == nil {
-			aerr = invalidState("Endpoint '%s' is not ready: its first config is still %s.", name, strings.ToLower(string(ep.UpdateState)))
-		}
-	}
-	if aerr != nil {
-		s.mu.Unlock()
-		writeError(w, aerr)
-		return
-	}
-	table := ep.Gateway.payloadTable()
-	entity, ok := s.pick(ep.Current)
-	if !ok {
-		s.mu.Unlock()
-		writeError(w, invalidState("Endpoint '%s' routes no traffic.", name))
-		return
-	}
-	key := behaviorKey(entity.EntityName, entity.EntityVersion)
-	b, ok := s.st.Behaviors[key]
-	if !ok && s.opts.DefaultBehavior != nil {
-		b = *s.opts.DefaultBehavior
-	}
-	if p := s.predictors[key]; p != nil {
-		b.Predict = p
-	}
-	entityID := ep.Current.entityID(entity.Name)
-	records, inErr := invocationRecords(body)
-	var o outcome
-	if inErr == nil {
-		o = b.decide(s.rng, records)
-	} else {
-		o = outcome{latency: b.Latency.draw(s.rng), status: inErr.Status, message: inErr.Message}
-	}
-	s.mu.Unlock()
-
-	var predictions []any
-	if o.status == 0 {
-		predictions = b.predict(records)
-	}
-	if s.realTime && o.latency > 0 && s.scale > 0 {
-		t := time.NewTimer(time.Duration(float64(o.latency) * s.scale))
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
-
-	status := http.StatusOK
-	if o.status != 0 {
-		status = o.status
-	}
-	// Count the request before answering it, so a client that has its
-	// answer also finds it in the metrics. The histogram reports service
-	// latency: the drawn model latency plus the emulator's own handling
-	// time, not the scaled sleep.
-	overhead := time.Since(start)
-	if s.realTime && s.scale > 0 {
-		overhead -= time.Duration(float64(o.latency) * s.scale)
-	}
-	latencyMs := float64(o.latency+max(overhead, 0)) / float64(time.Millisecond)
-	s.mu.Lock()
-	if cur, ok := s.st.Endpoints[name]; ok {
-		cur.metrics(entity).record(status, latencyMs, s.metricsMinute())
-	}
-	s.mu.Unlock()
-
-	var answer any = struct {
-		Predictions []any `json:"predictions"`
-	}{predictions}
-	if o.status != 0 {
-		code := codeInternal
-		if status < 500 {
-			code = codeBadRequest
-		}
-		answer = &apiError{Status: status, Code: code, Message: o.message}
-	}
-	raw, err := json.Marshal(answer)
-	if err != nil {
-		status, raw = http.StatusInternalServerError, []byte(`{"error_code":"INTERNAL_ERROR","message":"encode response"}`)
-	}
-	// The payload table has the row before the client has its answer.
-	s.logPayload(table, captured{
-		start: arrived, status: status, latency: o.latency, request: body, response: raw,
-		entityID: entityID, requester: s.user, clientReq: clientRequestID(body),
-	})
-	s.dirty.Store(true)
-	w.Header().Set("served-model-name", entity.Name)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(raw)
-}
-
-// invocationRecords reads the model input of a scoring request: the
-// dataframe_records, dataframe_split, instances or inputs of the MLflow
-// scoring protocol, checked against the SDK's QueryEndpointInput fields.
-func invocationRecords(body []byte) ([]any, *apiError) {
-	var generic any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&generic); err != nil {
-		return nil, newError(http.StatusBadRequest, codeBadRequest, "Invalid JSON in the request body: %v", err)
-	}
-	if err := core.CheckFields(generic, queryInputType, ""); err != nil {
-		return nil, newError(http.StatusBadRequest, codeBadRequest, "%s", err.Message)
-	}
-	obj, _ := generic.(map[string]any)
-	switch {
-	case obj["dataframe_records"] != nil:
-		if list, ok := obj["dataframe_records"].([]any); ok {
-			return list, nil
-		}
-	case obj["dataframe_split"] != nil:
-		return splitRecords(obj["dataframe_split"])
-	case obj["instances"] != nil:
-		if list, ok := obj["instances"].([]any); ok {
-			return list, nil
-		}
-	case obj["inputs"] != nil:
-		if list, ok := obj["inputs"].([]any); ok {
-			return list, nil
-		}
-		if m, ok := obj["inputs"].(map[string]any); ok {
-			return columnsToRecords(m)
-		}
-	default:
-		return nil, newError(http.StatusBadRequest, codeBadRequest, "The request must contain one of dataframe_records, dataframe_split, instances or inputs.")
-	}
-	return nil, newError(http.StatusBadRequest, codeBadRequest, "The model input must be a list of records.")
-}
-
-func splitRecords(v any) ([]any, *apiError) {
-	split, _ := v.(map[string]any)
-	cols, _ := split["columns"].([]any)
-	data, _ := split["data"].([]any)
-	if cols == nil || data == nil {
-		return nil, newError(http.StatusBadRequest, codeBadRequest, "dataframe_split needs columns and data.")
-	}
-	out := make([]any, 0, len(data))
-	for i, row := range data {
-		cells, _ := row.([]any)
-		if len(cells) != len(cols) {
-			return nil, newError(http.StatusBadRequest, codeBadRequest, "dataframe_split row %d has %d values for %d columns.", i, len(cells), len(cols))
-		}
-		rec := map[string]any{}
-		for j, c := range cols {
-			rec[toString(c)] = cells[j]
-		}
-		out = append(out, rec)
-	}
-	return out, nil
-}
-
-func columnsToRecords(m map[string]any) ([]any, *apiError) {
-	n := -1
-	for k, v := range m {
-		col, ok := v.([]any)
-		if !ok || (n >= 0 && len(col) != n) {
-			return nil, newError(http.StatusBadRequest, codeBadRequest, "inputs column %s must be a list as long as the others.", k)
-		}
-		n = len(col)
-	}
-	out := make([]any, max(n, 0))
-	for i := range out {
-		rec := map[string]any{}
-		for k, v := range m {
-			rec[k] = v.([]any)[i]
-		}
-		out[i] = rec
-	}
-	return out, nil
-}
-
-func toString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	default:
-		raw, _ := json.Marshal(x)
-		return string(raw)
-	}
-}
-
 // endpointsMetrics exports the endpoint's per-entity metrics as Prometheus
 // text, in the shape Options.Metrics selects: by default the service's,
 // gauges holding the last complete minute's counts stamped with that
 // minute's start (epoch ms), and a per-minute request_latency_ms histogram
 // stamped the same way.
-func (s *Server) endpointsMetrics(w http.ResponseWriter, r *http.Request) {
+func (s *Store) endpointsMetrics(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	var text string
 	if aerr == nil {
-		s.advanceEndpoint(ep, s.now())
-		text = ep.prometheus(s.opts.Metrics, s.metricsMinute().Add(-time.Minute))
+		s.advanceEndpoint(ep, s.clock.Now())
+		text = ep.prometheus(s.metrics, s.metricsMinute().Add(-time.Minute))
 	}
 	s.mu.Unlock()
 	if aerr != nil {
-		writeError(w, aerr)
+		core.WriteError(w, aerr)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -342,13 +161,13 @@ func (s *Server) endpointsMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 // metricsMinute is the minute of service time now: Options.MetricsClock's,
-// or the scaled clock's (TimeScale > 0 on the wall clock), or the clock's.
+// or the scaled clock's (Scale > 0 on the wall clock), or the clock's.
 // Call with s.mu held or not: it reads no state.
-func (s *Server) metricsMinute() time.Time {
-	now := s.now()
+func (s *Store) metricsMinute() time.Time {
+	now := s.clock.Now()
 	switch {
-	case s.opts.MetricsClock != nil:
-		now = s.opts.MetricsClock.Now()
+	case s.metricsClock != nil:
+		now = s.metricsClock.Now()
 	case s.realTime && s.scale > 0:
 		now = s.started.Add(time.Duration(float64(now.Sub(s.started)) / s.scale))
 	}
@@ -362,7 +181,7 @@ func (s *Server) metricsMinute() time.Time {
 // gauges, request_latency_ms as a histogram). The request counts and
 // latencies are the emulator's invocations; CPU and memory are synthetic,
 // and provisioned concurrency is the workload size's upper bound.
-func (ep *endpointRec) prometheus(o MetricsOptions, minute time.Time) string {
+func (ep *endpoint) prometheus(o MetricsOptions, minute time.Time) string {
 	sizes := map[string]string{}
 	if ep.Current != nil {
 		for _, e := range ep.Current.Entities {

@@ -1,4 +1,4 @@
-package emulator
+package serving
 
 import (
 	"math"
@@ -14,7 +14,7 @@ import (
 // set fields to make a version slow, flaky or plainly wrong, or to make its
 // deployment fail.
 type Behavior struct {
-	// Latency of each request, in service time (see Options.TimeScale).
+	// Latency of each request, in service time (see Options.Scale).
 	Latency Latency `json:"latency"`
 	// ErrorRate is the share of requests on which the model raises. As on
 	// the service, a model's exception is the caller's 400 BAD_REQUEST with

@@ -1,4 +1,4 @@
-package emulator
+package registry
 
 import (
 	"fmt"
@@ -9,15 +9,10 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// loggedRun makes an MLflow run that logged a model, as training does.
-func loggedRun(t *testing.T, srv *Server) string {
-	t.Helper()
-	id := srv.runs.StartRun("/Shared/test", "train", srv.now(), nil)
-	require.NoError(t, srv.runs.LogModel(id, ModelArtifactPath))
-	return id
-}
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/jobs"
+)
 
 func TestRegisteredModels(t *testing.T) {
 	_, w := start(t, Options{})
@@ -82,15 +77,15 @@ func TestRegisteredModels(t *testing.T) {
 }
 
 func TestModelVersionRegistration(t *testing.T) {
-	clock := NewManualClock(time.Unix(1_700_000_000, 0))
-	srv, w := start(t, Options{Clock: clock, TimeScale: 1})
+	clock := core.NewManualClock(time.Unix(1_700_000_000, 0))
+	srv, w := start(t, Options{Clock: clock, Scale: 1})
 	c := ctx(t)
 	_, err := w.ModelRegistry.CreateModel(c, ml.CreateModelRequest{Name: "agent"})
 	require.NoError(t, err)
 	runID := loggedRun(t, srv)
 
 	created, err := w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{
-		Name: "agent", Source: "runs:/" + runID + "/" + ModelArtifactPath,
+		Name: "agent", Source: "runs:/" + runID + "/" + jobs.ModelArtifactPath,
 		Tags: []ml.ModelVersionTag{{Key: "release", Value: "v1.2.0"}},
 	})
 	require.NoError(t, err)
@@ -102,7 +97,7 @@ func TestModelVersionRegistration(t *testing.T) {
 		require.NoError(t, err)
 		return *mv.ModelVersion
 	}
-	clock.Advance(DefaultDurations.ModelRegistration - time.Second)
+	clock.Advance(DefaultRegistration - time.Second)
 	assert.Equal(t, ml.ModelVersionStatusPendingRegistration, get("1").Status)
 	clock.Advance(time.Second)
 	assert.Equal(t, ml.ModelVersionStatusReady, get("1").Status)
@@ -114,7 +109,7 @@ func TestModelVersionRegistration(t *testing.T) {
 	srv.FailNextRegistration("agent", "checksum mismatch")
 	_, err = w.ModelRegistry.CreateModelVersion(c, ml.CreateModelVersionRequest{Name: "agent", Source: "runs:/" + runID + "/agent"})
 	require.NoError(t, err)
-	clock.Advance(DefaultDurations.ModelRegistration)
+	clock.Advance(DefaultRegistration)
 	assert.Equal(t, ml.ModelVersionStatusFailedRegistration, get("2").Status)
 	assert.Contains(t, get("2").StatusMessage, "no artifacts")
 	assert.Equal(t, ml.ModelVersionStatusFailedRegistration, get("3").Status)

@@ -1,51 +1,60 @@
-package emulator
+package serving
 
 import (
 	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/databricks/databricks-sdk-go/service/catalog"
-	"github.com/databricks/databricks-sdk-go/service/ml"
 	"github.com/databricks/databricks-sdk-go/service/serving"
 
-	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
-// Model serving. A config update (create or update-config) is IN_PROGRESS
-// for Durations.EndpointUpdate when it deploys new served entities, or
-// Durations.TrafficUpdate when it only moves traffic; meanwhile the previous
+// Routes are the model serving routes databricks-sdk-go calls. Answers
+// that point into the store's state are encoded under its lock, after the
+// config updates settle to now; invocations and the metrics export settle
+// only their endpoint.
+func (s *Store) Routes() []core.Route {
+	const api = "/api/2.0/serving-endpoints"
+	routes := []core.Route{
+		{Pattern: "POST " + api, Op: "serving-endpoints.create", Mutating: true, Handle: s.endpointsCreate},
+		{Pattern: "GET " + api, Op: "serving-endpoints.list", Handle: s.endpointsList},
+		{Pattern: "GET " + api + "/{name}", Op: "serving-endpoints.get", Handle: s.endpointsGet},
+		{Pattern: "DELETE " + api + "/{name}", Op: "serving-endpoints.delete", Mutating: true, Handle: s.endpointsDelete},
+		{Pattern: "PUT " + api + "/{name}/config", Op: "serving-endpoints.update-config", Mutating: true, Handle: s.endpointsUpdateConfig},
+		{Pattern: "PATCH " + api + "/{name}/tags", Op: "serving-endpoints.patch-tags", Mutating: true, Handle: s.endpointsPatchTags},
+		{Pattern: "PUT " + api + "/{name}/ai-gateway", Op: "serving-endpoints.put-ai-gateway", Mutating: true, Handle: s.endpointsPutAIGateway},
+		{Pattern: "GET " + api + "/{name}/served-models/{served}/build-logs", Op: "serving-endpoints.build-logs", Handle: s.endpointsBuildLogs},
+		{Pattern: "GET " + api + "/{name}/served-models/{served}/logs", Op: "serving-endpoints.logs", Handle: s.endpointsServerLogs},
+	}
+	for i := range routes {
+		routes[i].Handle = core.Guarded(&s.mu, s.advance, routes[i].Handle)
+	}
+	return append(routes,
+		core.Route{Pattern: "GET " + api + "/{name}/metrics", Op: "serving-endpoints.metrics", Serve: s.endpointsMetrics},
+		core.Route{Pattern: "POST /serving-endpoints/{name}/invocations", Op: "serving-endpoints.query", Serve: s.invoke},
+	)
+}
+
+// A config update (create or update-config) is IN_PROGRESS for
+// Options.Update when it deploys new served entities, or
+// Options.TrafficUpdate when it only moves traffic; meanwhile the previous
 // config keeps serving. It then becomes the served config (NOT_UPDATING,
-// READY), or, when scripted (FailNextEndpointUpdate) or when a new entity's
+// READY), or, when scripted (FailNextUpdate) or when a new entity's
 // version has a Behavior.BuildFailure, the update ends UPDATE_FAILED: the
 // previous config keeps serving, the failed entities show
 // DEPLOYMENT_FAILED in pending_config and their build logs hold the failure.
 
-func (s *Server) registerServing() {
-	s.handleJSON("POST /api/2.0/serving-endpoints", "serving-endpoints.create", true, s.endpointsCreate)
-	s.handleJSON("GET /api/2.0/serving-endpoints", "serving-endpoints.list", false, s.endpointsList)
-	s.handleJSON("GET /api/2.0/serving-endpoints/{name}", "serving-endpoints.get", false, s.endpointsGet)
-	s.handleJSON("DELETE /api/2.0/serving-endpoints/{name}", "serving-endpoints.delete", true, s.endpointsDelete)
-	s.handleJSON("PUT /api/2.0/serving-endpoints/{name}/config", "serving-endpoints.update-config", true, s.endpointsUpdateConfig)
-	s.handleJSON("PATCH /api/2.0/serving-endpoints/{name}/tags", "serving-endpoints.patch-tags", true, s.endpointsPatchTags)
-	s.handleJSON("PUT /api/2.0/serving-endpoints/{name}/ai-gateway", "serving-endpoints.put-ai-gateway", true, s.endpointsPutAIGateway)
-	s.handle("GET /api/2.0/serving-endpoints/{name}/metrics", "serving-endpoints.metrics", false, s.endpointsMetrics)
-	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/build-logs", "serving-endpoints.build-logs", false, s.endpointsBuildLogs)
-	s.handleJSON("GET /api/2.0/serving-endpoints/{name}/served-models/{served}/logs", "serving-endpoints.logs", false, s.endpointsServerLogs)
-	s.handle("POST /serving-endpoints/{name}/invocations", "serving-endpoints.query", false, s.invoke)
-}
-
 var nameRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 
-func endpointMissing(name string) *apiError {
-	return notFound("Endpoint with name '%s' does not exist.", name)
+func endpointMissing(name string) *core.Error {
+	return core.NotFound("Endpoint with name '%s' does not exist.", name)
 }
 
-func (s *Server) endpoint(name string) (*endpointRec, *apiError) {
+func (s *Store) endpoint(name string) (*endpoint, *core.Error) {
 	ep, ok := s.st.Endpoints[name]
 	if !ok {
 		return nil, endpointMissing(name)
@@ -55,15 +64,15 @@ func (s *Server) endpoint(name string) (*endpointRec, *apiError) {
 
 // buildConfig validates a config input the way the service does and turns it
 // into the served form. Call with s.mu held.
-func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *configRec) (*configRec, *apiError) {
+func (s *Store) buildConfig(in *serving.EndpointCoreConfigInput, current *config) (*config, *core.Error) {
 	if in == nil {
-		return nil, invalidParam("config is required.")
+		return nil, core.InvalidParam("config is required.")
 	}
 	if aerr := checkLegacyCapture(in.AutoCaptureConfig); aerr != nil {
 		return nil, aerr
 	}
 	if len(in.ServedEntities) > 0 && len(in.ServedModels) > 0 {
-		return nil, invalidParam("Only one of served_entities and served_models can be specified.")
+		return nil, core.InvalidParam("Only one of served_entities and served_models can be specified.")
 	}
 	inputs := in.ServedEntities
 	for _, m := range in.ServedModels {
@@ -74,7 +83,7 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 		})
 	}
 	if len(inputs) == 0 {
-		return nil, invalidParam("The config must serve at least one entity (served_entities).")
+		return nil, core.InvalidParam("The config must serve at least one entity (served_entities).")
 	}
 	if len(inputs) > maxServedEntities {
 		return nil, errTooManyEntities(len(inputs))
@@ -84,25 +93,25 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 			return nil, errScaleToZeroUndefined()
 		}
 	}
-	now := ms(s.now())
-	cfg := &configRec{StartTime: now, Deploying: map[string]bool{}}
+	now := s.clock.Now().UnixMilli()
+	cfg := &config{StartTime: now, Deploying: map[string]bool{}}
 	seen := map[string]bool{}
 	for i, e := range inputs {
 		if e.ExternalModel != nil {
-			return nil, invalidParam("served_entities[%d]: external models are not supported by the emulator; serve a registered model.", i)
+			return nil, core.InvalidParam("served_entities[%d]: external models are not supported by the emulator; serve a registered model.", i)
 		}
 		if e.EntityName == "" || e.EntityVersion == "" {
-			return nil, invalidParam("served_entities[%d]: entity_name and entity_version are required.", i)
+			return nil, core.InvalidParam("served_entities[%d]: entity_name and entity_version are required.", i)
 		}
 		name := e.Name
 		if name == "" {
 			name = strings.NewReplacer(".", "-", ":", "-").Replace(e.EntityName + "-" + e.EntityVersion)
 		}
 		if !nameRe.MatchString(name) {
-			return nil, invalidParam("Served entity name '%s' may only contain alphanumeric characters, dashes and underscores.", name)
+			return nil, core.InvalidParam("Served entity name '%s' may only contain alphanumeric characters, dashes and underscores.", name)
 		}
 		if seen[name] {
-			return nil, invalidParam("Served entity name '%s' is used more than once; names must be unique within an endpoint.", name)
+			return nil, core.InvalidParam("Served entity name '%s' is used more than once; names must be unique within an endpoint.", name)
 		}
 		seen[name] = true
 		size := e.WorkloadSize
@@ -139,30 +148,19 @@ func (s *Server) buildConfig(in *serving.EndpointCoreConfigInput, current *confi
 	return cfg, nil
 }
 
-// servable checks that a served entity names a READY model version: of
-// Unity Catalog for a three-level name, which the workspace's principal
-// must be able to read, else of the workspace registry. Call with s.mu held.
-func (s *Server) servable(name, version string) *apiError {
-	if unitycatalog.IsModelName(name) {
-		n, err := strconv.Atoi(version)
-		if err != nil || n <= 0 {
-			return invalidParam("Invalid entity_version '%s' for Unity Catalog model %s: versions are positive integers.", version, name)
-		}
-		v, aerr := s.uc.GetVersion(s.user, name, n, false)
-		if aerr != nil {
-			return aerr
-		}
-		if v.Status != catalog.ModelVersionInfoStatusReady {
-			return invalidParam("Model version %s of %s is not ready to serve (status %s).", version, name, v.Status)
-		}
-		return nil
-	}
-	_, v, aerr := s.version(name, version)
+// versionReady is the status of a servable version, in the workspace
+// registry and in Unity Catalog alike.
+const versionReady = "READY"
+
+// servable checks that a served entity names a READY model version the
+// workspace's principal can read. Call with s.mu held.
+func (s *Store) servable(name, version string) *core.Error {
+	status, aerr := s.versions.VersionStatus(s.user, name, version)
 	if aerr != nil {
 		return aerr
 	}
-	if v.MV.Status != ml.ModelVersionStatusReady {
-		return invalidParam("Model version %s of %s is not ready to serve (status %s).", version, name, v.MV.Status)
+	if status != versionReady {
+		return core.InvalidParam("Model version %s of %s is not ready to serve (status %s).", version, name, status)
 	}
 	return nil
 }
@@ -173,7 +171,7 @@ func sameDeployment(a, b serving.ServedEntityOutput) bool {
 		a.ScaleToZeroEnabled == b.ScaleToZeroEnabled
 }
 
-func (c *configRec) entity(name string) *serving.ServedEntityOutput {
+func (c *config) entity(name string) *serving.ServedEntityOutput {
 	if c == nil {
 		return nil
 	}
@@ -188,10 +186,10 @@ func (c *configRec) entity(name string) *serving.ServedEntityOutput {
 // buildRoutes validates traffic: every route names a served entity, each
 // share is 0-100 and the shares sum to 100. One entity without routes gets
 // all the traffic.
-func buildRoutes(tc *serving.TrafficConfig, entities []serving.ServedEntityOutput) ([]serving.Route, *apiError) {
+func buildRoutes(tc *serving.TrafficConfig, entities []serving.ServedEntityOutput) ([]serving.Route, *core.Error) {
 	if tc == nil || len(tc.Routes) == 0 {
 		if len(entities) > 1 {
-			return nil, invalidParam("traffic_config is required when the config serves more than one entity.")
+			return nil, core.InvalidParam("traffic_config is required when the config serves more than one entity.")
 		}
 		return []serving.Route{{ServedEntityName: entities[0].Name, ServedModelName: entities[0].Name, TrafficPercentage: 100}}, nil
 	}
@@ -208,37 +206,37 @@ func buildRoutes(tc *serving.TrafficConfig, entities []serving.ServedEntityOutpu
 			name = r.ServedModelName
 		}
 		if !names[name] {
-			return nil, invalidParam("The traffic config routes to served entity '%s', which is not in the config.", name)
+			return nil, core.InvalidParam("The traffic config routes to served entity '%s', which is not in the config.", name)
 		}
 		if routed[name] {
-			return nil, invalidParam("The traffic config has more than one route to served entity '%s'.", name)
+			return nil, core.InvalidParam("The traffic config has more than one route to served entity '%s'.", name)
 		}
 		routed[name] = true
 		if r.TrafficPercentage < 0 || r.TrafficPercentage > 100 {
-			return nil, invalidParam("Traffic percentage %d for served entity '%s' must be between 0 and 100.", r.TrafficPercentage, name)
+			return nil, core.InvalidParam("Traffic percentage %d for served entity '%s' must be between 0 and 100.", r.TrafficPercentage, name)
 		}
 		sum += r.TrafficPercentage
 		out = append(out, serving.Route{ServedEntityName: name, ServedModelName: name, TrafficPercentage: r.TrafficPercentage})
 	}
 	if sum != 100 {
-		return nil, invalidParam("The traffic percentages of the routes must sum to 100, got %d.", sum)
+		return nil, core.InvalidParam("The traffic percentages of the routes must sum to 100, got %d.", sum)
 	}
 	return out, nil
 }
 
 // startUpdate makes cfg the pending config. Call with s.mu held.
-func (s *Server) startUpdate(ep *endpointRec, cfg *configRec) {
+func (s *Store) startUpdate(ep *endpoint, cfg *config) {
 	ep.NextConfig++
 	cfg.Version = ep.NextConfig
-	d := s.dur.TrafficUpdate
+	d := s.trafficUpdate
 	if len(cfg.Deploying) > 0 {
-		d = s.dur.EndpointUpdate
+		d = s.update
 	}
 	failLogs := ""
-	if q := s.st.EndpointFailures[ep.Name]; len(q) > 0 {
-		failLogs, s.st.EndpointFailures[ep.Name] = q[0], q[1:]
-		if len(s.st.EndpointFailures[ep.Name]) == 0 {
-			delete(s.st.EndpointFailures, ep.Name)
+	if q := s.st.Failures[ep.Name]; len(q) > 0 {
+		failLogs, s.st.Failures[ep.Name] = q[0], q[1:]
+		if len(s.st.Failures[ep.Name]) == 0 {
+			delete(s.st.Failures, ep.Name)
 		}
 		if failLogs == "" {
 			failLogs = "Container build failed (scripted failure)."
@@ -267,11 +265,11 @@ func (s *Server) startUpdate(ep *endpointRec, cfg *configRec) {
 	ep.UpdateState = serving.EndpointStateConfigUpdateInProgress
 	ep.UpdateDoneAt = s.after(d)
 	ep.UpdateFails = failLogs != "" || len(cfg.Failed) > 0
-	ep.Updated = ms(s.now())
+	ep.Updated = s.clock.Now().UnixMilli()
 }
 
 // advanceEndpoint finishes an update whose time is up. Call with s.mu held.
-func (s *Server) advanceEndpoint(ep *endpointRec, now time.Time) {
+func (s *Store) advanceEndpoint(ep *endpoint, now time.Time) {
 	if ep.UpdateState != serving.EndpointStateConfigUpdateInProgress || now.Before(ep.UpdateDoneAt) {
 		return
 	}
@@ -296,7 +294,7 @@ func (s *Server) advanceEndpoint(ep *endpointRec, now time.Time) {
 }
 
 // entityState is the deployment state shown for a served entity.
-func entityState(cfg *configRec, name string, pending bool, failed bool) *serving.ServedModelState {
+func entityState(cfg *config, name string, pending bool, failed bool) *serving.ServedModelState {
 	switch {
 	case !pending || !cfg.Deploying[name]:
 		return &serving.ServedModelState{Deployment: serving.ServedModelStateDeploymentDeploymentReady, DeploymentStateMessage: "Served entity is ready"}
@@ -309,7 +307,7 @@ func entityState(cfg *configRec, name string, pending bool, failed bool) *servin
 	}
 }
 
-func renderEntities(cfg *configRec, pending, failed bool) ([]serving.ServedEntityOutput, []serving.ServedModelOutput) {
+func renderEntities(cfg *config, pending, failed bool) ([]serving.ServedEntityOutput, []serving.ServedModelOutput) {
 	var ents []serving.ServedEntityOutput
 	var models []serving.ServedModelOutput
 	for _, e := range cfg.Entities {
@@ -326,7 +324,7 @@ func renderEntities(cfg *configRec, pending, failed bool) ([]serving.ServedEntit
 }
 
 // render builds the SDK view of an endpoint.
-func (ep *endpointRec) render() serving.ServingEndpointDetailed {
+func (ep *endpoint) render() serving.ServingEndpointDetailed {
 	out := serving.ServingEndpointDetailed{
 		Name: ep.Name, Id: ep.ID, Creator: ep.Creator, CreationTimestamp: ep.Created,
 		LastUpdatedTimestamp: ep.Updated, Description: ep.Description, Tags: ep.Tags,
@@ -354,7 +352,7 @@ func (ep *endpointRec) render() serving.ServingEndpointDetailed {
 	return out
 }
 
-func (ep *endpointRec) summary() serving.ServingEndpoint {
+func (ep *endpoint) summary() serving.ServingEndpoint {
 	d := ep.render()
 	out := serving.ServingEndpoint{
 		Name: d.Name, Id: d.Id, Creator: d.Creator, CreationTimestamp: d.CreationTimestamp,
@@ -371,16 +369,16 @@ func (ep *endpointRec) summary() serving.ServingEndpoint {
 	return out
 }
 
-func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsCreate(r *http.Request) (any, *core.Error) {
 	var req serving.CreateServingEndpoint
-	if err := decodeBody(r, &req); err != nil {
+	if err := core.DecodeBody(r, &req); err != nil {
 		return nil, err
 	}
 	if !nameRe.MatchString(req.Name) {
-		return nil, invalidParam("Endpoint name '%s' must be 1-63 alphanumeric characters, dashes or underscores.", req.Name)
+		return nil, core.InvalidParam("Endpoint name '%s' must be 1-63 alphanumeric characters, dashes or underscores.", req.Name)
 	}
 	if _, ok := s.st.Endpoints[req.Name]; ok {
-		return nil, alreadyExists("Endpoint with name '%s' already exists.", req.Name)
+		return nil, core.AlreadyExists("Endpoint with name '%s' already exists.", req.Name)
 	}
 	cfg, aerr := s.buildConfig(req.Config, nil)
 	if aerr != nil {
@@ -390,9 +388,9 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	now := ms(s.now())
-	ep := &endpointRec{
-		Name: req.Name, ID: s.newUUID(), Creator: s.user, Created: now,
+	now := s.clock.Now().UnixMilli()
+	ep := &endpoint{
+		Name: req.Name, ID: s.random.UUID(), Creator: s.user, Created: now,
 		Description: req.Description, Tags: req.Tags, RouteOptimized: req.RouteOptimized, Gateway: gw,
 	}
 	s.startUpdate(ep, cfg)
@@ -400,22 +398,17 @@ func (s *Server) endpointsCreate(r *http.Request) (any, *apiError) {
 	return s.renderEndpoint(ep), nil
 }
 
-func (s *Server) endpointsList(*http.Request) (any, *apiError) {
-	names := make([]string, 0, len(s.st.Endpoints))
-	for n := range s.st.Endpoints {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+func (s *Store) endpointsList(*http.Request) (any, *core.Error) {
 	resp := serving.ListEndpointsResponse{Endpoints: []serving.ServingEndpoint{}}
-	for _, n := range names {
+	for _, n := range s.sortedNames() {
 		resp.Endpoints = append(resp.Endpoints, s.st.Endpoints[n].summary())
 	}
 	return resp, nil
 }
 
-func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsGet(r *http.Request) (any, *core.Error) {
 	var req serving.GetServingEndpointRequest
-	if err := decodeQuery(r, &req); err != nil {
+	if err := core.DecodeQuery(r, &req); err != nil {
 		return nil, err
 	}
 	ep, aerr := s.endpoint(r.PathValue("name"))
@@ -425,20 +418,20 @@ func (s *Server) endpointsGet(r *http.Request) (any, *apiError) {
 	return s.renderEndpoint(ep), nil
 }
 
-func (s *Server) endpointsDelete(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsDelete(r *http.Request) (any, *core.Error) {
 	name := r.PathValue("name")
 	ep, aerr := s.endpoint(name)
 	if aerr != nil {
 		return nil, aerr
 	}
-	s.markEndpointDeleted(ep, s.now())
+	s.markEndpointDeleted(ep, s.clock.Now())
 	delete(s.st.Endpoints, name)
 	return nil, nil
 }
 
-func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsUpdateConfig(r *http.Request) (any, *core.Error) {
 	var req serving.EndpointCoreConfigInput
-	if err := decodeBody(r, &req); err != nil {
+	if err := core.DecodeBody(r, &req); err != nil {
 		return nil, err
 	}
 	ep, aerr := s.endpoint(r.PathValue("name"))
@@ -446,7 +439,7 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 		return nil, aerr
 	}
 	if ep.UpdateState == serving.EndpointStateConfigUpdateInProgress {
-		return nil, conflict("Endpoint '%s' is currently updating (config version %d); wait until config_update is NOT_UPDATING.", ep.Name, ep.Pending.Version)
+		return nil, core.Conflict("Endpoint '%s' is currently updating (config version %d); wait until config_update is NOT_UPDATING.", ep.Name, ep.Pending.Version)
 	}
 	cfg, aerr := s.buildConfig(&req, ep.Current)
 	if aerr != nil {
@@ -458,9 +451,9 @@ func (s *Server) endpointsUpdateConfig(r *http.Request) (any, *apiError) {
 
 // endpointsPatchTags adds (or overwrites) and deletes endpoint tags and
 // answers with the resulting tag list, like the service.
-func (s *Server) endpointsPatchTags(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsPatchTags(r *http.Request) (any, *core.Error) {
 	var req serving.PatchServingEndpointTags
-	if err := decodeBody(r, &req); err != nil {
+	if err := core.DecodeBody(r, &req); err != nil {
 		return nil, err
 	}
 	ep, aerr := s.endpoint(r.PathValue("name"))
@@ -469,7 +462,7 @@ func (s *Server) endpointsPatchTags(r *http.Request) (any, *apiError) {
 	}
 	for _, t := range req.AddTags {
 		if t.Key == "" {
-			return nil, invalidParam("Tag key must not be empty.")
+			return nil, core.InvalidParam("Tag key must not be empty.")
 		}
 	}
 	drop := map[string]bool{}
@@ -490,7 +483,7 @@ func (s *Server) endpointsPatchTags(r *http.Request) (any, *apiError) {
 	return serving.EndpointTags{Tags: ep.Tags}, nil
 }
 
-func (s *Server) endpointsBuildLogs(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsBuildLogs(r *http.Request) (any, *core.Error) {
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	if aerr != nil {
 		return nil, aerr
@@ -505,10 +498,10 @@ func (s *Server) endpointsBuildLogs(r *http.Request) (any, *apiError) {
 	if ep.Current.entity(served) != nil {
 		return serving.BuildLogsResponse{Logs: ""}, nil
 	}
-	return nil, notFound("Served model '%s' does not exist in endpoint '%s'.", served, ep.Name)
+	return nil, core.NotFound("Served model '%s' does not exist in endpoint '%s'.", served, ep.Name)
 }
 
-func (s *Server) endpointsServerLogs(r *http.Request) (any, *apiError) {
+func (s *Store) endpointsServerLogs(r *http.Request) (any, *core.Error) {
 	ep, aerr := s.endpoint(r.PathValue("name"))
 	if aerr != nil {
 		return nil, aerr
@@ -517,7 +510,7 @@ func (s *Server) endpointsServerLogs(r *http.Request) (any, *apiError) {
 	m, ok := ep.Metrics[served]
 	if !ok {
 		if ep.Current.entity(served) == nil && ep.Pending.entity(served) == nil {
-			return nil, notFound("Served model '%s' does not exist in endpoint '%s'.", served, ep.Name)
+			return nil, core.NotFound("Served model '%s' does not exist in endpoint '%s'.", served, ep.Name)
 		}
 		return serving.ServerLogsResponse{Logs: ""}, nil
 	}

@@ -1,8 +1,7 @@
-package emulator
+package jobs
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -12,7 +11,7 @@ import (
 	"github.com/databricks/databricks-sdk-go/service/jobs"
 	"github.com/databricks/databricks-sdk-go/service/ml"
 
-	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/unitycatalog"
+	"github.com/hitl-mlops/interrupt-agent/magefiles/emulator/core"
 )
 
 // A job run simulates the project's training entry point
@@ -28,7 +27,8 @@ import (
 //     params, metrics, tags (git_sha, release, mlflow.databricks.jobID,
 //     mlflow.databricks.jobRunID) and the model artifact under
 //     ModelArtifactPath, so the model is at runs:/<run_id>/agent;
-//   - registers it under --model-name: a three-level name
+//   - registers it under --model-name through Options.Models, which the
+//     workspace wires to both registries: a three-level name
 //     (catalog.schema.model) as a Unity Catalog version of the existing
 //     model, registered as MLflow's databricks-uc registry does (create,
 //     credentials, upload, finalize: READY when the run ends, or
@@ -193,7 +193,7 @@ func normalizeArg(k string) string {
 	return strings.ReplaceAll(strings.TrimLeft(k, "-"), "-", "_")
 }
 
-func (s *Server) trainer(run *runRec) *taskRec {
+func (s *Store) trainer(run *runRec) *taskRec {
 	for _, t := range run.Tasks {
 		if t.Trains {
 			return t
@@ -214,7 +214,7 @@ func trainingMetrics(run *runRec) map[string]float64 {
 
 // startTraining opens the MLflow run when the training task starts running
 // and will log (train.py evaluates before it opens a run). Call with s.mu held.
-func (s *Server) startTraining(run *runRec) {
+func (s *Store) startTraining(run *runRec) {
 	t := s.trainer(run)
 	if t == nil || run.Outcome.Result == jobs.RunResultStateFailed && run.Outcome.FailTask != "" && run.Outcome.FailTask != t.TaskKey {
 		return
@@ -231,7 +231,7 @@ func (s *Server) startTraining(run *runRec) {
 	if ta.Release != "" {
 		runName = "train-" + ta.Release
 	}
-	run.MLflowRunID = s.runs.StartRun(expName, runName, run.StartAt, []ml.RunTag{
+	run.MLflowRunID = s.tracking.StartRun(expName, runName, run.StartAt, []ml.RunTag{
 		{Key: "mlflow.source.type", Value: "JOB"},
 		{Key: "mlflow.databricks.jobID", Value: strconv.FormatInt(run.JobID, 10)},
 		{Key: "mlflow.databricks.jobRunID", Value: strconv.FormatInt(run.RunID, 10)},
@@ -241,7 +241,7 @@ func (s *Server) startTraining(run *runRec) {
 
 // completeTraining logs what a successful training run logs and returns its
 // report; an error fails the run. Call with s.mu held.
-func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
+func (s *Store) completeTraining(run *runRec) (map[string]any, error) {
 	t := s.trainer(run)
 	if t == nil {
 		return nil, nil
@@ -262,7 +262,7 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 		report["logged"] = false
 		return report, nil
 	}
-	mr, ok := s.runs.Run(run.MLflowRunID)
+	mr, ok := s.tracking.Run(run.MLflowRunID)
 	if !ok {
 		return nil, fmt.Errorf("the MLflow run %s of this training run was deleted", run.MLflowRunID)
 	}
@@ -289,64 +289,39 @@ func (s *Server) completeTraining(run *runRec) (map[string]any, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		batch.Metrics = append(batch.Metrics, ml.Metric{Key: k, Value: metrics[k], Timestamp: ms(run.EndAt), Step: 0, ForceSendFields: []string{"Value"}})
+		batch.Metrics = append(batch.Metrics, ml.Metric{Key: k, Value: metrics[k], Timestamp: run.EndAt.UnixMilli(), Step: 0, ForceSendFields: []string{"Value"}})
 	}
-	if err := s.runs.LogBatch(batch); err != nil {
+	if err := s.tracking.LogBatch(batch); err != nil {
 		return nil, fmt.Errorf("logging the training run: %w", err)
 	}
-	if err := s.runs.LogModel(run.MLflowRunID, ModelArtifactPath); err != nil {
+	if err := s.tracking.LogModel(run.MLflowRunID, ModelArtifactPath); err != nil {
 		return nil, fmt.Errorf("logging the model: %w", err)
 	}
 	source := mr.Info.ArtifactUri + "/" + ModelArtifactPath
 	report["run_id"] = run.MLflowRunID
 	report["model_version"] = nil
-	switch {
-	case unitycatalog.IsModelName(ta.ModelName):
-		// mlflow's databricks-uc registry: the model must exist (the bundle
-		// creates it) and the version registers asynchronously.
-		mv, err := s.uc.RegisterVersion(s.user, ta.ModelName, unitycatalog.NewVersion{
-			Source: source, RunID: run.MLflowRunID,
-			RunWorkspaceID: s.WorkspaceID(), At: run.EndAt,
+	if ta.ModelName != "" {
+		name, version, err := s.models.RegisterModel(s.user, core.LoggedModel{
+			Model: ta.ModelName, Source: source, RunID: run.MLflowRunID,
+			WorkspaceID: s.workspaceID, At: run.EndAt,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, restError(err))
+			return nil, err
 		}
-		report["model_name"] = mv.CatalogName + "." + mv.SchemaName + "." + mv.ModelName
-		report["model_version"] = strconv.Itoa(mv.Version)
-	case ta.ModelName != "" && !s.opts.LegacyRegistry:
-		return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, restError(errLegacyRegistryDisabled()))
-	case ta.ModelName != "":
-		mv, aerr := s.registerVersion(ta.ModelName, source, run.MLflowRunID, "", nil, true)
-		if aerr != nil {
-			return nil, fmt.Errorf("registering the model as %s: %s", ta.ModelName, aerr.Message)
-		}
-		if mv.FinalStatus != ml.ModelVersionStatusReady {
-			return nil, fmt.Errorf("model version %s of %s failed registration: %s", mv.MV.Version, ta.ModelName, mv.FinalMsg)
-		}
-		report["model_version"] = mv.MV.Version
+		report["model_name"], report["model_version"] = name, version
 	}
 	report["logged"] = true
 	s.endTraining(run, ml.RunInfoStatusFinished)
 	return report, nil
 }
 
-// restError renders an API error as mlflow's RestException prints it:
-// "RESOURCE_DOES_NOT_EXIST: Routine or Model 'a.b.c' does not exist."
-func restError(err error) string {
-	var aerr *apiError
-	if errors.As(err, &aerr) {
-		return aerr.Code + ": " + aerr.Message
-	}
-	return err.Error()
-}
-
 // endTraining closes the training run's MLflow run unless it is closed.
-func (s *Server) endTraining(run *runRec, status ml.RunInfoStatus) {
+func (s *Store) endTraining(run *runRec, status ml.RunInfoStatus) {
 	end := run.EndAt
 	if !run.CanceledAt.IsZero() {
 		end = run.CanceledAt
 	}
-	s.runs.EndRun(run.MLflowRunID, status, end)
+	s.tracking.EndRun(run.MLflowRunID, status, end)
 }
 
 // pythonJSON renders a flat report like Python's json.dumps(sort_keys=True).
