@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/project"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
 
@@ -164,4 +166,15 @@ func TestGoCoverageKeyIsTheUnionOfTheGroups(t *testing.T) {
 	assert.Contains(t, v, "vulndb v")
 	assert.Contains(t, merge.Inputs.Files, "tests/e2e/*.go")
 	assert.Contains(t, merge.Inputs.Files, "src/**", "the model group reads the model's sources")
+}
+
+// TestGoTestKeysHoldWhatTheBundleCopyHolds: the tests that copy the
+// project's bundle (project.BundlePaths) read every file of the copy, so
+// each copied path is in the groups' keys: by content, or by name for
+// the Python sources, which a Go stand-in of the model replaces.
+func TestGoTestKeysHoldWhatTheBundleCopyHolds(t *testing.T) {
+	for _, p := range project.BundlePaths {
+		keyed := slices.Contains(bundleInputs, p) || slices.Contains(bundleInputs, p+"/**") || slices.Contains(pythonNames, p+"/**")
+		assert.True(t, keyed, "%s is copied with the bundle but in no go-test key", p)
+	}
 }

@@ -87,7 +87,7 @@ type goTestGroup struct {
 // src/ and upload it to the emulator, whose jobs and endpoints run a Go
 // stand-in of the model, so what the files say changes no result.
 var (
-	bundleInputs = []string{"databricks.yml", "resources/**", "tests/integration/**"}
+	bundleInputs = []string{"databricks.yml", "resources/**", "tests/integration/**", "tests/validation/**"}
 	pythonNames  = []string{"src/**"}
 )
 
@@ -122,6 +122,11 @@ var goTestGroups = []goTestGroup{
 	// through their own tests, the emulator's and the contract tests,
 	// which serve them over HTTP.
 	{Name: "go-test-emulator", Packages: []string{"magefiles/emulator/...", "tests/contract"}, Files: []string{"tests/integration/**"}, Cover: []string{"./magefiles/emulator/..."}},
+	// mage demo's whole release story against three emulated workspaces:
+	// the same flows as the end-to-end tests, on the emulator's scaled
+	// clock, so without the race detector for the same reason (their
+	// meeting goroutines are go-test-e2e-race's).
+	{Name: "go-test-demo", Packages: []string{"magefiles/demo"}, Files: bundleInputs, Names: pythonNames, WithoutRace: true},
 	// The canary's verdict: its tests simulate thousands of rollouts to
 	// hold the false-abort rate, in one goroutine, so the race detector
 	// has nothing to find there and makes them eight times slower

@@ -152,6 +152,13 @@ func Connect(ctx context.Context, t Target, opts Options) (*Client, error) {
 		RateLimitPerSecond:  opts.RateLimitPerSecond,
 		Loaders:             loaders,
 	}
+	// Host metadata is fetched by the SDK's own retrying client; an
+	// unreachable host ends its retries at once (stopRetriesOnUnreachable).
+	cfg.HostMetadataResolver = func(ctx context.Context, host string) (*config.HostMetadata, error) {
+		ctx, stop := stopRetriesOnUnreachable(ctx)
+		defer stop()
+		return cfg.DefaultHostMetadataResolver()(ctx, host)
+	}
 	// Resolve without the target's host first: a host from the environment
 	// or the profile says which workspace the credentials are for.
 	if err := cfg.EnsureResolved(); err != nil {

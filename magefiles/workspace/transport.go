@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -63,6 +64,22 @@ func unreachable(target, host string, err error) *UnreachableError {
 	return e
 }
 
+// stopRetriesKey holds, in a request's context, what ends the SDK's
+// retries of that call once the host proves unreachable (see
+// stopRetriesOnUnreachable).
+type stopRetriesKey struct{}
+
+// stopRetriesOnUnreachable returns ctx, cancelled when a request made with
+// it finds the host unreachable. The SDK's client for host metadata and
+// tokens retries any error whose text holds "429" or "rate limit" for the
+// whole retry window, and a transport error's text holds the URL: a host
+// name or port with "429" in it would be retried in silence for minutes.
+// The call's retries stop on the cancel and its error is ours.
+func stopRetriesOnUnreachable(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	return context.WithValue(ctx, stopRetriesKey{}, cancel), func() { cancel(nil) }
+}
+
 // guard is the client's transport: it fails unreachable hosts at once and
 // tells each transient answer the SDK will retry.
 type guard struct {
@@ -95,6 +112,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := g.base.RoundTrip(req)
 	if err != nil {
 		if u := unreachable(g.target, g.host, err); u != nil {
+			if stop, ok := req.Context().Value(stopRetriesKey{}).(context.CancelCauseFunc); ok {
+				stop(u)
+			}
 			return nil, u
 		}
 		if retriedBySDK(err) {

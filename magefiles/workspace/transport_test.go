@@ -6,8 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -58,6 +60,38 @@ func TestUnreachableHostsFailAtOnce(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.check)
 		})
 	}
+}
+
+// countingRefusal refuses every connection, as a host where nothing
+// listens does, counting the attempts per path.
+type countingRefusal struct {
+	mu       sync.Mutex
+	attempts map[string]int
+}
+
+func (c *countingRefusal) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.attempts[req.URL.Path]++
+	c.mu.Unlock()
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+}
+
+// The SDK's client for host metadata retries, for its whole retry window,
+// any error whose text holds "429" (config.go, the refresh client's
+// TransientErrors), and a transport error's text holds the URL: a refused
+// workspace whose host name or port has "429" in it was retried in silence
+// for minutes. Its metadata is asked once, then Connect fails at once.
+func TestUnreachableHostWith429InItsNameFailsAtOnce(t *testing.T) {
+	refuse := &countingRefusal{attempts: map[string]int{}}
+	host := "https://adb-4290000000000001.1.azuredatabricks.net"
+	_, err := Connect(context.Background(), Target{Name: "prod", Host: host}, Options{
+		Getenv: envOf(map[string]string{"DATABRICKS_HOST": host, "DATABRICKS_TOKEN": "dapi-test"}), SkipConfigFile: true, RetryTimeoutSeconds: 300,
+		HTTPTransport: refuse,
+	})
+	var ue *UnreachableError
+	require.ErrorAs(t, err, &ue)
+	assert.Contains(t, err.Error(), "cannot reach the workspace of target prod at "+host+": nothing accepts connections there (refused)")
+	assert.Equal(t, 1, refuse.attempts["/.well-known/databricks-config"], "the metadata is asked once: %v", refuse.attempts)
 }
 
 func TestTransientAnswersAreTold(t *testing.T) {
