@@ -54,11 +54,11 @@ func TestUnreachableProdFailsAtOnce(t *testing.T) {
 
 // closeRefusing closes srv and keeps its address refusing connections
 // until the test ends, returning it. Closing alone would free the port,
-// and another test's server may be given it and answer in srv's place
-// (which the SDK then retries for the whole window). A socket bound to
-// the port without listening holds it: the kernel refuses connections
-// there, and port 0 binds skip it. It is bound the moment the listener
-// closes, with SO_REUSEADDR as the closed connections' TIME_WAIT needs.
+// and another test's server may be given it and answer in srv's place.
+// A socket bound to the port without listening holds it: the kernel
+// refuses connections there, and port 0 binds skip it. It is bound the
+// moment the listener closes, with SO_REUSEADDR as the closed
+// connections' TIME_WAIT needs.
 func closeRefusing(t *testing.T, srv *emulator.Server) string {
 	t.Helper()
 	host := srv.URL()
