@@ -130,7 +130,7 @@ func Govulncheck(cfg Config) pipeline.Task {
 			if runErr != nil {
 				// With -format json, findings never make the exit code
 				// non-zero: this is a load or database error.
-				return fmt.Errorf("govulncheck: %w: %s", runErr, tail(stderr.String(), 15))
+				return fmt.Errorf("govulncheck: %w: %s", runErr, toolchain.Tail(stderr.String(), 15))
 			}
 			dir := filepath.Join(t.Artifacts(), "audit")
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -188,7 +188,7 @@ func linkedGoPackages(ctx context.Context, cfg Config) ([]osv.GoPackage, string,
 		Dir: cfg.Root, Env: goEnv(cfg), Stdout: &out, Stderr: &stderr,
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("go list: %w: %s", err, tail(stderr.String(), 5))
+		return nil, "", fmt.Errorf("go list: %w: %s", err, toolchain.Tail(stderr.String(), 5))
 	}
 	var pkgs []osv.GoPackage
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
@@ -654,12 +654,4 @@ func truthy(s string) bool {
 		return true
 	}
 	return false
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

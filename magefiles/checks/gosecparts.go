@@ -95,14 +95,14 @@ func (p *gosecPlan) analyse(ctx context.Context, t *pipeline.T, cfg Config, bin,
 		})
 		b, err := os.ReadFile(out) // #nosec G304 -- the SARIF report this check just had gosec write under artifacts/
 		if err != nil {
-			t.Printf("%s", tail(log.String(), 30))
+			t.Printf("%s", toolchain.Tail(log.String(), 30))
 			if rerr != nil {
 				return nil, rerr, fmt.Errorf("gosec: %w", rerr)
 			}
 			return nil, nil, fmt.Errorf("gosec wrote no report: %w", err)
 		}
 		if rerr != nil {
-			t.Printf("%s", tail(log.String(), 30))
+			t.Printf("%s", toolchain.Tail(log.String(), 30))
 		}
 		return b, rerr, nil
 	}

@@ -461,7 +461,7 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, g goTestGroup, pk
 		if failed := res.failedNames(); len(failed) > 0 {
 			return fmt.Errorf("go test: %s failed (see artifacts/tests/%s.xml)", strings.Join(failed, ", "), name)
 		}
-		return fmt.Errorf("go test: %w: %s", runErr, tail(stderr.String(), 10))
+		return fmt.Errorf("go test: %w: %s", runErr, toolchain.Tail(stderr.String(), 10))
 	}
 	return nil
 }

@@ -80,3 +80,19 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 		return syscall.Kill(pid, 0) != nil // gone (ESRCH)
 	}, 10*time.Second, 20*time.Millisecond, "grandchild sleep %d survived cancellation", pid)
 }
+
+func TestTail(t *testing.T) {
+	tests := []struct {
+		name, output, want string
+		n                  int
+	}{
+		{"longer keeps the last lines", "a\nb\nc\nd\n", "c\nd", 2},
+		{"shorter is whole", "a\nb\n", "a\nb", 5},
+		{"surrounding blank lines go", "\n\na\n\n", "a", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, Tail(tt.output, tt.n))
+		})
+	}
+}

@@ -89,7 +89,7 @@ type bench struct {
 func (b *bench) git(ctx context.Context, args ...string) (string, error) {
 	out, err := toolchain.Output(ctx, toolchain.Cmd{Name: "git", Args: args, Dir: b.root})
 	if err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, tail(out, 5))
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, toolchain.Tail(out, 5))
 	}
 	return strings.TrimSpace(out), nil
 }

@@ -36,13 +36,13 @@ func runMage(ctx context.Context, dir string, args ...string) (time.Duration, *p
 	}
 	if !isCI {
 		if err != nil {
-			return wall, nil, fmt.Errorf("go run mage.go %s: %w: %s", strings.Join(args, " "), err, tail(out.String(), 10))
+			return wall, nil, fmt.Errorf("go run mage.go %s: %w: %s", strings.Join(args, " "), err, toolchain.Tail(out.String(), 10))
 		}
 		return wall, nil, nil
 	}
 	rep, rerr := readReport(checks.ReportPath(dir))
 	if rerr != nil {
-		return wall, nil, fmt.Errorf("go run mage.go %s in %s wrote no report (%v): %s", strings.Join(args, " "), dir, err, tail(out.String(), 15))
+		return wall, nil, fmt.Errorf("go run mage.go %s in %s wrote no report (%v): %s", strings.Join(args, " "), dir, err, toolchain.Tail(out.String(), 15))
 	}
 	return wall, rep, nil
 }
@@ -87,13 +87,4 @@ func median(xs []float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
 	return s[len(s)/2]
-}
-
-// tail is the last n lines of a command's output, for an error message.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
