@@ -16,6 +16,7 @@ import (
 	"github.com/sourcegraph/conc"
 	"github.com/sourcegraph/conc/panics"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cputime"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/redact"
 )
 
@@ -40,10 +41,13 @@ type Result struct {
 	Reason   string        `json:"reason,omitempty"`
 	Duration time.Duration `json:"-"`
 	Seconds  float64       `json:"seconds"`
-	Summary  string        `json:"summary,omitempty"`
-	Findings []Finding     `json:"findings,omitempty"`
-	Error    string        `json:"error,omitempty"`
-	Output   string        `json:"-"`
+	// CPUSeconds is the user and system time of the commands the task
+	// ran (package cputime); work done inside mage is not counted.
+	CPUSeconds float64   `json:"cpu_seconds,omitempty"`
+	Summary    string    `json:"summary,omitempty"`
+	Findings   []Finding `json:"findings,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Output     string    `json:"-"`
 }
 
 // failed reports whether this result makes the run fail.
@@ -307,9 +311,12 @@ func runOne(ctx context.Context, t Task, c *cache, opts Options, pr *printer) (r
 	}
 	tt := &T{name: t.Name, root: opts.Root, artifacts: opts.Artifacts, out: &syncWriter{w: out}, cache: c, getenv: opts.Getenv, noCache: opts.NoCache}
 
+	var cpu cputime.Meter
+	defer func() { res.CPUSeconds = cpu.Total().Seconds() }()
+	runCtx := cputime.With(ctx, &cpu)
 	var runErr error
 	var catcher panics.Catcher
-	catcher.Try(func() { runErr = t.Run(ctx, tt) })
+	catcher.Try(func() { runErr = t.Run(runCtx, tt) })
 	if rec := catcher.Recovered(); rec != nil {
 		runErr = fmt.Errorf("panic: %v", rec.Value)
 	}

@@ -382,3 +382,26 @@ func TestSelectAddsDependencies(t *testing.T) {
 	_, err = Select(tasks, "secret")
 	require.EqualError(t, err, `unknown check "secret" (known: bundle, lint, secrets, security)`)
 }
+
+// A check's CPU is that of the commands it ran, their children included;
+// a check that only waits reports next to none, whatever its wall time.
+func TestResultsCountTheCPUOfTheCommandsATaskRan(t *testing.T) {
+	spin := "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"
+	tasks := []Task{
+		{Name: "busy", Run: func(ctx context.Context, tt *T) error {
+			// The loop runs in a grandchild: a go test's test binary is one.
+			return toolchain.Run(ctx, toolchain.Cmd{Name: "sh", Args: []string{"-c", "sh -c '" + spin + "'"}, Stdout: tt.Out()})
+		}},
+		{Name: "waiting", Run: func(ctx context.Context, tt *T) error {
+			return toolchain.Run(ctx, toolchain.Cmd{Name: "sleep", Args: []string{"0.3"}, Stdout: tt.Out()})
+		}},
+	}
+	var out bytes.Buffer
+	rep, err := Run(context.Background(), tasks, testOptions(t, &out))
+	require.NoError(t, err)
+	busy, _ := rep.Result("busy")
+	waiting, _ := rep.Result("waiting")
+	assert.Greater(t, busy.CPUSeconds, 0.05, "the grandchild's loop is counted")
+	assert.Less(t, waiting.CPUSeconds, waiting.Seconds/2, "a sleep's wall time is not CPU")
+	assert.Greater(t, busy.CPUSeconds, waiting.CPUSeconds)
+}

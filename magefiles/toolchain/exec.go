@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cputime"
 )
 
 // killGrace is how long a cancelled tool gets between SIGTERM and SIGKILL.
@@ -75,6 +77,11 @@ func Run(ctx context.Context, c Cmd) error {
 	cmd.WaitDelay = killGrace
 
 	err := cmd.Run()
+	if cmd.ProcessState != nil {
+		// The command's own time and that of the children it waited for
+		// (a go test's compiles and test binaries).
+		cputime.Add(ctx, cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
+	}
 	if cmd.Process != nil {
 		// Reap stragglers that outlived the leader, whatever happened.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

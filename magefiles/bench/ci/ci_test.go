@@ -13,7 +13,7 @@ func TestBenchMarkdown(t *testing.T) {
 	r := &Result{Tasks: 24, CPUs: 2, Go: "go1.27.3", Commit: "0123456789abcdef", Load: []string{"3.1", "2.5"},
 		Fresh: 400, Base: "fedcba9876543210", BaseCold: 200, Cold: 70, BaseRatio: 0.35, ColdSerial: 100, Ratio: 0.7,
 		Warm: 0.8, WarmCached: 24, GoEdit: 25, GoEditRan: []string{"go-test-rest", "gosec"}, PyEdit: 12, PyEditRan: []string{"pytest-3.11"},
-		MageStartup: 0.3, Failed: []string{"govulncheck"}, Excluded: []string{"govulncheck"}, PerCheck: []CheckTime{{Name: "go-test-e2e", Cold: 50, Serial: 40}}}
+		MageStartup: 0.3, Failed: []string{"govulncheck"}, Excluded: []string{"govulncheck"}, PerCheck: []CheckTime{{Name: "go-test-e2e", Cold: 50, Serial: 40, ColdCPU: 90, SerialCPU: 70}, {Name: "gosec", Cold: 10, Serial: 10, ColdCPU: 12, SerialCPU: 10}}}
 	md := r.Markdown()
 	assert.Contains(t, md, "fresh clone of 0123456789ab: 24 checks, 2 CPUs, go1.27.3, load average 3.1 → 2.5")
 	assert.Contains(t, md, "| (a) fresh clone, no tool built | 400.0 | ≤ 480 | met |")
@@ -25,7 +25,8 @@ func TestBenchMarkdown(t *testing.T) {
 	assert.Contains(t, md, "Re-run by (e): go-test-rest, gosec.")
 	assert.Contains(t, md, "Checks that failed in (b): govulncheck.")
 	assert.Contains(t, md, "Left out of (d), (e) and (f) (a failure is never cached): govulncheck.")
-	assert.Contains(t, md, "| go-test-e2e | 50.0 | 40.0 |")
+	assert.Contains(t, md, "| go-test-e2e | 50.0 | 40.0 | 90.0 | 70.0 |")
+	assert.Contains(t, md, "CPU of the checks' commands: (b) 102 s, (c) 80 s. On 2 CPUs (c)'s work takes at least 40 s, so (b) / (c) ≥ 0.40.")
 	assert.Equal(t, 2.0, median([]float64{3, 1, 2}))
 	assert.Equal(t, 0.0, median(nil))
 

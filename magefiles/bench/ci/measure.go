@@ -267,9 +267,9 @@ func (b *bench) serial(ctx context.Context, cold *pipeline.Report) error {
 		b.res.Ratio = b.res.Cold / b.res.ColdSerial
 	}
 	for _, r := range cold.Results {
-		c := CheckTime{Name: r.Name, Cold: r.Seconds}
+		c := CheckTime{Name: r.Name, Cold: r.Seconds, ColdCPU: r.CPUSeconds}
 		if s, ok := serial.Result(r.Name); ok {
-			c.Serial = s.Seconds
+			c.Serial, c.SerialCPU = s.Seconds, s.CPUSeconds
 		}
 		b.res.PerCheck = append(b.res.PerCheck, c)
 	}

@@ -58,11 +58,23 @@ type Result struct {
 	PerCheck []CheckTime `json:"per_check"`
 }
 
-// CheckTime is one check's time in the cold runs.
+// CheckTime is one check's time in the cold runs: wall time and the CPU
+// time of the commands it ran.
 type CheckTime struct {
-	Name   string  `json:"name"`
-	Cold   float64 `json:"cold_s"`
-	Serial float64 `json:"serial_s"`
+	Name      string  `json:"name"`
+	Cold      float64 `json:"cold_s"`
+	Serial    float64 `json:"serial_s"`
+	ColdCPU   float64 `json:"cold_cpu_s"`
+	SerialCPU float64 `json:"serial_cpu_s"`
+}
+
+// cpuTotals sums the checks' CPU in (b) and (c).
+func (r *Result) cpuTotals() (cold, serial float64) {
+	for _, c := range r.PerCheck {
+		cold += c.ColdCPU
+		serial += c.SerialCPU
+	}
+	return cold, serial
 }
 
 // goals are the targets each figure is held to (on 2 cores).
@@ -104,9 +116,16 @@ func (r *Result) Markdown() string {
 		fmt.Fprintf(&b, "Left out of (d), (e) and (f) (a failure is never cached): %s.\n", strings.Join(r.Excluded, ", "))
 	}
 	if len(r.PerCheck) > 0 {
-		fmt.Fprintf(&b, "\n| check | (b) s | (c) s |\n|---|---:|---:|\n")
+		if cold, serial := r.cpuTotals(); serial > 0 && r.CPUs > 0 && r.ColdSerial > 0 {
+			// However well the checks share the machine, (b) cannot do
+			// (c)'s work in less than that work spread over every core.
+			floor := serial / float64(r.CPUs)
+			fmt.Fprintf(&b, "\nCPU of the checks' commands: (b) %.0f s, (c) %.0f s. On %d CPUs (c)'s work takes at least %.0f s, so (b) / (c) ≥ %.2f.\n",
+				cold, serial, r.CPUs, floor, floor/r.ColdSerial)
+		}
+		fmt.Fprintf(&b, "\n| check | (b) s | (c) s | (b) CPU s | (c) CPU s |\n|---|---:|---:|---:|---:|\n")
 		for _, c := range r.PerCheck {
-			fmt.Fprintf(&b, "| %s | %.1f | %.1f |\n", c.Name, c.Cold, c.Serial)
+			fmt.Fprintf(&b, "| %s | %.1f | %.1f | %.1f | %.1f |\n", c.Name, c.Cold, c.Serial, c.ColdCPU, c.SerialCPU)
 		}
 	}
 	return b.String()
