@@ -193,7 +193,9 @@ func Run(ctx context.Context, tasks []Task, opts Options) (*Report, error) {
 
 // schedule runs tasks as their dependencies finish, at most opts.Jobs at a
 // time, starting ready tasks in declaration order so `-j 1` is a
-// predictable serial run. done is called once per task, in completion order.
+// predictable serial run. With more than one job a task that Waits takes
+// no job and starts as soon as it is ready. done is called once per task,
+// in completion order.
 func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, opts Options,
 	run func(context.Context, Task) Result, done func(Result),
 ) []Result {
@@ -225,6 +227,8 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, op
 		done(r)
 	}
 
+	floats := func(t Task) bool { return t.Waits && opts.Jobs > 1 }
+
 	var wg conc.WaitGroup
 	for remaining > 0 {
 		// Resolve everything that can be decided without running, then
@@ -247,9 +251,11 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, op
 					progress = true
 					continue
 				}
-				if running < opts.Jobs {
+				if floats(t) || running < opts.Jobs {
 					started[i] = true
-					running++
+					if !floats(t) {
+						running++
+					}
 					wg.Go(func() { completions <- completion{i, run(ctx, t)} })
 				}
 			}
@@ -258,7 +264,9 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, op
 			break
 		}
 		c := <-completions
-		running--
+		if !floats(ordered[c.i]) {
+			running--
+		}
 		settle(c.i, c.r)
 		if c.r.Status == StatusFail && opts.FailFast {
 			cancel()

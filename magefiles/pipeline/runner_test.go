@@ -405,3 +405,58 @@ func TestResultsCountTheCPUOfTheCommandsATaskRan(t *testing.T) {
 	assert.Less(t, waiting.CPUSeconds, waiting.Seconds/2, "a sleep's wall time is not CPU")
 	assert.Greater(t, busy.CPUSeconds, waiting.CPUSeconds)
 }
+
+// A task that waits runs beside the jobs: with two jobs, the busy tasks
+// still use both while it runs (it ends only after them); with one job
+// everything is serial, the waiting task in its declared place.
+func TestWaitingTaskTakesNoJob(t *testing.T) {
+	var running, busy, busyDone, peakBusy, peakAll atomic.Int32
+	raise := func(p *atomic.Int32, n int32) {
+		for {
+			cur := p.Load()
+			if n <= cur || p.CompareAndSwap(cur, n) {
+				return
+			}
+		}
+	}
+	busyTask := func(context.Context, *T) error {
+		raise(&peakAll, running.Add(1))
+		raise(&peakBusy, busy.Add(1))
+		time.Sleep(100 * time.Millisecond)
+		busy.Add(-1)
+		busyDone.Add(1)
+		running.Add(-1)
+		return nil
+	}
+	var tasks []Task
+	for i := 0; i < 4; i++ {
+		tasks = append(tasks, Task{Name: fmt.Sprintf("busy%d", i), Run: busyTask})
+	}
+	tasks = append(tasks, Task{Name: "served", Waits: true, Run: func(ctx context.Context, _ *T) error {
+		raise(&peakAll, running.Add(1))
+		defer running.Add(-1)
+		deadline := time.Now().Add(10 * time.Second)
+		for busyDone.Load() < 4 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	}})
+	for _, tc := range []struct {
+		jobs              int
+		wantAll, wantBusy int32
+	}{{jobs: 2, wantAll: 3, wantBusy: 2}, {jobs: 1, wantAll: 1, wantBusy: 1}} {
+		t.Run(fmt.Sprintf("jobs=%d", tc.jobs), func(t *testing.T) {
+			for _, c := range []*atomic.Int32{&running, &busy, &busyDone, &peakBusy, &peakAll} {
+				c.Store(0)
+			}
+			var out bytes.Buffer
+			opts := testOptions(t, &out)
+			opts.Jobs = tc.jobs
+			rep, err := Run(context.Background(), tasks, opts)
+			require.NoError(t, err)
+			assert.Len(t, rep.Results, 5)
+			assert.Equal(t, tc.wantBusy, peakBusy.Load(), "busy tasks use every job and never more")
+			assert.Equal(t, tc.wantAll, peakAll.Load())
+		})
+	}
+}

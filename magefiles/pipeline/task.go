@@ -17,6 +17,11 @@ type Task struct {
 	// Inputs decide when a previous pass can be reused. A task without
 	// input files is never cached.
 	Inputs Inputs
+	// Waits marks a task whose time is mostly waiting (on a server, a
+	// release's real-time steps), not CPU: with more than one job it runs
+	// beside the jobs instead of taking one, so the CPU-bound tasks keep
+	// every core busy meanwhile. -j=1 still runs it alone.
+	Waits bool
 	// Run does the work. Output goes to t.Out(); findings to t.Finding.
 	// Return Skip(reason) when the task cannot run here.
 	Run func(ctx context.Context, t *T) error

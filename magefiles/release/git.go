@@ -41,22 +41,38 @@ func (g Git) run(ctx context.Context, args ...string) (string, error) {
 }
 
 // Facts collects SHA, branch, tags at HEAD and whether the tree is dirty.
+// It runs two git commands, not one per fact: every deploy and verify
+// reads them, and a git process costs more than the reading.
 func (g Git) Facts(ctx context.Context) (GitFacts, error) {
-	sha, err := g.Resolve(ctx, "HEAD")
+	// Porcelain v2 is git's stable machine format; with --branch its
+	// header lines carry the commit (branch.oid, "(initial)" before the
+	// first commit) and the branch (branch.head, "(detached)" when HEAD
+	// is not on one); every other line is a changed entry.
+	status, err := g.run(ctx, "status", "--porcelain=v2", "--branch", "--untracked-files=no")
 	if err != nil {
 		return GitFacts{}, err
 	}
-	tags, err := g.TagsAt(ctx, "HEAD")
-	if err != nil {
+	var facts GitFacts
+	for _, line := range strings.Split(status, "\n") {
+		switch {
+		case strings.HasPrefix(line, "# branch.oid "):
+			facts.SHA = strings.TrimPrefix(line, "# branch.oid ")
+		case strings.HasPrefix(line, "# branch.head "):
+			facts.Branch = strings.TrimPrefix(line, "# branch.head ")
+		case line != "" && !strings.HasPrefix(line, "# "):
+			facts.Dirty = true
+		}
+	}
+	if facts.SHA == "" || facts.SHA == "(initial)" {
+		return GitFacts{}, fmt.Errorf("resolve HEAD in %s: not a commit (no commit yet)", g.Dir)
+	}
+	if facts.Branch == "(detached)" {
+		facts.Branch = ""
+	}
+	if facts.Tags, err = g.TagsAt(ctx, facts.SHA); err != nil {
 		return GitFacts{}, err
 	}
-	// symbolic-ref fails on a detached HEAD, which is normal in CI.
-	branch, _ := g.run(ctx, "symbolic-ref", "--quiet", "--short", "HEAD")
-	status, err := g.run(ctx, "status", "--porcelain", "--untracked-files=no")
-	if err != nil {
-		return GitFacts{}, err
-	}
-	return GitFacts{SHA: sha, Branch: branch, Tags: tags, Dirty: status != ""}, nil
+	return facts, nil
 }
 
 // Resolve returns the commit id rev names.

@@ -235,3 +235,58 @@ func TestGitFacts(t *testing.T) {
 	_, err = Git{Dir: t.TempDir()}.Facts(ctx)
 	assert.Error(t, err, "not a repository")
 }
+
+// Facts reads git status's porcelain v2 headers (git-status(1), "Porcelain
+// Format Version 2": branch.oid is "(initial)" before the first commit,
+// branch.head "(detached)" off a branch). Held here against the git this
+// machine runs: each case also asks git the question the old way, one
+// command per fact, and the answers must agree.
+func TestGitFactsAgreeWithOneCommandPerFact(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		setup func(r *repo)
+	}{
+		{"on a branch, clean", func(r *repo) {}},
+		{"tags, lightweight and annotated", func(r *repo) {
+			r.git("tag", "v1.0.0")
+			r.git("tag", "-a", "-m", "release", "v1.0.1")
+		}},
+		{"detached HEAD with a tag (a CI tag checkout)", func(r *repo) {
+			r.commit("second")
+			r.git("tag", "v2.0.0")
+			r.git("checkout", "--quiet", "--detach", "v2.0.0")
+		}},
+		{"a branch name with a slash", func(r *repo) { r.git("checkout", "--quiet", "-b", "release/1.x") }},
+		{"staged change", func(r *repo) {
+			require.NoError(t, os.WriteFile(filepath.Join(r.dir, "file.txt"), []byte("staged"), 0o644))
+			r.git("add", "file.txt")
+		}},
+		{"untracked file only: not dirty", func(r *repo) {
+			require.NoError(t, os.WriteFile(filepath.Join(r.dir, "new.txt"), []byte("new"), 0o644))
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRepo(t)
+			c.setup(r)
+			facts, err := Git{Dir: r.dir}.Facts(ctx)
+			require.NoError(t, err)
+
+			branch, _ := Git{Dir: r.dir}.run(ctx, "symbolic-ref", "--quiet", "--short", "HEAD")
+			tags, err := Git{Dir: r.dir}.TagsAt(ctx, "HEAD")
+			require.NoError(t, err)
+			status, err := Git{Dir: r.dir}.run(ctx, "status", "--porcelain", "--untracked-files=no")
+			require.NoError(t, err)
+			assert.Equal(t, GitFacts{SHA: r.head(), Branch: branch, Tags: tags, Dirty: status != ""}, facts)
+		})
+	}
+
+	t.Run("no commit yet", func(t *testing.T) {
+		r := &repo{t: t, dir: t.TempDir()}
+		r.git("init", "--quiet", "--initial-branch=main")
+		_, err := Git{Dir: r.dir}.Facts(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "not a commit")
+	})
+}
