@@ -13,9 +13,13 @@
 //     cannot run here.
 //  2. graph.go: validate orders the tasks by their dependencies; Select
 //     picks the named ones and what they depend on.
-//  3. runner.go: Run schedules ready tasks in declaration order, at most
-//     Options.Jobs at a time; runOne computes a task's key, reports a
-//     cached pass for a known key, or runs it and records its pass.
+//  3. runner.go: Run schedules ready tasks, at most Options.Jobs at a
+//     time (a task that Waits runs beside them); runOne computes a task's
+//     key, reports a cached pass for a known key, or runs it, counts the
+//     CPU of the commands it runs (package cputime) and records its pass.
+//     history.go: with more than one job the ready tasks start longest
+//     first by their last run's time (.cache/ci/durations.json); -j=1
+//     keeps the declared order.
 //  4. cache.go and files.go: the key hashes the task's name, Config
 //     strings, Env values, tool versions (Version), what Extra decides,
 //     and the contents of the files its patterns match (paths only for

@@ -160,12 +160,17 @@ func Run(ctx context.Context, tasks []Task, opts Options) (*Report, error) {
 	c := &cache{dir: opts.CacheDir, files: newFileIndex(opts.Root)}
 	report := &Report{Started: time.Now(), Jobs: opts.Jobs}
 
+	hist := readHistory(opts.CacheDir)
 	pr.start()
-	results := schedule(runCtx, cancel, ordered, opts, func(ctx context.Context, t Task) Result {
+	results := schedule(runCtx, cancel, ordered, hist.startOrder(ordered, opts.Jobs), opts, func(ctx context.Context, t Task) Result {
 		pr.started(t.Name)
 		return runOne(ctx, t, c, opts, pr)
 	}, pr.finished)
 	pr.stop()
+	hist.record(results)
+	if err := hist.write(opts.CacheDir); err != nil {
+		fmt.Fprintf(opts.Out, "warning: record task times: %v\n", err)
+	}
 
 	report.Duration = time.Since(report.Started)
 	report.Seconds = report.Duration.Seconds()
@@ -192,11 +197,12 @@ func Run(ctx context.Context, tasks []Task, opts Options) (*Report, error) {
 }
 
 // schedule runs tasks as their dependencies finish, at most opts.Jobs at a
-// time, starting ready tasks in declaration order so `-j 1` is a
-// predictable serial run. With more than one job a task that Waits takes
-// no job and starts as soon as it is ready. done is called once per task,
-// in completion order.
-func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, opts Options,
+// time, considering ready tasks for a free job in startOrder (a list of
+// indexes into ordered; history.startOrder keeps declaration order for
+// -j=1, a predictable serial run). With more than one job a task that
+// Waits takes no job and starts as soon as it is ready. done is called
+// once per task, in completion order.
+func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, startOrder []int, opts Options,
 	run func(context.Context, Task) Result, done func(Result),
 ) []Result {
 	index := make(map[string]int, len(ordered))
@@ -235,7 +241,8 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, op
 		// start ready tasks while there are free slots.
 		for progress := true; progress; {
 			progress = false
-			for i, t := range ordered {
+			for _, i := range startOrder {
+				t := ordered[i]
 				if started[i] || !depsDone(t) {
 					continue
 				}
