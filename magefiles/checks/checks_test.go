@@ -42,3 +42,16 @@ func TestGroupsOfTheDeclaration(t *testing.T) {
 		"quality":  {"gofmt", "go-vet", "staticcheck", "black", "isort", "flake8", "pylint", "mypy", "workflows"},
 	}, Groups(cfg))
 }
+
+// Only the release against the served emulator, which mostly waits on its
+// real-time clock, runs beside the pipeline's jobs; every other check is
+// CPU-bound and takes a job.
+func TestOnlyTheServedReleaseWaits(t *testing.T) {
+	var waiting []string
+	for _, task := range All(Config{Root: repoRoot(t), Getenv: env{}.get}) {
+		if task.Waits {
+			waiting = append(waiting, task.Name)
+		}
+	}
+	assert.Equal(t, []string{"go-test-served"}, waiting)
+}
