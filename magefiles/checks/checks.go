@@ -34,10 +34,11 @@ type Group struct {
 }
 
 // Declared lists every check, in the order the summary lists them. The
-// order is also the start order when a slot is free, so the longest
-// checks lead (go-test, govulncheck, staticcheck, gosec) and the short
-// ones fill the gaps; bundle waits for the security and secret scans
-// (its Deps).
+// order is also the start order of a -j=1 run and of a checkout's first
+// run, so the longest checks lead (go-test, govulncheck, staticcheck,
+// gosec) and the short ones fill the gaps; later parallel runs start the
+// longest first by their last times (package pipeline). bundle waits for
+// the security and secret scans (its Deps).
 var Declared = []Check{
 	{Name: "go-test", Tasks: GoTests,
 		Doc: "runs the Go tests with -race and coverage (JUnit in artifacts/tests)."},

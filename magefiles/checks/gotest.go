@@ -95,7 +95,8 @@ var (
 )
 
 // goTestGroups partition the module's tests, the longest first (the
-// order is also the start order of the checks).
+// order is also the start order of the checks when no earlier run timed
+// them, see Declared).
 var goTestGroups = []goTestGroup{
 	// Whole CD flows against the emulator through the SDK, from scratch
 	// copies of the bundle.
