@@ -55,7 +55,7 @@ func TestARunStartsTheLongestTaskFirstNextTime(t *testing.T) {
 			return nil
 		}}
 	}
-	tasks := []Task{task("a", 10*time.Millisecond), task("b", 10*time.Millisecond), task("c", 10*time.Millisecond), task("long", 200*time.Millisecond)}
+	tasks := []Task{task("a", 50*time.Millisecond), task("b", 50*time.Millisecond), task("c", 50*time.Millisecond), task("long", 300*time.Millisecond)}
 	var out bytes.Buffer
 	opts := testOptions(t, &out)
 	opts.Jobs = 2

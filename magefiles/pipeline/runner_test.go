@@ -422,7 +422,7 @@ func TestWaitingTaskTakesNoJob(t *testing.T) {
 	busyTask := func(context.Context, *T) error {
 		raise(&peakAll, running.Add(1))
 		raise(&peakBusy, busy.Add(1))
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // long enough for the other job's task to start
 		busy.Add(-1)
 		busyDone.Add(1)
 		running.Add(-1)
