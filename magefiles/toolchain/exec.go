@@ -106,7 +106,7 @@ func Output(ctx context.Context, c Cmd) (string, error) {
 	c.Stdout, c.Stderr = &stdout, &stderr
 	if err := Run(ctx, c); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return stdout.String(), fmt.Errorf("%w: %s", err, lastLines(msg, 20))
+			return stdout.String(), fmt.Errorf("%w: %s", err, Tail(msg, 20))
 		}
 		return stdout.String(), err
 	}
@@ -118,14 +118,6 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Tail is the last n lines of a command's output, for an error message

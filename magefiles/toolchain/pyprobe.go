@@ -193,7 +193,7 @@ func parseProbe(python string, b []byte) (*pythonInfo, error) {
 		return nil, fmt.Errorf("probe %s: %w", python, err)
 	}
 	if info.Version == "" {
-		return nil, fmt.Errorf("probe %s: no version in %q", python, lastLines(string(b), 3))
+		return nil, fmt.Errorf("probe %s: no version in %q", python, Tail(string(b), 3))
 	}
 	return &info, nil
 }

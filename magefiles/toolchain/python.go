@@ -312,7 +312,7 @@ func (ps *Pythons) EnsureVersion(ctx context.Context, version string, log func(s
 		}
 		if _, aerr = Output(ctx, Cmd{Name: "apt-get", Args: append([]string{"install", "-y", "-q"}, pkgs...),
 			Env: []string{"DEBIAN_FRONTEND=noninteractive"}}); aerr != nil {
-			return nil, fmt.Errorf("apt-get install %s: %w (%s)", strings.Join(pkgs, " "), aerr, lastLines(out, 5))
+			return nil, fmt.Errorf("apt-get install %s: %w (%s)", strings.Join(pkgs, " "), aerr, Tail(out, 5))
 		}
 	}
 	ps.forget()
