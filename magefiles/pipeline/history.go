@@ -30,13 +30,17 @@ func readHistory(dir string) history {
 	return h
 }
 
-// record keeps the times of the tasks that ran, over those of the last run.
-func (h history) record(results []Result) {
+// record keeps the times of the tasks that ran, over those of the last
+// run, and reports whether any did (an all-cached run has nothing to write).
+func (h history) record(results []Result) bool {
+	ran := false
 	for _, r := range results {
 		if r.Status == StatusPass || r.Status == StatusFail {
 			h[r.Name] = r.Duration.Seconds()
+			ran = true
 		}
 	}
+	return ran
 }
 
 // write replaces dir's history whole: concurrent runs of one checkout may

@@ -167,9 +167,10 @@ func Run(ctx context.Context, tasks []Task, opts Options) (*Report, error) {
 		return runOne(ctx, t, c, opts, pr)
 	}, pr.finished)
 	pr.stop()
-	hist.record(results)
-	if err := hist.write(opts.CacheDir); err != nil {
-		fmt.Fprintf(opts.Out, "warning: record task times: %v\n", err)
+	if hist.record(results) {
+		if err := hist.write(opts.CacheDir); err != nil {
+			fmt.Fprintf(opts.Out, "warning: record task times: %v\n", err)
+		}
 	}
 
 	report.Duration = time.Since(report.Started)
@@ -258,9 +259,9 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, st
 					progress = true
 					continue
 				}
-				if floats(t) || running < opts.Jobs {
+				if takesJob := !floats(t); !takesJob || running < opts.Jobs {
 					started[i] = true
-					if !floats(t) {
+					if takesJob {
 						running++
 					}
 					wg.Go(func() { completions <- completion{i, run(ctx, t)} })
