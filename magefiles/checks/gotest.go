@@ -12,10 +12,13 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cputime"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/pipeline"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
@@ -427,6 +430,13 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, g goTestGroup, pk
 	args := []string{"test", "-covermode=atomic", "-coverprofile=" + profile, "-json", "-count=1", "-vet=off", "-timeout=" + goTestTimeout}
 	if !g.WithoutRace {
 		args = append(args, "-race")
+	}
+	if cputime.Cores(ctx) > 0 {
+		// The group shares the machine and each process keeps to its share
+		// of the cores, but packages still build and test side by side:
+		// two single-core processes on one core cost little, and a package
+		// that waits leaves its core to the next.
+		args = append(args, "-p="+strconv.Itoa(runtime.NumCPU()))
 	}
 	if len(g.Cover) > 0 {
 		args = append(args, "-coverpkg="+strings.Join(g.Cover, ","))

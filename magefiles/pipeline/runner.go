@@ -43,11 +43,14 @@ type Result struct {
 	Seconds  float64       `json:"seconds"`
 	// CPUSeconds is the user and system time of the commands the task
 	// ran (package cputime); work done inside mage is not counted.
-	CPUSeconds float64   `json:"cpu_seconds,omitempty"`
-	Summary    string    `json:"summary,omitempty"`
-	Findings   []Finding `json:"findings,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Output     string    `json:"-"`
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
+	// Cores is the task's share of the cores when it ran beside others
+	// (cputime.WithCores); 0: all of them.
+	Cores    int       `json:"cores,omitempty"`
+	Summary  string    `json:"summary,omitempty"`
+	Findings []Finding `json:"findings,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Output   string    `json:"-"`
 }
 
 // failed reports whether this result makes the run fail.
@@ -90,6 +93,7 @@ type Options struct {
 	CacheDir  string // default <Root>/.cache/ci
 
 	Jobs     int  // parallel tasks; <= 0 means runtime.NumCPU()
+	CPUs     int  // cores the jobs share; <= 0 means runtime.NumCPU()
 	FailFast bool // cancel the rest after the first failure
 	NoCache  bool // run everything, ignore and do not consult the cache
 	Verbose  bool // stream task output live, prefixed by the task name
@@ -132,8 +136,11 @@ func (o *Options) defaults() {
 	if o.CacheDir == "" {
 		o.CacheDir = filepath.Join(o.Root, ".cache", "ci")
 	}
+	if o.CPUs <= 0 {
+		o.CPUs = runtime.NumCPU()
+	}
 	if o.Jobs <= 0 {
-		o.Jobs = runtime.NumCPU()
+		o.Jobs = o.CPUs
 	}
 	if o.Out == nil {
 		o.Out = os.Stdout
@@ -235,6 +242,26 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, st
 	}
 
 	floats := func(t Task) bool { return t.Waits && opts.Jobs > 1 }
+	// A task that shares the machine gets its share of the cores
+	// (package cputime says why); one that will run alone to the end,
+	// with no job running beside it and none left to start, gets them
+	// all, and so does every task of a -j=1 run.
+	share := opts.CPUs / opts.Jobs
+	after := dependents(ordered, index)
+	cores := func(i int) int {
+		if share >= opts.CPUs {
+			return 0
+		}
+		if running > 0 || floats(ordered[i]) {
+			return max(share, 1)
+		}
+		for j, t := range ordered {
+			if j != i && !started[j] && !floats(t) && !after[i][j] {
+				return max(share, 1)
+			}
+		}
+		return 0
+	}
 
 	var wg conc.WaitGroup
 	for remaining > 0 {
@@ -260,11 +287,12 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, st
 					continue
 				}
 				if takesJob := !floats(t); !takesJob || running < opts.Jobs {
+					taskCtx := cputime.WithCores(ctx, cores(i))
 					started[i] = true
 					if takesJob {
 						running++
 					}
-					wg.Go(func() { completions <- completion{i, run(ctx, t)} })
+					wg.Go(func() { completions <- completion{i, run(taskCtx, t)} })
 				}
 			}
 		}
@@ -282,6 +310,30 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, st
 	}
 	wg.Wait()
 	return results
+}
+
+// dependents[i][j] says whether ordered[j] depends on ordered[i],
+// directly or through other tasks: it cannot start before i finishes.
+// ordered is in dependency order.
+func dependents(ordered []Task, index map[string]int) [][]bool {
+	after := make([][]bool, len(ordered))
+	for i := range ordered {
+		after[i] = make([]bool, len(ordered))
+	}
+	for j, t := range ordered {
+		for _, d := range t.Deps {
+			i := index[d]
+			after[i][j] = true
+			// Whatever d waits for, j waits for too (d comes before j in
+			// ordered, so what d waits for is already marked).
+			for k := range ordered {
+				if after[k][i] {
+					after[k][j] = true
+				}
+			}
+		}
+	}
+	return after
 }
 
 // blockedBy decides whether t must not run because a dependency did not
@@ -328,7 +380,7 @@ func runOne(ctx context.Context, t Task, c *cache, opts Options, pr *printer) (r
 	tt := &T{name: t.Name, root: opts.Root, artifacts: opts.Artifacts, out: &syncWriter{w: out}, cache: c, getenv: opts.Getenv, noCache: opts.NoCache}
 
 	var cpu cputime.Meter
-	defer func() { res.CPUSeconds = cpu.Total().Seconds() }()
+	defer func() { res.CPUSeconds, res.Cores = cpu.Total().Seconds(), cputime.Cores(ctx) }()
 	runCtx := cputime.With(ctx, &cpu)
 	var runErr error
 	var catcher panics.Catcher

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cputime"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/redact"
 	"github.com/hitl-mlops/interrupt-agent/magefiles/toolchain"
 )
@@ -457,6 +458,62 @@ func TestWaitingTaskTakesNoJob(t *testing.T) {
 			assert.Len(t, rep.Results, 5)
 			assert.Equal(t, tc.wantBusy, peakBusy.Load(), "busy tasks use every job and never more")
 			assert.Equal(t, tc.wantAll, peakAll.Load())
+		})
+	}
+}
+
+func TestTasksSideBySideGetTheirShareOfTheCores(t *testing.T) {
+	// a and b start together; c waits for both, then runs alone; served
+	// waits beside the jobs. In the chain each task has the machine to
+	// itself: what is left to start waits for it.
+	nap := func(context.Context, *T) error { time.Sleep(200 * time.Millisecond); return nil }
+	tasks := []Task{
+		{Name: "a", Run: nap},
+		{Name: "b", Run: nap},
+		{Name: "c", Deps: []string{"a", "b"}, Run: nap},
+		{Name: "served", Waits: true, Run: nap},
+	}
+	chain := []Task{
+		{Name: "a", Run: nap},
+		{Name: "b", Deps: []string{"a"}, Run: nap},
+		{Name: "c", Deps: []string{"b"}, Run: nap},
+	}
+	tests := []struct {
+		name       string
+		tasks      []Task
+		cpus, jobs int
+		want       map[string]int
+	}{
+		{"two jobs on two cores", tasks, 2, 2, map[string]int{"a": 1, "b": 1, "c": 0, "served": 1}},
+		{"two jobs on eight cores", tasks, 8, 2, map[string]int{"a": 4, "b": 4, "c": 0, "served": 4}},
+		{"more jobs than cores", tasks, 2, 4, map[string]int{"a": 1, "b": 1, "c": 0, "served": 1}},
+		{"-j=1: every core to the one job", tasks, 2, 1, map[string]int{"a": 0, "b": 0, "c": 0, "served": 0}},
+		{"a chain: each runs alone", chain, 2, 2, map[string]int{"a": 0, "b": 0, "c": 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got sync.Map
+			var tasks []Task
+			for _, task := range tt.tasks {
+				run := task.Run
+				task.Run = func(ctx context.Context, tc *T) error {
+					got.Store(task.Name, cputime.Cores(ctx))
+					return run(ctx, tc)
+				}
+				tasks = append(tasks, task)
+			}
+			var out bytes.Buffer
+			opts := testOptions(t, &out)
+			opts.CPUs, opts.Jobs = tt.cpus, tt.jobs
+			rep, err := Run(context.Background(), tasks, opts)
+			require.NoError(t, err)
+			for name, want := range tt.want {
+				cores, ok := got.Load(name)
+				require.True(t, ok, name)
+				assert.Equal(t, want, cores, "%s's share", name)
+				res, _ := rep.Result(name)
+				assert.Equal(t, want, res.Cores, "%s's share in the report", name)
+			}
 		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,6 +66,12 @@ func Run(ctx context.Context, c Cmd) error {
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
+	if n := cputime.Cores(ctx); n > 0 && !setsEnv(cmd.Env, "GOMAXPROCS") {
+		// The check's share of the cores, for the Go programs it runs (the
+		// go command, test binaries, the Go linters); a GOMAXPROCS the
+		// user set wins.
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(n))
+	}
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = orDiscard(c.Stdout)
 	cmd.Stderr = orDiscard(c.Stderr)
@@ -111,6 +118,16 @@ func Output(ctx context.Context, c Cmd) (string, error) {
 		return stdout.String(), err
 	}
 	return stdout.String(), nil
+}
+
+// setsEnv reports whether env, KEY=VALUE entries, sets key.
+func setsEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 func orDiscard(w io.Writer) io.Writer {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hitl-mlops/interrupt-agent/magefiles/cputime"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -95,4 +97,37 @@ func TestTail(t *testing.T) {
 			assert.Equal(t, tt.want, Tail(tt.output, tt.n))
 		})
 	}
+}
+
+// TestCoreBoundReachesGoPrograms runs this test binary again as the
+// command, so what is asserted is the Go runtime's own reading of the
+// environment, not the variable's text.
+func TestCoreBoundReachesGoPrograms(t *testing.T) {
+	if os.Getenv("TOOLCHAIN_PRINT_GOMAXPROCS") == "1" {
+		os.Stdout.WriteString(strconv.Itoa(runtime.GOMAXPROCS(0)))
+		os.Exit(0)
+	}
+	self := Cmd{Name: os.Args[0], Args: []string{"-test.run=^TestCoreBoundReachesGoPrograms$"}, Env: []string{"TOOLCHAIN_PRINT_GOMAXPROCS=1"}}
+	procs := func(ctx context.Context, c Cmd) int {
+		out, err := Output(ctx, c)
+		require.NoError(t, err)
+		n, err := strconv.Atoi(out)
+		require.NoError(t, err, out)
+		return n
+	}
+	t.Setenv("GOMAXPROCS", "") // as when the user sets none
+	require.NoError(t, os.Unsetenv("GOMAXPROCS"))
+
+	// The bound differs from the runtime's default whatever the machine
+	// (a GOMAXPROCS above the CPU count is allowed).
+	unbounded := procs(context.Background(), self)
+	bounded := cputime.WithCores(context.Background(), unbounded+1)
+	assert.Equal(t, unbounded+1, procs(bounded, self), "the check's share")
+
+	own := self
+	own.Env = append(own.Env, "GOMAXPROCS="+strconv.Itoa(unbounded+2))
+	assert.Equal(t, unbounded+2, procs(bounded, own), "a command's own setting wins")
+
+	t.Setenv("GOMAXPROCS", strconv.Itoa(unbounded+3))
+	assert.Equal(t, unbounded+3, procs(bounded, self), "the user's setting wins")
 }
