@@ -433,10 +433,12 @@ func runGoTest(ctx context.Context, t *pipeline.T, cfg Config, g goTestGroup, pk
 	}
 	if cputime.Cores(ctx) > 0 {
 		// The group shares the machine and each process keeps to its share
-		// of the cores, but packages still build and test side by side:
-		// two single-core processes on one core cost little, and a package
-		// that waits leaves its core to the next.
-		args = append(args, "-p="+strconv.Itoa(runtime.NumCPU()))
+		// of the cores (GOMAXPROCS), but packages and parallel tests still
+		// run side by side as many as without the bound (both default to
+		// GOMAXPROCS): what waits (a test on the emulator's clock, a
+		// package's subprocess) leaves the core to the others.
+		n := strconv.Itoa(runtime.NumCPU())
+		args = append(args, "-p="+n, "-parallel="+n)
 	}
 	if len(g.Cover) > 0 {
 		args = append(args, "-coverpkg="+strings.Join(g.Cover, ","))
