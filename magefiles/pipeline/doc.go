@@ -17,6 +17,9 @@
 //     time (a task that Waits runs beside them); runOne computes a task's
 //     key, reports a cached pass for a known key, or runs it, counts the
 //     CPU of the commands it runs (package cputime) and records its pass.
+//     A task that runs beside others gets its share of the cores
+//     (Options.CPUs / Jobs, at least one), which the tool runner hands to
+//     the Go programs it starts; one left alone to the end gets them all.
 //     history.go: with more than one job the ready tasks start longest
 //     first by their last run's time (.cache/ci/durations.json); -j=1
 //     keeps the declared order.
