@@ -66,6 +66,30 @@ func validate(tasks []Task) ([]Task, error) {
 	return order, nil
 }
 
+// dependents[i][j] says whether ordered[j] depends on ordered[i],
+// directly or through other tasks: it cannot start before i finishes.
+// ordered is in dependency order.
+func dependents(ordered []Task, index map[string]int) [][]bool {
+	after := make([][]bool, len(ordered))
+	for i := range ordered {
+		after[i] = make([]bool, len(ordered))
+	}
+	for j, t := range ordered {
+		for _, d := range t.Deps {
+			i := index[d]
+			after[i][j] = true
+			// Whatever d waits for, j waits for too (d comes before j in
+			// ordered, so what d waits for is already marked).
+			for k := range ordered {
+				if after[k][i] {
+					after[k][j] = true
+				}
+			}
+		}
+	}
+	return after
+}
+
 // Select returns the named tasks plus everything they depend on, in the
 // original order. Unknown names are an error listing what exists.
 func Select(tasks []Task, names ...string) ([]Task, error) {

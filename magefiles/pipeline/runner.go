@@ -246,18 +246,18 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, st
 	// (package cputime says why); one that will run alone to the end,
 	// with no job running beside it and none left to start, gets them
 	// all, and so does every task of a -j=1 run.
-	share := opts.CPUs / opts.Jobs
+	share := max(opts.CPUs/opts.Jobs, 1)
 	after := dependents(ordered, index)
 	cores := func(i int) int {
-		if share >= opts.CPUs {
+		if opts.Jobs == 1 {
 			return 0
 		}
 		if running > 0 || floats(ordered[i]) {
-			return max(share, 1)
+			return share
 		}
 		for j, t := range ordered {
 			if j != i && !started[j] && !floats(t) && !after[i][j] {
-				return max(share, 1)
+				return share
 			}
 		}
 		return 0
@@ -310,30 +310,6 @@ func schedule(ctx context.Context, cancel context.CancelFunc, ordered []Task, st
 	}
 	wg.Wait()
 	return results
-}
-
-// dependents[i][j] says whether ordered[j] depends on ordered[i],
-// directly or through other tasks: it cannot start before i finishes.
-// ordered is in dependency order.
-func dependents(ordered []Task, index map[string]int) [][]bool {
-	after := make([][]bool, len(ordered))
-	for i := range ordered {
-		after[i] = make([]bool, len(ordered))
-	}
-	for j, t := range ordered {
-		for _, d := range t.Deps {
-			i := index[d]
-			after[i][j] = true
-			// Whatever d waits for, j waits for too (d comes before j in
-			// ordered, so what d waits for is already marked).
-			for k := range ordered {
-				if after[k][i] {
-					after[k][j] = true
-				}
-			}
-		}
-	}
-	return after
 }
 
 // blockedBy decides whether t must not run because a dependency did not
